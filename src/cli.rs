@@ -1,0 +1,484 @@
+//! The command line: clap definitions and the dispatch to each command.
+//!
+//! Output goes through explicit writers; errors bubble up as `anyhow` and become exit code 2 in
+//! `main`, failing findings at or above `--fail-on` become exit code 1.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::audit::{self, AuditOptions};
+use crate::catalog::{Catalog, Severity};
+use crate::report;
+use crate::results::Results;
+
+#[derive(Parser)]
+#[command(
+    name = "siemproof",
+    version,
+    about = "Proves, with signed evidence, that Microsoft 365 / Azure security logs really reach your SIEM",
+    long_about = "siemproof audits the pipeline from Microsoft 365 and Azure to your SIEM (IBM QRadar, Splunk, Elastic): \
+Entra diagnostic settings, Event Hub namespace, hub, consumer group and SAS policies, checkpoint storage, \
+the SIEM's app registration, Management Activity API subscriptions, network reachability and log-type coverage.\n\n\
+Try it on the built-in demo tenant:  siemproof audit fixtures/tenants/contoso-demo",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Write a siemproof.toml with the integration guide's example names
+    Init(InitArgs),
+    /// Audit an evidence bundle offline: results.json plus reports (the main job)
+    Audit(AuditArgs),
+    /// Re-render reports from a saved results.json
+    Report(ReportArgs),
+    /// List the check catalogue
+    Checks(ChecksArgs),
+    /// Explain one check: why it matters, how to fix it, what it reads
+    Explain(ExplainArgs),
+    /// Run check fixtures (the project's own, or yours with --checks/--fixtures)
+    Test(TestArgs),
+}
+
+#[derive(Args)]
+pub struct InitArgs {
+    /// Where to write the config
+    #[arg(long, default_value = "siemproof.toml")]
+    pub out: PathBuf,
+    /// Overwrite an existing file
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum FailOn {
+    Critical,
+    High,
+    Medium,
+    Low,
+    Info,
+    Never,
+}
+
+impl FailOn {
+    pub fn threshold(self) -> Option<Severity> {
+        match self {
+            FailOn::Critical => Some(Severity::Critical),
+            FailOn::High => Some(Severity::High),
+            FailOn::Medium => Some(Severity::Medium),
+            FailOn::Low => Some(Severity::Low),
+            FailOn::Info => Some(Severity::Info),
+            FailOn::Never => None,
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct AuditArgs {
+    /// The evidence bundle (a directory written by `siemproof collect`)
+    pub bundle: PathBuf,
+    /// Use this config instead of the one that travels in the bundle
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Where to write results.json and reports
+    #[arg(long, short, default_value = "siemproof-report")]
+    pub out: PathBuf,
+    /// Comma-separated formats: table, json, html, md
+    #[arg(long, default_value = "table,json,html,md")]
+    pub format: String,
+    /// The audit clock for expiry and freshness (RFC 3339 or YYYY-MM-DD; default now)
+    #[arg(long, env = "SIEMPROOF_AS_OF")]
+    pub as_of: Option<String>,
+    /// Exit 1 when a check at or above this severity fails
+    #[arg(long, value_enum, default_value = "low")]
+    pub fail_on: FailOn,
+    /// Extra check directories (same layout as checks/)
+    #[arg(long)]
+    pub checks: Vec<PathBuf>,
+    /// Attestation files (*.toml) in addition to those in the bundle
+    #[arg(long)]
+    pub attestations: Option<PathBuf>,
+    /// Audit a bundle whose files do not match the manifest; checks reading them are not assessed
+    #[arg(long)]
+    pub allow_unverified: bool,
+    /// Override report templates with files of the same name from this directory
+    #[arg(long)]
+    pub templates: Option<PathBuf>,
+    /// Show every check in the terminal table, passes included
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Args)]
+pub struct ReportArgs {
+    /// A results.json written by `siemproof audit`
+    pub results: PathBuf,
+    #[arg(long, short, default_value = "siemproof-report")]
+    pub out: PathBuf,
+    /// Comma-separated formats: table, json, html, md
+    #[arg(long, default_value = "html,md")]
+    pub format: String,
+    #[arg(long)]
+    pub templates: Option<PathBuf>,
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+pub enum ListFormat {
+    Table,
+    Md,
+    Json,
+}
+
+#[derive(Args)]
+pub struct ChecksArgs {
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: ListFormat,
+    #[arg(long)]
+    pub checks: Vec<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct ExplainArgs {
+    /// Check id (or alias)
+    pub id: String,
+    #[arg(long)]
+    pub checks: Vec<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct TestArgs {
+    /// Extra check directories to load (your own checks)
+    #[arg(long)]
+    pub checks: Vec<PathBuf>,
+    /// Fixture directory: <ID>/<status>-<case>.json
+    #[arg(long, default_value = "fixtures/checks")]
+    pub fixtures: PathBuf,
+    /// Only this check
+    #[arg(long)]
+    pub only: Option<String>,
+}
+
+/// Runs the command; returns the process exit code for non-error outcomes.
+pub fn run(cli: Cli) -> Result<u8> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match cli.command {
+        Command::Init(a) => init(&a, &mut out),
+        Command::Audit(a) => audit_cmd(&a, &mut out),
+        Command::Report(a) => report_cmd(&a, &mut out),
+        Command::Checks(a) => checks_cmd(&a, &mut out),
+        Command::Explain(a) => explain_cmd(&a, &mut out),
+        Command::Test(a) => test_cmd(&a, &mut out),
+    }
+}
+
+fn init(a: &InitArgs, out: &mut dyn Write) -> Result<u8> {
+    if a.out.exists() && !a.force {
+        bail!(
+            "{}: already exists (use --force to overwrite)",
+            a.out.display()
+        );
+    }
+    let mut tmp = tempfile::NamedTempFile::new_in(
+        a.out
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new(".")),
+    )?;
+    tmp.write_all(crate::config::INIT_TEMPLATE.as_bytes())?;
+    tmp.persist(&a.out)
+        .with_context(|| format!("{}: cannot write", a.out.display()))?;
+    writeln!(
+        out,
+        "wrote {}: fill in tenant.id, eventhub.subscription_id, eventhub.resource_group and app.client_ids",
+        a.out.display()
+    )?;
+    Ok(0)
+}
+
+fn as_of(s: &Option<String>) -> Result<chrono::DateTime<chrono::Utc>> {
+    match s {
+        Some(s) => audit::parse_as_of(s),
+        None => Ok(chrono::Utc::now()),
+    }
+}
+
+fn print_table(results: &Results, all: bool, out: &mut dyn Write) -> Result<()> {
+    let tty = std::io::stdout().is_terminal();
+    write!(
+        out,
+        "{}",
+        report::table::render(results, all, report::table::use_colour(tty), None)
+    )?;
+    Ok(())
+}
+
+fn audit_cmd(a: &AuditArgs, out: &mut dyn Write) -> Result<u8> {
+    let formats = report::parse_formats(&a.format)?;
+    let catalog = Catalog::load(&a.checks)?;
+    let opts = AuditOptions {
+        bundle: a.bundle.clone(),
+        config: a.config.clone(),
+        as_of: as_of(&a.as_of)?,
+        allow_unverified: a.allow_unverified,
+        attestations: a.attestations.clone(),
+        fail_on: a.fail_on.threshold(),
+    };
+    let (results, _model) = audit::audit(&opts, &catalog)?;
+    let files = report::write_all(
+        &results,
+        &a.out,
+        &formats,
+        a.templates.as_deref(),
+        &catalog.steps,
+        &[],
+    )?;
+    if formats.iter().any(|f| f == "table") {
+        print_table(&results, a.all, out)?;
+    }
+    for w in &results.run.unverified {
+        eprintln!("warning: unverified evidence: {w}");
+    }
+    if !files.is_empty() {
+        writeln!(
+            out,
+            "wrote {}",
+            files
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )?;
+    }
+    Ok(if results.fails_at(opts.fail_on) { 1 } else { 0 })
+}
+
+fn report_cmd(a: &ReportArgs, out: &mut dyn Write) -> Result<u8> {
+    let formats = report::parse_formats(&a.format)?;
+    let results = Results::load(&a.results)?;
+    let catalog = Catalog::load(&[])?;
+    let files = report::write_all(
+        &results,
+        &a.out,
+        &formats,
+        a.templates.as_deref(),
+        &catalog.steps,
+        &[],
+    )?;
+    if formats.iter().any(|f| f == "table") {
+        print_table(&results, a.all, out)?;
+    }
+    if !files.is_empty() {
+        writeln!(
+            out,
+            "wrote {}",
+            files
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )?;
+    }
+    Ok(0)
+}
+
+/// `docs/checks.md`: generated from the catalogue, kept current by a test.
+pub fn checks_markdown(catalog: &Catalog) -> String {
+    let mut s = String::from(
+        "# Check catalogue\n\n<!-- Generated by `siemproof checks --format md`; do not edit by hand. -->\n\n",
+    );
+    s.push_str(&format!(
+        "{} checks, catalogue version {}.\n\n",
+        catalog.checks.len(),
+        crate::catalog::CATALOGUE_VERSION
+    ));
+    s.push_str("| ID | Family | Severity | Go-live | Requirement | Evidence |\n|---|---|---|---|---|---|\n");
+    for c in &catalog.checks {
+        let k = &c.check;
+        s.push_str(&format!(
+            "| [{id}](#{anchor}) | {} | {} | {} | {} | {} |\n",
+            k.family,
+            k.severity.as_str(),
+            if k.go_live == crate::catalog::GoLive::Blocking {
+                "blocking"
+            } else {
+                "advisory"
+            },
+            k.title.replace('|', "\\|"),
+            if k.manual && k.evidence.is_empty() {
+                "attestation".to_string()
+            } else {
+                k.evidence.join(", ")
+            },
+            id = k.id,
+            anchor = k.id.to_ascii_lowercase()
+        ));
+    }
+    for c in &catalog.checks {
+        let k = &c.check;
+        s.push_str(&format!("\n## {}\n\n**{}**\n\n", k.id, k.title));
+        s.push_str(&format!(
+            "Family `{}` · severity `{}` · {} · since {}{}\n\n",
+            k.family,
+            k.severity.as_str(),
+            if k.go_live == crate::catalog::GoLive::Blocking {
+                "blocks go-live"
+            } else {
+                "advisory"
+            },
+            k.since,
+            if k.manual {
+                " · needs an attestation where no API can read it"
+            } else {
+                ""
+            }
+        ));
+        s.push_str(&format!(
+            "**Why.** {}\n\n**Fix.** {}\n\n",
+            k.doc.why.trim(),
+            k.doc.fix.trim()
+        ));
+        let fw = k.frameworks.pairs();
+        if !fw.is_empty() {
+            s.push_str("**Controls.** ");
+            s.push_str(
+                &fw.iter()
+                    .map(|(f, id)| format!("{f} {id}"))
+                    .collect::<Vec<_>>()
+                    .join(" · "),
+            );
+            s.push_str("\n\n");
+        }
+        s.push_str("**References.**\n");
+        for r in &k.references {
+            s.push_str(&format!("- {r}\n"));
+        }
+    }
+    s
+}
+
+fn checks_cmd(a: &ChecksArgs, out: &mut dyn Write) -> Result<u8> {
+    let catalog = Catalog::load(&a.checks)?;
+    match a.format {
+        ListFormat::Md => write!(out, "{}", checks_markdown(&catalog))?,
+        ListFormat::Json => {
+            let v: Vec<_> = catalog.checks.iter().map(|c| &c.check).collect();
+            writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+        }
+        ListFormat::Table => {
+            let mut t = comfy_table::Table::new();
+            t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
+            t.force_no_tty();
+            t.set_header(vec!["ID", "Family", "Severity", "Go-live", "Requirement"]);
+            for c in &catalog.checks {
+                let k = &c.check;
+                t.add_row(vec![
+                    k.id.clone(),
+                    k.family.clone(),
+                    k.severity.as_str().into(),
+                    if k.go_live == crate::catalog::GoLive::Blocking {
+                        "blocking".into()
+                    } else {
+                        "advisory".to_string()
+                    },
+                    k.title.clone(),
+                ]);
+            }
+            writeln!(out, "{t}\n{} checks", catalog.checks.len())?;
+        }
+    }
+    Ok(0)
+}
+
+fn explain_cmd(a: &ExplainArgs, out: &mut dyn Write) -> Result<u8> {
+    let catalog = Catalog::load(&a.checks)?;
+    let Some(lc) = catalog.find(&a.id) else {
+        bail!("no check {:?}; `siemproof checks` lists them", a.id);
+    };
+    let k = &lc.check;
+    writeln!(out, "{}  {}\n", k.id, k.title)?;
+    writeln!(
+        out,
+        "family {} · severity {} · {} · since {} · {}",
+        k.family,
+        k.severity.as_str(),
+        if k.go_live == crate::catalog::GoLive::Blocking {
+            "blocks go-live"
+        } else {
+            "advisory"
+        },
+        k.since,
+        lc.source
+    )?;
+    writeln!(
+        out,
+        "\nWhy\n  {}\n\nFix\n  {}",
+        k.doc.why.trim().replace('\n', "\n  "),
+        k.doc.fix.trim().replace('\n', "\n  ")
+    )?;
+    if let Some(na) = &k.doc.not_assessed {
+        writeln!(out, "\nWhen not assessed\n  {}", na.trim())?;
+    }
+    writeln!(out, "\nEvidence")?;
+    for e in &k.evidence {
+        let kd = crate::evidence::kinds::kind(e);
+        writeln!(out, "  {e}: {}", kd.map(|k| k.permission).unwrap_or("-"))?;
+    }
+    writeln!(out, "\nLogic")?;
+    for (key, v) in [
+        ("applies", &k.applies),
+        ("each", &k.each),
+        ("name", &k.name),
+        ("assert", &k.assert),
+        ("warn", &k.warn),
+        ("observed", &k.observed),
+    ] {
+        if let Some(v) = v {
+            writeln!(out, "  {key:8} {v}")?;
+        }
+    }
+    writeln!(out, "\nControls")?;
+    for (f, id) in k.frameworks.pairs() {
+        writeln!(out, "  {f} {id}")?;
+    }
+    writeln!(out, "\nReferences")?;
+    for r in &k.references {
+        writeln!(out, "  {r}")?;
+    }
+    Ok(0)
+}
+
+fn test_cmd(a: &TestArgs, out: &mut dyn Write) -> Result<u8> {
+    let catalog = Catalog::load(&a.checks)?;
+    let cases = crate::selftest::run_all(&catalog, &a.fixtures, a.only.as_deref())?;
+    let mut failed = 0;
+    for c in &cases {
+        if c.ok() {
+            writeln!(out, "ok    {} {}", c.check, c.fixture)?;
+        } else {
+            failed += 1;
+            writeln!(
+                out,
+                "FAIL  {} {}: expected {}, got {}{}",
+                c.check,
+                c.fixture,
+                c.expected.as_str(),
+                c.actual.as_str(),
+                c.reason
+                    .as_deref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default()
+            )?;
+        }
+    }
+    writeln!(out, "{} passed, {} failed", cases.len() - failed, failed)?;
+    Ok(if failed > 0 { 1 } else { 0 })
+}

@@ -1,0 +1,552 @@
+//! `siemproof.toml`: what the deployment is supposed to be.
+//!
+//! The config names the tenant and cloud, the SIEM, the Event Hub and checkpoint storage the
+//! SIEM reads, the SIEM's app registrations, the log types that must reach the SIEM, the
+//! thresholds that judgements use, and the waivers that are in force. Unknown keys are errors
+//! (a typo must not silently disable a check), and every semantic error names its key.
+
+use std::path::Path;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::coverage::LOG_TYPES;
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("{file}: {message}")]
+    Parse { file: String, message: String },
+    #[error("{file}: key `{key}`: {message}")]
+    Invalid {
+        file: String,
+        key: String,
+        message: String,
+    },
+    #[error("{file}: {source}")]
+    Io {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub tenant: TenantConfig,
+    #[serde(default)]
+    pub siem: SiemConfig,
+    pub eventhub: EventHubConfig,
+    #[serde(default)]
+    pub storage: StorageConfig,
+    #[serde(default)]
+    pub app: AppConfig,
+    #[serde(default)]
+    pub coverage: CoverageConfig,
+    #[serde(default)]
+    pub thresholds: Thresholds,
+    #[serde(default)]
+    pub defender: DefenderConfig,
+    /// Base URLs for `cloud = "custom"` (and overrides for the others).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoints: Option<Endpoints>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waivers: Vec<Waiver>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    /// Directory (tenant) id, a GUID.
+    pub id: String,
+    /// `public`, `usgov` (GCC High), `usgov-dod`, `china`, or `custom`.
+    #[serde(default = "default_cloud")]
+    pub cloud: String,
+    /// Microsoft 365 environment for the Management Activity API host: `enterprise`, `gcc`,
+    /// `gcc-high`, `dod`. GCC uses commercial Azure and Graph but `manage-gcc.office.com`.
+    #[serde(default = "default_m365")]
+    pub m365: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+fn default_cloud() -> String {
+    "public".into()
+}
+fn default_m365() -> String {
+    "enterprise".into()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SiemConfig {
+    /// `qradar`, `splunk` or `elastic`.
+    #[serde(default = "default_siem")]
+    pub kind: String,
+    /// Public egress addresses (or CIDRs) of the SIEM collector host, for firewall checks.
+    #[serde(default)]
+    pub collector_egress_ips: Vec<String>,
+}
+
+fn default_siem() -> String {
+    "qradar".into()
+}
+
+impl Default for SiemConfig {
+    fn default() -> Self {
+        SiemConfig {
+            kind: default_siem(),
+            collector_egress_ips: vec![],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EventHubConfig {
+    pub subscription_id: String,
+    pub resource_group: String,
+    pub namespace: String,
+    pub hub: String,
+    #[serde(default = "default_cg")]
+    pub consumer_group: String,
+    #[serde(default = "default_listen")]
+    pub listen_policy: String,
+    #[serde(default = "default_send")]
+    pub send_policy: String,
+    /// Expected Azure region (e.g. `westeurope`); unchecked when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    #[serde(default = "default_partitions")]
+    pub min_partitions: i64,
+    /// Enough retention to ride out a SIEM outage over a weekend.
+    #[serde(default = "default_retention")]
+    pub min_retention_days: f64,
+}
+
+fn default_cg() -> String {
+    "qradar-cg".into()
+}
+fn default_listen() -> String {
+    "ListenPolicy".into()
+}
+fn default_send() -> String {
+    "SendPolicy".into()
+}
+fn default_partitions() -> i64 {
+    2
+}
+fn default_retention() -> f64 {
+    3.0
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    /// Checkpoint storage account name (e.g. `qradarcheckpoints`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// Checkpoint container, where the SIEM is configured with one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    /// Defaults to the Event Hub subscription and resource group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscription_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_group: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AppConfig {
+    /// `management_api`, `graph` or `both`: how the SIEM polls audit logs (guide method 2A/2B).
+    #[serde(default = "default_method")]
+    pub method: String,
+    /// Client (application) ids of the SIEM's app registrations.
+    #[serde(default)]
+    pub client_ids: Vec<String>,
+}
+
+fn default_method() -> String {
+    "management_api".into()
+}
+
+impl Default for AppConfig {
+    fn default() -> Self {
+        AppConfig {
+            method: default_method(),
+            client_ids: vec![],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CoverageConfig {
+    /// Log types (ids from the guide's Log Source Mapping) that must reach the SIEM.
+    #[serde(default = "default_required")]
+    pub required: Vec<String>,
+}
+
+fn default_required() -> Vec<String> {
+    LOG_TYPES
+        .iter()
+        .filter(|l| l.required_by_default)
+        .map(|l| l.id.to_string())
+        .collect()
+}
+
+impl Default for CoverageConfig {
+    fn default() -> Self {
+        CoverageConfig {
+            required: default_required(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Thresholds {
+    /// Warn when a SIEM app credential expires within this many days.
+    #[serde(default = "d30")]
+    pub secret_expiry_warning_days: i64,
+    /// Longest credential lifetime before an advisory (the guide suggests 24 months).
+    #[serde(default = "d730")]
+    pub max_credential_lifetime_days: i64,
+    /// Audit content must be newer than this to count as flowing.
+    #[serde(default = "h24")]
+    pub freshness_hours: i64,
+    /// Window of Event Hub metrics the collector reads.
+    #[serde(default = "h24")]
+    pub metrics_window_hours: i64,
+}
+
+fn d30() -> i64 {
+    30
+}
+fn d730() -> i64 {
+    730
+}
+fn h24() -> i64 {
+    24
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            secret_expiry_warning_days: 30,
+            max_credential_lifetime_days: 730,
+            freshness_hours: 24,
+            metrics_window_hours: 24,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DefenderConfig {
+    /// Advanced hunting tables the Defender Streaming API must export.
+    #[serde(default = "default_tables")]
+    pub required_tables: Vec<String>,
+}
+
+fn default_tables() -> Vec<String> {
+    [
+        "AlertInfo",
+        "AlertEvidence",
+        "DeviceEvents",
+        "DeviceLogonEvents",
+        "DeviceProcessEvents",
+        "DeviceNetworkEvents",
+        "EmailEvents",
+        "IdentityLogonEvents",
+        "CloudAppEvents",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+impl Default for DefenderConfig {
+    fn default() -> Self {
+        DefenderConfig {
+            required_tables: default_tables(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Endpoints {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authority_host: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arm: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graph: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub management_activity: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eventhub_suffix: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blob_suffix: Option<String>,
+    /// Extra CA certificate (PEM) to trust, e.g. a TLS-intercepting proxy or a local mock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_bundle: Option<String>,
+}
+
+/// An accepted risk: a check (optionally one resource) that may fail until `expires`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Waiver {
+    pub check: String,
+    /// Resource id or name the waiver is limited to; all findings of the check when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    pub reason: String,
+    pub approver: String,
+    /// Last day the waiver applies (inclusive).
+    pub expires: NaiveDate,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
+}
+
+const CLOUDS: &[&str] = &["public", "usgov", "usgov-dod", "china", "custom"];
+const M365: &[&str] = &["enterprise", "gcc", "gcc-high", "dod"];
+const SIEMS: &[&str] = &["qradar", "splunk", "elastic"];
+const METHODS: &[&str] = &["management_api", "graph", "both"];
+
+/// Whether `s` looks like a GUID (tenant and client ids).
+pub fn is_guid(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    let lens = [8, 4, 4, 4, 12];
+    parts.len() == 5
+        && parts
+            .iter()
+            .zip(lens)
+            .all(|(p, l)| p.len() == l && p.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Io {
+            file: path.display().to_string(),
+            source: e,
+        })?;
+        Config::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses and validates config text; `file` names it in errors.
+    pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
+        let cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            file: file.to_string(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        cfg.validate(file)?;
+        Ok(cfg)
+    }
+
+    fn validate(&self, file: &str) -> Result<(), ConfigError> {
+        let bad = |key: &str, message: String| ConfigError::Invalid {
+            file: file.to_string(),
+            key: key.to_string(),
+            message,
+        };
+        if !is_guid(&self.tenant.id) {
+            return Err(bad(
+                "tenant.id",
+                format!("{:?} is not a GUID", self.tenant.id),
+            ));
+        }
+        if !CLOUDS.contains(&self.tenant.cloud.as_str()) {
+            return Err(bad(
+                "tenant.cloud",
+                format!(
+                    "{:?} is not one of {}",
+                    self.tenant.cloud,
+                    CLOUDS.join(", ")
+                ),
+            ));
+        }
+        if !M365.contains(&self.tenant.m365.as_str()) {
+            return Err(bad(
+                "tenant.m365",
+                format!("{:?} is not one of {}", self.tenant.m365, M365.join(", ")),
+            ));
+        }
+        if self.tenant.cloud == "custom" {
+            let e = self.endpoints.clone().unwrap_or_default();
+            for (k, v) in [
+                ("authority_host", &e.authority_host),
+                ("arm", &e.arm),
+                ("graph", &e.graph),
+                ("management_activity", &e.management_activity),
+                ("eventhub_suffix", &e.eventhub_suffix),
+                ("blob_suffix", &e.blob_suffix),
+            ] {
+                if v.is_none() {
+                    return Err(bad(
+                        &format!("endpoints.{k}"),
+                        "required when tenant.cloud = \"custom\"".into(),
+                    ));
+                }
+            }
+        }
+        if !SIEMS.contains(&self.siem.kind.as_str()) {
+            return Err(bad(
+                "siem.kind",
+                format!("{:?} is not one of {}", self.siem.kind, SIEMS.join(", ")),
+            ));
+        }
+        for (i, ip) in self.siem.collector_egress_ips.iter().enumerate() {
+            if crate::netaddr::parse_cidr(ip).is_none() {
+                return Err(bad(
+                    &format!("siem.collector_egress_ips[{i}]"),
+                    format!("{ip:?} is not an IP address or CIDR range"),
+                ));
+            }
+        }
+        if !is_guid(&self.eventhub.subscription_id) {
+            return Err(bad(
+                "eventhub.subscription_id",
+                format!("{:?} is not a GUID", self.eventhub.subscription_id),
+            ));
+        }
+        for (k, v) in [
+            ("eventhub.resource_group", &self.eventhub.resource_group),
+            ("eventhub.namespace", &self.eventhub.namespace),
+            ("eventhub.hub", &self.eventhub.hub),
+            ("eventhub.consumer_group", &self.eventhub.consumer_group),
+            ("eventhub.listen_policy", &self.eventhub.listen_policy),
+            ("eventhub.send_policy", &self.eventhub.send_policy),
+        ] {
+            if v.trim().is_empty() {
+                return Err(bad(k, "must not be empty".into()));
+            }
+        }
+        if self.eventhub.min_partitions < 1 {
+            return Err(bad("eventhub.min_partitions", "must be at least 1".into()));
+        }
+        if !(self.eventhub.min_retention_days > 0.0) {
+            return Err(bad("eventhub.min_retention_days", "must be above 0".into()));
+        }
+        if let Some(s) = &self.storage.subscription_id {
+            if !is_guid(s) {
+                return Err(bad(
+                    "storage.subscription_id",
+                    format!("{s:?} is not a GUID"),
+                ));
+            }
+        }
+        if !METHODS.contains(&self.app.method.as_str()) {
+            return Err(bad(
+                "app.method",
+                format!("{:?} is not one of {}", self.app.method, METHODS.join(", ")),
+            ));
+        }
+        for (i, id) in self.app.client_ids.iter().enumerate() {
+            if !is_guid(id) {
+                return Err(bad(
+                    &format!("app.client_ids[{i}]"),
+                    format!("{id:?} is not a GUID"),
+                ));
+            }
+        }
+        for (i, id) in self.coverage.required.iter().enumerate() {
+            if !LOG_TYPES.iter().any(|l| l.id == id) {
+                let known: Vec<_> = LOG_TYPES.iter().map(|l| l.id).collect();
+                return Err(bad(
+                    &format!("coverage.required[{i}]"),
+                    format!("unknown log type {id:?}; known: {}", known.join(", ")),
+                ));
+            }
+        }
+        let t = &self.thresholds;
+        for (k, v) in [
+            (
+                "thresholds.secret_expiry_warning_days",
+                t.secret_expiry_warning_days,
+            ),
+            (
+                "thresholds.max_credential_lifetime_days",
+                t.max_credential_lifetime_days,
+            ),
+            ("thresholds.freshness_hours", t.freshness_hours),
+            ("thresholds.metrics_window_hours", t.metrics_window_hours),
+        ] {
+            if v <= 0 {
+                return Err(bad(k, "must be above 0".into()));
+            }
+        }
+        for (i, w) in self.waivers.iter().enumerate() {
+            if w.reason.trim().is_empty() {
+                return Err(bad(
+                    &format!("waivers[{i}].reason"),
+                    "must not be empty".into(),
+                ));
+            }
+            if w.approver.trim().is_empty() {
+                return Err(bad(
+                    &format!("waivers[{i}].approver"),
+                    "must not be empty".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Storage subscription, defaulting to the Event Hub's.
+    pub fn storage_subscription(&self) -> &str {
+        self.storage
+            .subscription_id
+            .as_deref()
+            .unwrap_or(&self.eventhub.subscription_id)
+    }
+
+    /// Storage resource group, defaulting to the Event Hub's.
+    pub fn storage_resource_group(&self) -> &str {
+        self.storage
+            .resource_group
+            .as_deref()
+            .unwrap_or(&self.eventhub.resource_group)
+    }
+
+    /// Whether the SIEM polls the Management Activity API (guide method 2A).
+    pub fn uses_management_api(&self) -> bool {
+        matches!(self.app.method.as_str(), "management_api" | "both")
+    }
+
+    /// Whether the SIEM polls the Graph audit log API (guide method 2B).
+    pub fn uses_graph(&self) -> bool {
+        matches!(self.app.method.as_str(), "graph" | "both")
+    }
+}
+
+/// The config `siemproof init` writes: the guide's example names, with placeholders to fill in.
+pub const INIT_TEMPLATE: &str = include_str!("../docs/siemproof.example.toml");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn init_template_is_valid() {
+        let c = Config::parse(INIT_TEMPLATE, "init").expect("template parses");
+        assert_eq!(c.eventhub.namespace, "psiem-namespace");
+        assert_eq!(c.eventhub.hub, "security-logs-hub");
+        assert_eq!(c.eventhub.consumer_group, "qradar-cg");
+        assert_eq!(c.storage.account.as_deref(), Some("qradarcheckpoints"));
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let t = INIT_TEMPLATE.replace("min_partitions = 2", "min_partitions = 0");
+        let e = Config::parse(&t, "x.toml").unwrap_err().to_string();
+        assert!(e.contains("eventhub.min_partitions"), "{e}");
+        let t = INIT_TEMPLATE.replace("[eventhub]", "[eventhub]\nnamepsace = \"typo\"");
+        let e = Config::parse(&t, "x.toml").unwrap_err().to_string();
+        assert!(e.contains("namepsace"), "{e}");
+    }
+}

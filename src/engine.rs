@@ -1,0 +1,376 @@
+//! The check engine: compiles CEL expressions at catalogue load and evaluates them against the
+//! normalised model. This is the only module that imports `cel`.
+//!
+//! Fail closed: a check passes only when its assertion returns `true` and every evidence kind it
+//! reads is usable. A missing field, a type error, a non-boolean result or unusable evidence
+//! gives `not_assessed` with the reason; `applies = false` gives `not_applicable`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use cel::objects::Key;
+use cel::{Context, Env, Program, Value};
+use serde_json::Value as Json;
+
+use crate::catalog::{Check, OnEmpty, OnFail};
+use crate::evidence::{kinds, EvidenceStatus, KindState};
+use crate::normalize::model::Model;
+use crate::results::{Finding, Status};
+
+/// A check's compiled expressions.
+pub struct Compiled {
+    applies: Option<Program>,
+    each: Option<Program>,
+    name: Option<Program>,
+    resource: Option<Program>,
+    assert: Option<Program>,
+    warn: Option<Program>,
+    observed: Option<Program>,
+    message: Option<Program>,
+}
+
+fn env() -> Arc<Env> {
+    thread_local! {
+        static ENV: Arc<Env> = {
+            let mut env = Env::stdlib();
+            env.add_extension(cel::extensions::strings).expect("strings extension");
+            Arc::new(env)
+        };
+    }
+    ENV.with(Arc::clone)
+}
+
+/// Compiles every expression of a check; the error names the key and the line:column.
+pub fn compile(check: &Check) -> Result<Compiled, String> {
+    let env = env();
+    let one = |key: &str, src: &Option<String>| -> Result<Option<Program>, String> {
+        let Some(src) = src else { return Ok(None) };
+        env.compile(src).map(Some).map_err(|e| {
+            let detail: Vec<String> = e
+                .errors
+                .iter()
+                .map(|pe| format!("{key}:{}:{}: {}", pe.pos.0.max(1), pe.pos.1 + 1, pe.msg))
+                .collect();
+            format!("expression does not compile: {}", detail.join("; "))
+        })
+    };
+    Ok(Compiled {
+        applies: one("applies", &check.applies)?,
+        each: one("each", &check.each)?,
+        name: one("name", &check.name)?,
+        resource: one("resource", &check.resource)?,
+        assert: one("assert", &check.assert)?,
+        warn: one("warn", &check.warn)?,
+        observed: one("observed", &check.observed)?,
+        message: one("message", &check.message)?,
+    })
+}
+
+/// Converts JSON to CEL values: integers stay integers (so `x >= 2` compares like-for-like),
+/// other numbers are floats.
+pub fn to_cel(v: &Json) -> Value {
+    match v {
+        Json::Null => Value::Null,
+        Json::Bool(b) => Value::Bool(*b),
+        Json::Number(n) => match n.as_i64() {
+            Some(i) => Value::Int(i),
+            None => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Json::String(s) => Value::String(Arc::new(s.clone())),
+        Json::Array(a) => Value::List(Arc::new(a.iter().map(to_cel).collect())),
+        Json::Object(o) => {
+            let map: HashMap<Key, Value> = o
+                .iter()
+                .map(|(k, v)| (Key::String(Arc::new(k.clone())), to_cel(v)))
+                .collect();
+            Value::Map(cel::objects::Map { map: Arc::new(map) })
+        }
+    }
+}
+
+fn to_json(v: &Value) -> Json {
+    v.json().unwrap_or(Json::Null)
+}
+
+/// The model as CEL variables, built once per audit.
+pub struct Scope {
+    vars: Vec<(String, Value)>,
+    evidence: std::collections::BTreeMap<String, KindState>,
+}
+
+impl Scope {
+    pub fn new(model: &Model) -> Scope {
+        let json = serde_json::to_value(model).expect("model serialises");
+        let mut vars = Vec::new();
+        if let Json::Object(o) = json {
+            for (k, v) in o {
+                vars.push((k, to_cel(&v)));
+            }
+        }
+        Scope {
+            vars,
+            evidence: model.evidence.clone(),
+        }
+    }
+
+    fn context(&self) -> Context<'static, 'static> {
+        let mut ctx = Context::with_env(env());
+        for (k, v) in &self.vars {
+            ctx.add_variable_from_value(k.clone(), v.clone());
+        }
+        ctx
+    }
+
+    fn state(&self, kind: &str) -> KindState {
+        self.evidence.get(kind).cloned().unwrap_or(KindState {
+            status: EvidenceStatus::NotCollected,
+            reason: Some("not in the bundle".into()),
+            files: vec![],
+        })
+    }
+}
+
+/// The engine's verdict on one check, before attestations and waivers.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub status: Status,
+    pub reason: Option<String>,
+    pub findings: Vec<Finding>,
+}
+
+fn describe(v: &Value) -> String {
+    let j = to_json(v);
+    let s = j.to_string();
+    if s.len() > 120 {
+        format!(
+            "{}…",
+            &s[..s.char_indices().nth(117).map(|(i, _)| i).unwrap_or(s.len())]
+        )
+    } else {
+        s
+    }
+}
+
+fn not_assessed(reason: String) -> Outcome {
+    Outcome {
+        status: Status::NotAssessed,
+        reason: Some(reason),
+        findings: vec![],
+    }
+}
+
+/// Why evidence kinds are unusable, or `None` when all are usable.
+pub fn evidence_gap(check: &Check, scope: &Scope) -> Option<String> {
+    let mut gaps = Vec::new();
+    for k in &check.evidence {
+        let st = scope.state(k);
+        if !st.status.is_usable() {
+            let needs = kinds::kind(k).map(|k| k.permission).unwrap_or("-");
+            let why = st.reason.unwrap_or_default();
+            let mut line = format!("evidence `{k}` is {}", st.status.as_str());
+            if !why.is_empty() {
+                line.push_str(&format!(" ({why})"));
+            }
+            if matches!(st.status, EvidenceStatus::Forbidden) {
+                line.push_str(&format!("; the collector needs: {needs}"));
+            }
+            if matches!(st.status, EvidenceStatus::NotCollected) && k == "probe.network" {
+                line.push_str("; run `siemproof probe` on the SIEM collector host");
+            }
+            gaps.push(line);
+        }
+    }
+    if gaps.is_empty() {
+        None
+    } else {
+        Some(gaps.join("; "))
+    }
+}
+
+/// Evaluates one check's logic. Manual checks are resolved by the caller with attestations; for
+/// them this evaluates only the corroborating assertion, if any.
+pub fn evaluate(check: &Check, c: &Compiled, scope: &Scope) -> Outcome {
+    let ctx = scope.context();
+    if let Some(p) = &c.applies {
+        match p.execute(&ctx) {
+            Ok(Value::Bool(true)) => {}
+            Ok(Value::Bool(false)) => {
+                return Outcome {
+                    status: Status::NotApplicable,
+                    reason: check.not_applicable.clone(),
+                    findings: vec![],
+                }
+            }
+            Ok(other) => {
+                let gap = evidence_gap(check, scope)
+                    .map(|g| format!("; {g}"))
+                    .unwrap_or_default();
+                return not_assessed(format!(
+                    "cannot tell whether the check applies: `applies` returned {}{gap}",
+                    describe(&other)
+                ));
+            }
+            Err(e) => {
+                let gap = evidence_gap(check, scope)
+                    .map(|g| format!("; {g}"))
+                    .unwrap_or_default();
+                return not_assessed(format!("cannot tell whether the check applies: {e}{gap}"));
+            }
+        }
+    }
+    if let Some(gap) = evidence_gap(check, scope) {
+        return not_assessed(gap);
+    }
+    let Some(assert) = &c.assert else {
+        return Outcome {
+            status: Status::Manual,
+            reason: None,
+            findings: vec![],
+        };
+    };
+    let items: Vec<Option<Value>> = match &c.each {
+        None => vec![None],
+        Some(p) => match p.execute(&ctx) {
+            Ok(Value::List(l)) => l.iter().cloned().map(Some).collect(),
+            Ok(Value::Null) => vec![],
+            Ok(other) => {
+                return not_assessed(format!("`each` returned {}, not a list", describe(&other)))
+            }
+            Err(e) => return not_assessed(format!("`each`: {e}")),
+        },
+    };
+    if items.is_empty() {
+        let reason = Some("no resources to assess (`each` is empty)".to_string());
+        let status = match check.on_empty {
+            OnEmpty::Fail => Status::Fail,
+            OnEmpty::Pass => Status::Pass,
+            OnEmpty::NotApplicable => Status::NotApplicable,
+            OnEmpty::NotAssessed => Status::NotAssessed,
+        };
+        let findings = if status == Status::Fail {
+            vec![Finding {
+                resource: "-".into(),
+                name: "-".into(),
+                status,
+                message: "no resources to assess".into(),
+                observed: Some(Json::Array(vec![])),
+                waiver: None,
+            }]
+        } else {
+            vec![]
+        };
+        return Outcome {
+            status,
+            reason,
+            findings,
+        };
+    }
+    let mut findings = Vec::with_capacity(items.len());
+    for item in items {
+        let mut child = ctx.new_inner_scope();
+        if let Some(v) = &item {
+            child.add_variable_from_value("item", v.clone());
+        }
+        let eval_str = |p: &Option<Program>, ctx: &Context| -> Option<String> {
+            match p.as_ref()?.execute(ctx).ok()? {
+                Value::String(s) => Some(s.to_string()),
+                Value::Null => None,
+                other => Some(to_json(&other).to_string()),
+            }
+        };
+        let name = eval_str(&c.name, &child).unwrap_or_else(|| {
+            if item.is_some() {
+                "-".into()
+            } else {
+                "tenant".into()
+            }
+        });
+        let resource = eval_str(&c.resource, &child).unwrap_or_else(|| name.clone());
+        let observed = c
+            .observed
+            .as_ref()
+            .map(|p| p.execute(&child).map(|v| to_json(&v)).unwrap_or(Json::Null));
+        let (status, message) = match assert.execute(&child) {
+            Ok(Value::Bool(true)) => {
+                let warned = c
+                    .warn
+                    .as_ref()
+                    .map(|w| matches!(w.execute(&child), Ok(Value::Bool(true))))
+                    .unwrap_or(false);
+                if warned {
+                    (
+                        Status::Warn,
+                        eval_str(&c.message, &child).unwrap_or_else(|| check.title.clone()),
+                    )
+                } else {
+                    (Status::Pass, "met".to_string())
+                }
+            }
+            Ok(Value::Bool(false)) => {
+                let st = match check.on_fail {
+                    OnFail::Fail => Status::Fail,
+                    OnFail::Warn => Status::Warn,
+                };
+                (
+                    st,
+                    eval_str(&c.message, &child)
+                        .unwrap_or_else(|| format!("not met: {}", check.title)),
+                )
+            }
+            Ok(other) => (
+                Status::NotAssessed,
+                format!("the assertion returned {}, not a boolean", describe(&other)),
+            ),
+            Err(e) => (
+                Status::NotAssessed,
+                format!("the evidence lacks what the assertion reads: {e}"),
+            ),
+        };
+        findings.push(Finding {
+            resource,
+            name,
+            status,
+            message,
+            observed,
+            waiver: None,
+        });
+    }
+    Outcome {
+        status: crate::results::aggregate(findings.iter().map(|f| f.status)),
+        reason: None,
+        findings,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(expr: &str, model: serde_json::Value) -> Result<Value, String> {
+        let env = env();
+        let p = env.compile(expr).map_err(|e| e.to_string())?;
+        let mut ctx = Context::with_env(env);
+        if let Json::Object(o) = model {
+            for (k, v) in o {
+                ctx.add_variable_from_value(k, to_cel(&v));
+            }
+        }
+        p.execute(&ctx).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn missing_fields_are_errors_not_false() {
+        let m = serde_json::json!({"eventhub": {"hub": {"status": "Active"}}});
+        assert!(run("eventhub.hub.stat == 'Active'", m.clone()).is_err());
+        assert_eq!(
+            run("eventhub.hub.status == 'Active'", m).unwrap(),
+            Value::Bool(true)
+        );
+    }
+
+    #[test]
+    fn integers_compare_with_literals() {
+        let m = serde_json::json!({"h": {"p": 4, "r": 3.5}});
+        assert_eq!(run("h.p >= 2 && h.r >= 3.0", m).unwrap(), Value::Bool(true));
+    }
+}

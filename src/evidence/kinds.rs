@@ -1,0 +1,402 @@
+//! The one table of evidence kinds: every kind of fact siemproof reads, with the endpoint it comes
+//! from, its api-version, the token audience and the least permission that reads it.
+//!
+//! The collector walks this table, `siemproof permissions` prints it, the normaliser and the check
+//! catalogue refer to kinds by their stable names, and a catalogue lint rejects unknown names.
+//! Sources: `reference/microsoft-apis.md` section 1 (endpoint table) and section 7 (clouds).
+
+use serde::Serialize;
+
+/// Which API plane a kind comes from; also the folder under `raw/` in a bundle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Plane {
+    /// Azure Resource Manager (`management.azure.com` and its sovereign twins).
+    Arm,
+    /// Microsoft Graph v1.0.
+    Graph,
+    /// Office 365 Management Activity API (`manage.office.com`).
+    O365,
+    /// Results of `siemproof probe` on the SIEM collector host.
+    Probe,
+    /// Files written by people: attestations, the config that travels with the bundle.
+    Local,
+    /// Read-only responses of the SIEM's own API.
+    Siem,
+}
+
+impl Plane {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Plane::Arm => "arm",
+            Plane::Graph => "graph",
+            Plane::O365 => "o365",
+            Plane::Probe => "probe",
+            Plane::Local => "local",
+            Plane::Siem => "siem",
+        }
+    }
+}
+
+/// One evidence kind.
+#[derive(Debug, Clone, Serialize)]
+pub struct Kind {
+    /// Stable name, used in manifests, checks and reports.
+    pub name: &'static str,
+    pub plane: Plane,
+    /// HTTP method the collector sends: always GET (the only write-free verb we use).
+    pub method: &'static str,
+    /// URL path template below the plane's base URL. `{sub}`, `{rg}`, `{ns}`, `{hub}`,
+    /// `{acct}`, `{sp}`, `{tenant}`, `{content_type}`, `{start}`, `{end}` are filled by the collector.
+    pub url: &'static str,
+    /// The `api-version` query parameter, where the plane uses one.
+    pub api_version: Option<&'static str>,
+    /// Token audience (resource) the request needs, as a plane-relative name.
+    pub audience: Option<&'static str>,
+    /// The least permission that reads it (Graph application permission, Azure RBAC role, or API role).
+    pub permission: &'static str,
+    /// How the endpoint pages.
+    pub paging: Paging,
+    /// Row of the endpoint table in `reference/microsoft-apis.md`.
+    pub reference: &'static str,
+    /// What the kind proves, for `siemproof permissions` and the report.
+    pub purpose: &'static str,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Paging {
+    None,
+    /// ARM `nextLink` in the body.
+    NextLink,
+    /// Graph `@odata.nextLink` in the body.
+    ODataNextLink,
+    /// Management Activity API `NextPageUri` response header.
+    NextPageUriHeader,
+}
+
+const EH: &str = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.EventHub/namespaces";
+
+/// Every evidence kind siemproof knows, in the order the collector fetches them.
+pub static KINDS: &[Kind] = &[
+    Kind {
+        name: "arm.aadiam.diagnostic_settings",
+        plane: Plane::Arm,
+        method: "GET",
+        url: "/providers/microsoft.aadiam/diagnosticSettings",
+        api_version: Some("2017-04-01"),
+        audience: Some("arm"),
+        permission: "Azure RBAC role with microsoft.aadiam/diagnosticSettings/read at scope /providers/Microsoft.aadiam (e.g. Reader assigned there)",
+        paging: Paging::None,
+        reference: "1a",
+        purpose: "Entra ID diagnostic settings: which log categories stream to which Event Hub",
+    },
+    Kind {
+        name: "arm.aadiam.diagnostic_categories",
+        plane: Plane::Arm,
+        method: "GET",
+        url: "/providers/microsoft.aadiam/diagnosticSettingsCategories",
+        api_version: Some("2017-04-01-preview"),
+        audience: Some("arm"),
+        permission: "same as arm.aadiam.diagnostic_settings",
+        paging: Paging::None,
+        reference: "1c",
+        purpose: "The Entra log categories this tenant offers",
+    },
+    Kind {
+        name: "arm.eventhub.namespaces",
+        plane: Plane::Arm,
+        method: "GET",
+        url: EH,
+        api_version: Some("2024-01-01"),
+        audience: Some("arm"),
+        permission: "Reader on the Event Hub resource group",
+        paging: Paging::NextLink,
+        reference: "2a",
+        purpose: "Event Hub namespaces: status, region, TLS, network access, SKU and auto-inflate",
+    },
+    Kind {
+        name: "arm.eventhub.eventhubs",
+        plane: Plane::Arm,
+        method: "GET",
+        url: "{ns_id}/eventhubs",
+        api_version: Some("2024-01-01"),
+        audience: Some("arm"),
+        permission: "Reader on the Event Hub resource group",
+        paging: Paging::NextLink,
+        reference: "2c",
+        purpose: "Event hubs in a namespace: status, partitions, retention",
+    },
+    Kind {
+        name: "arm.eventhub.namespace_rules",
+        plane: Plane::Arm,
+        method: "GET",
+        url: "{ns_id}/authorizationRules",
+        api_version: Some("2024-01-01"),
+        audience: Some("arm"),
+        permission: "Reader on the Event Hub resource group (rights only; keys need listKeys, never called)",
+        paging: Paging::NextLink,
+        reference: "2e",
+        purpose: "Namespace shared access policies and their rights",
+    },
+    Kind {
+        name: "arm.eventhub.hub_rules",
+        plane: Plane::Arm,
+        method: "GET",
+        url: "{hub_id}/authorizationRules",
+        api_version: Some("2024-01-01"),
+        audience: Some("arm"),
+        permission: "Reader on the Event Hub resource group",
+        paging: Paging::NextLink,
+        reference: "2f",
+        purpose: "Event-hub-scoped shared access policies and their rights",
+    },
+    Kind {
+        name: "arm.eventhub.consumer_groups",
+        plane: Plane::Arm,
+        method: "GET",
+        url: "{hub_id}/consumergroups",
+        api_version: Some("2024-01-01"),
+        audience: Some("arm"),
+        permission: "Reader on the Event Hub resource group",
+        paging: Paging::NextLink,
+        reference: "2g",
+        purpose: "Consumer groups of an event hub",
+    },
+    Kind {
+        name: "arm.eventhub.network_rule_sets",
+        plane: Plane::Arm,
+        method: "GET",
+        url: "{ns_id}/networkRuleSets/default",
+        api_version: Some("2024-01-01"),
+        audience: Some("arm"),
+        permission: "Reader on the Event Hub resource group",
+        paging: Paging::None,
+        reference: "2h",
+        purpose: "Namespace firewall: default action, IP rules, virtual networks",
+    },
+    Kind {
+        name: "arm.eventhub.metrics",
+        plane: Plane::Arm,
+        method: "GET",
+        url: "{ns_id}/providers/Microsoft.Insights/metrics?metricnames=IncomingMessages,OutgoingMessages,ThrottledRequests,IncomingBytes&aggregation=Total&interval=PT1H&timespan={start}/{end}&$filter=EntityName eq '*'",
+        api_version: Some("2023-10-01"),
+        audience: Some("arm"),
+        permission: "Monitoring Reader (or Reader) on the namespace",
+        paging: Paging::None,
+        reference: "4",
+        purpose: "Messages in and out of each hub and throttled requests over the metrics window",
+    },
+    Kind {
+        name: "arm.storage.accounts",
+        plane: Plane::Arm,
+        method: "GET",
+        url: "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Storage/storageAccounts",
+        api_version: Some("2024-01-01"),
+        audience: Some("arm"),
+        permission: "Reader on the storage resource group",
+        paging: Paging::NextLink,
+        reference: "3a",
+        purpose: "Checkpoint storage account: HTTPS only, TLS, public blob access, shared key, firewall",
+    },
+    Kind {
+        name: "arm.storage.containers",
+        plane: Plane::Arm,
+        method: "GET",
+        url: "{acct_id}/blobServices/default/containers",
+        api_version: Some("2023-05-01"),
+        audience: Some("arm"),
+        permission: "Reader on the storage account",
+        paging: Paging::NextLink,
+        reference: "3c",
+        purpose: "Blob containers of the checkpoint account and their public access level",
+    },
+    Kind {
+        name: "graph.organization",
+        plane: Plane::Graph,
+        method: "GET",
+        url: "/organization?$select=id,displayName,verifiedDomains",
+        api_version: None,
+        audience: Some("graph"),
+        permission: "Organization.Read.All (application)",
+        paging: Paging::None,
+        reference: "5a",
+        purpose: "The tenant's identity",
+    },
+    Kind {
+        name: "graph.subscribed_skus",
+        plane: Plane::Graph,
+        method: "GET",
+        url: "/subscribedSkus?$select=skuId,skuPartNumber,capabilityStatus,prepaidUnits,consumedUnits,servicePlans",
+        api_version: None,
+        audience: Some("graph"),
+        permission: "Organization.Read.All (application)",
+        paging: Paging::None,
+        reference: "5b",
+        purpose: "Licences and service plans that the required telemetry depends on",
+    },
+    Kind {
+        name: "graph.applications",
+        plane: Plane::Graph,
+        method: "GET",
+        url: "/applications?$filter=appId eq '{app_id}'&$select=id,appId,displayName,signInAudience,passwordCredentials,keyCredentials,requiredResourceAccess",
+        api_version: None,
+        audience: Some("graph"),
+        permission: "Application.Read.All (application)",
+        paging: Paging::ODataNextLink,
+        reference: "5c",
+        purpose: "The SIEM's app registrations: audience, credentials and their expiry, requested permissions",
+    },
+    Kind {
+        name: "graph.service_principals",
+        plane: Plane::Graph,
+        method: "GET",
+        url: "/servicePrincipals?$filter=appId eq '{app_id}'&$select=id,appId,displayName,appRoles,accountEnabled,servicePrincipalType",
+        api_version: None,
+        audience: Some("graph"),
+        permission: "Application.Read.All (application)",
+        paging: Paging::ODataNextLink,
+        reference: "5d",
+        purpose: "Service principals of the SIEM apps and of the resource APIs (their appRoles name the permissions)",
+    },
+    Kind {
+        name: "graph.app_role_assignments",
+        plane: Plane::Graph,
+        method: "GET",
+        url: "/servicePrincipals/{sp}/appRoleAssignments",
+        api_version: None,
+        audience: Some("graph"),
+        permission: "Application.Read.All (application)",
+        paging: Paging::ODataNextLink,
+        reference: "5e",
+        purpose: "Application permissions granted (admin-consented) to a SIEM app",
+    },
+    Kind {
+        name: "graph.oauth2_permission_grants",
+        plane: Plane::Graph,
+        method: "GET",
+        url: "/oauth2PermissionGrants?$filter=clientId eq '{sp}'",
+        api_version: None,
+        audience: Some("graph"),
+        permission: "Directory.Read.All (application)",
+        paging: Paging::ODataNextLink,
+        reference: "5f",
+        purpose: "Delegated permissions granted to a SIEM app (which an unattended collector cannot use)",
+    },
+    Kind {
+        name: "graph.directory_audits",
+        plane: Plane::Graph,
+        method: "GET",
+        url: "/auditLogs/directoryAudits?$top=1&$select=id,activityDateTime,category,activityDisplayName",
+        api_version: None,
+        audience: Some("graph"),
+        permission: "AuditLog.Read.All (application); Entra ID P1/P2",
+        paging: Paging::None,
+        reference: "5g",
+        purpose: "Graph audit log API is readable and has recent entries",
+    },
+    Kind {
+        name: "graph.sign_ins",
+        plane: Plane::Graph,
+        method: "GET",
+        url: "/auditLogs/signIns?$top=1&$select=id,createdDateTime,appDisplayName",
+        api_version: None,
+        audience: Some("graph"),
+        permission: "AuditLog.Read.All (application); Entra ID P1/P2",
+        paging: Paging::None,
+        reference: "5h",
+        purpose: "Graph sign-in log API is readable and has recent entries",
+    },
+    Kind {
+        name: "o365.subscriptions",
+        plane: Plane::O365,
+        method: "GET",
+        url: "/api/v1.0/{tenant}/activity/feed/subscriptions/list?PublisherIdentifier={tenant}",
+        api_version: None,
+        audience: Some("o365"),
+        permission: "ActivityFeed.Read (Office 365 Management APIs, application)",
+        paging: Paging::None,
+        reference: "6b",
+        purpose: "Management Activity API subscriptions per content type",
+    },
+    Kind {
+        name: "o365.content",
+        plane: Plane::O365,
+        method: "GET",
+        url: "/api/v1.0/{tenant}/activity/feed/subscriptions/content?contentType={content_type}&startTime={start}&endTime={end}&PublisherIdentifier={tenant}",
+        api_version: None,
+        audience: Some("o365"),
+        permission: "ActivityFeed.Read (ActivityFeed.ReadDlp for DLP.All)",
+        paging: Paging::NextPageUriHeader,
+        reference: "6c",
+        purpose: "Content blobs available per content type: proof that audit data flows",
+    },
+    Kind {
+        name: "probe.network",
+        plane: Plane::Probe,
+        method: "-",
+        url: "probes/network.json",
+        api_version: None,
+        audience: None,
+        permission: "run `siemproof probe` on the SIEM collector host",
+        paging: Paging::None,
+        reference: "seed-guide §4, Required Network Access",
+        purpose: "Reachability of Event Hub (5671), blob (443), login, manage.office.com and Graph from the collector host",
+    },
+    Kind {
+        name: "attestation",
+        plane: Plane::Local,
+        method: "-",
+        url: "attestations/*.toml",
+        api_version: None,
+        audience: None,
+        permission: "a person who can see the setting signs the statement",
+        paging: Paging::None,
+        reference: "microsoft-apis.md §6",
+        purpose: "Statements for what no API can read (Defender streaming, MDCA export, MDI sensors)",
+    },
+    Kind {
+        name: "config",
+        plane: Plane::Local,
+        method: "-",
+        url: "siemproof.toml",
+        api_version: None,
+        audience: None,
+        permission: "-",
+        paging: Paging::None,
+        reference: "DESIGN.md, Configuration",
+        purpose: "What the deployment is supposed to be, as collected with the bundle",
+    },
+];
+
+/// Looks a kind up by its stable name.
+pub fn kind(name: &str) -> Option<&'static Kind> {
+    KINDS.iter().find(|k| k.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_reads_only() {
+        let mut names: Vec<_> = KINDS.iter().map(|k| k.name).collect();
+        names.sort_unstable();
+        let before = names.len();
+        names.dedup();
+        assert_eq!(before, names.len(), "duplicate kind names");
+        for k in KINDS {
+            assert!(
+                k.method == "GET" || k.method == "-",
+                "{} is not a read",
+                k.name
+            );
+            assert!(
+                !k.url.to_ascii_lowercase().contains("listkeys"),
+                "{}",
+                k.name
+            );
+            assert!(!k.url.contains("subscriptions/start"), "{}", k.name);
+        }
+    }
+}

@@ -1,0 +1,477 @@
+//! Evidence bundles (`siemproof-evidence/1`): reading and verifying them before anything uses them.
+//!
+//! Every file named in the manifest is hashed and compared before its body is parsed; a missing,
+//! extra or altered file is an error naming the file, unless the caller allows unverified
+//! evidence, in which case the file's kind is marked `unverified` and every check that reads it
+//! is `not_assessed`. Paths are confined to the bundle (no `..`, no absolute paths, no symlinks),
+//! so a hostile bundle cannot make the auditor read elsewhere.
+
+pub mod kinds;
+pub mod manifest;
+pub mod writer;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::io::Read;
+use std::path::{Component, Path, PathBuf};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+
+pub use manifest::{Item, ItemError, Manifest};
+
+/// The largest single evidence file siemproof reads (a defence against hostile bundles).
+pub const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Why a bundle could not be used. Each variant names the file it is about.
+#[derive(Debug, Error)]
+pub enum EvidenceError {
+    #[error(
+        "{0}: no manifest.json here; is this an evidence bundle? (`siemproof collect` writes one)"
+    )]
+    NoManifest(PathBuf),
+    #[error("{path}: {message}")]
+    Manifest { path: PathBuf, message: String },
+    #[error("{path}: unknown bundle format {found:?}; this siemproof reads {expected:?}")]
+    UnknownFormat {
+        path: PathBuf,
+        found: String,
+        expected: &'static str,
+    },
+    #[error("{bundle}: manifest item {index} has an unsafe path {path:?} (must be relative, inside the bundle, without `..`)")]
+    UnsafePath {
+        bundle: PathBuf,
+        index: usize,
+        path: String,
+    },
+    #[error("{0}: listed in the manifest but missing from the bundle")]
+    Missing(PathBuf),
+    #[error("{path}: altered since collection: SHA-256 is {actual}, the manifest says {expected}")]
+    Altered {
+        path: PathBuf,
+        expected: String,
+        actual: String,
+    },
+    #[error("{0}: present in the bundle but not listed in the manifest")]
+    Extra(PathBuf),
+    #[error("{0}: is a symbolic link or special file; bundles hold regular files only")]
+    NotRegular(PathBuf),
+    #[error("{path}: {bytes} bytes is larger than the {limit}-byte limit for one evidence file")]
+    TooLarge {
+        path: PathBuf,
+        bytes: u64,
+        limit: u64,
+    },
+    #[error("{path}: not valid JSON: {message}")]
+    Json { path: PathBuf, message: String },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What a kind's evidence amounts to, for fail-closed checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EvidenceStatus {
+    /// Read successfully.
+    Ok,
+    /// The API said the thing is absent (404, or no subscription for an O365 content type).
+    NotFound,
+    /// The collector was not authorised (401/403).
+    Forbidden,
+    /// Still throttled after retries (429, or Management Activity API AF429 as 403).
+    Throttled,
+    /// A server fault, a timeout, or a body the normaliser could not read.
+    Error,
+    /// The file's hash did not match and `--allow-unverified` was given.
+    Unverified,
+    /// The bundle has no item of this kind.
+    NotCollected,
+}
+
+impl EvidenceStatus {
+    /// Whether a check may evaluate on it: `ok`, or `not_found` (evidence of absence).
+    pub fn is_usable(self) -> bool {
+        matches!(self, EvidenceStatus::Ok | EvidenceStatus::NotFound)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EvidenceStatus::Ok => "ok",
+            EvidenceStatus::NotFound => "not_found",
+            EvidenceStatus::Forbidden => "forbidden",
+            EvidenceStatus::Throttled => "throttled",
+            EvidenceStatus::Error => "error",
+            EvidenceStatus::Unverified => "unverified",
+            EvidenceStatus::NotCollected => "not_collected",
+        }
+    }
+}
+
+/// A body read from the bundle.
+#[derive(Debug, Clone)]
+pub enum Body {
+    Json(serde_json::Value),
+    Text(String),
+}
+
+/// One manifest item with its verified body.
+#[derive(Debug, Clone)]
+pub struct LoadedItem {
+    pub item: Item,
+    pub body: Option<Body>,
+    /// Why the body cannot be trusted (only with `--allow-unverified`).
+    pub problem: Option<String>,
+}
+
+impl LoadedItem {
+    /// The item's status for checks.
+    pub fn status(&self) -> EvidenceStatus {
+        if self.problem.is_some() {
+            return EvidenceStatus::Unverified;
+        }
+        let code = self.item.error.as_ref().map(|e| e.code.as_str());
+        match (self.item.status, code) {
+            (_, Some("AF429")) => EvidenceStatus::Throttled,
+            (_, Some("AF20022")) => EvidenceStatus::NotFound,
+            (Some(401 | 403), _) => EvidenceStatus::Forbidden,
+            (Some(404), _) => EvidenceStatus::NotFound,
+            (Some(429), _) => EvidenceStatus::Throttled,
+            (Some(200..=299), None) | (None, None) if self.body.is_some() => EvidenceStatus::Ok,
+            _ => EvidenceStatus::Error,
+        }
+    }
+
+    /// A one-line account of a failed request, for `not_assessed` reasons.
+    pub fn failure_text(&self) -> String {
+        let mut s = String::new();
+        if let Some(st) = self.item.status {
+            s.push_str(&format!("HTTP {st}"));
+        }
+        if let Some(e) = &self.item.error {
+            if !s.is_empty() {
+                s.push(' ');
+            }
+            s.push_str(&format!("{}: {}", e.code, e.message));
+        }
+        if let Some(p) = &self.problem {
+            s = p.clone();
+        }
+        if s.is_empty() {
+            s = "no response body".into();
+        }
+        s
+    }
+}
+
+/// The state of one evidence kind across all its items.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct KindState {
+    pub status: EvidenceStatus,
+    /// Why it is not `ok`, with Microsoft's error code and message where there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Files of this kind, for evidence pointers in reports.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<String>,
+}
+
+/// A verified, loaded evidence bundle.
+#[derive(Debug)]
+pub struct Bundle {
+    pub root: PathBuf,
+    pub manifest: Manifest,
+    /// SHA-256 of `manifest.json` as stored: binds results and signatures to this evidence.
+    pub manifest_sha256: String,
+    pub items: Vec<LoadedItem>,
+    /// Integrity problems tolerated because of `--allow-unverified`.
+    pub problems: Vec<String>,
+}
+
+/// Hex SHA-256 of bytes.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Checks that a manifest path stays inside the bundle.
+pub fn is_safe_relative_path(p: &str) -> bool {
+    if p.is_empty() || p.contains('\\') || p.starts_with('/') || p.contains('\0') {
+        return false;
+    }
+    Path::new(p)
+        .components()
+        .all(|c| matches!(c, Component::Normal(_)))
+}
+
+fn read_limited(path: &Path) -> Result<Vec<u8>, EvidenceError> {
+    let meta = fs::symlink_metadata(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            EvidenceError::Missing(path.to_path_buf())
+        } else {
+            EvidenceError::Io {
+                path: path.to_path_buf(),
+                source: e,
+            }
+        }
+    })?;
+    if !meta.file_type().is_file() {
+        return Err(EvidenceError::NotRegular(path.to_path_buf()));
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(EvidenceError::TooLarge {
+            path: path.to_path_buf(),
+            bytes: meta.len(),
+            limit: MAX_FILE_BYTES,
+        });
+    }
+    let mut buf = Vec::with_capacity(meta.len() as usize);
+    fs::File::open(path)
+        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut buf))
+        .map_err(|e| EvidenceError::Io {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
+    Ok(buf)
+}
+
+/// Lists every file below `root` as a bundle-relative path with `/` separators.
+fn walk(root: &Path, dir: &Path, out: &mut BTreeSet<String>) -> Result<(), EvidenceError> {
+    let entries = fs::read_dir(dir).map_err(|e| EvidenceError::Io {
+        path: dir.to_path_buf(),
+        source: e,
+    })?;
+    for entry in entries {
+        let entry = entry.map_err(|e| EvidenceError::Io {
+            path: dir.to_path_buf(),
+            source: e,
+        })?;
+        let path = entry.path();
+        let ft = entry.file_type().map_err(|e| EvidenceError::Io {
+            path: path.clone(),
+            source: e,
+        })?;
+        if ft.is_dir() {
+            walk(root, &path, out)?;
+        } else if ft.is_file() {
+            let rel = path.strip_prefix(root).unwrap_or(&path);
+            let rel: Vec<String> = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            out.insert(rel.join("/"));
+        } else {
+            return Err(EvidenceError::NotRegular(path));
+        }
+    }
+    Ok(())
+}
+
+/// Parses a JSON body with serde_json's nesting limit (128 levels), naming the file on error.
+pub fn parse_json(path: &Path, bytes: &[u8]) -> Result<serde_json::Value, EvidenceError> {
+    serde_json::from_slice(bytes).map_err(|e| EvidenceError::Json {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+impl Bundle {
+    /// Opens and verifies the bundle in `dir`.
+    pub fn open(dir: &Path, allow_unverified: bool) -> Result<Bundle, EvidenceError> {
+        let manifest_path = dir.join("manifest.json");
+        let raw = match fs::symlink_metadata(&manifest_path) {
+            Ok(m) if m.file_type().is_file() => read_limited(&manifest_path)?,
+            Ok(_) => return Err(EvidenceError::NotRegular(manifest_path)),
+            Err(_) => return Err(EvidenceError::NoManifest(dir.to_path_buf())),
+        };
+        let value = parse_json(&manifest_path, &raw)?;
+        if let Some(f) = value.get("format") {
+            let f = f.as_str().unwrap_or_default();
+            if f != manifest::FORMAT {
+                return Err(EvidenceError::UnknownFormat {
+                    path: manifest_path,
+                    found: f.to_string(),
+                    expected: manifest::FORMAT,
+                });
+            }
+        }
+        let manifest: Manifest =
+            serde_path_to_error::deserialize(value).map_err(|e| EvidenceError::Manifest {
+                path: manifest_path.clone(),
+                message: format!("at `{}`: {}", e.path(), e.inner()),
+            })?;
+        let manifest_sha256 = sha256_hex(&raw);
+
+        let mut listed = BTreeSet::new();
+        for (index, item) in manifest.items.iter().enumerate() {
+            if let Some(p) = &item.path {
+                if !is_safe_relative_path(p) || p == "manifest.json" {
+                    return Err(EvidenceError::UnsafePath {
+                        bundle: dir.to_path_buf(),
+                        index,
+                        path: p.clone(),
+                    });
+                }
+                if !listed.insert(p.clone()) {
+                    return Err(EvidenceError::Manifest {
+                        path: manifest_path.clone(),
+                        message: format!("at `items[{index}].path`: {p:?} is listed twice"),
+                    });
+                }
+                if item.sha256.is_none() {
+                    return Err(EvidenceError::Manifest {
+                        path: manifest_path.clone(),
+                        message: format!("at `items[{index}].sha256`: missing for {p:?}"),
+                    });
+                }
+            }
+        }
+
+        let mut problems = Vec::new();
+        let mut present = BTreeSet::new();
+        walk(dir, dir, &mut present)?;
+        present.remove("manifest.json");
+        for extra in present.difference(&listed) {
+            let err = EvidenceError::Extra(dir.join(extra));
+            if allow_unverified {
+                problems.push(err.to_string());
+            } else {
+                return Err(err);
+            }
+        }
+
+        let mut items = Vec::with_capacity(manifest.items.len());
+        for item in &manifest.items {
+            let Some(rel) = &item.path else {
+                items.push(LoadedItem {
+                    item: item.clone(),
+                    body: None,
+                    problem: None,
+                });
+                continue;
+            };
+            let path = dir.join(rel);
+            let bytes = match read_limited(&path) {
+                Ok(b) => b,
+                Err(e @ EvidenceError::Missing(_)) if allow_unverified => {
+                    problems.push(e.to_string());
+                    items.push(LoadedItem {
+                        item: item.clone(),
+                        body: None,
+                        problem: Some(e.to_string()),
+                    });
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let actual = sha256_hex(&bytes);
+            let expected = item.sha256.clone().unwrap_or_default();
+            if !actual.eq_ignore_ascii_case(&expected) {
+                let e = EvidenceError::Altered {
+                    path: path.clone(),
+                    expected,
+                    actual,
+                };
+                if allow_unverified {
+                    problems.push(e.to_string());
+                    items.push(LoadedItem {
+                        item: item.clone(),
+                        body: None,
+                        problem: Some(e.to_string()),
+                    });
+                    continue;
+                }
+                return Err(e);
+            }
+            let body = if rel.ends_with(".json") {
+                Body::Json(parse_json(&path, &bytes)?)
+            } else {
+                Body::Text(String::from_utf8(bytes).map_err(|_| EvidenceError::Json {
+                    path: path.clone(),
+                    message: "not UTF-8 text".into(),
+                })?)
+            };
+            items.push(LoadedItem {
+                item: item.clone(),
+                body: Some(body),
+                problem: None,
+            });
+        }
+        Ok(Bundle {
+            root: dir.to_path_buf(),
+            manifest,
+            manifest_sha256,
+            items,
+            problems,
+        })
+    }
+
+    /// Items of one kind, in manifest order.
+    pub fn of_kind<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a LoadedItem> + 'a {
+        self.items.iter().filter(move |i| i.item.kind == kind)
+    }
+
+    /// The state of every kind in the table (absent kinds are `not_collected`).
+    pub fn kind_states(&self) -> BTreeMap<String, KindState> {
+        let mut out = BTreeMap::new();
+        for k in kinds::KINDS {
+            let items: Vec<_> = self.of_kind(k.name).collect();
+            out.insert(k.name.to_string(), state_of(&items));
+        }
+        out
+    }
+}
+
+/// Folds the items of one kind into one state: the worst item wins, so a kind is `ok` only when
+/// every request for it succeeded.
+pub fn state_of(items: &[&LoadedItem]) -> KindState {
+    if items.is_empty() {
+        return KindState {
+            status: EvidenceStatus::NotCollected,
+            reason: Some("not in the bundle".into()),
+            files: vec![],
+        };
+    }
+    let mut status = EvidenceStatus::Ok;
+    let mut reason = None;
+    let mut files = Vec::new();
+    for it in items {
+        let s = it.status();
+        if let Some(p) = &it.item.path {
+            files.push(p.clone());
+        }
+        if s > status {
+            status = s;
+            let scope = it
+                .item
+                .scope
+                .as_deref()
+                .map(|s| format!(" ({s})"))
+                .unwrap_or_default();
+            reason = Some(format!("{}{}", it.failure_text(), scope));
+        }
+    }
+    KindState {
+        status,
+        reason,
+        files,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unsafe_paths_are_refused() {
+        for p in ["../x.json", "/etc/passwd", "a/../../b", "a\\b", "", "./a"] {
+            assert!(!is_safe_relative_path(p), "{p}");
+        }
+        assert!(is_safe_relative_path(
+            "raw/arm/arm.eventhub.namespaces.json"
+        ));
+    }
+}

@@ -1,0 +1,23 @@
+//! siemproof: proves, with signed evidence, that Microsoft 365 / Azure security logs really reach
+//! the SIEM. This crate is the command-line tool and the library its tests drive.
+//!
+//! Three stages over data: `collect` (online, read-only) writes an evidence bundle, `audit`
+//! (offline, pure) turns bundle + checks + config + audit clock into `results.json`, and reports
+//! are rendered from that. See DESIGN.md.
+
+#![forbid(unsafe_code)]
+
+pub mod attest;
+pub mod audit;
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod coverage;
+pub mod engine;
+pub mod evidence;
+pub mod netaddr;
+pub mod normalize;
+pub mod report;
+pub mod results;
+pub mod selftest;
+pub mod waiver;

@@ -1,0 +1,587 @@
+//! Microsoft 365 sections: tenant and licences (Graph), the SIEM's app registrations with their
+//! credentials and permissions resolved by name, Management Activity API subscriptions and
+//! content, the Graph audit log API, Defender corroboration, and network probe results.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::model::*;
+use super::raw::{arr, b, s};
+use super::{parse_time, Input};
+use crate::coverage::LOG_TYPES;
+
+/// Microsoft Graph's appId (the same in every cloud).
+pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
+/// Office 365 Management APIs' appId.
+pub const O365_MGMT_APP_ID: &str = "c5393580-f805-4401-95e8-94b7a6ef2fc2";
+
+/// Management Activity API content types, in the guide's event-filter order.
+pub const CONTENT_TYPES: &[&str] = &[
+    "Audit.AzureActiveDirectory",
+    "Audit.Exchange",
+    "Audit.SharePoint",
+    "Audit.General",
+    "DLP.All",
+];
+
+/// Service plans (not SKUs: bundles vary) that carry each licence flag.
+const PLANS: &[(&str, &[&str])] = &[
+    ("entra_p1", &["AAD_PREMIUM", "AAD_PREMIUM_P2"]),
+    ("entra_p2", &["AAD_PREMIUM_P2"]),
+    ("mde_p2", &["WINDEFATP"]),
+    ("mdi", &["ATA"]),
+    ("mdo_p2", &["THREAT_INTELLIGENCE"]),
+    ("mdca", &["ADALLOM_S_STANDALONE"]),
+    ("audit_premium", &["M365_ADVANCED_AUDITING"]),
+];
+
+pub fn tenant(input: &mut Input<'_>) -> Tenant {
+    let mut t = Tenant {
+        status: input.status_of(&["graph.organization", "graph.subscribed_skus"]),
+        ..Tenant::default()
+    };
+    for (item, body) in input.bodies("graph.organization") {
+        if let Some(org) = input.list_of("graph.organization", item, body).first() {
+            t.id = s(org, &["id"]);
+            t.display_name = s(org, &["displayName"]);
+        }
+    }
+    if !input.usable("graph.subscribed_skus") {
+        return t;
+    }
+    let mut plans = Vec::new();
+    let mut skus = Vec::new();
+    for (item, body) in input.bodies("graph.subscribed_skus") {
+        for sku in input.list_of("graph.subscribed_skus", item, body) {
+            let active = s(sku, &["capabilityStatus"]).is_some_and(|c| {
+                c.eq_ignore_ascii_case("Enabled") || c.eq_ignore_ascii_case("Warning")
+            });
+            if !active {
+                continue;
+            }
+            if let Some(p) = s(sku, &["skuPartNumber"]) {
+                skus.push(p);
+            }
+            for plan in arr(sku, &["servicePlans"]) {
+                let ok = s(plan, &["provisioningStatus"])
+                    .is_some_and(|p| p.eq_ignore_ascii_case("Success"));
+                if let (true, Some(name)) = (ok, s(plan, &["servicePlanName"])) {
+                    plans.push(name);
+                }
+            }
+        }
+    }
+    plans.sort();
+    plans.dedup();
+    skus.sort();
+    skus.dedup();
+    let has = |flag: &str| {
+        let names = PLANS
+            .iter()
+            .find(|(f, _)| *f == flag)
+            .map(|(_, n)| *n)
+            .unwrap_or(&[]);
+        Some(plans.iter().any(|p| names.contains(&p.as_str())))
+    };
+    let l = &mut t.licences;
+    l.entra_p1 = has("entra_p1");
+    l.entra_p2 = has("entra_p2");
+    l.mde_p2 = has("mde_p2");
+    l.mdi = has("mdi");
+    l.mdo_p2 = has("mdo_p2");
+    l.mdca = has("mdca");
+    l.audit_premium = has("audit_premium");
+    l.defender_any = Some(l.mde_p2 == Some(true) || l.mdi == Some(true) || l.mdo_p2 == Some(true));
+    t.service_plans = plans;
+    t.skus = skus;
+    t
+}
+
+fn credential(v: &Value, kind: &str, as_of: DateTime<Utc>, warn_days: i64) -> Credential {
+    let start = s(v, &["startDateTime"]);
+    let end = s(v, &["endDateTime"]);
+    let end_t = end.as_deref().and_then(parse_time);
+    let start_t = start.as_deref().and_then(parse_time);
+    let days_left = end_t.map(|e| (e - as_of).num_seconds().div_euclid(86_400));
+    let expired = end_t.is_some_and(|e| e <= as_of);
+    Credential {
+        kind: kind.into(),
+        key_id: s(v, &["keyId"]),
+        display_name: s(v, &["displayName"]),
+        expiring: !expired && days_left.is_some_and(|d| d < warn_days),
+        expired,
+        days_left,
+        lifetime_days: match (start_t, end_t) {
+            (Some(a), Some(b)) => Some((b - a).num_days()),
+            _ => None,
+        },
+        start,
+        end,
+    }
+}
+
+/// Whether a permission name grants writes (least privilege for a collector).
+fn is_write(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    [
+        "readwrite",
+        ".write",
+        "fullcontrol",
+        ".manage",
+        ".send",
+        "manageasapp",
+    ]
+    .iter()
+    .any(|w| n.contains(w))
+}
+
+pub fn apps(input: &mut Input<'_>) -> Apps {
+    let kinds = [
+        "graph.applications",
+        "graph.service_principals",
+        "graph.app_role_assignments",
+        "graph.oauth2_permission_grants",
+    ];
+    let status = input.status_of(&kinds[..3]);
+    let mut applications: HashMap<String, &Value> = HashMap::new();
+    for (item, body) in input.bodies("graph.applications") {
+        for v in input.list_of("graph.applications", item, body) {
+            if let Some(id) = s(v, &["appId"]) {
+                applications.insert(id.to_ascii_lowercase(), v);
+            }
+        }
+    }
+    let mut sp_by_app: HashMap<String, &Value> = HashMap::new();
+    let mut sp_by_id: HashMap<String, &Value> = HashMap::new();
+    for (item, body) in input.bodies("graph.service_principals") {
+        for v in input.list_of("graph.service_principals", item, body) {
+            if let Some(a) = s(v, &["appId"]) {
+                sp_by_app.insert(a.to_ascii_lowercase(), v);
+            }
+            if let Some(id) = s(v, &["id"]) {
+                sp_by_id.insert(id.to_ascii_lowercase(), v);
+            }
+        }
+    }
+    let mut assignments: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
+    for (item, body) in input.bodies("graph.app_role_assignments") {
+        let scope = item.item.scope.clone().unwrap_or_default();
+        for v in input.list_of("graph.app_role_assignments", item, body) {
+            let principal = s(v, &["principalId"]).unwrap_or_else(|| scope.clone());
+            assignments
+                .entry(principal.to_ascii_lowercase())
+                .or_default()
+                .push(v);
+        }
+    }
+    let mut grants: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
+    for (item, body) in input.bodies("graph.oauth2_permission_grants") {
+        for v in input.list_of("graph.oauth2_permission_grants", item, body) {
+            if let Some(c) = s(v, &["clientId"]) {
+                grants.entry(c.to_ascii_lowercase()).or_default().push(v);
+            }
+        }
+    }
+    // Resolves an app role id on a resource service principal to its permission name.
+    let role_name = |resource_sp: &Value, role_id: &str| -> Option<String> {
+        arr(resource_sp, &["appRoles"])
+            .iter()
+            .find(|r| s(r, &["id"]).is_some_and(|id| id.eq_ignore_ascii_case(role_id)))
+            .and_then(|r| s(r, &["value"]))
+    };
+    let cfg = input.config;
+    let as_of = input.as_of;
+    let warn = cfg.thresholds.secret_expiry_warning_days;
+    let mut items = Vec::new();
+    for client_id in &cfg.app.client_ids {
+        let key = client_id.to_ascii_lowercase();
+        let mut app = App {
+            app_id: client_id.clone(),
+            ..App::default()
+        };
+        if let Some(v) = applications.get(&key) {
+            app.found = true;
+            app.object_id = s(v, &["id"]);
+            app.display_name = s(v, &["displayName"]);
+            app.sign_in_audience = s(v, &["signInAudience"]);
+            app.single_tenant = app
+                .sign_in_audience
+                .as_deref()
+                .map(|a| a.eq_ignore_ascii_case("AzureADMyOrg"));
+            for c in arr(v, &["passwordCredentials"]) {
+                app.credentials.push(credential(c, "secret", as_of, warn));
+            }
+            for c in arr(v, &["keyCredentials"]) {
+                app.credentials
+                    .push(credential(c, "certificate", as_of, warn));
+            }
+            app.credentials.sort_by(|a, b| a.end.cmp(&b.end));
+            app.secrets = app
+                .credentials
+                .iter()
+                .filter(|c| c.kind == "secret")
+                .count() as i64;
+            app.certificates = app.credentials.len() as i64 - app.secrets;
+            app.valid_credentials = app
+                .credentials
+                .iter()
+                .filter(|c| {
+                    !c.expired
+                        && c.start
+                            .as_deref()
+                            .and_then(parse_time)
+                            .is_none_or(|s| s <= as_of)
+                })
+                .count() as i64;
+        }
+        let mut granted_names: Vec<(String, String)> = Vec::new(); // (resource appId, name)
+        if let Some(sp) = sp_by_app.get(&key) {
+            let sp_id = s(sp, &["id"]).unwrap_or_default();
+            app.service_principal_id = Some(sp_id.clone());
+            app.service_principal_enabled = b(sp, &["accountEnabled"]);
+            for a in assignments
+                .get(&sp_id.to_ascii_lowercase())
+                .into_iter()
+                .flatten()
+            {
+                let resource_id = s(a, &["resourceId"])
+                    .unwrap_or_default()
+                    .to_ascii_lowercase();
+                let role_id = s(a, &["appRoleId"]).unwrap_or_default();
+                let resource = sp_by_id.get(&resource_id);
+                let name = resource.and_then(|r| role_name(r, &role_id));
+                match (resource, name) {
+                    (Some(r), Some(name)) => {
+                        let rapp = s(r, &["appId"]).unwrap_or_default().to_ascii_lowercase();
+                        if rapp == GRAPH_APP_ID {
+                            app.graph_permissions.push(name.clone());
+                        } else if rapp == O365_MGMT_APP_ID {
+                            app.o365_permissions.push(name.clone());
+                        } else {
+                            let rname = s(r, &["displayName"])
+                                .or_else(|| s(a, &["resourceDisplayName"]))
+                                .unwrap_or(rapp.clone());
+                            app.other_permissions.push(format!("{rname}/{name}"));
+                        }
+                        if is_write(&name) {
+                            app.write_permissions.push(name.clone());
+                        }
+                        granted_names.push((rapp, name));
+                    }
+                    _ => app.unresolved_assignments += 1,
+                }
+            }
+            for g in grants
+                .get(&sp_id.to_ascii_lowercase())
+                .into_iter()
+                .flatten()
+            {
+                let resource_id = s(g, &["resourceId"])
+                    .unwrap_or_default()
+                    .to_ascii_lowercase();
+                let rname = sp_by_id
+                    .get(&resource_id)
+                    .and_then(|r| s(r, &["displayName"]))
+                    .unwrap_or_else(|| resource_id.clone());
+                for scope in s(g, &["scope"]).unwrap_or_default().split_whitespace() {
+                    app.delegated_permissions.push(format!("{rname}/{scope}"));
+                }
+            }
+        }
+        if let Some(v) = applications.get(&key) {
+            for rra in arr(v, &["requiredResourceAccess"]) {
+                let rapp = s(rra, &["resourceAppId"])
+                    .unwrap_or_default()
+                    .to_ascii_lowercase();
+                let Some(resource) = sp_by_app.get(&rapp) else {
+                    continue;
+                };
+                for ra in arr(rra, &["resourceAccess"]) {
+                    if !s(ra, &["type"]).is_some_and(|t| t.eq_ignore_ascii_case("Role")) {
+                        continue;
+                    }
+                    let Some(name) = s(ra, &["id"]).and_then(|id| role_name(resource, &id)) else {
+                        continue;
+                    };
+                    if !granted_names.iter().any(|(r, n)| *r == rapp && *n == name) {
+                        app.not_consented.push(name);
+                    }
+                }
+            }
+        }
+        for list in [
+            &mut app.o365_permissions,
+            &mut app.graph_permissions,
+            &mut app.other_permissions,
+            &mut app.delegated_permissions,
+            &mut app.not_consented,
+            &mut app.write_permissions,
+        ] {
+            list.sort();
+            list.dedup();
+        }
+        items.push(app);
+    }
+    Apps { status, items }
+}
+
+/// What a Management Activity API error code means for the SIEM, and what to do.
+pub fn explain_af(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "AF10001" => "the token lacks ActivityFeed.Read: grant it as an application permission and consent",
+        "AF20010" | "AF20011" | "AF20012" | "AF20013" => "the tenant is not provisioned for the Management Activity API (check the tenant id, and that unified audit logging is on)",
+        "AF20020" => "invalid content type",
+        "AF20021" => "the webhook failed validation: it must answer the validation POST over HTTPS",
+        "AF20022" => "no subscription exists for this content type: the SIEM never called subscriptions/start (QRadar does on first poll when the event filter includes it)",
+        "AF20023" => "the subscription was disabled by a tenant or service admin: start it again from the SIEM",
+        "AF20030" | "AF20055" => "the requested time window is invalid (at most 24 hours, at most 7 days back)",
+        "AF20031" => "invalid nextPage token",
+        "AF20050" | "AF20051" | "AF20052" => "the content blob is missing, expired (after 7 days) or invalid",
+        "AF429" => "throttled by the Management Activity API; send PublisherIdentifier and back off",
+        "AF50000" => "an internal error at Microsoft; retry later",
+        _ => return None,
+    })
+}
+
+/// Content types the required log types need, when the SIEM uses the Management Activity API.
+fn required_content_types(input: &Input<'_>) -> Vec<&'static str> {
+    let cfg = input.config;
+    if !cfg.uses_management_api() {
+        return vec![];
+    }
+    let req = |id: &str| cfg.coverage.required.iter().any(|r| r == id);
+    let mut out = Vec::new();
+    for lt in LOG_TYPES {
+        if !req(lt.id) {
+            continue;
+        }
+        let cts: &[&str] = match lt.id {
+            "entra_audit" => &["Audit.AzureActiveDirectory"],
+            "exchange_audit" => &["Audit.Exchange"],
+            "sharepoint_audit" => &["Audit.SharePoint"],
+            "teams_audit" => &["Audit.General"],
+            "purview_dlp" => &["DLP.All"],
+            "unified_audit" => &CONTENT_TYPES[..4],
+            _ => &[],
+        };
+        out.extend_from_slice(cts);
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+pub fn o365(input: &mut Input<'_>) -> O365 {
+    let list_usable = input.usable("o365.subscriptions");
+    let mut listed: HashMap<String, &Value> = HashMap::new();
+    for (item, body) in input.bodies("o365.subscriptions") {
+        for v in input.list_of("o365.subscriptions", item, body) {
+            if let Some(ct) = s(v, &["contentType"]) {
+                listed.insert(ct.to_ascii_lowercase(), v);
+            }
+        }
+    }
+    let required = required_content_types(input);
+    let freshness = input.config.thresholds.freshness_hours as f64;
+    let content_items = input.items("o365.content");
+    let mut types = Vec::new();
+    for ct in CONTENT_TYPES {
+        let sub = listed.get(&ct.to_ascii_lowercase()).copied();
+        let subscription = sub.and_then(|v| s(v, &["status"]));
+        let enabled = if !list_usable {
+            None
+        } else {
+            match (sub, &subscription) {
+                (None, _) => Some(false),
+                (Some(_), Some(st)) => Some(st.eq_ignore_ascii_case("enabled")),
+                // Listed without a status (as in Microsoft's own example): unknown.
+                (Some(_), None) => None,
+            }
+        };
+        let webhook = sub.and_then(|v| s(v, &["webhook", "address"]));
+        let mut c = ContentType {
+            content_type: ct.to_string(),
+            required: required.contains(ct),
+            subscription,
+            enabled,
+            webhook_https: webhook
+                .as_deref()
+                .map(|w| w.to_ascii_lowercase().starts_with("https://")),
+            webhook,
+            content_status: "not_collected".into(),
+            ..ContentType::default()
+        };
+        let mine: Vec<_> = content_items
+            .iter()
+            .copied()
+            .filter(|i| {
+                i.item
+                    .scope
+                    .as_deref()
+                    .is_some_and(|s| s.eq_ignore_ascii_case(ct))
+            })
+            .collect();
+        if !mine.is_empty() {
+            let st = super::scoped_state(&mine);
+            c.content_status = st.status.as_str().into();
+            if let Some(failed) = mine.iter().find(|i| i.item.error.is_some()) {
+                let e = failed.item.error.as_ref().expect("checked");
+                c.error_code = Some(e.code.clone());
+                c.error_message = Some(e.message.clone());
+                c.explanation = explain_af(&e.code).map(str::to_string);
+            }
+            if st.status == crate::evidence::EvidenceStatus::Ok {
+                let mut count = 0;
+                let mut latest: Option<DateTime<Utc>> = None;
+                for i in &mine {
+                    if let Some(crate::evidence::Body::Json(body)) = &i.body {
+                        for blob in input.list_of("o365.content", i, body) {
+                            count += 1;
+                            if let Some(t) =
+                                s(blob, &["contentCreated"]).as_deref().and_then(parse_time)
+                            {
+                                latest = latest.max(Some(t));
+                            }
+                        }
+                    }
+                }
+                c.blobs = Some(count);
+                c.latest_content =
+                    latest.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+                c.hours_since_latest =
+                    latest.map(|t| round1((input.as_of - t).num_seconds() as f64 / 3600.0));
+                c.fresh = Some(c.hours_since_latest.is_some_and(|h| h <= freshness));
+            } else if st.status == crate::evidence::EvidenceStatus::NotFound {
+                c.blobs = Some(0);
+                c.fresh = Some(false);
+            }
+        }
+        types.push(c);
+    }
+    O365 {
+        status: input.status("o365.subscriptions"),
+        content_status: input.status("o365.content"),
+        content_types: types,
+    }
+}
+
+fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+fn graph_log(input: &mut Input<'_>, kind: &str, time_field: &str) -> GraphLog {
+    let mut g = GraphLog {
+        status: input.status(kind),
+        ..GraphLog::default()
+    };
+    if let Some(failed) = input
+        .items(kind)
+        .into_iter()
+        .find(|i| i.item.error.is_some())
+    {
+        g.error = Some(failed.failure_text());
+    }
+    if !input.usable(kind) {
+        return g;
+    }
+    g.readable = Some(true);
+    let mut latest: Option<DateTime<Utc>> = None;
+    for (item, body) in input.bodies(kind) {
+        for v in input.list_of(kind, item, body) {
+            if let Some(t) = s(v, &[time_field]).as_deref().and_then(parse_time) {
+                latest = latest.max(Some(t));
+            }
+        }
+    }
+    g.latest = latest.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    g.hours_since_latest = latest.map(|t| round1((input.as_of - t).num_seconds() as f64 / 3600.0));
+    g.fresh = Some(
+        g.hours_since_latest
+            .is_some_and(|h| h <= input.config.thresholds.freshness_hours as f64),
+    );
+    g
+}
+
+pub fn graph(input: &mut Input<'_>) -> GraphAudit {
+    GraphAudit {
+        directory_audits: graph_log(input, "graph.directory_audits", "activityDateTime"),
+        sign_ins: graph_log(input, "graph.sign_ins", "createdDateTime"),
+    }
+}
+
+pub fn network(input: &mut Input<'_>) -> Network {
+    let mut net = Network {
+        status: input.status("probe.network"),
+        ..Network::default()
+    };
+    for (item, body) in input.bodies("probe.network") {
+        let host = s(body, &["host", "hostname"]).or_else(|| s(body, &["host"]));
+        if let Some(h) = &host {
+            net.hosts.push(h.clone());
+        }
+        if !matches!(super::raw::field(body, "targets"), Some(Value::Array(_))) {
+            input.malformed("probe.network", item, "at `targets`: expected an array");
+            net.status = "error".into();
+            continue;
+        }
+        for t in arr(body, &["targets"]) {
+            net.targets.push(ProbeTarget {
+                role: s(t, &["role"]).unwrap_or_else(|| "extra".into()),
+                host: s(t, &["host"]).unwrap_or_default(),
+                port: super::raw::i(t, &["port"]).unwrap_or(0),
+                verdict: s(t, &["verdict"]).unwrap_or_else(|| "unknown".into()),
+                reachable: b(t, &["reachable"]),
+                detail: s(t, &["detail"]).unwrap_or_default(),
+                from: host.clone(),
+            });
+        }
+    }
+    net
+}
+
+pub fn defender(input: &mut Input<'_>, eh: &EventHub, attested: &[String]) -> Defender {
+    let Some(ns) = &eh.namespace else {
+        return Defender {
+            attested: attested.to_vec(),
+            ..Defender::default()
+        };
+    };
+    let prefix = "insights-logs-advancedhunting-";
+    let hubs: Vec<&Hub> = ns
+        .hubs
+        .iter()
+        .filter(|h| h.name.to_ascii_lowercase().starts_with(prefix))
+        .collect();
+    let seen: Vec<String> = hubs
+        .iter()
+        .map(|h| h.name[prefix.len()..].to_ascii_lowercase())
+        .collect();
+    let required = &input.config.defender.required_tables;
+    let tables_seen = required
+        .iter()
+        .filter(|t| seen.contains(&t.to_ascii_lowercase()))
+        .cloned()
+        .collect();
+    let missing_tables = if hubs.is_empty() {
+        vec![]
+    } else {
+        required
+            .iter()
+            .filter(|t| !seen.contains(&t.to_ascii_lowercase()))
+            .cloned()
+            .collect()
+    };
+    let incoming = hubs
+        .iter()
+        .map(|h| h.metrics.as_ref().and_then(|m| m.incoming_messages))
+        .try_fold(0.0, |acc, x| x.map(|x| acc + x));
+    Defender {
+        advanced_hunting_hubs: hubs.iter().map(|h| h.name.clone()).collect(),
+        tables_seen,
+        missing_tables,
+        incoming_messages: if hubs.is_empty() { None } else { incoming },
+        attested: attested.to_vec(),
+    }
+}

@@ -1,0 +1,173 @@
+//! Reports rendered from `results.json`: the terminal table, self-contained HTML, Markdown and
+//! the JSON itself. Templates are tera files under `reports/`, embedded in the binary and
+//! overridable with `--templates DIR`; they format the precomputed [`view::View`] and hold no
+//! logic of their own.
+
+pub mod table;
+pub mod view;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use include_dir::{include_dir, Dir};
+use tera::Tera;
+
+use crate::results::Results;
+
+static TEMPLATES: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/reports");
+
+/// Output formats `--format` accepts.
+pub const FORMATS: &[&str] = &["table", "json", "html", "md"];
+
+/// Parses a comma-separated `--format` list.
+pub fn parse_formats(s: &str) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for f in s.split(',').map(str::trim).filter(|f| !f.is_empty()) {
+        if !FORMATS.contains(&f) {
+            bail!(
+                "--format: unknown format {f:?}; known: {}",
+                FORMATS.join(", ")
+            );
+        }
+        if !out.iter().any(|x| x == f) {
+            out.push(f.to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// Escapes text for Markdown tables and paragraphs (GitHub-flavoured): pipes, HTML, emphasis,
+/// code spans and line breaks cannot break out of a cell or inject markup.
+fn md_escape(value: &tera::Value, _: &HashMap<String, tera::Value>) -> tera::Result<tera::Value> {
+    let s = match value {
+        tera::Value::String(s) => s.clone(),
+        tera::Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '|' => out.push_str("\\|"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '*' | '_' | '`' | '[' | ']' | '\\' | '#' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' | '\r' => out.push(' '),
+            _ => out.push(c),
+        }
+    }
+    Ok(tera::Value::String(out))
+}
+
+/// Loads the embedded templates, then any overrides from `dir` (same file names).
+pub fn templates(dir: Option<&Path>) -> Result<Tera> {
+    let mut tera = Tera::default();
+    let mut files: Vec<(String, String)> = TEMPLATES
+        .files()
+        .filter_map(|f| {
+            Some((
+                f.path().to_str()?.to_string(),
+                f.contents_utf8()?.to_string(),
+            ))
+        })
+        .collect();
+    if let Some(dir) = dir {
+        for e in std::fs::read_dir(dir)
+            .with_context(|| format!("{}: cannot read templates", dir.display()))?
+        {
+            let p = e?.path();
+            if p.is_file() {
+                let name = p
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or_default()
+                    .to_string();
+                let text = std::fs::read_to_string(&p)
+                    .with_context(|| format!("{}: cannot read", p.display()))?;
+                files.retain(|(n, _)| *n != name);
+                files.push((name, text));
+            }
+        }
+    }
+    for (name, text) in &files {
+        tera.add_raw_template(name, text)
+            .map_err(|e| anyhow::anyhow!("template {name}: {}", error_chain(&e)))?;
+    }
+    tera.register_filter("md", md_escape);
+    Ok(tera)
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+/// Renders one template with the report view.
+pub fn render(
+    tera: &Tera,
+    name: &str,
+    results: &Results,
+    catalog_steps: &[crate::catalog::GuideStep],
+) -> Result<String> {
+    let view = view::View::build(results, catalog_steps);
+    let ctx = tera::Context::from_serialize(&view)?;
+    tera.render(name, &ctx)
+        .map_err(|e| anyhow::anyhow!("template {name}: {}", error_chain(&e)))
+}
+
+/// Writes the file formats into `out`. Everything is rendered before anything is written, and
+/// each file is replaced atomically, so an error leaves the previous report intact.
+pub fn write_all(
+    results: &Results,
+    out: &Path,
+    formats: &[String],
+    template_dir: Option<&Path>,
+    steps: &[crate::catalog::GuideStep],
+    extra: &[(String, Vec<u8>)],
+) -> Result<Vec<PathBuf>> {
+    let tera = templates(template_dir)?;
+    // Render everything before touching the disk: a broken template must not half-write.
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    for f in formats {
+        match f.as_str() {
+            "json" => files.push(("results.json".into(), serde_json::to_vec_pretty(results)?)),
+            "html" => files.push((
+                "report.html".into(),
+                render(&tera, "report.html", results, steps)?.into_bytes(),
+            )),
+            "md" => files.push((
+                "report.md".into(),
+                render(&tera, "report.md", results, steps)?.into_bytes(),
+            )),
+            _ => {}
+        }
+    }
+    files.extend(extra.iter().cloned());
+    std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create", out.display()))?;
+    let mut written = Vec::new();
+    for (name, bytes) in &files {
+        let target = out.join(name);
+        if let Some(d) = target.parent() {
+            std::fs::create_dir_all(d)
+                .with_context(|| format!("{}: cannot create", d.display()))?;
+        }
+        // Each file is written beside its target and renamed over it: readers never see half a file.
+        let mut tmp = tempfile::NamedTempFile::new_in(target.parent().unwrap_or(out))
+            .with_context(|| format!("{}: cannot create a temporary file", out.display()))?;
+        std::io::Write::write_all(&mut tmp, bytes)?;
+        tmp.persist(&target)
+            .with_context(|| format!("{}: cannot write", target.display()))?;
+        written.push(target);
+    }
+    Ok(written)
+}

@@ -1,0 +1,331 @@
+//! The precomputed report view: everything a template shows, already sorted, labelled and
+//! formatted, so templates only lay it out.
+
+use serde::Serialize;
+
+use crate::catalog::GuideStep;
+use crate::results::{aggregate, CheckResult, Results, Status};
+
+#[derive(Serialize)]
+pub struct View<'a> {
+    pub title: String,
+    pub results: &'a Results,
+    pub cards: Vec<Card>,
+    pub verdict: String,
+    pub verdict_class: String,
+    pub coverage: Vec<CoverageRow>,
+    pub checklist: Vec<StepView>,
+    /// Checks sorted by status (worst first), then severity, then id.
+    pub checks: Vec<CheckView>,
+    pub generated_by: String,
+}
+
+#[derive(Serialize)]
+pub struct Card {
+    pub status: String,
+    pub label: String,
+    pub count: usize,
+}
+
+#[derive(Serialize)]
+pub struct CoverageRow {
+    pub name: String,
+    pub methods: String,
+    pub required: String,
+    pub licensed: String,
+    pub configured: String,
+    pub flowing: String,
+    pub in_siem: String,
+    pub state: String,
+    pub state_class: String,
+    pub detail: String,
+}
+
+#[derive(Serialize)]
+pub struct StepView {
+    pub section: String,
+    pub title: String,
+    pub action: String,
+    pub status: String,
+    pub label: String,
+    pub checks: Vec<StepCheck>,
+}
+
+#[derive(Serialize)]
+pub struct StepCheck {
+    pub id: String,
+    pub status: String,
+}
+
+#[derive(Serialize)]
+pub struct CheckView {
+    pub id: String,
+    pub title: String,
+    pub family: String,
+    pub severity: String,
+    pub go_live: String,
+    pub status: String,
+    pub label: String,
+    pub reason: String,
+    pub why: String,
+    pub fix: String,
+    pub not_assessed_hint: String,
+    pub references: Vec<String>,
+    pub frameworks: Vec<String>,
+    pub evidence: Vec<String>,
+    pub findings: Vec<FindingView>,
+    pub attestation: String,
+    /// Open in the report (anything but pass / not applicable).
+    pub open: bool,
+}
+
+#[derive(Serialize)]
+pub struct FindingView {
+    pub name: String,
+    pub resource: String,
+    pub status: String,
+    pub label: String,
+    pub message: String,
+    pub observed: String,
+    pub waiver: String,
+}
+
+pub fn label(s: Status) -> &'static str {
+    match s {
+        Status::Pass => "Pass",
+        Status::Fail => "Fail",
+        Status::Warn => "Warning",
+        Status::NotApplicable => "Not applicable",
+        Status::NotAssessed => "Not assessed",
+        Status::Manual => "Needs attestation",
+        Status::Waived => "Waived",
+    }
+}
+
+fn tri(v: Option<bool>, yes: &str, no: &str) -> String {
+    match v {
+        Some(true) => yes.into(),
+        Some(false) => no.into(),
+        None => "unknown".into(),
+    }
+}
+
+/// Observed values as short text (strings bare, everything else as compact JSON).
+pub fn observed_text(v: &Option<serde_json::Value>) -> String {
+    match v {
+        None => String::new(),
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(serde_json::Value::Null) => "absent".into(),
+        Some(other) => other.to_string(),
+    }
+}
+
+pub fn sorted(checks: &[CheckResult]) -> Vec<&CheckResult> {
+    let mut v: Vec<&CheckResult> = checks.iter().collect();
+    v.sort_by(|a, b| {
+        b.status
+            .rank()
+            .cmp(&a.status.rank())
+            .then(b.severity.cmp(&a.severity))
+            .then(a.id.cmp(&b.id))
+    });
+    v
+}
+
+impl<'a> View<'a> {
+    pub fn build(results: &'a Results, steps: &[GuideStep]) -> View<'a> {
+        let s = &results.summary;
+        let cards = Status::ALL
+            .iter()
+            .map(|st| Card {
+                status: st.as_str().into(),
+                label: label(*st).into(),
+                count: s.count(*st),
+            })
+            .collect();
+        let (verdict, verdict_class) = if s.blocking_failures > 0 {
+            (
+                format!(
+                    "Not ready for go-live: {} blocking check(s) fail",
+                    s.blocking_failures
+                ),
+                "fail",
+            )
+        } else if !s.go_live_ready {
+            (
+                "Not yet proven: blocking checks are unassessed or await attestation".to_string(),
+                "not_assessed",
+            )
+        } else {
+            (
+                "Ready for go-live: every blocking check passes".to_string(),
+                "pass",
+            )
+        };
+        let coverage = results
+            .coverage
+            .iter()
+            .map(|c| CoverageRow {
+                name: c.name.clone(),
+                methods: c
+                    .methods_allowed
+                    .iter()
+                    .map(|m| {
+                        if m == "A" {
+                            "A: Event Hub"
+                        } else {
+                            "B: REST API"
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                required: if c.required { "required" } else { "optional" }.into(),
+                licensed: tri(c.licensed, "yes", "not licensed"),
+                configured: match &c.configured_by {
+                    Some(v) if !v.is_empty() => format!("yes ({})", v.join(" + ")),
+                    _ => tri(c.configured, "yes", "no"),
+                },
+                flowing: tri(c.flowing, "yes", "no"),
+                in_siem: tri(c.in_siem, "yes", "no"),
+                state_class: c.state.replace(' ', "_"),
+                state: if c.double_collection {
+                    format!("{} (double collection)", c.state)
+                } else {
+                    c.state.clone()
+                },
+                detail: c.detail.join("; "),
+            })
+            .collect();
+        let checklist = steps
+            .iter()
+            .map(|st| {
+                let checks: Vec<&CheckResult> = results
+                    .checks
+                    .iter()
+                    .filter(|c| c.guide_steps.iter().any(|g| *g == st.id))
+                    .collect();
+                let status = if checks.is_empty() {
+                    Status::Manual
+                } else {
+                    aggregate(checks.iter().map(|c| c.status))
+                };
+                StepView {
+                    section: st.section.clone(),
+                    title: st.title.clone(),
+                    action: st.action.clone(),
+                    status: status.as_str().into(),
+                    label: label(status).into(),
+                    checks: checks
+                        .iter()
+                        .map(|c| StepCheck {
+                            id: c.id.clone(),
+                            status: c.status.as_str().into(),
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
+        let checks = sorted(&results.checks)
+            .into_iter()
+            .map(|c| CheckView {
+                id: c.id.clone(),
+                title: c.title.clone(),
+                family: c.family.clone(),
+                severity: c.severity.as_str().into(),
+                go_live: match c.go_live {
+                    crate::catalog::GoLive::Blocking => "blocking",
+                    crate::catalog::GoLive::Advisory => "advisory",
+                }
+                .into(),
+                status: c.status.as_str().into(),
+                label: label(c.status).into(),
+                reason: c.reason.clone().unwrap_or_default(),
+                why: c.doc.why.clone(),
+                fix: c.doc.fix.clone(),
+                not_assessed_hint: c.doc.not_assessed.clone().unwrap_or_default(),
+                references: c.references.clone(),
+                frameworks: c
+                    .frameworks
+                    .pairs()
+                    .into_iter()
+                    .map(|(f, id)| format!("{f} {id}"))
+                    .collect(),
+                evidence: c
+                    .evidence
+                    .iter()
+                    .map(|e| format!("{} ({})", e.kind, e.status))
+                    .collect(),
+                findings: c
+                    .findings
+                    .iter()
+                    .map(|f| FindingView {
+                        name: f.name.clone(),
+                        resource: f.resource.clone(),
+                        status: f.status.as_str().into(),
+                        label: label(f.status).into(),
+                        message: f.message.clone(),
+                        observed: observed_text(&f.observed),
+                        waiver: f
+                            .waiver
+                            .as_ref()
+                            .map(|w| {
+                                format!(
+                                    "waived by {} until {}: {}{}",
+                                    w.approver,
+                                    w.expires,
+                                    w.reason,
+                                    w.ticket
+                                        .as_deref()
+                                        .map(|t| format!(" ({t})"))
+                                        .unwrap_or_default()
+                                )
+                            })
+                            .unwrap_or_default(),
+                    })
+                    .collect(),
+                attestation: c
+                    .attestation
+                    .as_ref()
+                    .map(|a| {
+                        format!(
+                            "{} by {} on {} (expires {}{})",
+                            if a.valid {
+                                "Attested"
+                            } else {
+                                "Attestation not in force"
+                            },
+                            a.attested_by,
+                            a.date,
+                            a.expires,
+                            a.reference
+                                .as_ref()
+                                .and_then(|r| r.ticket.clone())
+                                .map(|t| format!(", {t}"))
+                                .unwrap_or_default()
+                        )
+                    })
+                    .unwrap_or_default(),
+                open: !matches!(c.status, Status::Pass | Status::NotApplicable),
+            })
+            .collect();
+        let tenant = results
+            .run
+            .tenant_name
+            .clone()
+            .unwrap_or_else(|| results.run.tenant_id.clone());
+        View {
+            title: format!("siemproof: {tenant}"),
+            results,
+            cards,
+            verdict,
+            verdict_class: verdict_class.into(),
+            coverage,
+            checklist,
+            checks,
+            generated_by: format!(
+                "siemproof {} · catalogue {}",
+                results.run.tool_version, results.run.catalogue_version
+            ),
+        }
+    }
+}

@@ -1,0 +1,260 @@
+//! `results.json` (format `siemproof-results/1`): the one canonical output of an audit, from
+//! which every report format is rendered.
+
+use serde::{Deserialize, Serialize};
+
+use crate::attest::Attestation;
+use crate::catalog::{Doc, Frameworks, GoLive, Severity};
+use crate::coverage::LogTypeCoverage;
+use crate::waiver::WaiverReport;
+
+pub const FORMAT: &str = "siemproof-results/1";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Pass,
+    Fail,
+    Warn,
+    NotApplicable,
+    NotAssessed,
+    Manual,
+    Waived,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Fail => "fail",
+            Status::Warn => "warn",
+            Status::NotApplicable => "not_applicable",
+            Status::NotAssessed => "not_assessed",
+            Status::Manual => "manual",
+            Status::Waived => "waived",
+        }
+    }
+
+    /// How bad a status is, for aggregation and sorting (higher is worse).
+    pub fn rank(self) -> u8 {
+        match self {
+            Status::NotApplicable => 0,
+            Status::Pass => 1,
+            Status::Waived => 2,
+            Status::Manual => 3,
+            Status::NotAssessed => 4,
+            Status::Warn => 5,
+            Status::Fail => 6,
+        }
+    }
+
+    pub const ALL: [Status; 7] = [
+        Status::Fail,
+        Status::Warn,
+        Status::NotAssessed,
+        Status::Manual,
+        Status::Waived,
+        Status::Pass,
+        Status::NotApplicable,
+    ];
+}
+
+/// The worst status of a set of findings (`not_applicable` when there are none).
+pub fn aggregate(statuses: impl Iterator<Item = Status>) -> Status {
+    statuses
+        .max_by_key(|s| s.rank())
+        .unwrap_or(Status::NotApplicable)
+}
+
+/// A waiver as applied to a finding.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AppliedWaiver {
+    pub reason: String,
+    pub approver: String,
+    pub expires: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
+    /// The status the finding had before the waiver.
+    pub original_status: Status,
+}
+
+/// One verdict about one resource.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Finding {
+    /// Resource id (waiver key, SARIF logical location).
+    pub resource: String,
+    /// Display name.
+    pub name: String,
+    pub status: Status,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiver: Option<AppliedWaiver>,
+}
+
+/// An evidence file a check read, with its hash for OSCAL observations and auditors.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceRef {
+    pub kind: String,
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<FileRef>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FileRef {
+    pub path: String,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CheckResult {
+    pub id: String,
+    pub title: String,
+    pub family: String,
+    pub severity: Severity,
+    pub go_live: GoLive,
+    pub status: Status,
+    /// Why the status is what it is when there are no findings to say it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attestation: Option<Attestation>,
+    pub evidence: Vec<EvidenceRef>,
+    pub frameworks: Frameworks,
+    pub doc: Doc,
+    pub references: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub guide_steps: Vec<String>,
+    pub findings: Vec<Finding>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Summary {
+    pub pass: usize,
+    pub fail: usize,
+    pub warn: usize,
+    pub not_applicable: usize,
+    pub not_assessed: usize,
+    pub manual: usize,
+    pub waived: usize,
+    pub total: usize,
+    /// Failing checks that block go-live.
+    pub blocking_failures: usize,
+    /// Ready for go-live: no blocking check fails, is unassessed or awaits attestation.
+    pub go_live_ready: bool,
+}
+
+impl Summary {
+    pub fn from_checks(checks: &[CheckResult]) -> Summary {
+        let mut s = Summary::default();
+        let mut blocking_open = 0;
+        for c in checks {
+            s.total += 1;
+            match c.status {
+                Status::Pass => s.pass += 1,
+                Status::Fail => s.fail += 1,
+                Status::Warn => s.warn += 1,
+                Status::NotApplicable => s.not_applicable += 1,
+                Status::NotAssessed => s.not_assessed += 1,
+                Status::Manual => s.manual += 1,
+                Status::Waived => s.waived += 1,
+            }
+            if c.go_live == GoLive::Blocking {
+                if c.status == Status::Fail {
+                    s.blocking_failures += 1;
+                }
+                if matches!(
+                    c.status,
+                    Status::Fail | Status::NotAssessed | Status::Manual
+                ) {
+                    blocking_open += 1;
+                }
+            }
+        }
+        s.go_live_ready = blocking_open == 0;
+        s
+    }
+
+    pub fn count(&self, st: Status) -> usize {
+        match st {
+            Status::Pass => self.pass,
+            Status::Fail => self.fail,
+            Status::Warn => self.warn,
+            Status::NotApplicable => self.not_applicable,
+            Status::NotAssessed => self.not_assessed,
+            Status::Manual => self.manual,
+            Status::Waived => self.waived,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Run {
+    pub id: String,
+    pub tool: String,
+    pub tool_version: String,
+    pub catalogue_version: String,
+    /// The audit clock.
+    pub as_of: String,
+    pub bundle: String,
+    pub evidence_manifest_sha256: String,
+    pub tenant_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_name: Option<String>,
+    pub cloud: String,
+    pub collected_at: String,
+    pub collector: String,
+    /// `bundle` or the path given with `--config`.
+    pub config_source: String,
+    pub fail_on: String,
+    /// Integrity problems tolerated with `--allow-unverified`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unverified: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Results {
+    pub format: String,
+    pub run: Run,
+    pub summary: Summary,
+    pub coverage: Vec<LogTypeCoverage>,
+    pub checks: Vec<CheckResult>,
+    pub waivers: WaiverReport,
+    pub attestations: Vec<Attestation>,
+    pub config: crate::config::Config,
+}
+
+impl Results {
+    /// Reads a saved `results.json`, naming the JSON path of any shape error.
+    pub fn load(path: &std::path::Path) -> anyhow::Result<Results> {
+        use anyhow::Context as _;
+        let bytes =
+            std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
+        let v: serde_json::Value = serde_json::from_slice(&bytes)
+            .with_context(|| format!("{}: not valid JSON", path.display()))?;
+        let f = v.get("format").and_then(|f| f.as_str()).unwrap_or_default();
+        if f != FORMAT {
+            anyhow::bail!("{}: format {f:?} is not {FORMAT:?}", path.display());
+        }
+        serde_path_to_error::deserialize(v)
+            .map_err(|e| anyhow::anyhow!("{}: at `{}`: {}", path.display(), e.path(), e.inner()))
+    }
+
+    /// Whether a failing check at or above `threshold` exists (exit code 1).
+    pub fn fails_at(&self, threshold: Option<Severity>) -> bool {
+        let Some(t) = threshold else { return false };
+        self.checks
+            .iter()
+            .any(|c| c.status == Status::Fail && c.severity >= t)
+    }
+}
