@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs what the tests need beyond the Rust toolchain: independent validators and tools the
+# tests call (minisign, chromium, check-jsonschema, compliance-trestle, xmlschema). Idempotent.
+set -euo pipefail
+need_apt=()
+for bin in minisign chromium; do
+  command -v "$bin" >/dev/null 2>&1 || need_apt+=("$bin")
+done
+if [ ${#need_apt[@]} -gt 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+python3 -m pip install -q --disable-pip-version-check check-jsonschema compliance-trestle xmlschema
