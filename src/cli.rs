@@ -44,6 +44,47 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Run check fixtures (the project's own, or yours with --checks/--fixtures)
     Test(TestArgs),
+    /// Collect an evidence bundle from the tenant, read-only (GET only)
+    Collect(CollectArgs),
+    /// Print the permissions the collector needs, per evidence kind
+    Permissions,
+}
+
+#[derive(Args)]
+pub struct CollectArgs {
+    /// The deployment config (tenant, cloud, Event Hub, storage, SIEM apps)
+    #[arg(long, default_value = "siemproof.toml")]
+    pub config: PathBuf,
+    /// Where to write the evidence bundle (a directory, replaced atomically)
+    #[arg(long, short, default_value = "evidence")]
+    pub out: PathBuf,
+    /// Credential type (environment variables as the Azure SDKs name them)
+    #[arg(long, value_enum, default_value = "default")]
+    pub auth: crate::collect::auth::AuthKind,
+    /// Extra CA certificate (PEM) to trust, e.g. a TLS-intercepting proxy
+    #[arg(long)]
+    pub ca_bundle: Option<PathBuf>,
+    /// Log each request: method, URL (query values redacted), status, milliseconds
+    #[arg(long, short)]
+    pub verbose: bool,
+    /// Requests in flight at most (1 = sequential)
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+    /// Pages followed per list at most
+    #[arg(long, default_value_t = 1000)]
+    pub page_limit: u32,
+    /// Read every Event Hub namespace in the resource group, not only the configured one
+    #[arg(long)]
+    pub all_namespaces: bool,
+    /// Retries per request after the first attempt
+    #[arg(long, default_value_t = 6)]
+    pub max_retries: u32,
+    /// Seconds one request may take including its retries and throttling waits
+    #[arg(long, default_value_t = 180)]
+    pub deadline: u64,
+    /// Seconds one HTTP attempt may take
+    #[arg(long, default_value_t = 60)]
+    pub timeout: u64,
 }
 
 #[derive(Args)]
@@ -177,6 +218,11 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Checks(a) => checks_cmd(&a, &mut out),
         Command::Explain(a) => explain_cmd(&a, &mut out),
         Command::Test(a) => test_cmd(&a, &mut out),
+        Command::Collect(a) => collect_cmd(&a, &mut out),
+        Command::Permissions => {
+            write!(out, "{}", crate::collect::permissions_text())?;
+            Ok(0)
+        }
     }
 }
 
@@ -481,4 +527,40 @@ fn test_cmd(a: &TestArgs, out: &mut dyn Write) -> Result<u8> {
     }
     writeln!(out, "{} passed, {} failed", cases.len() - failed, failed)?;
     Ok(if failed > 0 { 1 } else { 0 })
+}
+
+fn collect_cmd(a: &CollectArgs, out: &mut dyn Write) -> Result<u8> {
+    let mut opts = crate::collect::CollectOptions::new(a.config.clone(), a.out.clone());
+    opts.auth = a.auth;
+    opts.ca_bundle = a.ca_bundle.clone();
+    opts.verbose = a.verbose;
+    opts.progress = std::io::stderr().is_terminal() && !a.verbose;
+    opts.concurrency = a.concurrency.max(1);
+    opts.page_limit = a.page_limit.max(1);
+    opts.all_namespaces = a.all_namespaces;
+    opts.retry.max_retries = a.max_retries;
+    opts.retry.deadline = std::time::Duration::from_secs(a.deadline.max(1));
+    opts.request_timeout = std::time::Duration::from_secs(a.timeout.max(1));
+    let s = crate::collect::collect(&opts)?;
+    writeln!(
+        out,
+        "wrote {} ({} items, {} requests, {} retries, {} throttling waits, {:.1}s)",
+        s.bundle.display(),
+        s.items,
+        s.requests,
+        s.retries,
+        s.throttle_waits,
+        s.elapsed.as_secs_f64()
+    )?;
+    if !s.failures.is_empty() {
+        writeln!(
+            out,
+            "partial collection: {} requests failed; checks that read them will be not_assessed:",
+            s.failures.len()
+        )?;
+        for f in &s.failures {
+            writeln!(out, "  {f}")?;
+        }
+    }
+    Ok(0)
 }

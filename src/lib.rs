@@ -11,6 +11,8 @@ pub mod attest;
 pub mod audit;
 pub mod catalog;
 pub mod cli;
+pub mod cloud;
+pub mod collect;
 pub mod config;
 pub mod coverage;
 pub mod engine;

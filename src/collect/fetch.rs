@@ -1,0 +1,180 @@
+//! One evidence request with its token, limits and retries: the unit every plan step uses.
+//!
+//! The outcome is either a JSON body worth keeping or a failure with Microsoft's error code and
+//! message; nothing is dropped. A 2xx body that is not JSON is treated as transient (retried)
+//! and, if it stays malformed, recorded as a `MalformedJson` failure so that the bundle stays
+//! valid and the checks that read it are `not_assessed`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use reqwest::header::HeaderMap;
+
+use super::auth::Tokens;
+use super::http::{Http, SendError};
+use super::retry::{
+    classify, parse_error, parse_retry_after, Counters, Limits, RetryPolicy, Verdict,
+};
+use crate::evidence::ItemError;
+
+/// Shared state of one collection run.
+pub struct Ctx {
+    pub http: Http,
+    pub tokens: Tokens,
+    pub limits: Limits,
+    pub retry: RetryPolicy,
+    pub counters: Arc<Counters>,
+    pub progress: super::progress::Progress,
+}
+
+/// What one request came to.
+#[derive(Debug)]
+pub enum Outcome {
+    Ok {
+        status: u16,
+        headers: HeaderMap,
+        body: Vec<u8>,
+    },
+    Failed {
+        status: Option<u16>,
+        error: ItemError,
+    },
+}
+
+/// GETs `url` with a token for `scope`, honouring limits and retrying what is transient.
+pub async fn get(ctx: &Ctx, audience: &str, scope: &str, url: &str, audit_log: bool) -> Outcome {
+    let started = Instant::now();
+    let policy = ctx.retry;
+    let plane = ctx.limits.plane(audience);
+    ctx.progress.pending(audience, 1);
+    let mut attempt = 0u32;
+    let outcome = loop {
+        let token = match ctx.tokens.get(scope).await {
+            Ok(t) => t,
+            Err(message) => {
+                break Outcome::Failed {
+                    status: None,
+                    error: ItemError {
+                        code: "TokenRequestFailed".into(),
+                        message,
+                    },
+                };
+            }
+        };
+        let (failed, wait) = {
+            let _p = plane.acquire().await.expect("semaphore open");
+            let _g = ctx.limits.global.acquire().await.expect("semaphore open");
+            if audit_log {
+                ctx.limits.audit_log_slot().await;
+            }
+            Counters::add(&ctx.counters.requests, 1);
+            let r = ctx
+                .http
+                .send(
+                    "GET",
+                    url,
+                    &[("Accept".into(), "application/json".into())],
+                    None,
+                    Some(&token),
+                )
+                .await;
+            match r {
+                Ok(resp) => {
+                    let verdict = match classify(resp.status, &resp.body) {
+                        Verdict::Done
+                            if (200..300).contains(&resp.status)
+                                && serde_json::from_slice::<serde_json::Value>(&resp.body)
+                                    .is_err() =>
+                        {
+                            Verdict::Transient
+                        }
+                        v => v,
+                    };
+                    match verdict {
+                        Verdict::Done => {
+                            if (200..300).contains(&resp.status) {
+                                break Outcome::Ok {
+                                    status: resp.status,
+                                    headers: resp.headers,
+                                    body: resp.body,
+                                };
+                            }
+                            break Outcome::Failed {
+                                status: Some(resp.status),
+                                error: parse_error(resp.status, &resp.body),
+                            };
+                        }
+                        Verdict::Throttled => {
+                            let ra = resp
+                                .headers
+                                .get("retry-after")
+                                .and_then(|v| v.to_str().ok())
+                                .and_then(|v| parse_retry_after(v, chrono::Utc::now()));
+                            (
+                                Outcome::Failed {
+                                    status: Some(resp.status),
+                                    error: parse_error(resp.status, &resp.body),
+                                },
+                                Some((ra.unwrap_or_else(|| policy.backoff(attempt)), true)),
+                            )
+                        }
+                        Verdict::Transient => {
+                            let error = if (200..300).contains(&resp.status) {
+                                ItemError {
+                                    code: "MalformedJson".into(),
+                                    message: "the response body is not valid JSON".into(),
+                                }
+                            } else {
+                                parse_error(resp.status, &resp.body)
+                            };
+                            (
+                                Outcome::Failed {
+                                    status: Some(resp.status),
+                                    error,
+                                },
+                                Some((policy.backoff(attempt), false)),
+                            )
+                        }
+                    }
+                }
+                Err(SendError::Transport { timeout, message }) => (
+                    Outcome::Failed {
+                        status: None,
+                        error: ItemError {
+                            code: if timeout { "Timeout" } else { "TransportError" }.into(),
+                            message,
+                        },
+                    },
+                    Some((policy.backoff(attempt), false)),
+                ),
+                Err(e) => {
+                    break Outcome::Failed {
+                        status: None,
+                        error: ItemError {
+                            code: "Refused".into(),
+                            message: e.to_string(),
+                        },
+                    }
+                }
+            }
+        };
+        let Some((wait, throttled)) = wait else {
+            break failed;
+        };
+        // Never wait past the deadline: record the failure instead.
+        let wait = wait.min(policy.max_wait);
+        if attempt >= policy.max_retries || started.elapsed() + wait > policy.deadline {
+            break failed;
+        }
+        attempt += 1;
+        Counters::add(&ctx.counters.retries, 1);
+        if throttled {
+            Counters::add(&ctx.counters.throttle_waits, 1);
+            Counters::add(&ctx.counters.throttle_wait_ms, wait.as_millis() as u64);
+        }
+        ctx.progress.retry(audience, throttled);
+        tokio::time::sleep(wait).await;
+    };
+    ctx.progress.done(audience);
+    outcome
+}

@@ -1,0 +1,297 @@
+//! `siemproof collect`: the read-only online collector that writes an evidence bundle.
+//!
+//! It resolves the cloud's endpoints, builds the one guarded HTTP client and the credential,
+//! runs the plan (what the config names, nothing more) under per-plane limits and retries, and
+//! writes every page and every failure into a bundle through [`BundleWriter`], which renames a
+//! temporary directory into place only at the end. Ctrl-C drops the temporary directory, so an
+//! interrupted run leaves no half-written bundle. A partial collection still writes a valid
+//! bundle and reports what is missing and why.
+
+pub mod auth;
+pub mod fetch;
+pub mod http;
+pub mod paging;
+pub mod plan;
+pub mod progress;
+pub mod retry;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use chrono::Utc;
+
+use crate::cloud::{origin, CloudEndpoints};
+use crate::config::Config;
+use crate::evidence::manifest::{Collector, Item, Manifest, Source, Tool, FORMAT};
+use crate::evidence::writer::BundleWriter;
+use auth::{AuthKind, Tokens};
+use fetch::Ctx;
+use retry::{Counters, Limits, RetryPolicy};
+
+/// Everything `collect` needs besides the environment's credentials.
+#[derive(Debug, Clone)]
+pub struct CollectOptions {
+    pub config: PathBuf,
+    pub out: PathBuf,
+    pub auth: AuthKind,
+    /// Extra CA (PEM); defaults to the config's `endpoints.ca_bundle`.
+    pub ca_bundle: Option<PathBuf>,
+    pub verbose: bool,
+    pub progress: bool,
+    pub concurrency: usize,
+    pub page_limit: u32,
+    pub all_namespaces: bool,
+    pub retry: RetryPolicy,
+    /// Timeout of one HTTP request.
+    pub request_timeout: Duration,
+}
+
+impl CollectOptions {
+    pub fn new(config: PathBuf, out: PathBuf) -> CollectOptions {
+        CollectOptions {
+            config,
+            out,
+            auth: AuthKind::Default,
+            ca_bundle: None,
+            verbose: false,
+            progress: false,
+            concurrency: 16,
+            page_limit: 1000,
+            all_namespaces: false,
+            retry: RetryPolicy::default(),
+            request_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// What a run did, for the summary and for benchmarks.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub bundle: PathBuf,
+    pub items: usize,
+    pub failures: Vec<String>,
+    pub requests: u64,
+    pub retries: u64,
+    pub throttle_waits: u64,
+    pub elapsed: Duration,
+}
+
+/// Runs a collection; Ctrl-C aborts it without leaving a bundle behind.
+pub fn collect(opts: &CollectOptions) -> Result<Summary> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(async {
+        tokio::select! {
+            r = collect_async(opts) => r,
+            _ = tokio::signal::ctrl_c() => {
+                // The in-flight future (and its BundleWriter's temporary directory) is dropped
+                // here, which removes the temporary directory: no half-written bundle.
+                bail!("interrupted: no bundle written to {}", opts.out.display())
+            }
+        }
+    })
+}
+
+fn resolve_relative(base: &Path, p: &str) -> PathBuf {
+    let p = PathBuf::from(p);
+    if p.is_absolute() {
+        p
+    } else {
+        base.parent().unwrap_or(Path::new(".")).join(p)
+    }
+}
+
+/// The async body of [`collect`] (tests call it inside their own runtime).
+pub async fn collect_async(opts: &CollectOptions) -> Result<Summary> {
+    let started = Instant::now();
+    let config_text = std::fs::read_to_string(&opts.config)
+        .with_context(|| format!("{}: cannot read", opts.config.display()))?;
+    let cfg = Config::parse(&config_text, &opts.config.display().to_string())?;
+    let ep =
+        CloudEndpoints::resolve(&cfg).map_err(|e| anyhow!("{}: {e}", opts.config.display()))?;
+    let ca_path = opts.ca_bundle.clone().or_else(|| {
+        cfg.endpoints
+            .as_ref()
+            .and_then(|e| e.ca_bundle.as_deref())
+            .map(|p| resolve_relative(&opts.config, p))
+    });
+    let ca = match &ca_path {
+        Some(p) => Some(
+            std::fs::read(p)
+                .with_context(|| format!("{}: cannot read the CA bundle", p.display()))?,
+        ),
+        None => None,
+    };
+    let mut token_origins = vec![origin(&ep.arm), origin(&ep.graph)];
+    token_origins.extend(ep.management_activity.as_deref().map(origin));
+    let http = http::Http::new(
+        &ep.authority_host,
+        token_origins,
+        ca.as_deref(),
+        opts.request_timeout,
+        opts.verbose,
+    )
+    .map_err(|e| match &ca_path {
+        Some(p) => anyhow!("{}: {e:#}", p.display()),
+        None => e,
+    })?;
+    let cred = auth::credential(opts.auth, &cfg.tenant.id, &ep.authority_host, &http)?;
+    let counters = Arc::new(Counters::default());
+    let ctx = Ctx {
+        http,
+        tokens: Tokens::new(cred.inner.clone()),
+        limits: Limits::new(opts.concurrency),
+        retry: opts.retry,
+        counters: counters.clone(),
+        progress: progress::Progress::new(opts.progress),
+    };
+    let now = Utc::now();
+    let plan_opts = plan::PlanOptions {
+        page_limit: opts.page_limit,
+        all_namespaces: opts.all_namespaces,
+        now,
+    };
+    let manifest = Manifest {
+        format: FORMAT.into(),
+        tool: Tool {
+            name: "siemproof".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+        tenant_id: cfg.tenant.id.clone(),
+        cloud: cfg.tenant.cloud.clone(),
+        collected_at: now,
+        collector: Collector {
+            app_id: cred.app_id.clone(),
+            auth: cred.kind.manifest_name().into(),
+            host: hostname(),
+            at: Some(now),
+        },
+        contributors: vec![],
+        items: vec![],
+    };
+    let mut writer = BundleWriter::new(&opts.out, manifest)?;
+    writer.add_file(
+        Item {
+            kind: "config".into(),
+            path: None,
+            sha256: None,
+            bytes: None,
+            scope: None,
+            page: None,
+            source: None,
+            status: None,
+            fetched_at: now,
+            error: None,
+            headers: None,
+        },
+        "siemproof.toml",
+        config_text.as_bytes(),
+    )?;
+    let (records, skipped) = plan::run(&ctx, &cfg, &ep, &plan_opts).await;
+    ctx.progress.finish();
+    let mut failures = Vec::new();
+    for r in records {
+        let item = Item {
+            kind: r.kind.into(),
+            path: None,
+            sha256: None,
+            bytes: None,
+            scope: r.scope.clone(),
+            page: Some(r.page),
+            source: Some(Source {
+                method: "GET".into(),
+                url: r.url.clone(),
+            }),
+            status: r.status,
+            fetched_at: r.fetched_at,
+            error: r.error.clone(),
+            headers: (!r.headers.is_empty()).then(|| r.headers.clone()),
+        };
+        match &r.body {
+            Some(body) => {
+                let path = writer.next_raw_path(r.plane, r.kind);
+                writer.add_file(item, &path, body)?;
+            }
+            None => {
+                let e = r
+                    .error
+                    .clone()
+                    .unwrap_or_else(|| crate::evidence::ItemError {
+                        code: "NoResponse".into(),
+                        message: "no response".into(),
+                    });
+                failures.push(format!(
+                    "{}{}: {}{}: {}",
+                    r.kind,
+                    r.scope
+                        .as_deref()
+                        .map(|s| format!(" ({s})"))
+                        .unwrap_or_default(),
+                    r.status.map(|s| format!("HTTP {s} ")).unwrap_or_default(),
+                    e.code,
+                    e.message
+                ));
+                writer.add_failure(item);
+            }
+        }
+    }
+    for (kind, why) in skipped {
+        failures.push(format!("{kind}: not collected: {why}"));
+    }
+    let items = writer.manifest.items.len();
+    let bundle = writer.finish(Some(now))?;
+    Ok(Summary {
+        bundle,
+        items,
+        failures,
+        requests: counters.requests.load(Ordering::Relaxed),
+        retries: counters.retries.load(Ordering::Relaxed),
+        throttle_waits: counters.throttle_waits.load(Ordering::Relaxed),
+        elapsed: started.elapsed(),
+    })
+}
+
+fn hostname() -> Option<String> {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+}
+
+/// `siemproof permissions`: what the collector needs, per evidence kind, from the kinds table.
+pub fn permissions_text() -> String {
+    use crate::evidence::kinds::{Plane, KINDS};
+    let mut by_plane: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for k in KINDS {
+        let title = match k.plane {
+            Plane::Arm => "Azure RBAC (assign to the app's service principal)",
+            Plane::Graph => "Microsoft Graph application permissions (admin consent)",
+            Plane::O365 => "Office 365 Management APIs application permissions (admin consent)",
+            _ => continue,
+        };
+        by_plane.entry(title).or_default().push(format!(
+            "  {:34} {}\n  {:34} needs: {}\n",
+            k.name, k.purpose, "", k.permission
+        ));
+    }
+    let mut s = String::from("siemproof collect reads only (GET). Grant its app registration:\n\n");
+    for (title, lines) in by_plane {
+        s.push_str(title);
+        s.push('\n');
+        for l in lines {
+            s.push_str(&l);
+        }
+        s.push('\n');
+    }
+    s.push_str(
+        "In short:\n  Graph: Organization.Read.All, Application.Read.All, Directory.Read.All, AuditLog.Read.All (only with app.method graph/both)\n  Office 365 Management APIs: ActivityFeed.Read (ActivityFeed.ReadDlp for DLP.All)\n  Azure RBAC: Reader on the Event Hub and storage resource groups (Monitoring Reader suffices for metrics),\n              Reader at scope /providers/Microsoft.aadiam for the Entra diagnostic settings\nNever grant listKeys rights or write roles: the collector does not use them. See docs/setup.md.\n",
+    );
+    s
+}

@@ -1,0 +1,395 @@
+//! What to fetch, derived from the config and from earlier answers, in three rounds.
+//!
+//! Round 1 needs only the config: Entra diagnostic settings and categories, the Event Hub and
+//! storage resource groups' lists, the tenant and its licences, the SIEM apps and their service
+//! principals plus those of the resource APIs (Microsoft Graph, Office 365 Management APIs), the
+//! Graph audit logs when the SIEM polls Graph, and the Management Activity API subscriptions.
+//! Round 2 reads the configured namespace (every listed one with `all_namespaces`), the
+//! checkpoint account's containers, the grants of each SIEM service principal, the service
+//! principals of every other API an app requests, and the content listing of each content type.
+//! Round 3 reads each event hub's rules and consumer groups. URLs, api-versions and token
+//! audiences come only from the kinds table; item scopes follow the normaliser's conventions.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Duration, SubsecRound, Utc};
+use futures::future::join_all;
+use serde_json::Value;
+
+use super::fetch::Ctx;
+use super::paging::{fetch_chain, Record};
+use crate::cloud::CloudEndpoints;
+use crate::config::Config;
+use crate::evidence::kinds::{kind, Kind};
+use crate::normalize::m365::{CONTENT_TYPES, GRAPH_APP_ID, O365_MGMT_APP_ID};
+use crate::normalize::raw;
+
+/// Options that shape the plan.
+#[derive(Debug, Clone)]
+pub struct PlanOptions {
+    pub page_limit: u32,
+    /// Read every namespace in the resource group, not only the configured one.
+    pub all_namespaces: bool,
+    /// The collection clock (metrics window, content window).
+    pub now: DateTime<Utc>,
+}
+
+/// One request chain to run.
+struct Step {
+    kind: &'static Kind,
+    scope: Option<String>,
+    url: String,
+    token_scope: String,
+    publisher: Option<String>,
+}
+
+/// Fills a kind's URL template. Unknown placeholders are a programming error.
+pub fn fill(template: &str, vars: &[(&str, &str)]) -> String {
+    let mut s = template.to_string();
+    for (k, v) in vars {
+        s = s.replace(&format!("{{{k}}}"), v);
+    }
+    debug_assert!(!s.contains('{'), "unfilled placeholder in {s}");
+    s
+}
+
+/// The full URL of a kind: plane base + filled template + api-version.
+pub fn url_of(ep: &CloudEndpoints, k: &Kind, vars: &[(&str, &str)]) -> Option<String> {
+    let base = ep.base(k.audience?)?;
+    let mut s = format!("{base}{}", fill(k.url, vars));
+    if let Some(v) = k.api_version {
+        s.push(if s.contains('?') { '&' } else { '?' });
+        s.push_str("api-version=");
+        s.push_str(v);
+    }
+    // Parsing percent-encodes spaces and quotes in $filter the way the services expect.
+    url::Url::parse(&s).ok().map(|u| u.to_string())
+}
+
+struct Planner<'a> {
+    ctx: &'a Ctx,
+    cfg: &'a Config,
+    ep: &'a CloudEndpoints,
+    opts: &'a PlanOptions,
+    records: Vec<Record>,
+    /// Why a kind was not requested at all (e.g. no Management Activity API in this cloud).
+    pub skipped: Vec<(String, String)>,
+}
+
+impl Planner<'_> {
+    fn step(&mut self, name: &str, scope: Option<String>, vars: &[(&str, &str)]) -> Option<Step> {
+        let k = kind(name).expect("kind in table");
+        let audience = k.audience.expect("online kind");
+        let (Some(url), Some(token_scope)) = (url_of(self.ep, k, vars), self.ep.scope(audience))
+        else {
+            self.skipped.push((
+                name.to_string(),
+                format!("cloud {:?} has no {audience} endpoint", self.ep.cloud),
+            ));
+            return None;
+        };
+        Some(Step {
+            kind: k,
+            scope,
+            url,
+            token_scope,
+            publisher: (audience == "o365").then(|| self.cfg.tenant.id.clone()),
+        })
+    }
+
+    async fn run(&mut self, steps: Vec<Step>) -> Vec<Record> {
+        let ctx = self.ctx;
+        let limit = self.opts.page_limit;
+        let chains = steps.iter().map(|s| {
+            fetch_chain(
+                ctx,
+                s.kind,
+                s.scope.clone(),
+                s.url.clone(),
+                &s.token_scope,
+                limit,
+                s.publisher.as_deref(),
+            )
+        });
+        join_all(chains).await.into_iter().flatten().collect()
+    }
+
+    fn bodies<'r>(records: &'r [Record], kind: &str) -> Vec<(&'r Record, Value)> {
+        records
+            .iter()
+            .filter(|r| r.kind == kind && r.body.is_some())
+            .filter_map(|r| Some((r, r.json()?)))
+            .collect()
+    }
+
+    fn failed(records: &[Record], kind: &str) -> bool {
+        let mine: Vec<_> = records.iter().filter(|r| r.kind == kind).collect();
+        mine.is_empty() || mine.iter().all(|r| r.body.is_none())
+    }
+}
+
+fn rg_path(sub: &str, rg: &str) -> String {
+    format!("/subscriptions/{sub}/resourceGroups/{rg}")
+}
+
+/// Runs the plan; returns every record in plan order, and the kinds skipped with the reason.
+pub async fn run(
+    ctx: &Ctx,
+    cfg: &Config,
+    ep: &CloudEndpoints,
+    opts: &PlanOptions,
+) -> (Vec<Record>, Vec<(String, String)>) {
+    let mut p = Planner {
+        ctx,
+        cfg,
+        ep,
+        opts,
+        records: Vec::new(),
+        skipped: Vec::new(),
+    };
+    let eh = &cfg.eventhub;
+    let (ssub, srg) = (cfg.storage_subscription(), cfg.storage_resource_group());
+    let tenant = cfg.tenant.id.as_str();
+
+    // Round 1.
+    let mut steps = Vec::new();
+    steps.extend(p.step("arm.aadiam.diagnostic_settings", None, &[]));
+    steps.extend(p.step("arm.aadiam.diagnostic_categories", None, &[]));
+    steps.extend(p.step(
+        "arm.eventhub.namespaces",
+        Some(rg_path(&eh.subscription_id, &eh.resource_group)),
+        &[("sub", &eh.subscription_id), ("rg", &eh.resource_group)],
+    ));
+    steps.extend(p.step(
+        "arm.storage.accounts",
+        Some(rg_path(ssub, srg)),
+        &[("sub", ssub), ("rg", srg)],
+    ));
+    steps.extend(p.step("graph.organization", None, &[]));
+    steps.extend(p.step("graph.subscribed_skus", None, &[]));
+    let mut sp_app_ids: BTreeSet<String> = BTreeSet::new();
+    for app in &cfg.app.client_ids {
+        let app = app.to_ascii_lowercase();
+        steps.extend(p.step("graph.applications", Some(app.clone()), &[("app_id", &app)]));
+        sp_app_ids.insert(app);
+    }
+    sp_app_ids.insert(GRAPH_APP_ID.into());
+    sp_app_ids.insert(O365_MGMT_APP_ID.into());
+    for app in &sp_app_ids {
+        steps.extend(p.step(
+            "graph.service_principals",
+            Some(app.clone()),
+            &[("app_id", app)],
+        ));
+    }
+    if cfg.uses_graph() {
+        steps.extend(p.step("graph.directory_audits", None, &[]));
+        steps.extend(p.step("graph.sign_ins", None, &[]));
+    }
+    if cfg.uses_management_api() {
+        steps.extend(p.step("o365.subscriptions", None, &[("tenant", tenant)]));
+    }
+    let r1 = p.run(steps).await;
+
+    // Round 2.
+    let mut steps = Vec::new();
+    let mut ns_ids = Vec::new();
+    for (_, body) in Planner::bodies(&r1, "arm.eventhub.namespaces") {
+        for ns in raw::list(&body).unwrap_or_default() {
+            let (Some(id), Some(name)) = (raw::s(ns, &["id"]), raw::s(ns, &["name"])) else {
+                continue;
+            };
+            if opts.all_namespaces || name.eq_ignore_ascii_case(&eh.namespace) {
+                ns_ids.push(raw::norm_id(&id));
+            }
+        }
+    }
+    if ns_ids.is_empty() && Planner::failed(&r1, "arm.eventhub.namespaces") {
+        // The list failed (e.g. 403): still try the configured namespace directly.
+        ns_ids.push(format!(
+            "{}/providers/Microsoft.EventHub/namespaces/{}",
+            rg_path(&eh.subscription_id, &eh.resource_group),
+            eh.namespace
+        ));
+    }
+    let start = (opts.now - Duration::hours(cfg.thresholds.metrics_window_hours)).trunc_subsecs(0);
+    let (m_start, m_end) = (rfc3339(start), rfc3339(opts.now.trunc_subsecs(0)));
+    for ns in &ns_ids {
+        let v: &[(&str, &str)] = &[("ns_id", ns), ("start", &m_start), ("end", &m_end)];
+        for k in [
+            "arm.eventhub.eventhubs",
+            "arm.eventhub.namespace_rules",
+            "arm.eventhub.network_rule_sets",
+            "arm.eventhub.metrics",
+        ] {
+            steps.extend(p.step(k, Some(ns.clone()), v));
+        }
+    }
+    if let Some(acct) = &cfg.storage.account {
+        let mut acct_ids = Vec::new();
+        for (_, body) in Planner::bodies(&r1, "arm.storage.accounts") {
+            for a in raw::list(&body).unwrap_or_default() {
+                if raw::s(a, &["name"]).is_some_and(|n| n.eq_ignore_ascii_case(acct)) {
+                    acct_ids.extend(raw::s(a, &["id"]).map(|i| raw::norm_id(&i)));
+                }
+            }
+        }
+        if acct_ids.is_empty() && Planner::failed(&r1, "arm.storage.accounts") {
+            acct_ids.push(format!(
+                "{}/providers/Microsoft.Storage/storageAccounts/{acct}",
+                rg_path(ssub, srg)
+            ));
+        }
+        for id in acct_ids {
+            steps.extend(p.step(
+                "arm.storage.containers",
+                Some(id.clone()),
+                &[("acct_id", &id)],
+            ));
+        }
+    }
+    let siem_apps: BTreeSet<String> = cfg
+        .app
+        .client_ids
+        .iter()
+        .map(|a| a.to_ascii_lowercase())
+        .collect();
+    for (r, body) in Planner::bodies(&r1, "graph.service_principals") {
+        let for_siem = r.scope.as_ref().is_some_and(|s| siem_apps.contains(s));
+        if !for_siem {
+            continue;
+        }
+        for sp in raw::list(&body).unwrap_or_default() {
+            if let Some(id) = raw::s(sp, &["id"]) {
+                steps.extend(p.step(
+                    "graph.app_role_assignments",
+                    Some(id.clone()),
+                    &[("sp", &id)],
+                ));
+                steps.extend(p.step(
+                    "graph.oauth2_permission_grants",
+                    Some(id.clone()),
+                    &[("sp", &id)],
+                ));
+            }
+        }
+    }
+    let mut more_apis = BTreeSet::new();
+    for (_, body) in Planner::bodies(&r1, "graph.applications") {
+        for app in raw::list(&body).unwrap_or_default() {
+            for rra in raw::arr(app, &["requiredResourceAccess"]) {
+                if let Some(res) = raw::s(rra, &["resourceAppId"]) {
+                    let res = res.to_ascii_lowercase();
+                    if !sp_app_ids.contains(&res) {
+                        more_apis.insert(res);
+                    }
+                }
+            }
+        }
+    }
+    for app in &more_apis {
+        steps.extend(p.step(
+            "graph.service_principals",
+            Some(app.clone()),
+            &[("app_id", app)],
+        ));
+    }
+    if cfg.uses_management_api() && ep.management_activity.is_some() {
+        let hours = cfg.thresholds.freshness_hours.clamp(1, 24);
+        let end = opts.now.trunc_subsecs(0);
+        let (c_start, c_end) = (rfc3339(end - Duration::hours(hours)), rfc3339(end));
+        let mut types: Vec<String> = Vec::new();
+        for (_, body) in Planner::bodies(&r1, "o365.subscriptions") {
+            for s in raw::list(&body).unwrap_or_default() {
+                if let Some(ct) = raw::s(s, &["contentType"]) {
+                    if CONTENT_TYPES.iter().any(|c| c.eq_ignore_ascii_case(&ct))
+                        && !types.contains(&ct)
+                    {
+                        types.push(ct);
+                    }
+                }
+            }
+        }
+        if Planner::failed(&r1, "o365.subscriptions") {
+            types = CONTENT_TYPES.iter().map(|s| s.to_string()).collect();
+        }
+        for ct in &types {
+            steps.extend(p.step(
+                "o365.content",
+                Some(ct.clone()),
+                &[
+                    ("tenant", tenant),
+                    ("content_type", ct),
+                    ("start", &c_start),
+                    ("end", &c_end),
+                ],
+            ));
+        }
+    }
+    let r2 = p.run(steps).await;
+
+    // Round 3.
+    let mut steps = Vec::new();
+    for (_, body) in Planner::bodies(&r2, "arm.eventhub.eventhubs") {
+        for hub in raw::list(&body).unwrap_or_default() {
+            if let Some(id) = raw::s(hub, &["id"]) {
+                let id = raw::norm_id(&id);
+                steps.extend(p.step(
+                    "arm.eventhub.hub_rules",
+                    Some(id.clone()),
+                    &[("hub_id", &id)],
+                ));
+                steps.extend(p.step(
+                    "arm.eventhub.consumer_groups",
+                    Some(id.clone()),
+                    &[("hub_id", &id)],
+                ));
+            }
+        }
+    }
+    let r3 = p.run(steps).await;
+
+    p.records.extend(r1);
+    p.records.extend(r2);
+    p.records.extend(r3);
+    let skipped = std::mem::take(&mut p.skipped);
+    (p.records, skipped)
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_come_from_the_kinds_table() {
+        let cfg = Config::parse(crate::config::INIT_TEMPLATE, "t").unwrap();
+        let ep = CloudEndpoints::resolve(&cfg).unwrap();
+        let k = kind("graph.applications").unwrap();
+        let u = url_of(
+            &ep,
+            k,
+            &[("app_id", "11111111-2222-3333-4444-555555555555")],
+        )
+        .unwrap();
+        assert!(
+            u.starts_with("https://graph.microsoft.com/v1.0/applications?$filter=appId%20eq%20"),
+            "{u}"
+        );
+        assert!(!u.contains("api-version"), "{u}");
+        let k = kind("arm.eventhub.eventhubs").unwrap();
+        let u = url_of(
+            &ep,
+            k,
+            &[(
+                "ns_id",
+                "/subscriptions/s/resourceGroups/r/providers/Microsoft.EventHub/namespaces/n",
+            )],
+        )
+        .unwrap();
+        assert_eq!(u, "https://management.azure.com/subscriptions/s/resourceGroups/r/providers/Microsoft.EventHub/namespaces/n/eventhubs?api-version=2024-01-01");
+    }
+}

@@ -1,0 +1,283 @@
+//! Throttling and transient faults: when to retry, how long to wait, when to give up.
+//!
+//! Retried: 429 (waiting `Retry-After` as seconds, fractional seconds or an HTTP date), the
+//! Management Activity API's `AF429` that arrives as HTTP 403, 5xx, transport errors
+//! (timeouts, resets) and bodies that are not JSON. Waits are jittered exponential backoff
+//! unless the server names one, and the whole chain of attempts for one request has a deadline:
+//! a wait that would cross it is not taken and the last failure is recorded instead.
+//! Per-plane concurrency limits and the Graph `auditLogs` rate (5 requests / 10 s per app per
+//! tenant, microsoft-apis.md section 0) are enforced by [`Limits`].
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::sync::{Mutex, Semaphore};
+
+use crate::evidence::ItemError;
+
+/// Retry settings.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Attempts after the first one.
+    pub max_retries: u32,
+    /// First backoff step; doubles per attempt, full jitter.
+    pub base: Duration,
+    /// Largest single wait (also caps `Retry-After`).
+    pub max_wait: Duration,
+    /// Deadline for one request including all its retries.
+    pub deadline: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_retries: 6,
+            base: Duration::from_millis(500),
+            max_wait: Duration::from_secs(60),
+            deadline: Duration::from_secs(180),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Jittered exponential backoff for attempt `n` (0-based).
+    pub fn backoff(&self, n: u32) -> Duration {
+        let cap = self
+            .base
+            .saturating_mul(1u32 << n.min(16))
+            .min(self.max_wait);
+        // Full jitter between half and all of the step keeps retries of parallel requests apart.
+        let half = cap / 2;
+        half + Duration::from_secs_f64(half.as_secs_f64() * fastrand::f64())
+    }
+}
+
+/// Parses `Retry-After`: delta seconds (integer or fractional, as Graph sends) or an HTTP date.
+pub fn parse_retry_after(v: &str, now: chrono::DateTime<chrono::Utc>) -> Option<Duration> {
+    let v = v.trim();
+    if let Ok(secs) = v.parse::<f64>() {
+        if secs.is_finite() && secs >= 0.0 {
+            return Some(Duration::from_secs_f64(secs.min(86_400.0)));
+        }
+        return None;
+    }
+    let when = chrono::DateTime::parse_from_rfc2822(v).ok()?;
+    let delta = when.with_timezone(&chrono::Utc) - now;
+    Some(delta.to_std().unwrap_or(Duration::ZERO))
+}
+
+/// Whether a response should be retried, and why (for progress counters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Done,
+    Throttled,
+    Transient,
+}
+
+/// Classifies a response.
+pub fn classify(status: u16, body: &[u8]) -> Verdict {
+    match status {
+        429 => Verdict::Throttled,
+        403 if is_af429(body) => Verdict::Throttled,
+        500 | 502 | 503 | 504 => Verdict::Transient,
+        _ => Verdict::Done,
+    }
+}
+
+/// The Management Activity API reports throttling as 403 with code AF429.
+fn is_af429(body: &[u8]) -> bool {
+    parse_error(403, body).code == "AF429"
+}
+
+/// Microsoft's error code and message from an error body, whichever shape it has:
+/// `{"error":{"code","message"}}` (ARM, Graph, O365), unwrapped `{"code","message"}` (ARM
+/// resource-provider throttles), `{"Message": …}` or plain text. Messages are kept short.
+pub fn parse_error(status: u16, body: &[u8]) -> ItemError {
+    let fallback = || ItemError {
+        code: format!("HTTP{status}"),
+        message: text_excerpt(body),
+    };
+    let Ok(v) = serde_json::from_slice::<Value>(body) else {
+        // AF429 bodies have been seen with single quotes; look for the code in the text.
+        let t = String::from_utf8_lossy(body);
+        if let Some(p) = t.find("AF") {
+            let code: String = t[p..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .collect();
+            if code.len() >= 5 && code[2..].chars().all(|c| c.is_ascii_digit()) {
+                return ItemError {
+                    code,
+                    message: text_excerpt(body),
+                };
+            }
+        }
+        return fallback();
+    };
+    let err = crate::normalize::raw::field(&v, "error").filter(|e| e.is_object());
+    let obj = err.unwrap_or(&v);
+    let code = crate::normalize::raw::s(obj, &["code"]);
+    let message = crate::normalize::raw::s(obj, &["message"])
+        .or_else(|| crate::normalize::raw::s(&v, &["message"]));
+    // An unwrapped RP error may carry the detail in details[0].
+    let detail = crate::normalize::raw::arr(obj, &["details"])
+        .first()
+        .and_then(|d| crate::normalize::raw::s(d, &["message"]));
+    match (code, message.or(detail)) {
+        (None, None) => fallback(),
+        (code, message) => ItemError {
+            code: code.unwrap_or_else(|| format!("HTTP{status}")),
+            message: clip(&message.unwrap_or_default()),
+        },
+    }
+}
+
+fn text_excerpt(body: &[u8]) -> String {
+    let t = String::from_utf8_lossy(body);
+    let t = t.trim();
+    if t.is_empty() {
+        "empty response body".into()
+    } else {
+        clip(t)
+    }
+}
+
+fn clip(s: &str) -> String {
+    let s: String = s.chars().take(500).collect();
+    s.replace(['\n', '\r'], " ")
+}
+
+/// Counters shown by the progress display and the summary.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub requests: AtomicU64,
+    pub retries: AtomicU64,
+    pub throttle_waits: AtomicU64,
+    pub throttle_wait_ms: AtomicU64,
+}
+
+impl Counters {
+    pub fn add(c: &AtomicU64, n: u64) {
+        c.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// Concurrency and rate limits per plane.
+pub struct Limits {
+    pub global: Arc<Semaphore>,
+    pub arm: Arc<Semaphore>,
+    pub graph: Arc<Semaphore>,
+    pub o365: Arc<Semaphore>,
+    /// Start times of the last Graph auditLogs requests (sliding window).
+    audit_window: Mutex<VecDeque<Instant>>,
+    pub audit_rate: (usize, Duration),
+}
+
+impl Limits {
+    /// `concurrency` caps all requests in flight; each plane gets at most that many, ARM and
+    /// Graph up to 8, the Management Activity API up to 4.
+    pub fn new(concurrency: usize) -> Limits {
+        let c = concurrency.max(1);
+        Limits {
+            global: Arc::new(Semaphore::new(c)),
+            arm: Arc::new(Semaphore::new(c.min(8))),
+            graph: Arc::new(Semaphore::new(c.min(8))),
+            o365: Arc::new(Semaphore::new(c.min(4))),
+            audit_window: Mutex::new(VecDeque::new()),
+            audit_rate: (5, Duration::from_secs(10)),
+        }
+    }
+
+    pub fn plane(&self, audience: &str) -> Arc<Semaphore> {
+        match audience {
+            "graph" => self.graph.clone(),
+            "o365" => self.o365.clone(),
+            _ => self.arm.clone(),
+        }
+    }
+
+    /// Waits until one more Graph auditLogs request fits in the documented window.
+    pub async fn audit_log_slot(&self) {
+        let (n, window) = self.audit_rate;
+        loop {
+            let wait = {
+                let mut w = self.audit_window.lock().await;
+                let now = Instant::now();
+                while w.front().is_some_and(|t| now.duration_since(*t) >= window) {
+                    w.pop_front();
+                }
+                if w.len() < n {
+                    w.push_back(now);
+                    return;
+                }
+                window - now.duration_since(*w.front().expect("len >= n > 0"))
+            };
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_in_all_three_forms() {
+        let now = chrono::DateTime::parse_from_rfc3339("2015-10-21T07:27:58Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        assert_eq!(parse_retry_after("3", now), Some(Duration::from_secs(3)));
+        assert_eq!(
+            parse_retry_after("2.128", now),
+            Some(Duration::from_millis(2128))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn error_bodies_in_every_shape() {
+        let e = parse_error(
+            403,
+            br#"{"error":{"code":"AuthorizationFailed","message":"does not have authorization"}}"#,
+        );
+        assert_eq!(e.code, "AuthorizationFailed");
+        let e = parse_error(
+            429,
+            br#"{"code":"OperationNotAllowed","details":[{"code":"x","message":"throttled"}]}"#,
+        );
+        assert_eq!(
+            (e.code.as_str(), e.message.as_str()),
+            ("OperationNotAllowed", "throttled")
+        );
+        let e = parse_error(
+            403,
+            br#"{'error':{'code':'AF429','message':'Too many requests. Method=GetBlob'}}"#,
+        );
+        assert_eq!(e.code, "AF429");
+        assert_eq!(
+            classify(403, br#"{"error":{"code":"AF429","message":"x"}}"#),
+            Verdict::Throttled
+        );
+        assert_eq!(
+            classify(403, br#"{"error":{"code":"AF10001","message":"x"}}"#),
+            Verdict::Done
+        );
+        let e = parse_error(502, b"<html>Bad gateway</html>");
+        assert_eq!(e.code, "HTTP502");
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let p = RetryPolicy::default();
+        assert!(p.backoff(0) <= Duration::from_millis(500));
+        assert!(p.backoff(20) <= p.max_wait);
+        assert!(p.backoff(3) >= Duration::from_secs(2));
+    }
+}
