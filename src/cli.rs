@@ -73,9 +73,9 @@ pub struct CollectArgs {
     /// Pages followed per list at most
     #[arg(long, default_value_t = 1000)]
     pub page_limit: u32,
-    /// Read every Event Hub namespace in the resource group, not only the configured one
+    /// Read only the configured Event Hub namespace, not every namespace in its resource group
     #[arg(long)]
-    pub all_namespaces: bool,
+    pub only_configured_namespace: bool,
     /// Retries per request after the first attempt
     #[arg(long, default_value_t = 6)]
     pub max_retries: u32,
@@ -537,7 +537,7 @@ fn collect_cmd(a: &CollectArgs, out: &mut dyn Write) -> Result<u8> {
     opts.progress = std::io::stderr().is_terminal() && !a.verbose;
     opts.concurrency = a.concurrency.max(1);
     opts.page_limit = a.page_limit.max(1);
-    opts.all_namespaces = a.all_namespaces;
+    opts.only_configured_namespace = a.only_configured_namespace;
     opts.retry.max_retries = a.max_retries;
     opts.retry.deadline = std::time::Duration::from_secs(a.deadline.max(1));
     opts.request_timeout = std::time::Duration::from_secs(a.timeout.max(1));

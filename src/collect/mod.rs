@@ -44,7 +44,7 @@ pub struct CollectOptions {
     pub progress: bool,
     pub concurrency: usize,
     pub page_limit: u32,
-    pub all_namespaces: bool,
+    pub only_configured_namespace: bool,
     pub retry: RetryPolicy,
     /// Timeout of one HTTP request.
     pub request_timeout: Duration,
@@ -61,7 +61,7 @@ impl CollectOptions {
             progress: false,
             concurrency: 16,
             page_limit: 1000,
-            all_namespaces: false,
+            only_configured_namespace: false,
             retry: RetryPolicy::default(),
             request_timeout: Duration::from_secs(60),
         }
@@ -154,7 +154,7 @@ pub async fn collect_async(opts: &CollectOptions) -> Result<Summary> {
     let now = Utc::now();
     let plan_opts = plan::PlanOptions {
         page_limit: opts.page_limit,
-        all_namespaces: opts.all_namespaces,
+        only_configured_namespace: opts.only_configured_namespace,
         now,
     };
     let manifest = Manifest {
@@ -203,7 +203,7 @@ pub async fn collect_async(opts: &CollectOptions) -> Result<Summary> {
             sha256: None,
             bytes: None,
             scope: r.scope.clone(),
-            page: Some(r.page),
+            page: r.paged.then_some(r.page),
             source: Some(Source {
                 method: "GET".into(),
                 url: r.url.clone(),

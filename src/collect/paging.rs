@@ -23,6 +23,8 @@ pub struct Record {
     pub plane: &'static str,
     pub scope: Option<String>,
     pub page: u32,
+    /// Whether the kind pages (the manifest then carries the page number).
+    pub paged: bool,
     pub url: String,
     pub fetched_at: DateTime<Utc>,
     pub status: Option<u16>,
@@ -87,6 +89,7 @@ pub async fn fetch_chain(
             plane: kind.plane.as_str(),
             scope: scope.clone(),
             page: here,
+            paged: kind.paging != Paging::None,
             url: url.clone(),
             fetched_at: Utc::now(),
             status,

@@ -3,8 +3,9 @@
 //! Round 1 needs only the config: Entra diagnostic settings and categories, the Event Hub and
 //! storage resource groups' lists, the tenant and its licences, the SIEM apps and their service
 //! principals plus those of the resource APIs (Microsoft Graph, Office 365 Management APIs), the
-//! Graph audit logs when the SIEM polls Graph, and the Management Activity API subscriptions.
-//! Round 2 reads the configured namespace (every listed one with `all_namespaces`), the
+//! Graph audit logs, and the Management Activity API subscriptions.
+//! Round 2 reads every namespace listed in the configured resource group (only the configured
+//! one with `only_configured_namespace`), the
 //! checkpoint account's containers, the grants of each SIEM service principal, the service
 //! principals of every other API an app requests, and the content listing of each content type.
 //! Round 3 reads each event hub's rules and consumer groups. URLs, api-versions and token
@@ -28,8 +29,9 @@ use crate::normalize::raw;
 #[derive(Debug, Clone)]
 pub struct PlanOptions {
     pub page_limit: u32,
-    /// Read every namespace in the resource group, not only the configured one.
-    pub all_namespaces: bool,
+    /// Read only the configured namespace, not every namespace in its resource group (the
+    /// default reads them all, so a diagnostic setting aimed at the wrong one is visible).
+    pub only_configured_namespace: bool,
     /// The collection clock (metrics window, content window).
     pub now: DateTime<Utc>,
 }
@@ -121,11 +123,6 @@ impl Planner<'_> {
             .filter_map(|r| Some((r, r.json()?)))
             .collect()
     }
-
-    fn failed(records: &[Record], kind: &str) -> bool {
-        let mine: Vec<_> = records.iter().filter(|r| r.kind == kind).collect();
-        mine.is_empty() || mine.iter().all(|r| r.body.is_none())
-    }
 }
 
 fn rg_path(sub: &str, rg: &str) -> String {
@@ -153,8 +150,9 @@ pub async fn run(
 
     // Round 1.
     let mut steps = Vec::new();
-    steps.extend(p.step("arm.aadiam.diagnostic_settings", None, &[]));
-    steps.extend(p.step("arm.aadiam.diagnostic_categories", None, &[]));
+    let aadiam = Some("/providers/microsoft.aadiam".to_string());
+    steps.extend(p.step("arm.aadiam.diagnostic_settings", aadiam.clone(), &[]));
+    steps.extend(p.step("arm.aadiam.diagnostic_categories", aadiam, &[]));
     steps.extend(p.step(
         "arm.eventhub.namespaces",
         Some(rg_path(&eh.subscription_id, &eh.resource_group)),
@@ -182,10 +180,10 @@ pub async fn run(
             &[("app_id", app)],
         ));
     }
-    if cfg.uses_graph() {
-        steps.extend(p.step("graph.directory_audits", None, &[]));
-        steps.extend(p.step("graph.sign_ins", None, &[]));
-    }
+    // Read whatever the SIEM's method: a readable, non-empty Graph audit log also corroborates
+    // the Entra licence and diagnostic settings (one request each, `$top=1`).
+    steps.extend(p.step("graph.directory_audits", None, &[]));
+    steps.extend(p.step("graph.sign_ins", None, &[]));
     if cfg.uses_management_api() {
         steps.extend(p.step("o365.subscriptions", None, &[("tenant", tenant)]));
     }
@@ -199,18 +197,10 @@ pub async fn run(
             let (Some(id), Some(name)) = (raw::s(ns, &["id"]), raw::s(ns, &["name"])) else {
                 continue;
             };
-            if opts.all_namespaces || name.eq_ignore_ascii_case(&eh.namespace) {
+            if !opts.only_configured_namespace || name.eq_ignore_ascii_case(&eh.namespace) {
                 ns_ids.push(raw::norm_id(&id));
             }
         }
-    }
-    if ns_ids.is_empty() && Planner::failed(&r1, "arm.eventhub.namespaces") {
-        // The list failed (e.g. 403): still try the configured namespace directly.
-        ns_ids.push(format!(
-            "{}/providers/Microsoft.EventHub/namespaces/{}",
-            rg_path(&eh.subscription_id, &eh.resource_group),
-            eh.namespace
-        ));
     }
     let start = (opts.now - Duration::hours(cfg.thresholds.metrics_window_hours)).trunc_subsecs(0);
     let (m_start, m_end) = (rfc3339(start), rfc3339(opts.now.trunc_subsecs(0)));
@@ -233,12 +223,6 @@ pub async fn run(
                     acct_ids.extend(raw::s(a, &["id"]).map(|i| raw::norm_id(&i)));
                 }
             }
-        }
-        if acct_ids.is_empty() && Planner::failed(&r1, "arm.storage.accounts") {
-            acct_ids.push(format!(
-                "{}/providers/Microsoft.Storage/storageAccounts/{acct}",
-                rg_path(ssub, srg)
-            ));
         }
         for id in acct_ids {
             steps.extend(p.step(
@@ -298,25 +282,11 @@ pub async fn run(
         let hours = cfg.thresholds.freshness_hours.clamp(1, 24);
         let end = opts.now.trunc_subsecs(0);
         let (c_start, c_end) = (rfc3339(end - Duration::hours(hours)), rfc3339(end));
-        let mut types: Vec<String> = Vec::new();
-        for (_, body) in Planner::bodies(&r1, "o365.subscriptions") {
-            for s in raw::list(&body).unwrap_or_default() {
-                if let Some(ct) = raw::s(s, &["contentType"]) {
-                    if CONTENT_TYPES.iter().any(|c| c.eq_ignore_ascii_case(&ct))
-                        && !types.contains(&ct)
-                    {
-                        types.push(ct);
-                    }
-                }
-            }
-        }
-        if Planner::failed(&r1, "o365.subscriptions") {
-            types = CONTENT_TYPES.iter().map(|s| s.to_string()).collect();
-        }
-        for ct in &types {
+        // Every content type, subscribed or not: AF20022 (no subscription) is evidence too.
+        for ct in CONTENT_TYPES {
             steps.extend(p.step(
                 "o365.content",
-                Some(ct.clone()),
+                Some(ct.to_string()),
                 &[
                     ("tenant", tenant),
                     ("content_type", ct),

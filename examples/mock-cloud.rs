@@ -1,0 +1,96 @@
+//! A local HTTPS mock of the Microsoft endpoints siemproof reads, serving a fixture tenant.
+//!
+//! `cargo run --release --example mock-cloud -- --tenant fixtures/tenants/contoso-demo --port 8443 --write-config FILE`
+//! writes FILE (a siemproof.toml pointing at the mock, with its generated CA) and FILE.env (a
+//! client secret only this mock accepts), then serves until Ctrl-C:
+//! `set -a; . FILE.env; siemproof collect --config FILE --out DIR`.
+//! The server code is shared with the tests (tests/common/mock).
+
+#[path = "../tests/common/mock/mod.rs"]
+mod mock;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Parser;
+
+#[derive(Parser)]
+#[command(
+    about = "Local HTTPS mock of the Entra token endpoint, ARM, Graph and the Management Activity API"
+)]
+struct Args {
+    /// Fixture tenant bundle to serve
+    #[arg(long)]
+    tenant: PathBuf,
+    /// Port on 127.0.0.1 (0 picks a free one)
+    #[arg(long, default_value_t = 8443)]
+    port: u16,
+    /// Write a siemproof.toml pointing at the mock (and FILE.env with credentials)
+    #[arg(long)]
+    write_config: Option<PathBuf>,
+    /// Delay every response by this many milliseconds
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// Throttle the first N attempts of every URL (429 + Retry-After; O365: 403 AF429)
+    #[arg(long, default_value_t = 0)]
+    throttle: u32,
+    /// Retry-After value sent with throttling (seconds, fractional seconds, or an HTTP date)
+    #[arg(long)]
+    retry_after: Option<String>,
+    /// Answer the first N attempts of every URL with 503
+    #[arg(long, default_value_t = 0)]
+    server_error: u32,
+    /// Reset the connection on the first N attempts of every URL
+    #[arg(long, default_value_t = 0)]
+    reset: u32,
+    /// Serve truncated JSON on the first N attempts of every URL
+    #[arg(long, default_value_t = 0)]
+    malformed: u32,
+    /// Make every paged list point its next link at itself
+    #[arg(long)]
+    nextlink_loop: bool,
+    /// Answer 403 for this evidence kind (repeatable)
+    #[arg(long = "forbid")]
+    forbid: Vec<String>,
+    /// Apply the counted faults to these kinds only (repeatable)
+    #[arg(long = "only")]
+    only: Vec<String>,
+}
+
+fn main() -> Result<()> {
+    let a = Args::parse();
+    let m = mock::Mock::start(
+        &a.tenant,
+        mock::MockOptions {
+            port: a.port,
+            latency_ms: a.latency_ms,
+            faults: mock::Faults {
+                throttle: a.throttle,
+                retry_after: a.retry_after,
+                server_error: a.server_error,
+                reset: a.reset,
+                malformed: a.malformed,
+                nextlink_loop: a.nextlink_loop,
+                forbidden_kinds: a.forbid,
+                only_kinds: a.only,
+            },
+            canary: None,
+        },
+    )?;
+    if let Some(p) = &a.write_config {
+        m.write_config(p)?;
+        println!("wrote {} and {}", p.display(), mock::env_path(p).display());
+        println!(
+            "run: set -a; . {}; siemproof collect --config {} --out evidence",
+            mock::env_path(p).display(),
+            p.display()
+        );
+    }
+    println!("mock listening on {} (Ctrl-C stops)", m.base);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(tokio::signal::ctrl_c())?;
+    println!("served {} requests", m.requests().len());
+    Ok(())
+}

@@ -1,0 +1,533 @@
+//! A local mock of the Microsoft endpoints siemproof reads: the Entra token endpoint, ARM,
+//! Graph and the Management Activity API, served over HTTPS on 127.0.0.1 from a fixture tenant
+//! bundle, with injectable faults.
+//!
+//! Where it lives: here in `tests/common/mock/`, compiled into the integration tests and, through
+//! `#[path]`, into `examples/mock-cloud.rs` and the benchmark. It is test tooling, so the
+//! siemproof library and binary carry none of it and none of its dependencies (hyper server,
+//! rcgen, OpenSSL key generation), which are dev-dependencies only.
+//!
+//! Why hyper and not a router framework: every path is answered generically from the fixture's
+//! manifest, and the faults (connection resets, raw malformed bodies, header rewriting) need
+//! the connection and the raw response, which hyper gives directly.
+//!
+//! All planes share one origin: their real paths do not collide (`/subscriptions…` and
+//! `/providers…` for ARM, `/v1.0/…` for Graph, `/api/v1.0/{tenant}/activity…` for the
+//! Management Activity API, `/{tenant}/oauth2/v2.0/token` for Entra ID).
+
+#![allow(dead_code)]
+
+pub mod creds;
+pub mod fixture;
+pub mod tls;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response, StatusCode};
+use serde_json::{json, Value};
+
+use creds::Creds;
+use fixture::{key_of, Fixture};
+
+/// Faults to inject. Counted faults hit the first N attempts of each URL (u32::MAX: always).
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    /// 429 with `Retry-After` (Management Activity API: 403 AF429, as documented).
+    pub throttle: u32,
+    /// The `Retry-After` value sent with throttling ("1", "0.25", an HTTP date).
+    pub retry_after: Option<String>,
+    /// 503 Service Unavailable.
+    pub server_error: u32,
+    /// Close the connection without a response.
+    pub reset: u32,
+    /// 200 with a truncated JSON body.
+    pub malformed: u32,
+    /// Paged lists point their next link at themselves.
+    pub nextlink_loop: bool,
+    /// 403 AuthorizationFailed for these kinds, always.
+    pub forbidden_kinds: Vec<String>,
+    /// Limit the counted faults to these kinds (all kinds when empty).
+    pub only_kinds: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct MockOptions {
+    pub port: u16,
+    pub latency_ms: u64,
+    pub faults: Faults,
+    /// A value planted wherever a secret could leak: the client secret itself, an
+    /// application's `secretText` outside `$select`, a SAS key behind `listKeys`.
+    pub canary: Option<String>,
+}
+
+/// One request as the mock saw it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    pub path_and_query: String,
+    pub status: u16,
+}
+
+struct State {
+    fixture: Fixture,
+    opts: MockOptions,
+    creds: Creds,
+    base: String,
+    tokens: Mutex<Vec<String>>,
+    attempts: Mutex<HashMap<String, u32>>,
+    log: Mutex<Vec<Seen>>,
+}
+
+/// A running mock. Dropping it stops the server.
+pub struct Mock {
+    pub base: String,
+    pub port: u16,
+    pub ca_pem: String,
+    pub tenant_id: String,
+    state: Arc<State>,
+    _rt: tokio::runtime::Runtime,
+}
+
+impl Mock {
+    /// Starts the mock on its own runtime (so synchronous tests and the example can use it).
+    pub fn start(tenant: &Path, opts: MockOptions) -> Result<Mock> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        let fixture = Fixture::load(tenant)?;
+        let tls = tls::generate()?;
+        let creds = Creds::generate(opts.canary.clone())?;
+        let listener = rt.block_on(tokio::net::TcpListener::bind(("127.0.0.1", opts.port)))?;
+        let port = listener.local_addr()?.port();
+        let base = format!("https://127.0.0.1:{port}");
+        let tenant_id = fixture.tenant_id.clone();
+        let state = Arc::new(State {
+            fixture,
+            opts,
+            creds,
+            base: base.clone(),
+            tokens: Mutex::new(Vec::new()),
+            attempts: Mutex::new(HashMap::new()),
+            log: Mutex::new(Vec::new()),
+        });
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls.server.clone());
+        let st = state.clone();
+        rt.spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    continue;
+                };
+                let acceptor = acceptor.clone();
+                let st = st.clone();
+                tokio::spawn(async move {
+                    let Ok(Ok(stream)) =
+                        tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await
+                    else {
+                        return;
+                    };
+                    let io = hyper_util::rt::TokioIo::new(stream);
+                    let svc = hyper::service::service_fn(move |req| {
+                        let st = st.clone();
+                        async move { handle(st, req).await }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(io, svc)
+                        .await;
+                });
+            }
+        });
+        Ok(Mock {
+            base,
+            port,
+            ca_pem: tls.ca_pem,
+            tenant_id,
+            state,
+            _rt: rt,
+        })
+    }
+
+    pub fn client_id(&self) -> &str {
+        &self.state.creds.client_id
+    }
+    pub fn secret(&self) -> &str {
+        &self.state.creds.secret
+    }
+    pub fn federated_token(&self) -> &str {
+        &self.state.creds.federated_token
+    }
+    pub fn pkcs12(&self) -> &[u8] {
+        &self.state.creds.pkcs12
+    }
+    /// Every request seen so far.
+    pub fn requests(&self) -> Vec<Seen> {
+        self.state.log.lock().expect("log").clone()
+    }
+    /// Every access token issued so far.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.state.tokens.lock().expect("tokens").clone()
+    }
+
+    /// Writes `siemproof.toml` (the fixture's config, pointed at the mock), the CA file beside
+    /// it, and `<config>.env` with the client-secret credential.
+    pub fn write_config(&self, path: &Path) -> Result<()> {
+        let text = self
+            .state
+            .fixture
+            .config
+            .clone()
+            .context("the fixture bundle carries no siemproof.toml")?;
+        let mut cfg: toml::Table = toml::from_str(&text)?;
+        let ca = path.with_extension("ca.pem");
+        std::fs::write(&ca, &self.ca_pem)?;
+        let ca = std::fs::canonicalize(&ca)?;
+        cfg.entry("tenant")
+            .or_insert_with(|| toml::Value::Table(Default::default()))
+            .as_table_mut()
+            .context("tenant is not a table")?
+            .insert("cloud".into(), "custom".into());
+        let mut ep = toml::Table::new();
+        for k in ["authority_host", "arm", "graph", "management_activity"] {
+            ep.insert(k.into(), self.base.clone().into());
+        }
+        ep.insert("eventhub_suffix".into(), "servicebus.windows.net".into());
+        ep.insert("blob_suffix".into(), "blob.core.windows.net".into());
+        ep.insert("ca_bundle".into(), ca.display().to_string().into());
+        cfg.insert("endpoints".into(), toml::Value::Table(ep));
+        std::fs::write(path, toml::to_string(&cfg)?)?;
+        let env = format!(
+            "AZURE_TENANT_ID={}\nAZURE_CLIENT_ID={}\nAZURE_CLIENT_SECRET={}\n",
+            self.tenant_id,
+            self.client_id(),
+            self.secret()
+        );
+        std::fs::write(env_path(path), env)?;
+        Ok(())
+    }
+}
+
+/// `FILE.env` beside `FILE`.
+pub fn env_path(config: &Path) -> PathBuf {
+    let mut s = config.as_os_str().to_owned();
+    s.push(".env");
+    PathBuf::from(s)
+}
+
+type Resp = Response<Full<Bytes>>;
+
+fn respond(status: u16, body: Vec<u8>, headers: &[(String, String)]) -> Resp {
+    let mut r = Response::builder()
+        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header("content-type", "application/json; charset=utf-8");
+    for (k, v) in headers {
+        r = r.header(k.as_str(), v.as_str());
+    }
+    r.body(Full::new(Bytes::from(body)))
+        .expect("valid response")
+}
+
+fn error_body(code: &str, message: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!({"error": {"code": code, "message": message}})).expect("json")
+}
+
+/// The error a connection reset is made of: hyper closes the connection without a response.
+#[derive(Debug)]
+struct Reset;
+impl std::fmt::Display for Reset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("injected connection reset")
+    }
+}
+impl std::error::Error for Reset {}
+
+async fn handle(st: Arc<State>, req: Request<Incoming>) -> Result<Resp, Reset> {
+    if st.opts.latency_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(st.opts.latency_ms)).await;
+    }
+    let method = req.method().as_str().to_string();
+    let pq = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_default();
+    let auth = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body = http_body_util::BodyExt::collect(req.into_body())
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let out = route(&st, &method, &pq, auth.as_deref(), &body);
+    let status = match &out {
+        Ok(r) => r.status().as_u16(),
+        Err(_) => 0,
+    };
+    st.log.lock().expect("log").push(Seen {
+        method,
+        path_and_query: pq,
+        status,
+    });
+    out
+}
+
+fn route(
+    st: &State,
+    method: &str,
+    pq: &str,
+    auth: Option<&str>,
+    body: &[u8],
+) -> Result<Resp, Reset> {
+    let path = pq.split('?').next().unwrap_or_default();
+    let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    if segs.len() == 4 && segs[1..] == ["oauth2", "v2.0", "token"] {
+        if method != "POST" {
+            return Ok(respond(
+                405,
+                error_body("MethodNotAllowed", "POST only"),
+                &[],
+            ));
+        }
+        return Ok(token(st, segs[0], body));
+    }
+    if path.to_ascii_lowercase().ends_with("/listkeys") {
+        // Never called by a read-only collector; planted so a leak would be visible.
+        let key = st
+            .opts
+            .canary
+            .clone()
+            .unwrap_or_else(|| "mock-sas-key".into());
+        return Ok(respond(
+            200,
+            serde_json::to_vec(&json!({"primaryKey": key, "secondaryKey": key})).expect("json"),
+            &[],
+        ));
+    }
+    if method != "GET" {
+        return Ok(respond(
+            405,
+            error_body("MethodNotAllowed", "the mock serves reads only"),
+            &[],
+        ));
+    }
+    let bearer = auth
+        .and_then(|a| a.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if !st
+        .tokens
+        .lock()
+        .expect("tokens")
+        .iter()
+        .any(|t| t == bearer)
+    {
+        return Ok(respond(
+            401,
+            error_body(
+                "InvalidAuthenticationToken",
+                "The access token is missing or invalid.",
+            ),
+            &[],
+        ));
+    }
+    let key = key_of(pq);
+    let entry = st.fixture.entries.get(&key).cloned();
+    let kind = entry.as_ref().map(|e| e.kind.clone()).unwrap_or_default();
+    let f = &st.opts.faults;
+    if f.forbidden_kinds.contains(&kind) {
+        return Ok(respond(
+            403,
+            error_body(
+                "AuthorizationFailed",
+                "The client does not have authorization to perform action over this scope (mock).",
+            ),
+            &[],
+        ));
+    }
+    let attempt = {
+        let mut a = st.attempts.lock().expect("attempts");
+        let n = a.entry(pq.to_string()).or_insert(0);
+        *n += 1;
+        *n - 1
+    };
+    let faulty = f.only_kinds.is_empty() || f.only_kinds.contains(&kind);
+    if faulty {
+        let mut gate = 0u32;
+        for (n, which) in [
+            (f.reset, 0),
+            (f.throttle, 1),
+            (f.server_error, 2),
+            (f.malformed, 3),
+        ] {
+            if n == 0 {
+                continue;
+            }
+            let hit = attempt.saturating_sub(gate) < n && attempt >= gate;
+            gate = gate.saturating_add(n);
+            if !hit {
+                continue;
+            }
+            return match which {
+                0 => Err(Reset),
+                1 => {
+                    let ra = f.retry_after.clone().unwrap_or_else(|| "1".into());
+                    let h = vec![("Retry-After".to_string(), ra)];
+                    if kind.starts_with("o365.") || path.contains("/activity/feed/") {
+                        Ok(respond(
+                            403,
+                            error_body(
+                                "AF429",
+                                "Too many requests. Method=GetBlob, PublisherId=mock",
+                            ),
+                            &h,
+                        ))
+                    } else {
+                        Ok(respond(
+                            429,
+                            error_body("TooManyRequests", "Too many requests (mock throttling)."),
+                            &h,
+                        ))
+                    }
+                }
+                2 => Ok(respond(
+                    503,
+                    error_body("ServiceUnavailable", "mock outage"),
+                    &[],
+                )),
+                _ => Ok(respond(200, b"{\"value\": [{\"id\": ".to_vec(), &[])),
+            };
+        }
+    }
+    let Some(entry) = entry else {
+        let code = if path.starts_with("/v1.0/") {
+            "Request_ResourceNotFound"
+        } else {
+            "ResourceNotFound"
+        };
+        return Ok(respond(
+            404,
+            error_body(code, "not in the mock's fixture tenant"),
+            &[],
+        ));
+    };
+    let mut headers: Vec<(String, String)> = entry
+        .headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("NextPageUri"))
+        .map(|(k, v)| (k.clone(), st.fixture.rewrite(v, &st.base)))
+        .collect();
+    let mut body = entry.body.clone();
+    if let Ok(mut v) = serde_json::from_slice::<Value>(&body) {
+        let mut changed = false;
+        if let Some(o) = v.as_object_mut() {
+            for k in ["nextLink", "@odata.nextLink"] {
+                if let Some(Value::String(link)) = o.get(k) {
+                    let r = st.fixture.rewrite(link, &st.base);
+                    o.insert(k.into(), Value::String(r));
+                    changed = true;
+                }
+            }
+            if f.nextlink_loop && entry.status < 300 {
+                let me = format!("{}{pq}", st.base);
+                if o.contains_key("value") && path.starts_with("/v1.0/") {
+                    o.insert("@odata.nextLink".into(), Value::String(me));
+                    changed = true;
+                } else if o.contains_key("value") && !path.contains("/activity/feed/") {
+                    o.insert("nextLink".into(), Value::String(me));
+                    changed = true;
+                }
+            }
+        }
+        if f.nextlink_loop && path.contains("/activity/feed/subscriptions/content") {
+            headers.retain(|(k, _)| !k.eq_ignore_ascii_case("NextPageUri"));
+            headers.push(("NextPageUri".into(), format!("{}{pq}", st.base)));
+        }
+        if let Some(canary) = &st.opts.canary {
+            // Graph returns only the $select-ed properties, so this planted secret comes back
+            // only to a request that asks for it, which the collector never does.
+            if entry.kind == "graph.applications" && selects(pq, "secretText") {
+                if let Some(arr) = v.get_mut("value").and_then(|a| a.as_array_mut()) {
+                    for app in arr.iter_mut().filter_map(|a| a.as_object_mut()) {
+                        app.insert("secretText".into(), Value::String(canary.clone()));
+                        changed = true;
+                    }
+                }
+            }
+        }
+        if changed {
+            body = serde_json::to_vec(&v).expect("json");
+        }
+    }
+    Ok(respond(entry.status, body, &headers))
+}
+
+/// Whether the request's `$select` (absent: Graph's defaults, which we treat as "everything")
+/// names a property.
+fn selects(pq: &str, prop: &str) -> bool {
+    let Ok(u) = url::Url::parse(&format!("https://mock{pq}")) else {
+        return true;
+    };
+    match u.query_pairs().find(|(k, _)| k == "$select") {
+        None => true,
+        Some((_, v)) => v.split(',').any(|p| p.trim().eq_ignore_ascii_case(prop)),
+    }
+}
+
+fn token(st: &State, tenant: &str, body: &[u8]) -> Resp {
+    let form: HashMap<String, String> = url::form_urlencoded::parse(body).into_owned().collect();
+    let deny = |code: u32, desc: &str| {
+        respond(
+            401,
+            serde_json::to_vec(&json!({
+                "error": "invalid_client",
+                "error_description": format!("AADSTS{code}: {desc}"),
+                "error_codes": [code],
+            }))
+            .expect("json"),
+            &[],
+        )
+    };
+    if !tenant.eq_ignore_ascii_case(&st.fixture.tenant_id) {
+        return deny(90002, "Tenant not found (mock).");
+    }
+    if form.get("grant_type").map(String::as_str) != Some("client_credentials")
+        || form.get("client_id") != Some(&st.creds.client_id)
+    {
+        return deny(700016, "Application not found in the directory (mock).");
+    }
+    let ok = if let Some(s) = form.get("client_secret") {
+        *s == st.creds.secret
+    } else if let Some(a) = form.get("client_assertion") {
+        *a == st.creds.federated_token || st.creds.verify_assertion(a)
+    } else {
+        false
+    };
+    if !ok {
+        return deny(
+            7000215,
+            "Invalid client secret or assertion provided (mock).",
+        );
+    }
+    let token: String = (0..48)
+        .map(|_| format!("{:x}", fastrand::u8(0..16)))
+        .collect();
+    let token = format!("mock-token-{token}");
+    st.tokens.lock().expect("tokens").push(token.clone());
+    respond(
+        200,
+        serde_json::to_vec(&json!({
+            "token_type": "Bearer",
+            "expires_in": 3599,
+            "ext_expires_in": 3599,
+            "access_token": token,
+        }))
+        .expect("json"),
+        &[],
+    )
+}
