@@ -151,6 +151,14 @@ pub async fn collect_async(opts: &CollectOptions) -> Result<Summary> {
         counters: counters.clone(),
         progress: progress::Progress::new(opts.progress),
     };
+    // Fail fast on a credential that does not work at all: one clear error, no bundle.
+    let arm_scope = ep.scope("arm").expect("ARM always has a scope");
+    ctx.tokens.get(&arm_scope).await.map_err(|e| {
+        anyhow!(
+            "authentication failed ({} credential, token for {arm_scope}): {e}",
+            cred.kind.manifest_name()
+        )
+    })?;
     let now = Utc::now();
     let plan_opts = plan::PlanOptions {
         page_limit: opts.page_limit,

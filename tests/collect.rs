@@ -1,0 +1,567 @@
+//! The collector against the local mock of the Microsoft endpoints (tests/common/mock): round
+//! trips over every fixture tenant, each locally runnable credential type through the real
+//! azure_identity code, every injectable fault, the read-only guarantee and secret canaries.
+//!
+//! Every test starts its own mock on 127.0.0.1 with an ephemeral port and runs the real
+//! `siemproof` binary with a bounded wait; nothing reaches the internet.
+
+#[path = "common/mock/mod.rs"]
+mod mock;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use mock::{Faults, Mock, MockOptions};
+use serde_json::Value;
+
+const AS_OF: &str = "2026-11-20T09:00:00Z";
+const DEMO: &str = "fixtures/tenants/contoso-demo";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn tenants() -> Vec<PathBuf> {
+    let dir = root().join("fixtures/tenants");
+    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("manifest.json").is_file())
+        .collect();
+    v.sort();
+    assert!(!v.is_empty(), "no fixture tenant in {}", dir.display());
+    v
+}
+
+/// Runs the siemproof binary with only the given environment, killing it after `limit`.
+fn siemproof(args: &[&str], env: &[(&str, String)], limit: Duration) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_siemproof"));
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn siemproof");
+    let started = Instant::now();
+    loop {
+        if child.try_wait().expect("wait").is_some() {
+            return child.wait_with_output().expect("output");
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("output");
+            panic!(
+                "siemproof {args:?} did not finish within {limit:?}\nstderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+struct Run {
+    out: Output,
+    bundle: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Run {
+    fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.out.stdout).into_owned()
+    }
+    fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.out.stderr).into_owned()
+    }
+    fn manifest(&self) -> Value {
+        serde_json::from_slice(&std::fs::read(self.bundle.join("manifest.json")).expect("manifest"))
+            .expect("json")
+    }
+    /// Failed items as `kind: code`.
+    fn failures(&self) -> Vec<String> {
+        self.manifest()["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter(|i| i["path"].is_null())
+            .map(|i| format!("{}: {}", i["kind"].as_str().unwrap_or(""), i["error"]["code"].as_str().unwrap_or("")))
+            .collect()
+    }
+}
+
+fn secret_env(m: &Mock) -> Vec<(&'static str, String)> {
+    vec![
+        ("AZURE_TENANT_ID", m.tenant_id.clone()),
+        ("AZURE_CLIENT_ID", m.client_id().to_string()),
+        ("AZURE_CLIENT_SECRET", m.secret().to_string()),
+    ]
+}
+
+/// Collects from `m` into a fresh directory.
+fn collect(m: &Mock, extra: &[&str], env: Vec<(&'static str, String)>) -> Run {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("siemproof.toml");
+    m.write_config(&cfg).expect("write config");
+    let bundle = dir.path().join("evidence");
+    let mut args = vec![
+        "collect",
+        "--config",
+        cfg.to_str().expect("utf8"),
+        "--out",
+        bundle.to_str().expect("utf8"),
+    ];
+    args.extend_from_slice(extra);
+    let out = siemproof(&args, &env, Duration::from_secs(120));
+    Run {
+        out,
+        bundle,
+        _dir: dir,
+    }
+}
+
+fn start(tenant: &str, opts: MockOptions) -> Mock {
+    Mock::start(&root().join(tenant), opts).expect("mock starts")
+}
+
+/// Fast retries so fault tests stay short (still bounded by the deadline).
+const FAST: &[&str] = &["--deadline", "20", "--timeout", "5"];
+
+/// The comparable part of results.json: per check, status, reason, evidence statuses, findings.
+fn audit(bundle: &Path, config: Option<&Path>) -> Value {
+    let out_dir = tempfile::tempdir().expect("tempdir");
+    let mut args = vec![
+        "audit".to_string(),
+        bundle.display().to_string(),
+        "--out".into(),
+        out_dir.path().display().to_string(),
+        "--format".into(),
+        "json".into(),
+        "--as-of".into(),
+        AS_OF.into(),
+        "--fail-on".into(),
+        "never".into(),
+    ];
+    if let Some(c) = config {
+        args.push("--config".into());
+        args.push(c.display().to_string());
+    }
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = siemproof(&a, &[], Duration::from_secs(60));
+    assert!(
+        out.status.success(),
+        "audit {}: {}",
+        bundle.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(
+        &std::fs::read(out_dir.path().join("results.json")).expect("results.json"),
+    )
+    .expect("json");
+    let checks: Vec<Value> = r["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .map(|c| {
+            let ev: Vec<Value> = c["evidence"]
+                .as_array()
+                .map(|e| {
+                    e.iter()
+                        .map(|x| serde_json::json!([x["kind"], x["status"]]))
+                        .collect()
+                })
+                .unwrap_or_default();
+            serde_json::json!({
+                "id": c["id"], "status": c["status"], "reason": c["reason"],
+                "evidence": ev, "findings": c["findings"],
+            })
+        })
+        .collect();
+    serde_json::json!({"checks": checks, "coverage": r["coverage"]})
+}
+
+/// The fixture without what `collect` cannot produce (probe results, attestations), so that
+/// the comparison is about the collector.
+fn online_part(fixture: &Path) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut m: Value =
+        serde_json::from_slice(&std::fs::read(fixture.join("manifest.json")).expect("manifest"))
+            .expect("json");
+    let items = m["items"].as_array_mut().expect("items");
+    items.retain(|i| {
+        let k = i["kind"].as_str().unwrap_or("");
+        !(k.starts_with("probe.") || k == "attestation")
+    });
+    for i in items.iter() {
+        if let Some(p) = i["path"].as_str() {
+            let to = dir.path().join(p);
+            std::fs::create_dir_all(to.parent().expect("parent")).expect("mkdir");
+            std::fs::copy(fixture.join(p), to).expect("copy");
+        }
+    }
+    m.as_object_mut().expect("object").remove("contributors");
+    std::fs::write(
+        dir.path().join("manifest.json"),
+        serde_json::to_vec_pretty(&m).expect("json"),
+    )
+    .expect("write");
+    dir
+}
+
+/// The normalised model of a bundle under a config, at the pinned audit clock.
+fn model(bundle: &Path, config: &Path) -> Value {
+    let b = siemproof::evidence::Bundle::open(bundle, false).expect("bundle");
+    let cfg = siemproof::config::Config::load(config).expect("config");
+    let as_of = siemproof::audit::parse_as_of(AS_OF).expect("as_of");
+    serde_json::to_value(siemproof::normalize::normalize(&b, &cfg, as_of, &[])).expect("model")
+}
+
+#[test]
+fn round_trip_every_fixture_tenant() {
+    for t in tenants() {
+        let m = Mock::start(&t, MockOptions::default()).expect("mock");
+        let run = collect(&m, &[], secret_env(&m));
+        assert!(
+            run.out.status.success(),
+            "{}: {}",
+            t.display(),
+            run.stderr()
+        );
+        siemproof::evidence::Bundle::open(&run.bundle, false)
+            .unwrap_or_else(|e| panic!("{}: collected bundle does not verify: {e}", t.display()));
+        let reference = online_part(&t);
+        let config = t.join("siemproof.toml");
+        let expected = audit(reference.path(), Some(&config));
+        let actual = audit(&run.bundle, Some(&config));
+        assert_eq!(
+            serde_json::to_string_pretty(&actual).expect("json"),
+            serde_json::to_string_pretty(&expected).expect("json"),
+            "{}: auditing the collected bundle differs from auditing the fixture",
+            t.display()
+        );
+        // Stronger than the (growing) catalogue: the normalised models are equal too.
+        assert_eq!(
+            serde_json::to_string_pretty(&model(&run.bundle, &config)).expect("json"),
+            serde_json::to_string_pretty(&model(reference.path(), &config)).expect("json"),
+            "{}: the normalised model of the collected bundle differs",
+            t.display()
+        );
+        // The bundled config is the one collect used (cloud = custom, pointing at the mock).
+        let bundled = std::fs::read_to_string(run.bundle.join("siemproof.toml")).expect("config");
+        assert!(bundled.contains("custom"), "{bundled}");
+    }
+}
+
+#[test]
+fn client_secret_credential_and_manifest_identity() {
+    let m = start(DEMO, MockOptions::default());
+    let run = collect(&m, &["--auth", "secret"], secret_env(&m));
+    assert!(run.out.status.success(), "{}", run.stderr());
+    let man = run.manifest();
+    assert_eq!(man["collector"]["auth"], "client_secret");
+    assert_eq!(man["collector"]["app_id"], m.client_id());
+    assert!(!m.issued_tokens().is_empty());
+}
+
+#[test]
+fn client_certificate_credential() {
+    let m = start(DEMO, MockOptions::default());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p12 = dir.path().join("client.pfx");
+    std::fs::write(&p12, m.pkcs12()).expect("write pfx");
+    let env = vec![
+        ("AZURE_TENANT_ID", m.tenant_id.clone()),
+        ("AZURE_CLIENT_ID", m.client_id().to_string()),
+        ("AZURE_CLIENT_CERTIFICATE_PATH", p12.display().to_string()),
+    ];
+    let run = collect(&m, &["--auth", "certificate"], env);
+    assert!(run.out.status.success(), "{}", run.stderr());
+    assert_eq!(run.manifest()["collector"]["auth"], "client_certificate");
+    // The fixture's own recorded failures are the only ones.
+    assert!(
+        run.failures().iter().all(|f| !f.contains("TokenRequestFailed")),
+        "{:?}",
+        run.failures()
+    );
+}
+
+#[test]
+fn workload_identity_credential_with_a_token_file() {
+    let m = start(DEMO, MockOptions::default());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("federated-token");
+    std::fs::write(&file, m.federated_token()).expect("write token");
+    let env = vec![
+        ("AZURE_TENANT_ID", m.tenant_id.clone()),
+        ("AZURE_CLIENT_ID", m.client_id().to_string()),
+        ("AZURE_FEDERATED_TOKEN_FILE", file.display().to_string()),
+    ];
+    // `default` picks workload identity from the environment.
+    let run = collect(&m, &[], env);
+    assert!(run.out.status.success(), "{}", run.stderr());
+    assert_eq!(run.manifest()["collector"]["auth"], "workload_identity");
+}
+
+#[test]
+fn a_wrong_secret_is_a_clear_error_and_leaves_no_bundle() {
+    let m = start(DEMO, MockOptions::default());
+    let mut env = secret_env(&m);
+    env[2].1 = "not-the-secret-0123456789".into();
+    let run = collect(&m, &["--auth", "secret"], env);
+    assert_eq!(run.out.status.code(), Some(2), "{}", run.stdout());
+    let err = run.stderr();
+    assert!(err.contains("AADSTS7000215"), "{err}");
+    assert!(!err.contains("not-the-secret"), "{err}");
+    assert!(!run.bundle.exists());
+    assert!(m.issued_tokens().is_empty());
+}
+
+fn faults(f: Faults) -> MockOptions {
+    MockOptions {
+        faults: f,
+        ..MockOptions::default()
+    }
+}
+
+/// The fixture's own recorded failures (the baseline every transient fault must return to).
+fn baseline() -> Vec<String> {
+    let m = start(DEMO, MockOptions::default());
+    let mut f = collect(&m, &[], secret_env(&m)).failures();
+    f.sort();
+    f
+}
+
+fn assert_recovers(f: Faults) {
+    let m = start(DEMO, faults(f.clone()));
+    let run = collect(&m, FAST, secret_env(&m));
+    assert!(run.out.status.success(), "{f:?}: {}", run.stderr());
+    let mut got = run.failures();
+    got.sort();
+    assert_eq!(got, baseline(), "{f:?}");
+    assert!(run.stdout().contains(" retries"), "{}", run.stdout());
+    siemproof::evidence::Bundle::open(&run.bundle, false).expect("valid bundle");
+}
+
+#[test]
+fn throttling_with_retry_after_is_waited_out() {
+    // Two 429s per URL (403 AF429 on the Management Activity API), fractional Retry-After.
+    assert_recovers(Faults {
+        throttle: 2,
+        retry_after: Some("0.2".into()),
+        ..Faults::default()
+    });
+}
+
+#[test]
+fn server_errors_resets_and_malformed_bodies_are_retried() {
+    assert_recovers(Faults {
+        reset: 1,
+        server_error: 1,
+        malformed: 1,
+        ..Faults::default()
+    });
+}
+
+#[test]
+fn a_throttling_storm_ends_in_recorded_failures_within_the_deadline() {
+    let m = start(
+        DEMO,
+        faults(Faults {
+            throttle: u32::MAX,
+            retry_after: Some("1".into()),
+            only_kinds: vec!["graph.organization".into(), "o365.subscriptions".into()],
+            ..Faults::default()
+        }),
+    );
+    let started = Instant::now();
+    let run = collect(&m, &["--deadline", "3", "--timeout", "5"], secret_env(&m));
+    assert!(run.out.status.success(), "{}", run.stderr());
+    assert!(started.elapsed() < Duration::from_secs(60));
+    let f = run.failures();
+    assert!(f.contains(&"graph.organization: TooManyRequests".to_string()), "{f:?}");
+    assert!(f.contains(&"o365.subscriptions: AF429".to_string()), "{f:?}");
+    assert!(run.stdout().contains("partial collection"), "{}", run.stdout());
+    // The audit reads it and fails closed.
+    let r = audit(&run.bundle, None);
+    assert!(r["checks"].as_array().is_some());
+}
+
+#[test]
+fn persistent_malformed_json_is_recorded_not_written() {
+    let m = start(
+        DEMO,
+        faults(Faults {
+            malformed: u32::MAX,
+            only_kinds: vec!["arm.eventhub.namespaces".into()],
+            ..Faults::default()
+        }),
+    );
+    let run = collect(&m, &["--deadline", "5", "--max-retries", "2"], secret_env(&m));
+    assert!(run.out.status.success(), "{}", run.stderr());
+    assert!(
+        run.failures().contains(&"arm.eventhub.namespaces: MalformedJson".to_string()),
+        "{:?}",
+        run.failures()
+    );
+    siemproof::evidence::Bundle::open(&run.bundle, false).expect("valid bundle");
+}
+
+#[test]
+fn slow_responses_within_the_timeout_complete_and_beyond_it_time_out() {
+    let m = start(
+        DEMO,
+        MockOptions {
+            latency_ms: 150,
+            ..MockOptions::default()
+        },
+    );
+    let run = collect(&m, FAST, secret_env(&m));
+    assert!(run.out.status.success(), "{}", run.stderr());
+    let mut got = run.failures();
+    got.sort();
+    assert_eq!(got, baseline());
+
+    let m = start(
+        DEMO,
+        MockOptions {
+            latency_ms: 1500,
+            ..MockOptions::default()
+        },
+    );
+    let started = Instant::now();
+    // The token request is slow too; a 1 s timeout makes even that fail: a clear error.
+    let run = collect(&m, &["--timeout", "1", "--deadline", "3", "--max-retries", "1"], secret_env(&m));
+    assert!(started.elapsed() < Duration::from_secs(60));
+    assert_eq!(run.out.status.code(), Some(2), "{}", run.stdout());
+    assert!(run.stderr().contains("token"), "{}", run.stderr());
+    assert!(!run.bundle.exists());
+}
+
+#[test]
+fn a_next_link_loop_stops_with_an_error_item() {
+    let m = start(
+        DEMO,
+        faults(Faults {
+            nextlink_loop: true,
+            ..Faults::default()
+        }),
+    );
+    let run = collect(&m, FAST, secret_env(&m));
+    assert!(run.out.status.success(), "{}", run.stderr());
+    let f = run.failures();
+    for k in ["arm.eventhub.namespaces", "graph.applications", "o365.content"] {
+        assert!(f.contains(&format!("{k}: NextLinkLoop")), "{k}: {f:?}");
+    }
+    siemproof::evidence::Bundle::open(&run.bundle, false).expect("valid bundle");
+}
+
+#[test]
+fn forbidden_kinds_are_recorded_with_microsofts_error() {
+    let m = start(
+        DEMO,
+        faults(Faults {
+            forbidden_kinds: vec![
+                "arm.aadiam.diagnostic_settings".into(),
+                "graph.subscribed_skus".into(),
+            ],
+            ..Faults::default()
+        }),
+    );
+    let run = collect(&m, FAST, secret_env(&m));
+    assert!(run.out.status.success(), "{}", run.stderr());
+    let man = run.manifest();
+    let item = man["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|i| i["kind"] == "arm.aadiam.diagnostic_settings")
+        .expect("item recorded")
+        .clone();
+    assert_eq!(item["status"], 403);
+    assert_eq!(item["error"]["code"], "AuthorizationFailed");
+    assert!(run.stdout().contains("arm.aadiam.diagnostic_settings"), "{}", run.stdout());
+    assert!(run.failures().contains(&"graph.subscribed_skus: AuthorizationFailed".to_string()));
+}
+
+#[test]
+fn only_reads_are_ever_sent() {
+    let m = start(
+        DEMO,
+        faults(Faults {
+            throttle: 1,
+            retry_after: Some("0".into()),
+            nextlink_loop: true,
+            ..Faults::default()
+        }),
+    );
+    let run = collect(&m, FAST, secret_env(&m));
+    assert!(run.out.status.success(), "{}", run.stderr());
+    let seen = m.requests();
+    assert!(seen.len() > 20, "{}", seen.len());
+    for s in &seen {
+        let lower = s.path_and_query.to_ascii_lowercase();
+        let token = s.method == "POST" && lower.ends_with("/oauth2/v2.0/token");
+        assert!(s.method == "GET" || token, "{} {}", s.method, s.path_and_query);
+        assert!(!lower.contains("listkeys"), "{}", s.path_and_query);
+        assert!(!lower.contains("subscriptions/start"), "{}", s.path_and_query);
+    }
+}
+
+fn scan(dir: &Path, needles: &[String]) -> Vec<String> {
+    let mut hits = Vec::new();
+    for e in walk(dir) {
+        let text = String::from_utf8_lossy(&std::fs::read(&e).expect("read")).into_owned();
+        for n in needles {
+            if text.contains(n.as_str()) {
+                hits.push(format!("{} contains {n}", e.display()));
+            }
+        }
+    }
+    hits
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).expect("read_dir") {
+        let p = e.expect("entry").path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn canaries_never_reach_the_bundle_or_the_output() {
+    let canary = format!("CANARY{}", fastrand::u64(..));
+    let m = start(
+        DEMO,
+        MockOptions {
+            canary: Some(canary.clone()),
+            faults: Faults {
+                forbidden_kinds: vec!["graph.organization".into()],
+                ..Faults::default()
+            },
+            ..MockOptions::default()
+        },
+    );
+    assert_eq!(m.secret(), canary, "the canary is the client secret");
+    let run = collect(&m, &["--verbose"], secret_env(&m));
+    assert!(run.out.status.success(), "{}", run.stderr());
+    let mut needles = vec![canary.clone()];
+    needles.extend(m.issued_tokens());
+    assert!(needles.len() > 1, "tokens were issued");
+    let hits = scan(&run.bundle, &needles);
+    assert!(hits.is_empty(), "{hits:?}");
+    for n in &needles {
+        assert!(!run.stdout().contains(n.as_str()), "stdout leaks");
+        assert!(!run.stderr().contains(n.as_str()), "stderr leaks");
+    }
+    // The verbose log did happen (so the scan covered it).
+    assert!(run.stderr().contains("GET https://127.0.0.1"), "{}", run.stderr());
+}
