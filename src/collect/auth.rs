@@ -15,7 +15,10 @@ use std::sync::Arc;
 use anyhow::{anyhow, bail, Context, Result};
 use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
 use azure_core::credentials::{AccessToken, Secret, SecretBytes, TokenCredential};
-use azure_core::http::{AsyncRawResponse, ClientOptions, HttpClient, Request, Transport};
+use azure_core::http::{
+    AsyncRawResponse, ClientOptions, ExponentialRetryOptions, HttpClient, Request, RetryOptions,
+    Transport,
+};
 use azure_identity::{
     ClientCertificateCredential, ClientCertificateCredentialOptions, ClientSecretCredential,
     ClientSecretCredentialOptions, DeveloperToolsCredential, ManagedIdentityCredential,
@@ -124,9 +127,16 @@ pub fn credential(
     let client_options = || {
         let mut cloud = CustomConfiguration::default();
         cloud.authority_host = authority_host.to_string();
+        // Token requests: a few quick retries, bounded, so a dead authority is a prompt error.
+        let mut retry = ExponentialRetryOptions::default();
+        retry.initial_delay = azure_core::time::Duration::milliseconds(500);
+        retry.max_retries = 3;
+        retry.max_delay = azure_core::time::Duration::seconds(5);
+        retry.max_total_elapsed = azure_core::time::Duration::seconds(30);
         ClientOptions {
             transport: Some(Transport::new(Arc::new(GuardedTransport(http.clone())))),
             cloud: Some(Arc::new(CloudConfiguration::from(cloud))),
+            retry: RetryOptions::exponential(retry),
             ..Default::default()
         }
     };
