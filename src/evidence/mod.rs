@@ -278,6 +278,72 @@ pub fn parse_json(path: &Path, bytes: &[u8]) -> Result<serde_json::Value, Eviden
     })
 }
 
+/// Reads, verifies and parses one manifest item. With `allow_unverified`, a missing or altered
+/// file becomes an item without a body and the problem is returned beside it.
+fn load_item(
+    dir: &Path,
+    item: &Item,
+    allow_unverified: bool,
+) -> Result<(LoadedItem, Option<String>), EvidenceError> {
+    let unverified = |e: EvidenceError| {
+        let text = e.to_string();
+        (
+            LoadedItem {
+                item: item.clone(),
+                body: None,
+                problem: Some(text.clone()),
+            },
+            Some(text),
+        )
+    };
+    let Some(rel) = &item.path else {
+        return Ok((
+            LoadedItem {
+                item: item.clone(),
+                body: None,
+                problem: None,
+            },
+            None,
+        ));
+    };
+    let path = dir.join(rel);
+    let bytes = match read_limited(&path) {
+        Ok(b) => b,
+        Err(e @ EvidenceError::Missing(_)) if allow_unverified => return Ok(unverified(e)),
+        Err(e) => return Err(e),
+    };
+    let actual = sha256_hex(&bytes);
+    let expected = item.sha256.clone().unwrap_or_default();
+    if !actual.eq_ignore_ascii_case(&expected) {
+        let e = EvidenceError::Altered {
+            path,
+            expected,
+            actual,
+        };
+        return if allow_unverified {
+            Ok(unverified(e))
+        } else {
+            Err(e)
+        };
+    }
+    let body = if rel.ends_with(".json") {
+        Body::Json(parse_json(&path, &bytes)?)
+    } else {
+        Body::Text(String::from_utf8(bytes).map_err(|_| EvidenceError::Json {
+            path: path.clone(),
+            message: "not UTF-8 text".into(),
+        })?)
+    };
+    Ok((
+        LoadedItem {
+            item: item.clone(),
+            body: Some(body),
+            problem: None,
+        },
+        None,
+    ))
+}
+
 impl Bundle {
     /// Opens and verifies the bundle in `dir`.
     pub fn open(dir: &Path, allow_unverified: bool) -> Result<Bundle, EvidenceError> {
@@ -343,62 +409,35 @@ impl Bundle {
             }
         }
 
-        let mut items = Vec::with_capacity(manifest.items.len());
-        for item in &manifest.items {
-            let Some(rel) = &item.path else {
-                items.push(LoadedItem {
-                    item: item.clone(),
-                    body: None,
-                    problem: None,
-                });
-                continue;
-            };
-            let path = dir.join(rel);
-            let bytes = match read_limited(&path) {
-                Ok(b) => b,
-                Err(e @ EvidenceError::Missing(_)) if allow_unverified => {
-                    problems.push(e.to_string());
-                    items.push(LoadedItem {
-                        item: item.clone(),
-                        body: None,
-                        problem: Some(e.to_string()),
-                    });
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
-            let actual = sha256_hex(&bytes);
-            let expected = item.sha256.clone().unwrap_or_default();
-            if !actual.eq_ignore_ascii_case(&expected) {
-                let e = EvidenceError::Altered {
-                    path: path.clone(),
-                    expected,
-                    actual,
-                };
-                if allow_unverified {
-                    problems.push(e.to_string());
-                    items.push(LoadedItem {
-                        item: item.clone(),
-                        body: None,
-                        problem: Some(e.to_string()),
-                    });
-                    continue;
-                }
-                return Err(e);
-            }
-            let body = if rel.ends_with(".json") {
-                Body::Json(parse_json(&path, &bytes)?)
-            } else {
-                Body::Text(String::from_utf8(bytes).map_err(|_| EvidenceError::Json {
-                    path: path.clone(),
-                    message: "not UTF-8 text".into(),
-                })?)
-            };
-            items.push(LoadedItem {
-                item: item.clone(),
-                body: Some(body),
-                problem: None,
+        // Hashing and parsing dominate on large tenants; items are independent, so spread them
+        // over the cores and keep manifest order (and the first error in that order).
+        let workers = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(8);
+        let chunk = manifest.items.len().div_ceil(workers).max(1);
+        let loaded: Vec<Result<(LoadedItem, Option<String>), EvidenceError>> =
+            std::thread::scope(|s| {
+                let handles: Vec<_> = manifest
+                    .items
+                    .chunks(chunk)
+                    .map(|part| {
+                        s.spawn(move || {
+                            part.iter()
+                                .map(|it| load_item(dir, it, allow_unverified))
+                                .collect::<Vec<_>>()
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .flat_map(|h| h.join().expect("evidence loader thread"))
+                    .collect()
             });
+        let mut items = Vec::with_capacity(loaded.len());
+        for r in loaded {
+            let (item, problem) = r?;
+            problems.extend(problem);
+            items.push(item);
         }
         Ok(Bundle {
             root: dir.to_path_buf(),
