@@ -128,9 +128,14 @@ fn contoso_demo_reads_as_its_readme_says() {
     assert_eq!(metrics.incoming_bytes, None);
     assert!(metrics.incoming_messages.unwrap() > 0.0);
     assert_eq!(metrics.errors.len(), 1);
-    // The setting's id has no leading slash and its rule id lower-cased segments.
-    let e = m.entra.settings[0].event_hub.as_ref().unwrap();
+    // The setting's id has no leading slash and its rule id lower-cased segments; the archive
+    // setting has no Event Hub at all.
+    let setting = |n: &str| m.entra.settings.iter().find(|s| s.name == n).expect(n);
+    let e = setting("aad-to-eventhub").event_hub.as_ref().unwrap();
     assert!(e.to_configured && e.rule_send_only == Some(true));
+    let archive = setting("aad-archive-365d");
+    assert!(archive.event_hub.is_none() && archive.storage_account);
+    assert_eq!(m.entra.to_configured_hub, ["aad-to-eventhub"]);
     assert_eq!(
         status(&m, "graph.oauth2_permission_grants"),
         EvidenceStatus::Forbidden
