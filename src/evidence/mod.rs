@@ -79,7 +79,8 @@ pub enum EvidenceError {
 pub enum EvidenceStatus {
     /// Read successfully.
     Ok,
-    /// The API said the thing is absent (404, or no subscription for an O365 content type).
+    /// The API said the thing is absent (404, or no subscription for an O365 content type, or a
+    /// subscription a tenant admin disabled: AF20022 / AF20023).
     NotFound,
     /// The collector was not authorised (401/403).
     Forbidden,
@@ -137,7 +138,9 @@ impl LoadedItem {
         let code = self.item.error.as_ref().map(|e| e.code.as_str());
         match (self.item.status, code) {
             (_, Some("AF429")) => EvidenceStatus::Throttled,
-            (_, Some("AF20022")) => EvidenceStatus::NotFound,
+            // The Management Activity API answers a content listing for a missing (AF20022) or
+            // disabled (AF20023) subscription with HTTP 400: an authoritative "nothing flows".
+            (_, Some("AF20022" | "AF20023")) => EvidenceStatus::NotFound,
             (Some(401 | 403), _) => EvidenceStatus::Forbidden,
             (Some(404), _) => EvidenceStatus::NotFound,
             (Some(429), _) => EvidenceStatus::Throttled,
@@ -503,6 +506,30 @@ pub fn state_of(items: &[&LoadedItem]) -> KindState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn failed(status: u16, code: &str) -> LoadedItem {
+        LoadedItem {
+            item: serde_json::from_value(serde_json::json!({
+                "kind": "o365.content",
+                "scope": "Audit.General",
+                "status": status,
+                "fetched_at": "2026-11-20T08:00:00Z",
+                "error": {"code": code, "message": "m"}
+            }))
+            .unwrap(),
+            body: None,
+            problem: None,
+        }
+    }
+
+    #[test]
+    fn missing_or_disabled_o365_subscriptions_are_evidence_of_absence() {
+        assert_eq!(failed(400, "AF20022").status(), EvidenceStatus::NotFound);
+        assert_eq!(failed(400, "AF20023").status(), EvidenceStatus::NotFound);
+        assert_eq!(failed(403, "AF429").status(), EvidenceStatus::Throttled);
+        assert_eq!(failed(401, "AF10001").status(), EvidenceStatus::Forbidden);
+        assert_eq!(failed(400, "AF20030").status(), EvidenceStatus::Error);
+    }
 
     #[test]
     fn unsafe_paths_are_refused() {
