@@ -285,21 +285,22 @@ pub fn evaluate(check: &Check, c: &Compiled, scope: &Scope) -> Outcome {
             .as_ref()
             .map(|p| p.execute(&child).map(|v| to_json(&v)).unwrap_or(Json::Null));
         let (status, message) = match assert.execute(&child) {
-            Ok(Value::Bool(true)) => {
-                let warned = c
-                    .warn
-                    .as_ref()
-                    .map(|w| matches!(w.execute(&child), Ok(Value::Bool(true))))
-                    .unwrap_or(false);
-                if warned {
-                    (
-                        Status::Warn,
-                        eval_str(&c.message, &child).unwrap_or_else(|| check.title.clone()),
-                    )
-                } else {
-                    (Status::Pass, "met".to_string())
-                }
-            }
+            Ok(Value::Bool(true)) => match c.warn.as_ref().map(|w| w.execute(&child)) {
+                None | Some(Ok(Value::Bool(false))) => (Status::Pass, "met".to_string()),
+                Some(Ok(Value::Bool(true))) => (
+                    Status::Warn,
+                    eval_str(&c.message, &child).unwrap_or_else(|| check.title.clone()),
+                ),
+                // A warning that cannot be evaluated is not a pass either: fail closed.
+                Some(Ok(other)) => (
+                    Status::NotAssessed,
+                    format!("`warn` returned {}, not a boolean", describe(&other)),
+                ),
+                Some(Err(e)) => (
+                    Status::NotAssessed,
+                    format!("the evidence lacks what `warn` reads: {e}"),
+                ),
+            },
             Ok(Value::Bool(false)) => {
                 let st = match check.on_fail {
                     OnFail::Fail => Status::Fail,
