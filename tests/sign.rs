@@ -158,36 +158,68 @@ fn a_signature_made_by_minisign_verifies_with_siemproof() {
     );
     let msec = tmp.path().join("m.key");
     let mpub = tmp.path().join("m.pub");
-    let o = run(Command::new("minisign")
-        .args(["-G", "-W", "-p"])
-        .arg(&mpub)
-        .arg("-s")
-        .arg(&msec));
+    let pw = "minisign-made password";
+    // minisign reads the password from standard input when it is not a terminal.
+    let minisign = |args: &[&std::ffi::OsStr]| {
+        let mut c = Command::new("minisign");
+        c.args(args)
+            .current_dir(&out)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{pw}\n{pw}\n").as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let o = minisign(&["-G".as_ref(), "-p".as_ref(), mpub.as_os_str(), "-s".as_ref(), msec.as_os_str()]);
     assert!(o.status.success(), "minisign -G: {}", text(&o));
-    let o = run(Command::new("minisign")
-        .arg("-S")
-        .arg("-s")
-        .arg(&msec)
-        .args(["-m", "SHA256SUMS", "-t", &comment])
-        .current_dir(&out));
-    assert!(o.status.success(), "minisign -S: {}", text(&o));
+    let sign_with = |comment: &str| {
+        let o = minisign(&[
+            "-S".as_ref(),
+            "-s".as_ref(),
+            msec.as_os_str(),
+            "-m".as_ref(),
+            "SHA256SUMS".as_ref(),
+            "-t".as_ref(),
+            comment.as_ref(),
+        ]);
+        assert!(o.status.success(), "minisign -S: {}", text(&o));
+    };
+    sign_with(&comment);
     let (code, t) = verify(&out, &mpub);
     assert_eq!(code, 0, "{t}");
     // The same key signing without the binding comment is refused by siemproof.
-    let o = run(Command::new("minisign")
-        .arg("-S")
-        .arg("-s")
-        .arg(&msec)
-        .args(["-m", "SHA256SUMS", "-t", "timestamp:1700000000"])
-        .current_dir(&out));
-    assert!(o.status.success());
+    sign_with("timestamp:1700000000");
     let (code, t) = verify(&out, &mpub);
     assert_eq!(code, 1, "{t}");
     assert!(t.contains("binding"), "{t}");
     // And siemproof signs with a key minisign generated.
-    let o = run(bin().arg("sign").arg(&out).arg("--key").arg(&msec));
+    let o = run(bin()
+        .arg("sign")
+        .arg(&out)
+        .arg("--key")
+        .arg(&msec)
+        .env("SIEMPROOF_SIGNING_PASSWORD", pw));
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(verify(&out, &mpub).0, 0);
+    // minisign's unencrypted keys (-W, zero checksum) are refused with an explanation.
+    let wsec = tmp.path().join("w.key");
+    let wpub = tmp.path().join("w.pub");
+    let o = run(Command::new("minisign")
+        .args(["-G", "-W", "-p"])
+        .arg(&wpub)
+        .arg("-s")
+        .arg(&wsec));
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run(bin().arg("sign").arg(&out).arg("--key").arg(&wsec));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("siemproof keygen --unencrypted"), "{}", text(&o));
 }
 
 #[test]

@@ -126,6 +126,11 @@ pub fn load_secret(path: Option<&Path>) -> Result<SecretKey> {
         .map_err(|e| anyhow!("{source}: not a minisign secret key: {e}"))?;
     match SecretKey::from_unencrypted_box(sk_box.clone()) {
         Ok(sk) => return Ok(sk),
+        Err(e) if e.to_string().contains("Corrupted") => bail!(
+            "{source}: unencrypted secret key with an invalid checksum ({e}); the minisign tool's `-G -W` \
+             writes such keys, which the minisign library refuses: use `siemproof keygen --unencrypted` \
+             or a password-protected key"
+        ),
         Err(e) if !e.to_string().contains("encrypted") => {
             bail!("{source}: not a usable minisign secret key: {e}")
         }
