@@ -61,14 +61,15 @@ pub fn write_bundle(dir: &Path, hub_status: &str) -> PathBuf {
     };
     let target = dir.join("bundle");
     let mut w = BundleWriter::new(&target, manifest).unwrap();
+    // Subscription first: the tenant `id = ` pattern also matches inside `subscription_id = `.
     let config = siemproof::config::INIT_TEMPLATE
-        .replace(
-            "id = \"00000000-0000-0000-0000-000000000000\"",
-            &format!("id = \"{TENANT}\""),
-        )
         .replace(
             "subscription_id = \"00000000-0000-0000-0000-000000000000\"",
             &format!("subscription_id = \"{SUB}\""),
+        )
+        .replace(
+            "\nid = \"00000000-0000-0000-0000-000000000000\"",
+            &format!("\nid = \"{TENANT}\""),
         );
     let mut cfg = item("config", "siemproof.toml", "siemproof.toml");
     cfg.status = None;
