@@ -387,7 +387,8 @@ fn load_signing_key(k: &Path) -> Result<minisign::SecretKey> {
 fn clear_signed_output(out: &Path) -> Result<()> {
     let ev = out.join(crate::sign::EVIDENCE_DIR);
     if ev.is_dir() {
-        std::fs::remove_dir_all(&ev).with_context(|| format!("{}: cannot replace", ev.display()))?;
+        std::fs::remove_dir_all(&ev)
+            .with_context(|| format!("{}: cannot replace", ev.display()))?;
     }
     for f in [crate::sign::sums::SUMS, crate::sign::sums::SIG] {
         let p = out.join(f);

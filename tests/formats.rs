@@ -48,8 +48,7 @@ fn oscal_documents_validate_with_the_nist_schema() {
     .iter()
     .map(|f| out.join(f))
     .collect();
-    let ar: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&files[1]).unwrap()).unwrap();
+    let ar: serde_json::Value = serde_json::from_slice(&std::fs::read(&files[1]).unwrap()).unwrap();
     let ar = &ar["assessment-results"];
     assert_eq!(ar["metadata"]["oscal-version"], "1.2.1");
     assert_eq!(ar["import-ap"]["href"], "assessment-plan.json");
@@ -59,7 +58,12 @@ fn oscal_documents_validate_with_the_nist_schema() {
         .as_array()
         .unwrap()
         .iter()
-        .flat_map(|o| o["relevant-evidence"].as_array().cloned().unwrap_or_default())
+        .flat_map(|o| {
+            o["relevant-evidence"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
         .find(|e| e["href"] == "../evidence/raw/arm/arm.eventhub.eventhubs.json")
         .expect("an observation points at the event hub evidence");
     let sha = ev["props"]
@@ -150,7 +154,11 @@ fn oscal_documents_validate_with_trestle() {
     )
     .unwrap();
     let o = run(Command::new("trestle")
-        .args(["validate", "-f", "assessment-results/broken/assessment-results.json"])
+        .args([
+            "validate",
+            "-f",
+            "assessment-results/broken/assessment-results.json",
+        ])
         .current_dir(&ws));
     assert!(!o.status.success(), "trestle accepted a broken document");
 }
@@ -215,7 +223,13 @@ fn jsonl_and_csv_carry_one_finding_per_line() {
     assert!(!rows.is_empty());
     for r in &rows {
         for k in [
-            "timestamp", "run_id", "tenant_id", "check_id", "severity", "status", "resource",
+            "timestamp",
+            "run_id",
+            "tenant_id",
+            "check_id",
+            "severity",
+            "status",
+            "resource",
             "message",
         ] {
             assert!(r.get(k).is_some(), "{k} missing in {r}");
@@ -336,7 +350,12 @@ fn html_report_renders_offline_in_headless_chromium() {
     let (t, out) = audited();
     let page = out.join("report.html");
     let html = std::fs::read_to_string(&page).unwrap();
-    for needle in ["<script src", "<link rel=\"stylesheet\"", "@import", "url(http"] {
+    for needle in [
+        "<script src",
+        "<link rel=\"stylesheet\"",
+        "@import",
+        "url(http",
+    ] {
         assert!(!html.contains(needle), "report.html loads {needle}");
     }
     let profile = t.path().join("profile");
@@ -364,7 +383,10 @@ fn html_report_renders_offline_in_headless_chromium() {
     );
     assert!(ok, "print-to-pdf failed: {err}");
     let bytes = std::fs::read(&pdf).expect("PDF written");
-    assert!(bytes.starts_with(b"%PDF-") && bytes.len() > 1000, "PDF empty");
+    assert!(
+        bytes.starts_with(b"%PDF-") && bytes.len() > 1000,
+        "PDF empty"
+    );
     let p = problems(&err);
     assert!(p.is_empty(), "console errors or network requests: {p:#?}");
 
@@ -379,7 +401,10 @@ fn html_report_renders_offline_in_headless_chromium() {
     );
     assert!(ok, "screenshot failed: {err}");
     let bytes = std::fs::read(&png).expect("PNG written");
-    assert!(bytes.starts_with(b"\x89PNG") && bytes.len() > 1000, "screenshot empty");
+    assert!(
+        bytes.starts_with(b"\x89PNG") && bytes.len() > 1000,
+        "screenshot empty"
+    );
 
     // The detector is not blind: a page that fetches and logs an error is caught.
     let bad = t.path().join("bad.html");

@@ -11,7 +11,9 @@ use common::*;
 
 fn keygen(dir: &Path) -> (PathBuf, PathBuf) {
     let prefix = dir.join("siemproof");
-    let o = run(bin().args(["keygen", "--unencrypted", "--out"]).arg(&prefix));
+    let o = run(bin()
+        .args(["keygen", "--unencrypted", "--out"])
+        .arg(&prefix));
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     (dir.join("siemproof.key"), dir.join("siemproof.pub"))
 }
@@ -93,11 +95,17 @@ fn any_added_removed_or_altered_file_is_named() {
             b[10] ^= 1;
             std::fs::write(p, b).unwrap();
         }),
-        ("altered", "evidence/raw/arm/arm.eventhub.eventhubs.json", |d| {
-            let p = d.join("evidence/raw/arm/arm.eventhub.eventhubs.json");
-            let t = std::fs::read_to_string(&p).unwrap().replace("Disabled", "Active");
-            std::fs::write(p, t).unwrap();
-        }),
+        (
+            "altered",
+            "evidence/raw/arm/arm.eventhub.eventhubs.json",
+            |d| {
+                let p = d.join("evidence/raw/arm/arm.eventhub.eventhubs.json");
+                let t = std::fs::read_to_string(&p)
+                    .unwrap()
+                    .replace("Disabled", "Active");
+                std::fs::write(p, t).unwrap();
+            },
+        ),
         ("missing", "findings.csv", |d| {
             std::fs::remove_file(d.join("findings.csv")).unwrap()
         }),
@@ -177,7 +185,13 @@ fn a_signature_made_by_minisign_verifies_with_siemproof() {
             .unwrap();
         child.wait_with_output().unwrap()
     };
-    let o = minisign(&["-G".as_ref(), "-p".as_ref(), mpub.as_os_str(), "-s".as_ref(), msec.as_os_str()]);
+    let o = minisign(&[
+        "-G".as_ref(),
+        "-p".as_ref(),
+        mpub.as_os_str(),
+        "-s".as_ref(),
+        msec.as_os_str(),
+    ]);
     assert!(o.status.success(), "minisign -G: {}", text(&o));
     let sign_with = |comment: &str| {
         let o = minisign(&[
@@ -219,7 +233,11 @@ fn a_signature_made_by_minisign_verifies_with_siemproof() {
     assert!(o.status.success(), "{}", text(&o));
     let o = run(bin().arg("sign").arg(&out).arg("--key").arg(&wsec));
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(text(&o).contains("siemproof keygen --unencrypted"), "{}", text(&o));
+    assert!(
+        text(&o).contains("siemproof keygen --unencrypted"),
+        "{}",
+        text(&o)
+    );
 }
 
 #[test]
@@ -358,14 +376,18 @@ fn exported_archive_verifies_and_tampering_inside_it_is_named() {
 fn unsafe_archives_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let (_key, pubkey) = keygen(tmp.path());
-    let mk = |name: &str, build: &dyn Fn(&mut tar::Builder<flate2::write::GzEncoder<std::fs::File>>)| {
-        let p = tmp.path().join(name);
-        let f = std::fs::File::create(&p).unwrap();
-        let mut b = tar::Builder::new(flate2::write::GzEncoder::new(f, flate2::Compression::fast()));
-        build(&mut b);
-        b.into_inner().unwrap().finish().unwrap();
-        p
-    };
+    let mk =
+        |name: &str, build: &dyn Fn(&mut tar::Builder<flate2::write::GzEncoder<std::fs::File>>)| {
+            let p = tmp.path().join(name);
+            let f = std::fs::File::create(&p).unwrap();
+            let mut b = tar::Builder::new(flate2::write::GzEncoder::new(
+                f,
+                flate2::Compression::fast(),
+            ));
+            build(&mut b);
+            b.into_inner().unwrap().finish().unwrap();
+            p
+        };
     let raw_entry = |b: &mut tar::Builder<flate2::write::GzEncoder<std::fs::File>>, path: &str| {
         let data = b"x";
         let mut h = tar::Header::new_gnu();
@@ -385,7 +407,8 @@ fn unsafe_archives_are_refused() {
         h.set_entry_type(tar::EntryType::Symlink);
         h.set_size(0);
         h.set_mode(0o777);
-        b.append_link(&mut h, "top/SHA256SUMS", "/etc/passwd").unwrap();
+        b.append_link(&mut h, "top/SHA256SUMS", "/etc/passwd")
+            .unwrap();
     });
     for (p, why) in [
         (&dotdot, "unsafe path"),

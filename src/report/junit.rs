@@ -70,9 +70,8 @@ pub fn render(results: &Results) -> String {
     for c in &results.checks {
         families.entry(c.family.as_str()).or_default().push(c);
     }
-    let count = |cs: &[&CheckResult], f: &dyn Fn(Status) -> bool| {
-        cs.iter().filter(|c| f(c.status)).count()
-    };
+    let count =
+        |cs: &[&CheckResult], f: &dyn Fn(Status) -> bool| cs.iter().filter(|c| f(c.status)).count();
     let is_skip = |s: Status| {
         matches!(
             s,

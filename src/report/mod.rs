@@ -171,10 +171,16 @@ pub fn write_all(
                 "report.md".into(),
                 render(&tera, "report.md", results, steps)?.into_bytes(),
             )),
-            "junit" => files.push(("report.junit.xml".into(), junit::render(results).into_bytes())),
+            "junit" => files.push((
+                "report.junit.xml".into(),
+                junit::render(results).into_bytes(),
+            )),
             "sarif" => files.push(("report.sarif".into(), sarif::render(results)?.into_bytes())),
             "oscal" => files.extend(oscal::render(results)?),
-            "jsonl" => files.push(("findings.jsonl".into(), jsonl::render(results)?.into_bytes())),
+            "jsonl" => files.push((
+                "findings.jsonl".into(),
+                jsonl::render(results)?.into_bytes(),
+            )),
             "csv" => files.push(("findings.csv".into(), csv::render(results).into_bytes())),
             _ => {}
         }

@@ -340,7 +340,12 @@ pub fn render(results: &Results) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
         let open: std::collections::BTreeSet<String> = b
             .risks
             .iter()
-            .flat_map(|r| r["related-observations"].as_array().cloned().unwrap_or_default())
+            .flat_map(|r| {
+                r["related-observations"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
             .filter_map(|o| o["observation-uuid"].as_str().map(str::to_string))
             .collect();
         let obs: Vec<&Value> = b

@@ -160,8 +160,9 @@ pub fn extract(archive: &Path, dest: &Path) -> Result<PathBuf> {
             .with_context(|| format!("{name}: entry {n} has an unreadable path"))?
             .into_owned();
         let shown = raw_path.display().to_string();
-        let rel = safe_relative(&raw_path)
-            .ok_or_else(|| anyhow!("{name}: entry {shown:?} has an unsafe path (absolute or `..`); refusing"))?;
+        let rel = safe_relative(&raw_path).ok_or_else(|| {
+            anyhow!("{name}: entry {shown:?} has an unsafe path (absolute or `..`); refusing")
+        })?;
         let kind = entry.header().entry_type();
         let target = dest.join(&rel);
         match kind {
@@ -193,7 +194,9 @@ pub fn extract(archive: &Path, dest: &Path) -> Result<PathBuf> {
                     .write(true)
                     .create_new(true)
                     .open(&target)
-                    .with_context(|| format!("{name}: entry {shown:?} appears twice or cannot be written"))?;
+                    .with_context(|| {
+                        format!("{name}: entry {shown:?} appears twice or cannot be written")
+                    })?;
                 let copied = std::io::copy(&mut (&mut entry).take(size + 1), &mut out)?;
                 if copied != size {
                     bail!("{name}: entry {shown:?} is truncated or longer than its header says");

@@ -117,7 +117,9 @@ pub fn load_secret(path: Option<&Path>) -> Result<SecretKey> {
         ),
         None => (
             std::env::var(KEY_ENV).map_err(|_| {
-                anyhow!("no signing key: pass --key FILE or set {KEY_ENV} to the key file's contents")
+                anyhow!(
+                    "no signing key: pass --key FILE or set {KEY_ENV} to the key file's contents"
+                )
             })?,
             format!("${KEY_ENV}"),
         ),
@@ -139,17 +141,17 @@ pub fn load_secret(path: Option<&Path>) -> Result<SecretKey> {
     let pw = match password_from_env() {
         Some(pw) => Some(pw),
         None if std::io::stdin().is_terminal() => None,
-        None => bail!(
-            "{source}: the secret key is encrypted: set {PASSWORD_ENV} or run on a terminal"
-        ),
+        None => {
+            bail!("{source}: the secret key is encrypted: set {PASSWORD_ENV} or run on a terminal")
+        }
     };
     SecretKey::from_box(sk_box, pw).map_err(|e| anyhow!("{source}: cannot decrypt: {e}"))
 }
 
 /// Loads a public key from a minisign `.pub` file (or a bare base64 key line).
 pub fn load_public(path: &Path) -> Result<PublicKey> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read", path.display()))?;
     let trimmed = text.trim();
     let pk = if trimmed.starts_with("untrusted comment:") {
         PublicKeyBox::from_string(trimmed).and_then(PublicKeyBox::into_public_key)

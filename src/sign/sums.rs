@@ -69,8 +69,7 @@ pub fn walk(root: &Path) -> Result<Walk> {
 }
 
 fn walk_into(root: &Path, dir: &Path, w: &mut Walk) -> Result<()> {
-    let entries =
-        fs::read_dir(dir).with_context(|| format!("{}: cannot list", dir.display()))?;
+    let entries = fs::read_dir(dir).with_context(|| format!("{}: cannot list", dir.display()))?;
     for entry in entries {
         let entry = entry.with_context(|| format!("{}: cannot list", dir.display()))?;
         let path = entry.path();

@@ -139,15 +139,17 @@ fn check_signature(dir: &Path, pk: &PublicKey, sums_text: &[u8], r: &mut Report)
     let sig_text = match std::fs::read_to_string(dir.join(SIG)) {
         Ok(t) => t,
         Err(_) => {
-            r.problems.push(Problem::Unsigned(format!("{SIG} is missing")));
+            r.problems
+                .push(Problem::Unsigned(format!("{SIG} is missing")));
             return;
         }
     };
     let sig = match SignatureBox::from_string(&sig_text) {
         Ok(s) => s,
         Err(e) => {
-            r.problems
-                .push(Problem::BadSignature(format!("{SIG} is not a minisign signature: {e}")));
+            r.problems.push(Problem::BadSignature(format!(
+                "{SIG} is not a minisign signature: {e}"
+            )));
             return;
         }
     };
@@ -234,9 +236,9 @@ fn check_binding(dir: &Path, r: &mut Report) {
                 )));
             }
         }
-        Err(e) => r
-            .problems
-            .push(Problem::Binding(format!("results.json: cannot read: {e:#}"))),
+        Err(e) => r.problems.push(Problem::Binding(format!(
+            "results.json: cannot read: {e:#}"
+        ))),
     }
 }
 

@@ -74,7 +74,8 @@ pub fn write_bundle(dir: &Path, hub_status: &str) -> PathBuf {
     let mut cfg = item("config", "siemproof.toml", "siemproof.toml");
     cfg.status = None;
     cfg.source = None;
-    w.add_file(cfg, "siemproof.toml", config.as_bytes()).unwrap();
+    w.add_file(cfg, "siemproof.toml", config.as_bytes())
+        .unwrap();
     let rg = format!("/subscriptions/{SUB}/resourceGroups/siem-rg");
     let ns = ns_id();
     let namespaces = serde_json::json!({"value": [{
@@ -157,16 +158,12 @@ pub fn audit(dir: &Path, hub_status: &str, sign: Option<&Path>) -> (PathBuf, Pat
     let bundle = write_bundle(dir, hub_status);
     let out = dir.join("out");
     let mut c = bin();
-    c.arg("audit")
-        .arg(&bundle)
-        .arg("--out")
-        .arg(&out)
-        .args([
-            "--format",
-            "json,html,md,junit,sarif,oscal,jsonl,csv",
-            "--as-of",
-            AS_OF,
-        ]);
+    c.arg("audit").arg(&bundle).arg("--out").arg(&out).args([
+        "--format",
+        "json,html,md,junit,sarif,oscal,jsonl,csv",
+        "--as-of",
+        AS_OF,
+    ]);
     if let Some(k) = sign {
         c.arg("--sign").arg(k);
     }
