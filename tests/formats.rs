@@ -98,6 +98,110 @@ fn oscal_documents_validate_with_the_nist_schema() {
         .unwrap()
         .is_empty());
     check_jsonschema("oscal-1.2.3/oscal_complete_schema.json", &files);
+    // The schema check is not a rubber stamp: an observation without methods is rejected.
+    if in_ci()
+        || Command::new("check-jsonschema")
+            .arg("--version")
+            .output()
+            .is_ok()
+    {
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&files[1]).unwrap()).unwrap();
+        v["assessment-results"]["results"][0]["observations"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("methods");
+        let broken = out.join("broken-ar.json");
+        std::fs::write(&broken, serde_json::to_vec(&v).unwrap()).unwrap();
+        if let Some(schema) = schema("oscal-1.2.3/oscal_complete_schema.json") {
+            let o = run(Command::new("check-jsonschema")
+                .arg("--schemafile")
+                .arg(&schema)
+                .arg(&broken));
+            assert!(
+                !o.status.success(),
+                "check-jsonschema accepted a broken document"
+            );
+        }
+    }
+}
+
+/// Replaces random and clock-dependent values so structured output can be snapshotted.
+fn stable(v: &mut serde_json::Value, run_id: &str, manifest_sha: &str) {
+    match v {
+        serde_json::Value::String(s) if s.contains(manifest_sha) => {
+            *s = s.replace(manifest_sha, "[manifest-sha256]");
+            stable(v, run_id, manifest_sha);
+        }
+        serde_json::Value::String(s) if s == TENANT => {}
+        serde_json::Value::String(s) if s.starts_with('#') => {
+            let mut rest = serde_json::Value::String(s[1..].to_string());
+            stable(&mut rest, run_id, manifest_sha);
+            *s = format!("#{}", rest.as_str().unwrap_or_default());
+        }
+        serde_json::Value::String(s) => {
+            let is_uuid = s.len() == 36
+                && s.chars().enumerate().all(|(i, c)| {
+                    if [8, 13, 18, 23].contains(&i) {
+                        c == '-'
+                    } else {
+                        c.is_ascii_hexdigit()
+                    }
+                });
+            if s == run_id {
+                *s = "[run-id]".into();
+            } else if is_uuid {
+                *s = "[uuid]".into();
+            } else if s.contains(run_id) {
+                *s = s.replace(run_id, "[run-id]");
+            }
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(|x| stable(x, run_id, manifest_sha)),
+        serde_json::Value::Object(o) => {
+            for (k, x) in o.iter_mut() {
+                if k == "last-modified" {
+                    *x = "[now]".into();
+                } else {
+                    stable(x, run_id, manifest_sha);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Snapshots of every exchange format for one check (EH-HUB-ACTIVE, failing), so the tests do
+/// not churn when the catalogue grows.
+#[test]
+fn exchange_formats_snapshot() {
+    let (_t, out) = audited();
+    let mut results = siemproof::results::Results::load(&out.join("results.json")).unwrap();
+    results.checks.retain(|c| c.id == "EH-HUB-ACTIVE");
+    results.summary = siemproof::results::Summary::from_checks(&results.checks);
+    let run_id = results.run.id.clone();
+    // The manifest hash covers the config template, which other work edits; redact it.
+    let sha = results.run.evidence_manifest_sha256.clone();
+    let fix = |s: String| {
+        s.replace(&run_id, "[run-id]")
+            .replace(&sha, "[manifest-sha256]")
+    };
+    use siemproof::report;
+    insta::assert_snapshot!("junit", fix(report::junit::render(&results)));
+    insta::assert_snapshot!("jsonl", fix(report::jsonl::render(&results).unwrap()));
+    insta::assert_snapshot!("csv", fix(report::csv::render(&results)));
+    let mut sarif: serde_json::Value =
+        serde_json::from_str(&report::sarif::render(&results).unwrap()).unwrap();
+    stable(&mut sarif, &run_id, &sha);
+    insta::assert_json_snapshot!("sarif", sarif);
+    for (name, bytes) in report::oscal::render(&results).unwrap() {
+        let mut v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        stable(&mut v, &run_id, &sha);
+        let snap = name
+            .trim_start_matches("oscal/")
+            .trim_end_matches(".json")
+            .to_string();
+        insta::assert_json_snapshot!(format!("oscal-{snap}"), v);
+    }
 }
 
 #[test]

@@ -165,7 +165,11 @@ pub fn sign_dir(dir: &Path, sk: &minisign::SecretKey) -> Result<Signed> {
     let sums_path = dir.join(sums::SUMS);
     let sig_path = dir.join(sums::SIG);
     write_atomic(&sums_path, text.as_bytes())?;
-    write_atomic(&sig_path, sig.to_string().as_bytes())?;
+    let mut sig_text = sig.to_string();
+    if !sig_text.ends_with('\n') {
+        sig_text.push('\n');
+    }
+    write_atomic(&sig_path, sig_text.as_bytes())?;
     Ok(Signed {
         sums: sums_path,
         signature: sig_path,
