@@ -11,9 +11,77 @@ use std::process::Command;
 use common::*;
 
 fn audited() -> (tempfile::TempDir, PathBuf) {
+    audited_with("Disabled")
+}
+
+fn audited_with(hub_status: &str) -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
-    let (_b, out) = audit(tmp.path(), "Disabled", None);
+    let (_b, out) = audit(tmp.path(), hub_status, None);
     (tmp, out)
+}
+
+fn xmlschema_validates(xml: &Path) {
+    if !require(
+        "python3 xmlschema",
+        Command::new("python3").args(["-c", "import xmlschema"]),
+    ) {
+        return;
+    }
+    let Some(xsd) = schema("junit/junit-10.xsd") else {
+        return;
+    };
+    let o = run(Command::new("python3")
+        .args([
+            "-c",
+            "import sys, xmlschema; xmlschema.XMLSchema(sys.argv[1]).validate(sys.argv[2])",
+        ])
+        .arg(&xsd)
+        .arg(xml));
+    assert!(o.status.success(), "xmlschema: {}", text(&o));
+}
+
+/// A passing run (nothing open: no POA&M) and an unassessable one (403 on the hub list: fail
+/// closed, skipped in JUnit, `open` in SARIF, not-satisfied in OSCAL) validate too.
+#[test]
+fn pass_and_not_assessed_runs_validate() {
+    for (status, check_status) in [("Active", "pass"), ("forbidden", "not_assessed")] {
+        let (_t, out) = audited_with(status);
+        let results: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
+        let check = results["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == "EH-HUB-ACTIVE")
+            .unwrap();
+        assert_eq!(check["status"], check_status);
+        let mut oscal = vec![
+            out.join("oscal/assessment-plan.json"),
+            out.join("oscal/assessment-results.json"),
+        ];
+        let junit = std::fs::read_to_string(out.join("report.junit.xml")).unwrap();
+        let sarif = std::fs::read_to_string(out.join("report.sarif")).unwrap();
+        if check_status == "not_assessed" {
+            assert!(junit.contains("<skipped type=\"not_assessed\""), "{junit}");
+            assert!(sarif.contains("\"kind\": \"open\""));
+            let ar = std::fs::read_to_string(&oscal[1]).unwrap();
+            assert!(ar.contains("\"state\": \"not-satisfied\""));
+            assert!(!ar.contains("\"state\": \"satisfied\""), "fail closed");
+            assert!(out.join("oscal/poam.json").is_file());
+            oscal.push(out.join("oscal/poam.json"));
+        } else if results["summary"]["pass"] == results["summary"]["total"] {
+            assert!(
+                !out.join("oscal/poam.json").exists(),
+                "no POA&M without open items"
+            );
+        }
+        check_jsonschema("oscal-1.2.3/oscal_complete_schema.json", &oscal);
+        check_jsonschema(
+            "sarif-2.1.0/sarif-schema-2.1.0.json",
+            &[out.join("report.sarif")],
+        );
+        xmlschema_validates(&out.join("report.junit.xml"));
+    }
 }
 
 fn check_jsonschema(schema_rel: &str, files: &[PathBuf]) {
@@ -297,23 +365,7 @@ fn junit_validates_against_the_jenkins_xsd() {
     assert!(xml.contains("<testsuite name=\"eventhub\""));
     assert!(xml.contains("<failure type=\"critical\""));
     assert!(xml.contains("EH-HUB-ACTIVE.severity"));
-    if !require(
-        "python3 xmlschema",
-        Command::new("python3").args(["-c", "import xmlschema"]),
-    ) {
-        return;
-    }
-    let Some(xsd) = schema("junit/junit-10.xsd") else {
-        return;
-    };
-    let o = run(Command::new("python3")
-        .args([
-            "-c",
-            "import sys, xmlschema; xmlschema.XMLSchema(sys.argv[1]).validate(sys.argv[2])",
-        ])
-        .arg(&xsd)
-        .arg(&p));
-    assert!(o.status.success(), "xmlschema: {}", text(&o));
+    xmlschema_validates(&p);
 }
 
 #[test]

@@ -202,5 +202,18 @@ pub fn write_all(
             .with_context(|| format!("{}: cannot write", target.display()))?;
         written.push(target);
     }
+    // A format that writes fewer files than last time (no POA&M when nothing is open) must not
+    // leave the previous run's file behind, where it would pass for this run's.
+    for f in formats {
+        for name in files_of(f) {
+            if !files.iter().any(|(n, _)| n == name) {
+                let stale = out.join(name);
+                if stale.is_file() {
+                    std::fs::remove_file(&stale)
+                        .with_context(|| format!("{}: cannot remove", stale.display()))?;
+                }
+            }
+        }
+    }
     Ok(written)
 }

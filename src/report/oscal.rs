@@ -1,6 +1,7 @@
 //! NIST OSCAL 1.2 exports for GRC tools, written to `oscal/`: an assessment plan
 //! (`assessment-plan.json`), the assessment results that import it (`assessment-results.json`)
-//! and a plan of action and milestones for everything still open (`poam.json`).
+//! and a plan of action and milestones for everything still open (`poam.json`, written only
+//! when something is open: OSCAL requires at least one POA&M item).
 //!
 //! Mapping (shared/reference/siem-and-evidence.md B1): one `result` per run; one `observation`
 //! per check, whose `relevant-evidence` entries point at the evidence files it read (relative to
@@ -320,6 +321,13 @@ pub fn render(results: &Results) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     if !b.findings.is_empty() {
         result["findings"] = json!(b.findings);
     }
+    let mut docs = vec![(PLAN.to_string(), pretty(&ap)?)];
+    if b.poam_items.is_empty() {
+        // OSCAL requires at least one poam-item, and an item means work to do: with nothing open
+        // there is no POA&M, and the results say so.
+        result["remarks"] =
+            json!("No open findings: no plan of action and milestones was written.");
+    }
     let ar = json!({
         "assessment-results": {
             "uuid": uuid(),
@@ -328,15 +336,8 @@ pub fn render(results: &Results) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
             "results": [result],
         }
     });
-    let mut poam = json!({
-        "uuid": uuid(),
-        "metadata": metadata(results, &format!("siemproof plan of action and milestones, tenant {}", tenant(results))),
-        "poam-items": b.poam_items,
-    });
-    if b.poam_items.is_empty() {
-        // The schema allows an empty list; say explicitly that nothing is open.
-        poam["metadata"]["remarks"] = json!("No open findings in this run.");
-    } else {
+    docs.push((RESULTS.to_string(), pretty(&ar)?));
+    if !b.poam_items.is_empty() {
         let open: std::collections::BTreeSet<String> = b
             .risks
             .iter()
@@ -353,17 +354,17 @@ pub fn render(results: &Results) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
             .iter()
             .filter(|o| o["uuid"].as_str().is_some_and(|u| open.contains(u)))
             .collect();
-        poam["observations"] = json!(obs);
-        poam["risks"] = json!(b.risks);
+        let poam = json!({"plan-of-action-and-milestones": {
+            "uuid": uuid(),
+            "metadata": metadata(results, &format!("siemproof plan of action and milestones, tenant {}", tenant(results))),
+            "observations": obs,
+            "risks": b.risks,
+            "poam-items": b.poam_items,
+        }});
+        docs.push((POAM.to_string(), pretty(&poam)?));
     }
-    let poam = json!({"plan-of-action-and-milestones": poam});
-    Ok(vec![
-        (PLAN.into(), pretty(&ap)?),
-        (RESULTS.into(), pretty(&ar)?),
-        (POAM.into(), pretty(&poam)?),
-    ])
+    Ok(docs)
 }
-
 fn pretty(v: &Value) -> anyhow::Result<Vec<u8>> {
     let mut b = serde_json::to_vec_pretty(v)?;
     b.push(b'\n');

@@ -39,7 +39,7 @@ fn item(kind: &str, scope: &str, url: &str) -> Item {
 }
 
 /// Writes a bundle whose event hub has `hub_status` ("Active" passes EH-HUB-ACTIVE, anything
-/// else fails it).
+/// else fails it; "forbidden" records a 403 for the hub list, so the check is not assessed).
 pub fn write_bundle(dir: &Path, hub_status: &str) -> PathBuf {
     let manifest = Manifest {
         format: siemproof::evidence::manifest::FORMAT.into(),
@@ -118,6 +118,18 @@ pub fn write_bundle(dir: &Path, hub_status: &str) -> PathBuf {
             "updatedAt": "2026-01-10T08:00:00Z"
         }
     }]});
+    let hubs_url = format!("https://management.azure.com{ns}/eventhubs?api-version=2024-01-01");
+    if hub_status == "forbidden" {
+        // The collector lacked Reader on the namespace: checks reading hubs are not assessed.
+        let mut failed = item("arm.eventhub.eventhubs", &ns, &hubs_url);
+        failed.status = Some(403);
+        failed.error = Some(siemproof::evidence::ItemError {
+            code: "AuthorizationFailed".into(),
+            message: "The client does not have authorization to perform action 'Microsoft.EventHub/namespaces/eventhubs/read'.".into(),
+        });
+        w.add_failure(failed);
+        return w.finish(None).unwrap();
+    }
     let path = w.next_raw_path("arm", "arm.eventhub.eventhubs");
     w.add_file(
         item(
