@@ -133,6 +133,8 @@ pub fn binding_of(dir: &Path) -> Result<Binding> {
             manifest.display()
         );
     }
+    // The copy must be a consistent bundle: every file its manifest lists, unaltered.
+    crate::evidence::Bundle::open(&dir.join(EVIDENCE_DIR), false).map_err(|e| anyhow!("{e}"))?;
     let actual = sums::hash_file(&manifest)?;
     if actual != results.run.evidence_manifest_sha256 {
         bail!(

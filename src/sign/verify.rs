@@ -214,6 +214,14 @@ fn check_binding(dir: &Path, r: &mut Report) {
             b.evidence_manifest_sha256
         ))),
     }
+    // The evidence copy must also agree with its own manifest (what `siemproof audit` checks).
+    if manifest.is_file() {
+        if let Err(e) = crate::evidence::Bundle::open(&dir.join(EVIDENCE_DIR), false) {
+            r.problems.push(Problem::Binding(format!(
+                "evidence bundle does not verify: {e}"
+            )));
+        }
+    }
     let results = dir.join("results.json");
     if !results.exists() {
         r.problems.push(Problem::Binding(
