@@ -65,7 +65,8 @@ impl Binding {
     }
 }
 
-/// Writes a file atomically (temporary file beside it, then rename).
+/// Writes a public file atomically (temporary file beside it, then rename), readable by all:
+/// temporary files start private, which suits secret keys but not public keys or checksums.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path
         .parent()
@@ -73,6 +74,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir)
         .with_context(|| format!("{}: cannot create a temporary file", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))?;
+    }
     std::io::Write::write_all(&mut tmp, bytes)?;
     tmp.persist(path)
         .with_context(|| format!("{}: cannot write", path.display()))?;
