@@ -286,7 +286,11 @@ fn print_table(results: &Results, all: bool, out: &mut dyn Write) -> Result<()> 
 }
 
 fn audit_cmd(a: &AuditArgs, out: &mut dyn Write) -> Result<u8> {
-    let formats = report::parse_formats(&a.format)?;
+    let mut formats = report::parse_formats(&a.format)?;
+    if a.sign.is_some() && !formats.iter().any(|f| f == "json") {
+        // The signature binds the run named in results.json, so a signed output always has it.
+        formats.push("json".into());
+    }
     let catalog = Catalog::load(&a.checks)?;
     let opts = AuditOptions {
         bundle: a.bundle.clone(),
