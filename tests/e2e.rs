@@ -17,7 +17,9 @@ const TENANTS: &[(&str, i32)] = &[
 
 fn audit_tenant(name: &str) -> (Value, i32, String) {
     let t = tempfile::tempdir().unwrap();
-    let bundle = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tenants").join(name);
+    let bundle = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/tenants")
+        .join(name);
     let out = t.path().join("out");
     let o = run(&[
         "audit",
@@ -67,7 +69,10 @@ fn tenants_audit_with_expected_exit_codes_and_snapshots() {
         let (r, code, table) = audit_tenant(name);
         assert_eq!(code, *expected, "{name}: exit code\n{table}");
         assert_eq!(r["format"], "siemproof-results/1");
-        assert!(table.contains("checks:"), "{name}: terminal summary printed");
+        assert!(
+            table.contains("checks:"),
+            "{name}: terminal summary printed"
+        );
         insta::assert_json_snapshot!(*name, digest(&r));
     }
 }
@@ -77,26 +82,57 @@ fn statuses(r: &Value) -> Vec<(String, String)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| (c["id"].as_str().unwrap().to_string(), c["status"].as_str().unwrap().to_string()))
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap().to_string(),
+                c["status"].as_str().unwrap().to_string(),
+            )
+        })
         .collect()
 }
 
 #[test]
 fn compliant_tenant_has_no_failure_and_fabrikam_fails_in_every_family() {
     let (r, _, _) = audit_tenant("contoso-compliant");
-    let fails: Vec<_> = statuses(&r).into_iter().filter(|(_, s)| s == "fail").collect();
+    let fails: Vec<_> = statuses(&r)
+        .into_iter()
+        .filter(|(_, s)| s == "fail")
+        .collect();
     assert!(fails.is_empty(), "contoso-compliant fails: {fails:?}");
-    let manual: Vec<_> = statuses(&r).into_iter().filter(|(_, s)| s == "manual").collect();
-    assert!(manual.is_empty(), "every manual check of contoso-compliant is attested: {manual:?}");
+    let manual: Vec<_> = statuses(&r)
+        .into_iter()
+        .filter(|(_, s)| s == "manual")
+        .collect();
+    assert!(
+        manual.is_empty(),
+        "every manual check of contoso-compliant is attested: {manual:?}"
+    );
 
     let (r, _, _) = audit_tenant("fabrikam-misconfigured");
-    let failing: Vec<&Value> = r["checks"].as_array().unwrap().iter().filter(|c| c["status"] == "fail").collect();
-    assert!(failing.len() >= 8, "fabrikam fails only {} checks", failing.len());
-    let mut families: Vec<&str> = r["checks"].as_array().unwrap().iter().map(|c| c["family"].as_str().unwrap()).collect();
+    let failing: Vec<&Value> = r["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "fail")
+        .collect();
+    assert!(
+        failing.len() >= 8,
+        "fabrikam fails only {} checks",
+        failing.len()
+    );
+    let mut families: Vec<&str> = r["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["family"].as_str().unwrap())
+        .collect();
     families.sort_unstable();
     families.dedup();
     for f in families {
-        assert!(failing.iter().any(|c| c["family"] == f), "fabrikam has no failing check in family {f}");
+        assert!(
+            failing.iter().any(|c| c["family"] == f),
+            "fabrikam has no failing check in family {f}"
+        );
     }
 }
 
@@ -126,13 +162,33 @@ fn reports_render_from_saved_results() {
     let t = tempfile::tempdir().unwrap();
     let bundle = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tenants/contoso-demo");
     let out = t.path().join("out");
-    let o = run(&["audit", bundle.to_str().unwrap(), "--as-of", AS_OF, "--out", out.to_str().unwrap(), "--format", "json"]);
+    let o = run(&[
+        "audit",
+        bundle.to_str().unwrap(),
+        "--as-of",
+        AS_OF,
+        "--out",
+        out.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
     assert_eq!(o.status.code(), Some(1));
     let again = t.path().join("again");
-    let o = run(&["report", out.join("results.json").to_str().unwrap(), "--out", again.to_str().unwrap(), "--format", "html,md"]);
+    let o = run(&[
+        "report",
+        out.join("results.json").to_str().unwrap(),
+        "--out",
+        again.to_str().unwrap(),
+        "--format",
+        "html,md",
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert!(std::fs::read_to_string(again.join("report.html")).unwrap().contains("Log-type coverage"));
-    assert!(std::fs::read_to_string(again.join("report.md")).unwrap().contains("## Go-live checklist"));
+    assert!(std::fs::read_to_string(again.join("report.html"))
+        .unwrap()
+        .contains("Log-type coverage"));
+    assert!(std::fs::read_to_string(again.join("report.md"))
+        .unwrap()
+        .contains("## Go-live checklist"));
 }
 
 #[test]
@@ -140,20 +196,48 @@ fn fail_on_threshold_sets_the_exit_code() {
     let bundle = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tenants/contoso-demo");
     let t = tempfile::tempdir().unwrap();
     let out = t.path().join("out");
-    let o = run(&["audit", bundle.to_str().unwrap(), "--as-of", AS_OF, "--out", out.to_str().unwrap(), "--format", "json", "--fail-on", "never"]);
+    let o = run(&[
+        "audit",
+        bundle.to_str().unwrap(),
+        "--as-of",
+        AS_OF,
+        "--out",
+        out.to_str().unwrap(),
+        "--format",
+        "json",
+        "--fail-on",
+        "never",
+    ]);
     assert_eq!(o.status.code(), Some(0));
 }
 
 #[test]
 fn the_audit_clock_moves_expiry_judgements() {
     // The demo's SIEM secret expires within 30 days of the pinned clock; a year later it has expired.
-    let find = |r: &Value, id: &str| r["checks"].as_array().unwrap().iter().find(|c| c["id"] == id).cloned();
+    let find = |r: &Value, id: &str| {
+        r["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .cloned()
+    };
     let (now, _, _) = audit_tenant("contoso-demo");
     let bundle = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tenants/contoso-demo");
     let t = tempfile::tempdir().unwrap();
     let out = t.path().join("out");
-    run(&["audit", bundle.to_str().unwrap(), "--as-of", "2027-11-20T12:00:00Z", "--out", out.to_str().unwrap(), "--format", "json"]);
-    let later: Value = serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
+    run(&[
+        "audit",
+        bundle.to_str().unwrap(),
+        "--as-of",
+        "2027-11-20T12:00:00Z",
+        "--out",
+        out.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let later: Value =
+        serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
     let id = "APP-CRED-EXPIRY";
     if let (Some(a), Some(b)) = (find(&now, id), find(&later, id)) {
         assert_eq!(a["status"], "warn", "{a}");
