@@ -44,6 +44,8 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Run check fixtures (the project's own, or yours with --checks/--fixtures)
     Test(TestArgs),
+    /// Probe network reachability from this (SIEM collector) host into an evidence bundle
+    Probe(crate::probe::command::ProbeArgs),
 }
 
 #[derive(Args)]
@@ -177,6 +179,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Checks(a) => checks_cmd(&a, &mut out),
         Command::Explain(a) => explain_cmd(&a, &mut out),
         Command::Test(a) => test_cmd(&a, &mut out),
+        Command::Probe(a) => probe_cmd(&a, &mut out),
     }
 }
 
@@ -454,6 +457,10 @@ fn explain_cmd(a: &ExplainArgs, out: &mut dyn Write) -> Result<u8> {
         writeln!(out, "  {r}")?;
     }
     Ok(0)
+}
+
+fn probe_cmd(a: &crate::probe::command::ProbeArgs, out: &mut dyn Write) -> Result<u8> {
+    crate::probe::command::run(a, out)
 }
 
 fn test_cmd(a: &TestArgs, out: &mut dyn Write) -> Result<u8> {
