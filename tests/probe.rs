@@ -135,7 +135,22 @@ async fn tls_server(leaf: Leaf, speaks: Speaks) -> u16 {
                         }
                     }
                     Speaks::Http | Speaks::WebSocket => {
-                        let head = read_head(&mut s).await;
+                        // Like real servers, answer 400 at once to bytes that are not HTTP.
+                        let mut first = [0u8; 4];
+                        if tokio::time::timeout(BOUND, s.read_exact(&mut first))
+                            .await
+                            .is_err()
+                        {
+                            return;
+                        }
+                        if &first != b"GET " {
+                            let _ = s
+                                .write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                                .await;
+                            let _ = tokio::time::timeout(BOUND, s.shutdown()).await;
+                            return;
+                        }
+                        let head = format!("GET {}", read_head(&mut s).await);
                         let upgrade = head.starts_with("GET /$servicebus/websocket ")
                             && head.contains("Sec-WebSocket-Protocol: AMQPWSB10");
                         let answer = if matches!(speaks, Speaks::WebSocket) && upgrade {
@@ -476,6 +491,11 @@ async fn protocol_mismatch() {
     )
     .await;
     assert_eq!(r.verdict, Verdict::ProtocolFailed, "{}", r.detail);
+    assert!(r.detail.contains("HTTP, not AMQP"), "{}", r.detail);
+    assert!(
+        r.websocket_fallback.is_none(),
+        "only Event Hubs hosts get the fallback"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -800,4 +820,21 @@ async fn cli_merges_into_a_collected_bundle_keeping_both_hosts() {
     assert_eq!(code, 1);
     let bundle = siemproof::evidence::Bundle::open(&bundle_dir, false).unwrap();
     assert_eq!(bundle.manifest.contributors.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn network_json_shape() {
+    let ca = microsoft_like_ca();
+    let port = tls_server(leaf(&ca, &["*.servicebus.windows.net"], None), Speaks::Amqp).await;
+    let r = one(
+        probe(Some(&ca.pem), 5.0, vec![pin(EH, 5671, port)], None),
+        eventhub_target(),
+    )
+    .await;
+    insta::assert_json_snapshot!(r, {
+        ".**.ms" => "[ms]",
+        ".total_ms" => "[ms]",
+        ".connect_to" => "[127.0.0.1:port]",
+        ".tcp.address" => "[127.0.0.1:port]",
+    });
 }

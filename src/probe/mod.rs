@@ -128,7 +128,11 @@ impl Probe {
                 "; resolves to private address {ip} (private endpoint)"
             ));
         }
+        // The WebSocket endpoint is an Event Hubs / Service Bus feature; other AMQP hosts
+        // are not asked for it.
+        let event_hubs = t.role == "eventhub" || t.host.contains(".servicebus.");
         if t.protocol == Protocol::Amqp
+            && event_hubs
             && matches!(
                 r.verdict,
                 Verdict::TcpRefused

@@ -25,9 +25,11 @@ impl Proxy {
         let url = url.trim();
         let rest = match url.split_once("://") {
             Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => rest,
-            Some((scheme, _)) => return Err(format!(
+            Some((scheme, _)) => {
+                return Err(format!(
                 "proxy scheme {scheme:?} is not supported: use an http:// proxy URL (HTTP CONNECT)"
-            )),
+            ))
+            }
             None => url,
         };
         let rest = rest.split(['/', '?', '#']).next().unwrap_or(rest);
