@@ -193,6 +193,16 @@ async fn closed_port() -> u16 {
 /// An HTTP CONNECT proxy forwarding every tunnel to 127.0.0.1:`backend`; with `credentials`,
 /// requests without the right Basic credentials get 407. Records the CONNECT lines it saw.
 async fn connect_proxy(backend: u16, credentials: Option<&str>) -> (u16, Arc<Mutex<Vec<String>>>) {
+    connect_proxy_denying(backend, credentials, None).await
+}
+
+/// Like [`connect_proxy`], but answers 403 to CONNECT requests for `deny_port`, as corporate
+/// proxies do for anything but 443.
+async fn connect_proxy_denying(
+    backend: u16,
+    credentials: Option<&str>,
+    deny_port: Option<u16>,
+) -> (u16, Arc<Mutex<Vec<String>>>) {
     use base64::Engine as _;
     let expected = credentials.map(|c| {
         format!(
@@ -224,6 +234,19 @@ async fn connect_proxy(backend: u16, credentials: Option<&str>) -> (u16, Arc<Mut
                     if !ok {
                         let _ = client
                             .write_all(b"HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"test\"\r\nContent-Length: 0\r\n\r\n")
+                            .await;
+                        return;
+                    }
+                }
+                if let Some(p) = deny_port {
+                    if head
+                        .lines()
+                        .next()
+                        .unwrap_or_default()
+                        .contains(&format!(":{p} "))
+                    {
+                        let _ = client
+                            .write_all(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
                             .await;
                         return;
                     }
@@ -837,4 +860,35 @@ async fn network_json_shape() {
         ".connect_to" => "[127.0.0.1:port]",
         ".tcp.address" => "[127.0.0.1:port]",
     });
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn proxy_refusing_5671_leaves_the_websocket_fallback() {
+    let ca = microsoft_like_ca();
+    let ws = tls_server(
+        leaf(&ca, &["*.servicebus.windows.net"], None),
+        Speaks::WebSocket,
+    )
+    .await;
+    let (pport, seen) = connect_proxy_denying(ws, None, Some(5671)).await;
+    let proxy = Proxy::parse(&format!("http://127.0.0.1:{pport}")).unwrap();
+    let r = one(
+        probe(Some(&ca.pem), 5.0, vec![], Some(proxy)),
+        eventhub_target(),
+    )
+    .await;
+    assert_eq!(r.verdict, Verdict::ProxyFailed, "{}", r.detail);
+    assert!(r.detail.contains("403"), "{}", r.detail);
+    let fb = r
+        .websocket_fallback
+        .expect("fallback tried through the proxy");
+    assert!(fb.ok, "{}", fb.detail);
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        [
+            format!("CONNECT {EH}:5671 HTTP/1.1"),
+            format!("CONNECT {EH}:443 HTTP/1.1")
+        ]
+    );
 }
