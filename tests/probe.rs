@@ -892,3 +892,47 @@ async fn proxy_refusing_5671_leaves_the_websocket_fallback() {
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn terminal_table() {
+    let ca = microsoft_like_ca();
+    let amqp = tls_server(leaf(&ca, &["*.servicebus.windows.net"], None), Speaks::Amqp).await;
+    let wrong = tls_server(leaf(&ca, &["login.example"], None), Speaks::Http).await;
+    let closed = closed_port().await;
+    let blob = "qradarcheckpoints.blob.core.windows.net";
+    let login = "login.microsoftonline.com";
+    let mk = |role: &str, host: &str, port: u16, protocol| Target {
+        role: role.into(),
+        host: host.into(),
+        port,
+        protocol,
+        required: true,
+        microsoft: true,
+    };
+    let list = [
+        eventhub_target(),
+        mk("blob", blob, 443, Protocol::Https),
+        mk("login", login, 443, Protocol::Https),
+    ];
+    let p = probe(
+        Some(&ca.pem),
+        5.0,
+        vec![
+            pin(EH, 5671, amqp),
+            pin(blob, 443, closed),
+            pin(login, 443, wrong),
+        ],
+        None,
+    );
+    let mut results = tokio::time::timeout(Duration::from_secs(30), p.run(&list, &mut |_| {}))
+        .await
+        .unwrap();
+    // Timings vary from run to run; the layout and verdicts must not.
+    for r in &mut results {
+        r.total_ms = 0;
+        if let Some(t) = &mut r.tcp {
+            t.ms = t.ms.map(|_| 0);
+        }
+    }
+    insta::assert_snapshot!(siemproof::probe::report::table(&results, false));
+}

@@ -18,7 +18,8 @@ use super::tls::TlsSetup;
 use super::Probe;
 use crate::config::Config;
 
-#[derive(Args, Debug)]
+// No `Debug`: `proxy` may hold a password.
+#[derive(Args)]
 #[command(
     after_help = "Verdicts: reachable, dns_failed, tcp_refused, tcp_blocked, proxy_auth_required, proxy_failed, \
 timeout, tls_failed, intercepted, untrusted, cert_expired, cert_hostname_mismatch, protocol_failed.\n\
