@@ -131,14 +131,17 @@ pub fn from_config(cfg: &Config) -> (Vec<Target>, Vec<String>) {
         }
     };
     let mut out = Vec::new();
+    // A custom cloud (e.g. Azure Stack Hub) has its own PKI: its hosts are only held to
+    // Microsoft's issuers when they are under Microsoft's domains.
+    let custom = cfg.tenant.cloud == "custom";
     let mut push = |role: &str, host: String, port: u16, protocol: Protocol, required: bool| {
         out.push(Target {
             role: role.into(),
+            microsoft: !custom || is_microsoft_host(&host),
             host,
             port,
             protocol,
             required,
-            microsoft: true,
         })
     };
 
@@ -382,6 +385,10 @@ mod tests {
                 "manage.example.test:443",
                 "graph.example.test:8443",
             ]
+        );
+        assert!(
+            t.iter().all(|t| !t.microsoft),
+            "a custom cloud has its own PKI"
         );
     }
 
