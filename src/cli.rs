@@ -52,6 +52,8 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Write one .tar.gz with evidence, results, reports, SHA256SUMS and signature
     Export(ExportArgs),
+    /// Probe network reachability from this (SIEM collector) host into an evidence bundle
+    Probe(crate::probe::command::ProbeArgs),
 }
 
 #[derive(Args)]
@@ -241,6 +243,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Sign(a) => sign_cmd(&a, &mut out),
         Command::Verify(a) => verify_cmd(&a, &mut out),
         Command::Export(a) => export_cmd(&a, &mut out),
+        Command::Probe(a) => probe_cmd(&a, &mut out),
     }
 }
 
@@ -646,6 +649,10 @@ fn explain_cmd(a: &ExplainArgs, out: &mut dyn Write) -> Result<u8> {
         writeln!(out, "  {r}")?;
     }
     Ok(0)
+}
+
+fn probe_cmd(a: &crate::probe::command::ProbeArgs, out: &mut dyn Write) -> Result<u8> {
+    crate::probe::command::run(a, out)
 }
 
 fn test_cmd(a: &TestArgs, out: &mut dyn Write) -> Result<u8> {

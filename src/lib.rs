@@ -17,6 +17,7 @@ pub mod engine;
 pub mod evidence;
 pub mod netaddr;
 pub mod normalize;
+pub mod probe;
 pub mod report;
 pub mod results;
 pub mod selftest;
