@@ -1,0 +1,278 @@
+//! HTTP CONNECT proxies, as QRadar's "Use Proxy" option and most SIEM collectors use them.
+//!
+//! The proxy comes from `--proxy URL` or the `HTTPS_PROXY` environment variable (`NO_PROXY`
+//! honoured), may carry Basic credentials in its URL, and is only ever shown redacted: the
+//! password never reaches a report, a log line, an error or a panic message.
+
+use std::fmt;
+
+use base64::Engine as _;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// A parsed `http://[user[:password]@]host[:port]` proxy URL.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Proxy {
+    pub host: String,
+    pub port: u16,
+    pub username: Option<String>,
+    password: Option<String>,
+}
+
+impl Proxy {
+    /// Parses a proxy URL; errors never repeat the URL (it may hold a password).
+    pub fn parse(url: &str) -> Result<Proxy, String> {
+        let url = url.trim();
+        let rest = match url.split_once("://") {
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => rest,
+            Some((scheme, _)) => {
+                return Err(format!(
+                "proxy scheme {scheme:?} is not supported: use an http:// proxy URL (HTTP CONNECT)"
+            ))
+            }
+            None => url,
+        };
+        let rest = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+        let (userinfo, hostport) = match rest.rsplit_once('@') {
+            Some((u, h)) => (Some(u), h),
+            None => (None, rest),
+        };
+        let (host, port) = if hostport.starts_with('[') || hostport.matches(':').count() == 1 {
+            super::targets::split_host_port(hostport)
+                .ok_or_else(|| "proxy URL: expected http://HOST:PORT".to_string())?
+        } else if !hostport.is_empty() && !hostport.contains(':') {
+            (hostport.to_ascii_lowercase(), 8080)
+        } else {
+            return Err("proxy URL: expected http://HOST:PORT".into());
+        };
+        let (username, password) = match userinfo {
+            Some(u) => {
+                let (name, pass) = match u.split_once(':') {
+                    Some((n, p)) => (n, Some(percent_decode(p)?)),
+                    None => (u, None),
+                };
+                (Some(percent_decode(name)?), pass)
+            }
+            None => (None, None),
+        };
+        Ok(Proxy {
+            host,
+            port,
+            username,
+            password,
+        })
+    }
+
+    /// The proxy from the environment (`HTTPS_PROXY`, then `https_proxy`), if any.
+    pub fn from_env() -> Result<Option<Proxy>, String> {
+        for var in ["HTTPS_PROXY", "https_proxy"] {
+            if let Ok(v) = std::env::var(var) {
+                if !v.trim().is_empty() {
+                    return Proxy::parse(&v)
+                        .map(Some)
+                        .map_err(|e| format!("environment variable {var}: {e}"));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// `Proxy-Authorization` value for Basic credentials.
+    fn authorization(&self) -> Option<String> {
+        let user = self.username.as_deref()?;
+        let pass = self.password.as_deref().unwrap_or("");
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+        Some(format!("Basic {token}"))
+    }
+
+    /// Opens a tunnel to `host:port` over an established connection to the proxy.
+    pub async fn connect(
+        &self,
+        stream: &mut TcpStream,
+        host: &str,
+        port: u16,
+    ) -> Result<(), ProxyError> {
+        let authority = if host.contains(':') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        };
+        let mut req = format!(
+            "CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: siemproof-probe/{}\r\n",
+            env!("CARGO_PKG_VERSION")
+        );
+        if let Some(auth) = self.authorization() {
+            req.push_str(&format!("Proxy-Authorization: {auth}\r\n"));
+        }
+        req.push_str("\r\n");
+        stream
+            .write_all(req.as_bytes())
+            .await
+            .map_err(|e| ProxyError::Io(e.to_string()))?;
+        // Read the response head byte by byte so no tunnelled byte (e.g. a TLS ServerHello) is
+        // consumed; bounded because a hostile proxy may send headers forever.
+        let mut head = Vec::with_capacity(256);
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            if head.len() >= 16 * 1024 {
+                return Err(ProxyError::Malformed("response head over 16 KiB".into()));
+            }
+            match stream.read(&mut byte).await {
+                Ok(0) => {
+                    return Err(ProxyError::Malformed(
+                        "the proxy closed the connection before answering CONNECT".into(),
+                    ))
+                }
+                Ok(_) => head.push(byte[0]),
+                Err(e) => return Err(ProxyError::Io(e.to_string())),
+            }
+        }
+        let text = String::from_utf8_lossy(&head);
+        let status_line = text.lines().next().unwrap_or_default().trim().to_string();
+        let code = status_line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse::<u16>().ok())
+            .ok_or_else(|| ProxyError::Malformed(format!("status line {status_line:?}")))?;
+        match code {
+            200..=299 => Ok(()),
+            407 => Err(ProxyError::AuthRequired {
+                had_credentials: self.username.is_some(),
+                status_line,
+            }),
+            _ => Err(ProxyError::Refused(status_line)),
+        }
+    }
+
+    /// Whether `NO_PROXY` / `no_proxy` exempts `host` (suffix match; `*` exempts everything).
+    pub fn bypassed_by_env(host: &str) -> bool {
+        let list = std::env::var("NO_PROXY")
+            .or_else(|_| std::env::var("no_proxy"))
+            .unwrap_or_default();
+        no_proxy_matches(&list, host)
+    }
+}
+
+pub fn no_proxy_matches(list: &str, host: &str) -> bool {
+    let host = host.to_ascii_lowercase();
+    list.split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .any(|e| {
+            let e = e
+                .trim_start_matches("*.")
+                .trim_start_matches('.')
+                .to_ascii_lowercase();
+            e == "*" || host == e || host.ends_with(&format!(".{e}"))
+        })
+}
+
+/// Shown everywhere the proxy is mentioned: the password is replaced by `***`.
+impl fmt::Display for Proxy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        match (&self.username, &self.password) {
+            (Some(u), Some(_)) => write!(f, "http://{u}:***@{host}:{}", self.port),
+            (Some(u), None) => write!(f, "http://{u}@{host}:{}", self.port),
+            _ => write!(f, "http://{host}:{}", self.port),
+        }
+    }
+}
+
+/// Debug output is redacted too, so a `{:?}` in a panic cannot leak the password.
+impl fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Proxy({self})")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProxyError {
+    AuthRequired {
+        had_credentials: bool,
+        status_line: String,
+    },
+    Refused(String),
+    Malformed(String),
+    Io(String),
+}
+
+impl fmt::Display for ProxyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProxyError::AuthRequired {
+                had_credentials: true,
+                status_line,
+            } => write!(f, "the proxy rejected the credentials ({status_line})"),
+            ProxyError::AuthRequired { status_line, .. } => write!(
+                f,
+                "the proxy requires credentials ({status_line}): give them in the proxy URL"
+            ),
+            ProxyError::Refused(s) => write!(f, "the proxy refused the tunnel ({s})"),
+            ProxyError::Malformed(s) => write!(f, "the proxy's answer is not HTTP: {s}"),
+            ProxyError::Io(s) => write!(f, "proxy connection failed: {s}"),
+        }
+    }
+}
+
+fn percent_decode(s: &str) -> Result<String, String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| {
+                    "proxy URL: invalid percent-escape in the credentials".to_string()
+                })?;
+            out.push(hex);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| "proxy URL: credentials are not UTF-8".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_redacts() {
+        let p = Proxy::parse("http://svc-siem:s%40cret@proxy.corp:3128/").unwrap();
+        assert_eq!((p.host.as_str(), p.port), ("proxy.corp", 3128));
+        assert_eq!(p.username.as_deref(), Some("svc-siem"));
+        assert_eq!(p.to_string(), "http://svc-siem:***@proxy.corp:3128");
+        assert!(!format!("{p:?}").contains("cret"));
+        assert_eq!(
+            p.authorization().unwrap(),
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode("svc-siem:s@cret")
+            )
+        );
+        assert_eq!(Proxy::parse("proxy.corp").unwrap().port, 8080);
+        let e = Proxy::parse("https://u:topsecret@p:443").unwrap_err();
+        assert!(!e.contains("topsecret"), "{e}");
+        assert!(Proxy::parse("http://u:p@:80").is_err());
+    }
+
+    #[test]
+    fn no_proxy() {
+        assert!(no_proxy_matches(
+            "localhost, .corp.example",
+            "svc.corp.example"
+        ));
+        assert!(no_proxy_matches("*", "x"));
+        assert!(!no_proxy_matches("corp.example", "servicebus.windows.net"));
+    }
+}
