@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond the Rust toolchain: independent validators and tools the
-# tests call (minisign, chromium, check-jsonschema, compliance-trestle, xmlschema). Idempotent.
+# tests call (minisign, chromium, check-jsonschema, compliance-trestle, xmlschema), and the OpenSSL
+# headers the collector's certificate credential builds against. Idempotent.
 set -euo pipefail
 need_apt=()
 for bin in minisign chromium; do
   command -v "$bin" >/dev/null 2>&1 || need_apt+=("$bin")
 done
+# azure_identity's client-certificate credential links OpenSSL (collect, tests/collect.rs).
+if ! pkg-config --exists openssl 2>/dev/null; then
+  need_apt+=(libssl-dev pkg-config)
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
