@@ -88,7 +88,13 @@ impl Run {
             .expect("items")
             .iter()
             .filter(|i| i["path"].is_null())
-            .map(|i| format!("{}: {}", i["kind"].as_str().unwrap_or(""), i["error"]["code"].as_str().unwrap_or("")))
+            .map(|i| {
+                format!(
+                    "{}: {}",
+                    i["kind"].as_str().unwrap_or(""),
+                    i["error"]["code"].as_str().unwrap_or("")
+                )
+            })
             .collect()
     }
 }
@@ -282,7 +288,9 @@ fn client_certificate_credential() {
     assert_eq!(run.manifest()["collector"]["auth"], "client_certificate");
     // The fixture's own recorded failures are the only ones.
     assert!(
-        run.failures().iter().all(|f| !f.contains("TokenRequestFailed")),
+        run.failures()
+            .iter()
+            .all(|f| !f.contains("TokenRequestFailed")),
         "{:?}",
         run.failures()
     );
@@ -381,9 +389,19 @@ fn a_throttling_storm_ends_in_recorded_failures_within_the_deadline() {
     assert!(run.out.status.success(), "{}", run.stderr());
     assert!(started.elapsed() < Duration::from_secs(60));
     let f = run.failures();
-    assert!(f.contains(&"graph.organization: TooManyRequests".to_string()), "{f:?}");
-    assert!(f.contains(&"o365.subscriptions: AF429".to_string()), "{f:?}");
-    assert!(run.stdout().contains("partial collection"), "{}", run.stdout());
+    assert!(
+        f.contains(&"graph.organization: TooManyRequests".to_string()),
+        "{f:?}"
+    );
+    assert!(
+        f.contains(&"o365.subscriptions: AF429".to_string()),
+        "{f:?}"
+    );
+    assert!(
+        run.stdout().contains("partial collection"),
+        "{}",
+        run.stdout()
+    );
     // The audit reads it and fails closed.
     let r = audit(&run.bundle, None);
     assert!(r["checks"].as_array().is_some());
@@ -399,10 +417,15 @@ fn persistent_malformed_json_is_recorded_not_written() {
             ..Faults::default()
         }),
     );
-    let run = collect(&m, &["--deadline", "5", "--max-retries", "2"], secret_env(&m));
+    let run = collect(
+        &m,
+        &["--deadline", "5", "--max-retries", "2"],
+        secret_env(&m),
+    );
     assert!(run.out.status.success(), "{}", run.stderr());
     assert!(
-        run.failures().contains(&"arm.eventhub.namespaces: MalformedJson".to_string()),
+        run.failures()
+            .contains(&"arm.eventhub.namespaces: MalformedJson".to_string()),
         "{:?}",
         run.failures()
     );
@@ -433,7 +456,11 @@ fn slow_responses_within_the_timeout_complete_and_beyond_it_time_out() {
     );
     let started = Instant::now();
     // The token request is slow too; a 1 s timeout makes even that fail: a clear error.
-    let run = collect(&m, &["--timeout", "1", "--deadline", "3", "--max-retries", "1"], secret_env(&m));
+    let run = collect(
+        &m,
+        &["--timeout", "1", "--deadline", "3", "--max-retries", "1"],
+        secret_env(&m),
+    );
     assert!(started.elapsed() < Duration::from_secs(60));
     assert_eq!(run.out.status.code(), Some(2), "{}", run.stdout());
     assert!(run.stderr().contains("token"), "{}", run.stderr());
@@ -452,7 +479,11 @@ fn a_next_link_loop_stops_with_an_error_item() {
     let run = collect(&m, FAST, secret_env(&m));
     assert!(run.out.status.success(), "{}", run.stderr());
     let f = run.failures();
-    for k in ["arm.eventhub.namespaces", "graph.applications", "o365.content"] {
+    for k in [
+        "arm.eventhub.namespaces",
+        "graph.applications",
+        "o365.content",
+    ] {
         assert!(f.contains(&format!("{k}: NextLinkLoop")), "{k}: {f:?}");
     }
     siemproof::evidence::Bundle::open(&run.bundle, false).expect("valid bundle");
@@ -482,8 +513,14 @@ fn forbidden_kinds_are_recorded_with_microsofts_error() {
         .clone();
     assert_eq!(item["status"], 403);
     assert_eq!(item["error"]["code"], "AuthorizationFailed");
-    assert!(run.stdout().contains("arm.aadiam.diagnostic_settings"), "{}", run.stdout());
-    assert!(run.failures().contains(&"graph.subscribed_skus: AuthorizationFailed".to_string()));
+    assert!(
+        run.stdout().contains("arm.aadiam.diagnostic_settings"),
+        "{}",
+        run.stdout()
+    );
+    assert!(run
+        .failures()
+        .contains(&"graph.subscribed_skus: AuthorizationFailed".to_string()));
 }
 
 #[test]
@@ -504,9 +541,18 @@ fn only_reads_are_ever_sent() {
     for s in &seen {
         let lower = s.path_and_query.to_ascii_lowercase();
         let token = s.method == "POST" && lower.ends_with("/oauth2/v2.0/token");
-        assert!(s.method == "GET" || token, "{} {}", s.method, s.path_and_query);
+        assert!(
+            s.method == "GET" || token,
+            "{} {}",
+            s.method,
+            s.path_and_query
+        );
         assert!(!lower.contains("listkeys"), "{}", s.path_and_query);
-        assert!(!lower.contains("subscriptions/start"), "{}", s.path_and_query);
+        assert!(
+            !lower.contains("subscriptions/start"),
+            "{}",
+            s.path_and_query
+        );
     }
 }
 
@@ -563,5 +609,89 @@ fn canaries_never_reach_the_bundle_or_the_output() {
         assert!(!run.stderr().contains(n.as_str()), "stderr leaks");
     }
     // The verbose log did happen (so the scan covered it).
-    assert!(run.stderr().contains("GET https://127.0.0.1"), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("GET https://127.0.0.1"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[test]
+fn permissions_lists_what_each_kind_needs() {
+    let out = siemproof(&["permissions"], &[], Duration::from_secs(30));
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "ActivityFeed.Read",
+        "/providers/Microsoft.aadiam",
+        "Application.Read.All",
+        "Monitoring Reader",
+        "arm.eventhub.metrics",
+        "graph.oauth2_permission_grants",
+    ] {
+        assert!(text.contains(needle), "{needle} missing from:\n{text}");
+    }
+}
+
+#[test]
+fn ctrl_c_leaves_no_half_written_bundle() {
+    let m = start(
+        DEMO,
+        MockOptions {
+            latency_ms: 400,
+            ..MockOptions::default()
+        },
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("siemproof.toml");
+    m.write_config(&cfg).expect("config");
+    let bundle = dir.path().join("evidence");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_siemproof"));
+    cmd.args([
+        "collect",
+        "--config",
+        cfg.to_str().expect("utf8"),
+        "--out",
+        bundle.to_str().expect("utf8"),
+    ])
+    .env_clear()
+    .env("PATH", std::env::var("PATH").unwrap_or_default())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    for (k, v) in secret_env(&m) {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn");
+    // Wait until the collection is under way (requests beyond the token request).
+    let started = Instant::now();
+    while m.requests().len() < 3 && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(kill.success());
+    let started = Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "collect ignored Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().expect("output");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));
+    assert!(!bundle.exists());
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("read_dir")
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(".siemproof-bundle-")
+        })
+        .collect();
+    assert!(leftovers.is_empty(), "temporary directory left behind");
 }

@@ -128,11 +128,12 @@ pub fn credential(
         let mut cloud = CustomConfiguration::default();
         cloud.authority_host = authority_host.to_string();
         // Token requests: a few quick retries, bounded, so a dead authority is a prompt error.
-        let mut retry = ExponentialRetryOptions::default();
-        retry.initial_delay = azure_core::time::Duration::milliseconds(500);
-        retry.max_retries = 3;
-        retry.max_delay = azure_core::time::Duration::seconds(5);
-        retry.max_total_elapsed = azure_core::time::Duration::seconds(30);
+        let retry = ExponentialRetryOptions {
+            initial_delay: azure_core::time::Duration::milliseconds(500),
+            max_retries: 3,
+            max_delay: azure_core::time::Duration::seconds(5),
+            max_total_elapsed: azure_core::time::Duration::seconds(30),
+        };
         ClientOptions {
             transport: Some(Transport::new(Arc::new(GuardedTransport(http.clone())))),
             cloud: Some(Arc::new(CloudConfiguration::from(cloud))),

@@ -130,7 +130,6 @@ impl Http {
     ) -> Result<Http> {
         let mut b = reqwest::Client::builder()
             .use_rustls_tls()
-            .https_only(true)
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(10).min(request_timeout))
             .timeout(request_timeout)
@@ -163,6 +162,9 @@ impl Http {
         bearer: Option<&str>,
     ) -> Result<Response, SendError> {
         guard(method, url, &self.authority_host).map_err(SendError::Refused)?;
+        if !url.starts_with("https://") && !is_local_identity_endpoint(url) {
+            return Err(SendError::Insecure(redact_url(url)));
+        }
         let m = reqwest::Method::from_bytes(method.as_bytes()).map_err(|_| {
             SendError::Refused(Refused::Method {
                 method: method.into(),
@@ -177,8 +179,11 @@ impl Http {
             rb = rb.header(k.as_str(), v.as_str());
         }
         if let Some(token) = bearer {
+            if !url.starts_with("https://") {
+                return Err(SendError::Insecure(redact_url(url)));
+            }
             let origin = crate::cloud::origin(url);
-            if !self.token_origins.iter().any(|o| *o == origin) {
+            if !self.token_origins.contains(&origin) {
                 return Err(SendError::ForeignHost(redact_url(url)));
             }
             rb = rb.bearer_auth(token);
@@ -217,6 +222,19 @@ impl Http {
     }
 }
 
+/// Plain HTTP is allowed only to the managed identity endpoints, which are host-local by design
+/// (IMDS at 169.254.169.254, App Service / Arc on loopback), and never with a bearer token.
+fn is_local_identity_endpoint(url: &str) -> bool {
+    let Ok(u) = url::Url::parse(url) else {
+        return false;
+    };
+    u.scheme() == "http"
+        && matches!(
+            u.host_str(),
+            Some("169.254.169.254" | "localhost" | "127.0.0.1" | "[::1]")
+        )
+}
+
 /// A short description of a transport error without the URL (which reqwest would include).
 fn kind_of(e: &reqwest::Error) -> String {
     let what = if e.is_timeout() {
@@ -249,6 +267,8 @@ pub enum SendError {
     Refused(Refused),
     #[error("refusing to send a token to {0}: not an endpoint of the configured cloud")]
     ForeignHost(String),
+    #[error("refusing plain HTTP to {0}: only the managed identity endpoint may use it")]
+    Insecure(String),
     #[error("{message}")]
     Transport { timeout: bool, message: String },
 }

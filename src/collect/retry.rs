@@ -273,6 +273,18 @@ mod tests {
         assert_eq!(e.code, "HTTP502");
     }
 
+    #[tokio::test]
+    async fn graph_audit_log_requests_keep_to_the_window() {
+        let mut l = Limits::new(4);
+        l.audit_rate = (2, Duration::from_millis(300));
+        let started = Instant::now();
+        for _ in 0..3 {
+            l.audit_log_slot().await;
+        }
+        // The third request had to wait for the first to leave the window.
+        assert!(started.elapsed() >= Duration::from_millis(300));
+    }
+
     #[test]
     fn backoff_grows_and_is_capped() {
         let p = RetryPolicy::default();
