@@ -55,7 +55,10 @@ pub fn key_of(url: &str) -> String {
         return url.to_ascii_lowercase();
     };
     // One metrics request per namespace: its `$filter` (dimension split) does not select data.
-    let metrics = u.path().to_ascii_lowercase().ends_with("/microsoft.insights/metrics");
+    let metrics = u
+        .path()
+        .to_ascii_lowercase()
+        .ends_with("/microsoft.insights/metrics");
     let mut q: Vec<(String, String)> = u
         .query_pairs()
         .filter(|(k, _)| !IGNORED.contains(&k.to_ascii_lowercase().as_str()))
