@@ -14,16 +14,22 @@ use serde_json::Value;
 fn seal(dir: &Path) -> Result<()> {
     let mpath = dir.join("manifest.json");
     let text = std::fs::read_to_string(&mpath).with_context(|| format!("{}", mpath.display()))?;
-    let mut m: Value = serde_json::from_str(&text).with_context(|| format!("{}", mpath.display()))?;
+    let mut m: Value =
+        serde_json::from_str(&text).with_context(|| format!("{}", mpath.display()))?;
     let items = m
         .get_mut("items")
         .and_then(|i| i.as_array_mut())
         .context("manifest has no items array")?;
     for item in items.iter_mut() {
-        let Some(p) = item.get("path").and_then(|p| p.as_str()).map(str::to_string) else {
+        let Some(p) = item
+            .get("path")
+            .and_then(|p| p.as_str())
+            .map(str::to_string)
+        else {
             continue;
         };
-        let bytes = std::fs::read(dir.join(&p)).with_context(|| format!("{}/{p}", dir.display()))?;
+        let bytes =
+            std::fs::read(dir.join(&p)).with_context(|| format!("{}/{p}", dir.display()))?;
         item["sha256"] = Value::String(siemproof::evidence::sha256_hex(&bytes));
         item["bytes"] = Value::from(bytes.len() as u64);
     }
