@@ -410,7 +410,7 @@ fn load_one(source: &str, text: &str) -> Result<LoadedCheck, CatalogError> {
     if check.each.is_none() && check.name.is_some() {
         return Err(bad("`name` only makes sense with `each`".into()));
     }
-    let compiled = engine::compile(&check).map_err(|e| bad(e))?;
+    let compiled = engine::compile(&check).map_err(bad)?;
     Ok(LoadedCheck {
         check,
         source: source.to_string(),

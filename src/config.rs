@@ -429,7 +429,7 @@ impl Config {
         if self.eventhub.min_partitions < 1 {
             return Err(bad("eventhub.min_partitions", "must be at least 1".into()));
         }
-        if !(self.eventhub.min_retention_days > 0.0) {
+        if self.eventhub.min_retention_days.is_nan() || self.eventhub.min_retention_days <= 0.0 {
             return Err(bad("eventhub.min_retention_days", "must be above 0".into()));
         }
         if let Some(s) = &self.storage.subscription_id {

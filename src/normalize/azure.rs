@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::model::*;
-use super::raw::{self, arr, b, field, i, id_part, n, s};
+use super::raw::{self, arr, b, i, id_part, n, s};
 use super::Input;
 use crate::netaddr;
 
@@ -727,7 +727,6 @@ pub fn entra(input: &mut Input<'_>, eh: &EventHub) -> Entra {
             settings,
         })
         .collect();
-    let _ = field;
     Entra {
         status: input.status("arm.aadiam.diagnostic_settings"),
         settings,

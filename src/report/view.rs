@@ -202,7 +202,7 @@ impl<'a> View<'a> {
                 let checks: Vec<&CheckResult> = results
                     .checks
                     .iter()
-                    .filter(|c| c.guide_steps.iter().any(|g| *g == st.id))
+                    .filter(|c| c.guide_steps.contains(&st.id))
                     .collect();
                 let status = if checks.is_empty() {
                     Status::Manual

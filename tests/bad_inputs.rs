@@ -1,0 +1,265 @@
+//! Bad input gets a clear error naming the file (or JSON path, key, check id), exit code 2, and
+//! leaves nothing half-written: malformed bundles, hostile bundles, broken checks, broken config,
+//! broken templates.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use serde_json::Value;
+
+fn audit(bundle: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "audit",
+        bundle.to_str().unwrap(),
+        "--as-of",
+        AS_OF,
+        "--out",
+        out.to_str().unwrap(),
+        "--format",
+        "json,html,md",
+    ];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+fn assert_input_error(o: &std::process::Output, needles: &[&str]) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(2), "stderr: {err}");
+    for n in needles {
+        assert!(err.contains(n), "stderr lacks {n:?}: {err}");
+    }
+}
+
+fn edit_manifest(bundle: &Path, f: impl FnOnce(&mut Value)) {
+    let p = bundle.join("manifest.json");
+    let mut m: Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+    f(&mut m);
+    std::fs::write(&p, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+}
+
+#[test]
+fn a_clean_bundle_audits() {
+    let t = tempfile::tempdir().unwrap();
+    let b = small_bundle(t.path(), "Contoso");
+    let o = audit(&b, &t.path().join("out"), &[]);
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    assert!(t.path().join("out/results.json").is_file());
+}
+
+#[test]
+fn no_manifest() {
+    let t = tempfile::tempdir().unwrap();
+    let o = audit(t.path(), &t.path().join("out"), &[]);
+    assert_input_error(&o, &["no manifest.json"]);
+    assert!(!t.path().join("out").exists(), "nothing written");
+}
+
+#[test]
+fn truncated_json_body() {
+    let t = tempfile::tempdir().unwrap();
+    let b = small_bundle(t.path(), "Contoso");
+    replace_sealed(
+        &b,
+        "raw/arm/arm.eventhub.namespaces.json",
+        b"{\"value\": [{\"id\": ",
+    );
+    let o = audit(&b, &t.path().join("out"), &[]);
+    assert_input_error(&o, &["arm.eventhub.namespaces.json", "not valid JSON"]);
+}
+
+#[test]
+fn truncated_manifest() {
+    let t = tempfile::tempdir().unwrap();
+    let b = small_bundle(t.path(), "Contoso");
+    let m = std::fs::read(b.join("manifest.json")).unwrap();
+    std::fs::write(b.join("manifest.json"), &m[..m.len() / 2]).unwrap();
+    let o = audit(&b, &t.path().join("out"), &[]);
+    assert_input_error(&o, &["manifest.json", "not valid JSON"]);
+}
+
+#[test]
+fn wrong_types_in_manifest_name_the_json_path() {
+    let t = tempfile::tempdir().unwrap();
+    let b = small_bundle(t.path(), "Contoso");
+    edit_manifest(&b, |m| {
+        m["items"][1]["bytes"] = Value::String("many".into())
+    });
+    let o = audit(&b, &t.path().join("out"), &[]);
+    assert_input_error(&o, &["manifest.json", "items[1].bytes"]);
+}
+
+#[test]
+fn unknown_format_version() {
+    let t = tempfile::tempdir().unwrap();
+    let b = small_bundle(t.path(), "Contoso");
+    edit_manifest(&b, |m| {
+        m["format"] = Value::String("siemproof-evidence/9".into())
+    });
+    let o = audit(&b, &t.path().join("out"), &[]);
+    assert_input_error(
+        &o,
+        &[
+            "manifest.json",
+            "siemproof-evidence/9",
+            "siemproof-evidence/1",
+        ],
+    );
+}
+
+#[test]
+fn deeply_nested_json() {
+    let t = tempfile::tempdir().unwrap();
+    let b = small_bundle(t.path(), "Contoso");
+    let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+    replace_sealed(&b, "raw/graph/graph.organization.json", deep.as_bytes());
+    let o = audit(&b, &t.path().join("out"), &[]);
+    assert_input_error(&o, &["graph.organization.json", "recursion limit"]);
+}
+
+#[test]
+fn altered_missing_and_extra_files_are_named() {
+    let t = tempfile::tempdir().unwrap();
+    let b = small_bundle(t.path(), "Contoso");
+    let f = b.join("raw/arm/arm.eventhub.eventhubs.json");
+    let mut body = std::fs::read(&f).unwrap();
+    body.push(b'\n');
+    std::fs::write(&f, &body).unwrap();
+    let o = audit(&b, &t.path().join("out"), &[]);
+    assert_input_error(&o, &["arm.eventhub.eventhubs.json", "altered", "SHA-256"]);
+
+    // With --allow-unverified the audit runs and the checks reading it are not assessed.
+    let out = t.path().join("out2");
+    let o = audit(&b, &out, &["--allow-unverified"]);
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    let r: Value =
+        serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
+    let hub = r["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "EH-HUB-ACTIVE")
+        .unwrap();
+    assert_eq!(hub["status"], "not_assessed", "{hub}");
+    assert!(
+        hub["reason"].as_str().unwrap().contains("unverified"),
+        "{hub}"
+    );
+    assert!(!r["run"]["unverified"].as_array().unwrap().is_empty());
+
+    std::fs::remove_file(&f).unwrap();
+    let o = audit(&b, &t.path().join("out3"), &[]);
+    assert_input_error(&o, &["arm.eventhub.eventhubs.json", "missing"]);
+
+    let t2 = tempfile::tempdir().unwrap();
+    let b2 = small_bundle(t2.path(), "Contoso");
+    std::fs::write(b2.join("raw/arm/planted.json"), b"{}").unwrap();
+    let o = audit(&b2, &t2.path().join("out"), &[]);
+    assert_input_error(&o, &["planted.json", "not listed"]);
+}
+
+#[test]
+fn paths_outside_the_bundle_are_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let b = small_bundle(t.path(), "Contoso");
+    std::fs::write(t.path().join("outside.json"), b"{}").unwrap();
+    edit_manifest(&b, |m| {
+        m["items"][1]["path"] = Value::String("../outside.json".into())
+    });
+    let o = audit(&b, &t.path().join("out"), &[]);
+    assert_input_error(&o, &["unsafe path", "../outside.json"]);
+}
+
+#[cfg(unix)]
+#[test]
+fn symlinks_are_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let b = small_bundle(t.path(), "Contoso");
+    let f = b.join("raw/graph/graph.organization.json");
+    std::fs::remove_file(&f).unwrap();
+    std::os::unix::fs::symlink("/etc/hostname", &f).unwrap();
+    let o = audit(&b, &t.path().join("out"), &[]);
+    assert_input_error(&o, &["graph.organization.json", "symbolic link"]);
+}
+
+#[test]
+fn broken_check_file_names_file_and_position() {
+    let t = tempfile::tempdir().unwrap();
+    let b = small_bundle(t.path(), "Contoso");
+    let dir = t.path().join("mychecks/eventhub");
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = include_str!("../checks/eventhub/EH-HUB-ACTIVE.toml")
+        .replace("EH-HUB-ACTIVE", "MY-BROKEN")
+        .replace(
+            "assert = \"eventhub.hub != null && eventhub.hub.status == 'Active'\"",
+            "assert = \"eventhub.hub.status == == 'Active'\"",
+        );
+    std::fs::write(dir.join("MY-BROKEN.toml"), good).unwrap();
+    let checks = t.path().join("mychecks");
+    let o = audit(
+        &b,
+        &t.path().join("out"),
+        &["--checks", checks.to_str().unwrap()],
+    );
+    assert_input_error(&o, &["MY-BROKEN.toml", "assert:1:"]);
+}
+
+#[test]
+fn broken_config_names_the_key() {
+    let t = tempfile::tempdir().unwrap();
+    let b = small_bundle(t.path(), "Contoso");
+    let cfg = t.path().join("bad.toml");
+    std::fs::write(
+        &cfg,
+        config_text("x").replace("hub = \"security-logs-hub\"", "hub = \"\""),
+    )
+    .unwrap();
+    let o = audit(
+        &b,
+        &t.path().join("out"),
+        &["--config", cfg.to_str().unwrap()],
+    );
+    assert_input_error(&o, &["bad.toml", "eventhub.hub"]);
+    std::fs::write(
+        &cfg,
+        config_text("x") + "\n[thresholds]\nfreshnes_hours = 3\n",
+    )
+    .unwrap();
+    let o = audit(
+        &b,
+        &t.path().join("out"),
+        &["--config", cfg.to_str().unwrap()],
+    );
+    assert_input_error(&o, &["bad.toml", "freshnes_hours"]);
+}
+
+#[test]
+fn broken_template_keeps_the_previous_report() {
+    let t = tempfile::tempdir().unwrap();
+    let b = small_bundle(t.path(), "Contoso");
+    let out = t.path().join("out");
+    let o = audit(&b, &out, &[]);
+    assert!(matches!(o.status.code(), Some(0 | 1)));
+    let before = std::fs::read(out.join("results.json")).unwrap();
+    let tpl = t.path().join("tpl");
+    std::fs::create_dir_all(&tpl).unwrap();
+    std::fs::write(tpl.join("report.html"), "{% if %}broken").unwrap();
+    let o = audit(&b, &out, &["--templates", tpl.to_str().unwrap()]);
+    assert_input_error(&o, &["report.html"]);
+    assert_eq!(
+        std::fs::read(out.join("results.json")).unwrap(),
+        before,
+        "previous report intact"
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let o = run(&["audit"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = run(&["audit", ".", "--format", "pdf"]);
+    assert_input_error(&o, &["pdf"]);
+    let o = run(&["explain", "NO-SUCH-CHECK"]);
+    assert_input_error(&o, &["NO-SUCH-CHECK"]);
+}

@@ -1,0 +1,141 @@
+//! Shared helpers for the integration tests: running the binary, and building small evidence
+//! bundles in Microsoft's shapes without network access.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::{json, Value};
+use siemproof::evidence::manifest::{Collector, Item, Manifest, Source, Tool, FORMAT};
+use siemproof::evidence::writer::BundleWriter;
+
+pub const TENANT: &str = "11111111-2222-4333-8444-555555555555";
+pub const SUB: &str = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee";
+pub const AS_OF: &str = "2026-11-20T12:00:00Z";
+
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_siemproof"))
+}
+
+/// Runs siemproof with `args`, with colour and the clock pinned.
+pub fn run(args: &[&str]) -> Output {
+    bin()
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("SIEMPROOF_AS_OF")
+        .output()
+        .expect("siemproof runs")
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn config_text(namespace_display: &str) -> String {
+    format!(
+        "[tenant]\nid = \"{TENANT}\"\nname = \"{namespace_display}\"\n\n[eventhub]\nsubscription_id = \"{SUB}\"\nresource_group = \"siem-rg\"\nnamespace = \"psiem-namespace\"\nhub = \"security-logs-hub\"\n"
+    )
+}
+
+fn item(kind: &str, url: Option<String>, scope: Option<&str>) -> Item {
+    Item {
+        kind: kind.into(),
+        path: None,
+        sha256: None,
+        bytes: None,
+        scope: scope.map(str::to_string),
+        page: Some(0),
+        source: url.map(|u| Source {
+            method: "GET".into(),
+            url: u,
+        }),
+        status: Some(200),
+        fetched_at: "2026-11-20T08:00:00Z".parse().unwrap(),
+        error: None,
+        headers: None,
+    }
+}
+
+/// A small bundle: config, one namespace with one hub, and an organization whose display name
+/// is `org_name` (hostile strings go there).
+pub fn small_bundle(dir: &Path, org_name: &str) -> PathBuf {
+    let manifest = Manifest {
+        format: FORMAT.into(),
+        tool: Tool {
+            name: "siemproof-tests".into(),
+            version: "0".into(),
+        },
+        tenant_id: TENANT.into(),
+        cloud: "public".into(),
+        collected_at: "2026-11-20T08:00:00Z".parse().unwrap(),
+        collector: Collector {
+            app_id: None,
+            auth: "fixture".into(),
+            host: None,
+            at: None,
+        },
+        contributors: vec![],
+        items: vec![],
+    };
+    let target = dir.join("bundle");
+    let mut w = BundleWriter::new(&target, manifest).unwrap();
+    let mut cfg = item("config", None, None);
+    cfg.status = None;
+    w.add_file(cfg, "siemproof.toml", config_text("Test tenant").as_bytes())
+        .unwrap();
+    let rg = format!("/subscriptions/{SUB}/resourceGroups/siem-rg");
+    let ns = format!("{rg}/providers/Microsoft.EventHub/namespaces/psiem-namespace");
+    let body = json!({"value": [{"id": ns.trim_start_matches('/'), "name": "psiem-namespace", "type": "Microsoft.EventHub/Namespaces",
+        "location": "West Europe", "properties": {"status": "Active", "minimumTlsVersion": "1.2"}}]});
+    w.add_file(
+        item("arm.eventhub.namespaces", Some(format!("https://management.azure.com{rg}/providers/Microsoft.EventHub/namespaces?api-version=2024-01-01")), Some(&rg)),
+        "raw/arm/arm.eventhub.namespaces.json",
+        &serde_json::to_vec_pretty(&body).unwrap(),
+    )
+    .unwrap();
+    let hubs = json!({"value": [{"id": format!("{ns}/eventhubs/security-logs-hub"), "name": "security-logs-hub",
+        "properties": {"status": "Active", "partitionCount": 4, "messageRetentionInDays": 3}}]});
+    w.add_file(
+        item(
+            "arm.eventhub.eventhubs",
+            Some(format!(
+                "https://management.azure.com{ns}/eventhubs?api-version=2024-01-01"
+            )),
+            Some(&ns),
+        ),
+        "raw/arm/arm.eventhub.eventhubs.json",
+        &serde_json::to_vec_pretty(&hubs).unwrap(),
+    )
+    .unwrap();
+    let org = json!({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#organization", "value": [{"id": TENANT, "displayName": org_name}]});
+    w.add_file(
+        item(
+            "graph.organization",
+            Some("https://graph.microsoft.com/v1.0/organization".into()),
+            None,
+        ),
+        "raw/graph/graph.organization.json",
+        &serde_json::to_vec_pretty(&org).unwrap(),
+    )
+    .unwrap();
+    w.finish(None).unwrap()
+}
+
+/// Rewrites a file in a bundle and re-seals its manifest entry (to test body parsing, not hashes).
+pub fn replace_sealed(bundle: &Path, rel: &str, bytes: &[u8]) {
+    std::fs::write(bundle.join(rel), bytes).unwrap();
+    let mpath = bundle.join("manifest.json");
+    let mut m: Value = serde_json::from_slice(&std::fs::read(&mpath).unwrap()).unwrap();
+    for it in m["items"].as_array_mut().unwrap() {
+        if it["path"] == rel {
+            it["sha256"] = Value::String(siemproof::evidence::sha256_hex(bytes));
+            it["bytes"] = Value::from(bytes.len());
+        }
+    }
+    std::fs::write(&mpath, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+}
