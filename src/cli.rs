@@ -171,8 +171,11 @@ pub struct TestArgs {
 #[derive(Args)]
 pub struct AttestArgs {
     /// The manual check the statement satisfies (e.g. DEF-STREAMING-API)
-    #[arg(long)]
-    pub check: String,
+    #[arg(long, required_unless_present = "id")]
+    pub check: Option<String>,
+    /// The same, given positionally (`siemproof attest DEF-STREAMING-API ...`)
+    #[arg(value_name = "ID", conflicts_with = "check")]
+    pub id: Option<String>,
     /// What the attester saw, in one sentence
     #[arg(long)]
     pub statement: String,
@@ -527,11 +530,9 @@ fn attest_cmd(a: &AttestArgs, out: &mut dyn Write) -> Result<u8> {
     use sha2::{Digest, Sha256};
 
     let catalog = Catalog::load(&a.checks)?;
-    let Some(lc) = catalog.find(&a.check) else {
-        bail!(
-            "--check {:?}: no such check; `siemproof checks` lists them",
-            a.check
-        );
+    let wanted = a.check.as_deref().or(a.id.as_deref()).unwrap_or_default();
+    let Some(lc) = catalog.find(wanted) else {
+        bail!("--check {wanted:?}: no such check; `siemproof checks` lists them");
     };
     let id = lc.check.id.clone();
     if !lc.check.manual {
