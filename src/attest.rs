@@ -20,7 +20,9 @@ pub struct Attestation {
     pub check: String,
     pub statement: String,
     pub attested_by: String,
+    #[serde(with = "crate::config::toml_date")]
     pub date: NaiveDate,
+    #[serde(with = "crate::config::toml_date")]
     pub expires: NaiveDate,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<Reference>,

@@ -46,6 +46,14 @@ pub enum Command {
     Test(TestArgs),
     /// Write an attestation for a check no API can read (attestations/<ID>.toml)
     Attest(AttestArgs),
+    /// Generate a minisign key pair for signing reports (PREFIX.key, PREFIX.pub)
+    Keygen(KeygenArgs),
+    /// Sign a report directory: SHA256SUMS over every file, SHA256SUMS.minisig beside it
+    Sign(SignArgs),
+    /// Verify a signed report directory or archive (checksums, signature, binding)
+    Verify(VerifyArgs),
+    /// Write one .tar.gz with evidence, results, reports, SHA256SUMS and signature
+    Export(ExportArgs),
 }
 
 #[derive(Args)]
@@ -91,7 +99,7 @@ pub struct AuditArgs {
     /// Where to write results.json and reports
     #[arg(long, short, default_value = "siemproof-report")]
     pub out: PathBuf,
-    /// Comma-separated formats: table, json, html, md
+    /// Comma-separated formats: table, json, html, md, junit, sarif, oscal, jsonl, csv
     #[arg(long, default_value = "table,json,html,md")]
     pub format: String,
     /// The audit clock for expiry and freshness (RFC 3339 or YYYY-MM-DD; default now)
@@ -115,6 +123,58 @@ pub struct AuditArgs {
     /// Show every check in the terminal table, passes included
     #[arg(long)]
     pub all: bool,
+    /// Sign the output with this minisign secret key (copies the bundle into OUT/evidence);
+    /// `-` reads the key from SIEMPROOF_SIGNING_KEY
+    #[arg(long, value_name = "KEY")]
+    pub sign: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct KeygenArgs {
+    /// Writes PREFIX.key (secret) and PREFIX.pub (public)
+    #[arg(long, value_name = "PREFIX")]
+    pub out: PathBuf,
+    /// Do not encrypt the secret key (for CI keys held in a secret store)
+    #[arg(long)]
+    pub unencrypted: bool,
+    /// Overwrite existing key files
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Args)]
+pub struct SignArgs {
+    /// A report directory written by `siemproof audit` (results.json and reports)
+    pub dir: PathBuf,
+    /// minisign secret key file (default: the contents of SIEMPROOF_SIGNING_KEY)
+    #[arg(long)]
+    pub key: Option<PathBuf>,
+    /// Copy this evidence bundle into DIR/evidence first (needed unless DIR already has it)
+    #[arg(long)]
+    pub bundle: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct VerifyArgs {
+    /// A signed report directory, or a .tar.gz written by `siemproof export`
+    pub path: PathBuf,
+    /// The signer's minisign public key
+    #[arg(long)]
+    pub pubkey: PathBuf,
+}
+
+#[derive(Args)]
+pub struct ExportArgs {
+    /// A report directory written by `siemproof audit`
+    pub results_dir: PathBuf,
+    /// The evidence bundle (omit when the directory already holds a signed evidence/ copy)
+    pub bundle: Option<PathBuf>,
+    /// The archive to write
+    #[arg(long, value_name = "FILE.tar.gz")]
+    pub out: PathBuf,
+    /// Sign the archived copy with this minisign secret key; `-` reads SIEMPROOF_SIGNING_KEY
+    #[arg(long, value_name = "KEY")]
+    pub sign: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -123,7 +183,7 @@ pub struct ReportArgs {
     pub results: PathBuf,
     #[arg(long, short, default_value = "siemproof-report")]
     pub out: PathBuf,
-    /// Comma-separated formats: table, json, html, md
+    /// Comma-separated formats: table, json, html, md, junit, sarif, oscal, jsonl, csv
     #[arg(long, default_value = "html,md")]
     pub format: String,
     #[arg(long)]
@@ -217,6 +277,10 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Explain(a) => explain_cmd(&a, &mut out),
         Command::Test(a) => test_cmd(&a, &mut out),
         Command::Attest(a) => attest_cmd(&a, &mut out),
+        Command::Keygen(a) => keygen_cmd(&a, &mut out),
+        Command::Sign(a) => sign_cmd(&a, &mut out),
+        Command::Verify(a) => verify_cmd(&a, &mut out),
+        Command::Export(a) => export_cmd(&a, &mut out),
     }
 }
 
@@ -262,7 +326,11 @@ fn print_table(results: &Results, all: bool, out: &mut dyn Write) -> Result<()> 
 }
 
 fn audit_cmd(a: &AuditArgs, out: &mut dyn Write) -> Result<u8> {
-    let formats = report::parse_formats(&a.format)?;
+    let mut formats = report::parse_formats(&a.format)?;
+    if a.sign.is_some() && !formats.iter().any(|f| f == "json") {
+        // The signature binds the run named in results.json, so a signed output always has it.
+        formats.push("json".into());
+    }
     let catalog = Catalog::load(&a.checks)?;
     let opts = AuditOptions {
         bundle: a.bundle.clone(),
@@ -272,15 +340,34 @@ fn audit_cmd(a: &AuditArgs, out: &mut dyn Write) -> Result<u8> {
         attestations: a.attestations.clone(),
         fail_on: a.fail_on.threshold(),
     };
+    // Load (and decrypt) the key before the audit, so a wrong password costs nothing.
+    let signing_key = match &a.sign {
+        Some(k) => Some(load_signing_key(k)?),
+        None => None,
+    };
     let (results, _model) = audit::audit(&opts, &catalog)?;
-    let files = report::write_all(
+    let evidence = match &signing_key {
+        Some(_) => crate::sign::bundle_files(&a.bundle)?,
+        None => Vec::new(),
+    };
+    if signing_key.is_some() {
+        // A previous run's files would otherwise be signed as part of this one.
+        clear_signed_output(&a.out)?;
+    }
+    let mut files = report::write_all(
         &results,
         &a.out,
         &formats,
         a.templates.as_deref(),
         &catalog.steps,
-        &[],
+        &evidence,
     )?;
+    files.retain(|f| !f.starts_with(a.out.join(crate::sign::EVIDENCE_DIR)));
+    if let Some(sk) = &signing_key {
+        let signed = crate::sign::sign_dir(&a.out, sk)?;
+        files.push(signed.sums);
+        files.push(signed.signature);
+    }
     if formats.iter().any(|f| f == "table") {
         print_table(&results, a.all, out)?;
     }
@@ -327,6 +414,111 @@ fn report_cmd(a: &ReportArgs, out: &mut dyn Write) -> Result<u8> {
                 .join(", ")
         )?;
     }
+    Ok(0)
+}
+
+/// `--sign KEY` / `--key KEY`: a file, or `-` for SIEMPROOF_SIGNING_KEY.
+fn load_signing_key(k: &Path) -> Result<minisign::SecretKey> {
+    if k == Path::new("-") {
+        crate::sign::keys::load_secret(None)
+    } else {
+        crate::sign::keys::load_secret(Some(k))
+    }
+}
+
+/// Removes what a signed output owns (the evidence copy and the signature files) before a new
+/// audit writes into the same directory; reports are replaced file by file anyway.
+fn clear_signed_output(out: &Path) -> Result<()> {
+    let ev = out.join(crate::sign::EVIDENCE_DIR);
+    if ev.is_dir() {
+        std::fs::remove_dir_all(&ev)
+            .with_context(|| format!("{}: cannot replace", ev.display()))?;
+    }
+    for f in [crate::sign::sums::SUMS, crate::sign::sums::SIG] {
+        let p = out.join(f);
+        if p.exists() {
+            std::fs::remove_file(&p).with_context(|| format!("{}: cannot replace", p.display()))?;
+        }
+    }
+    Ok(())
+}
+
+fn keygen_cmd(a: &KeygenArgs, out: &mut dyn Write) -> Result<u8> {
+    let g = crate::sign::keys::keygen(&a.out, a.unencrypted, a.force)?;
+    writeln!(
+        out,
+        "wrote {} (secret, keep it private{}) and {} (public, give it to auditors); key id {}",
+        g.secret.display(),
+        if a.unencrypted { ", NOT encrypted" } else { "" },
+        g.public.display(),
+        g.key_id
+    )?;
+    Ok(0)
+}
+
+fn sign_cmd(a: &SignArgs, out: &mut dyn Write) -> Result<u8> {
+    let sk = match &a.key {
+        Some(k) => load_signing_key(k)?,
+        None => crate::sign::keys::load_secret(None)?,
+    };
+    if let Some(b) = &a.bundle {
+        crate::sign::copy_bundle_into(b, &a.dir)?;
+    }
+    let s = crate::sign::sign_dir(&a.dir, &sk)?;
+    writeln!(
+        out,
+        "signed {} files: wrote {} and {} (key {}, run {})",
+        s.files,
+        s.sums.display(),
+        s.signature.display(),
+        s.key_id,
+        s.binding.run_id
+    )?;
+    Ok(0)
+}
+
+fn verify_cmd(a: &VerifyArgs, out: &mut dyn Write) -> Result<u8> {
+    let r = crate::sign::verify::verify_path(&a.path, &a.pubkey)?;
+    for p in &r.problems {
+        writeln!(out, "FAIL {p}")?;
+    }
+    if r.ok() {
+        let b = r.binding.as_ref().expect("a verified output has a binding");
+        writeln!(
+            out,
+            "OK {}: {} files match SHA256SUMS, signature by key {} verifies, run {} bound to evidence manifest {}",
+            a.path.display(),
+            r.checked,
+            r.key_id.as_deref().unwrap_or("?"),
+            b.run_id,
+            b.evidence_manifest_sha256
+        )?;
+        Ok(0)
+    } else {
+        writeln!(
+            out,
+            "NOT VERIFIED {}: {} problem(s)",
+            a.path.display(),
+            r.problems.len()
+        )?;
+        Ok(1)
+    }
+}
+
+fn export_cmd(a: &ExportArgs, out: &mut dyn Write) -> Result<u8> {
+    let sk = match &a.sign {
+        Some(k) => Some(load_signing_key(k)?),
+        None => None,
+    };
+    let e = crate::sign::archive::export(&a.results_dir, a.bundle.as_deref(), sk.as_ref(), &a.out)?;
+    writeln!(
+        out,
+        "wrote {} ({} files under {}/{})",
+        e.archive.display(),
+        e.files,
+        e.top,
+        if e.signed_now { ", signed now" } else { "" }
+    )?;
     Ok(0)
 }
 

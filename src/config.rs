@@ -307,9 +307,44 @@ pub struct Waiver {
     pub reason: String,
     pub approver: String,
     /// Last day the waiver applies (inclusive).
+    #[serde(with = "toml_date")]
     pub expires: NaiveDate,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ticket: Option<String>,
+}
+
+/// Dates written either as TOML dates (`expires = 2027-03-31`) or as strings
+/// (`expires = "2027-03-31"`); serialised as `YYYY-MM-DD` strings.
+pub mod toml_date {
+    use chrono::NaiveDate;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Text(String),
+        Toml(toml::value::Datetime),
+    }
+
+    pub fn serialize<S: Serializer>(d: &NaiveDate, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&d.format("%Y-%m-%d").to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveDate, D::Error> {
+        let text = match Raw::deserialize(d)? {
+            Raw::Text(t) => t,
+            Raw::Toml(dt) => match (dt.date, dt.time) {
+                (Some(date), None) => date.to_string(),
+                _ => {
+                    return Err(serde::de::Error::custom(format!(
+                        "{dt} is not a date (YYYY-MM-DD)"
+                    )))
+                }
+            },
+        };
+        NaiveDate::parse_from_str(&text, "%Y-%m-%d")
+            .map_err(|_| serde::de::Error::custom(format!("{text:?} is not a date (YYYY-MM-DD)")))
+    }
 }
 
 const CLOUDS: &[&str] = &["public", "usgov", "usgov-dod", "china", "custom"];
@@ -538,6 +573,20 @@ mod tests {
         assert_eq!(c.eventhub.hub, "security-logs-hub");
         assert_eq!(c.eventhub.consumer_group, "qradar-cg");
         assert_eq!(c.storage.account.as_deref(), Some("qradarcheckpoints"));
+    }
+
+    #[test]
+    fn waiver_dates_as_toml_dates_or_strings() {
+        for expires in ["2027-03-31", "\"2027-03-31\""] {
+            let t = format!(
+                "{INIT_TEMPLATE}\n[[waivers]]\ncheck = \"X\"\nreason = \"r\"\napprover = \"a\"\nexpires = {expires}\n"
+            );
+            let c = Config::parse(&t, "x.toml").expect("parses");
+            assert_eq!(c.waivers[0].expires.to_string(), "2027-03-31");
+        }
+        let t = format!("{INIT_TEMPLATE}\n[[waivers]]\ncheck = \"X\"\nreason = \"r\"\napprover = \"a\"\nexpires = \"next year\"\n");
+        let e = Config::parse(&t, "x.toml").unwrap_err().to_string();
+        assert!(e.contains("next year"), "{e}");
     }
 
     #[test]

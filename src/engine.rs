@@ -114,31 +114,25 @@ fn sort_keys(j: Json) -> Json {
 
 /// The model as CEL variables, built once per audit.
 pub struct Scope {
-    vars: Vec<(String, Value)>,
+    /// Converting the model into CEL's value types is the costly part, so it is done once and
+    /// every check evaluates in (a child scope of) this one context.
+    ctx: Context<'static, 'static>,
     evidence: std::collections::BTreeMap<String, KindState>,
 }
 
 impl Scope {
     pub fn new(model: &Model) -> Scope {
         let json = serde_json::to_value(model).expect("model serialises");
-        let mut vars = Vec::new();
+        let mut ctx = Context::with_env(env());
         if let Json::Object(o) = json {
             for (k, v) in o {
-                vars.push((k, to_cel(&v)));
+                ctx.add_variable_from_value(k, to_cel(&v));
             }
         }
         Scope {
-            vars,
+            ctx,
             evidence: model.evidence.clone(),
         }
-    }
-
-    fn context(&self) -> Context<'static, 'static> {
-        let mut ctx = Context::with_env(env());
-        for (k, v) in &self.vars {
-            ctx.add_variable_from_value(k.clone(), v.clone());
-        }
-        ctx
     }
 
     fn state(&self, kind: &str) -> KindState {
@@ -210,9 +204,9 @@ pub fn evidence_gap(check: &Check, scope: &Scope) -> Option<String> {
 /// Evaluates one check's logic. Manual checks are resolved by the caller with attestations; for
 /// them this evaluates only the corroborating assertion, if any.
 pub fn evaluate(check: &Check, c: &Compiled, scope: &Scope) -> Outcome {
-    let ctx = scope.context();
+    let ctx = &scope.ctx;
     if let Some(p) = &c.applies {
-        match p.execute(&ctx) {
+        match p.execute(ctx) {
             Ok(Value::Bool(true)) => {}
             Ok(Value::Bool(false)) => {
                 return Outcome {
@@ -250,7 +244,7 @@ pub fn evaluate(check: &Check, c: &Compiled, scope: &Scope) -> Outcome {
     };
     let items: Vec<Option<Value>> = match &c.each {
         None => vec![None],
-        Some(p) => match p.execute(&ctx) {
+        Some(p) => match p.execute(ctx) {
             Ok(Value::List(l)) => l.iter().cloned().map(Some).collect(),
             Ok(Value::Null) => vec![],
             Ok(other) => {
@@ -311,21 +305,22 @@ pub fn evaluate(check: &Check, c: &Compiled, scope: &Scope) -> Outcome {
             .as_ref()
             .map(|p| p.execute(&child).map(|v| to_json(&v)).unwrap_or(Json::Null));
         let (status, message) = match assert.execute(&child) {
-            Ok(Value::Bool(true)) => {
-                let warned = c
-                    .warn
-                    .as_ref()
-                    .map(|w| matches!(w.execute(&child), Ok(Value::Bool(true))))
-                    .unwrap_or(false);
-                if warned {
-                    (
-                        Status::Warn,
-                        eval_str(&c.message, &child).unwrap_or_else(|| check.title.clone()),
-                    )
-                } else {
-                    (Status::Pass, "met".to_string())
-                }
-            }
+            Ok(Value::Bool(true)) => match c.warn.as_ref().map(|w| w.execute(&child)) {
+                None | Some(Ok(Value::Bool(false))) => (Status::Pass, "met".to_string()),
+                Some(Ok(Value::Bool(true))) => (
+                    Status::Warn,
+                    eval_str(&c.message, &child).unwrap_or_else(|| check.title.clone()),
+                ),
+                // A warning that cannot be evaluated is not a pass either: fail closed.
+                Some(Ok(other)) => (
+                    Status::NotAssessed,
+                    format!("`warn` returned {}, not a boolean", describe(&other)),
+                ),
+                Some(Err(e)) => (
+                    Status::NotAssessed,
+                    format!("the evidence lacks what `warn` reads: {e}"),
+                ),
+            },
             Ok(Value::Bool(false)) => {
                 let st = match check.on_fail {
                     OnFail::Fail => Status::Fail,

@@ -20,4 +20,5 @@ pub mod normalize;
 pub mod report;
 pub mod results;
 pub mod selftest;
+pub mod sign;
 pub mod waiver;

@@ -28,6 +28,7 @@ pub struct WaiverUse {
     pub resource: Option<String>,
     pub reason: String,
     pub approver: String,
+    #[serde(with = "crate::config::toml_date")]
     pub expires: NaiveDate,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ticket: Option<String>,

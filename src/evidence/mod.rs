@@ -79,7 +79,8 @@ pub enum EvidenceError {
 pub enum EvidenceStatus {
     /// Read successfully.
     Ok,
-    /// The API said the thing is absent (404, or no subscription for an O365 content type).
+    /// The API said the thing is absent (404, or no subscription for an O365 content type, or a
+    /// subscription a tenant admin disabled: AF20022 / AF20023).
     NotFound,
     /// The collector was not authorised (401/403).
     Forbidden,
@@ -137,7 +138,9 @@ impl LoadedItem {
         let code = self.item.error.as_ref().map(|e| e.code.as_str());
         match (self.item.status, code) {
             (_, Some("AF429")) => EvidenceStatus::Throttled,
-            (_, Some("AF20022")) => EvidenceStatus::NotFound,
+            // The Management Activity API answers a content listing for a missing (AF20022) or
+            // disabled (AF20023) subscription with HTTP 400: an authoritative "nothing flows".
+            (_, Some("AF20022" | "AF20023")) => EvidenceStatus::NotFound,
             (Some(401 | 403), _) => EvidenceStatus::Forbidden,
             (Some(404), _) => EvidenceStatus::NotFound,
             (Some(429), _) => EvidenceStatus::Throttled,
@@ -278,6 +281,72 @@ pub fn parse_json(path: &Path, bytes: &[u8]) -> Result<serde_json::Value, Eviden
     })
 }
 
+/// Reads, verifies and parses one manifest item. With `allow_unverified`, a missing or altered
+/// file becomes an item without a body and the problem is returned beside it.
+fn load_item(
+    dir: &Path,
+    item: &Item,
+    allow_unverified: bool,
+) -> Result<(LoadedItem, Option<String>), EvidenceError> {
+    let unverified = |e: EvidenceError| {
+        let text = e.to_string();
+        (
+            LoadedItem {
+                item: item.clone(),
+                body: None,
+                problem: Some(text.clone()),
+            },
+            Some(text),
+        )
+    };
+    let Some(rel) = &item.path else {
+        return Ok((
+            LoadedItem {
+                item: item.clone(),
+                body: None,
+                problem: None,
+            },
+            None,
+        ));
+    };
+    let path = dir.join(rel);
+    let bytes = match read_limited(&path) {
+        Ok(b) => b,
+        Err(e @ EvidenceError::Missing(_)) if allow_unverified => return Ok(unverified(e)),
+        Err(e) => return Err(e),
+    };
+    let actual = sha256_hex(&bytes);
+    let expected = item.sha256.clone().unwrap_or_default();
+    if !actual.eq_ignore_ascii_case(&expected) {
+        let e = EvidenceError::Altered {
+            path,
+            expected,
+            actual,
+        };
+        return if allow_unverified {
+            Ok(unverified(e))
+        } else {
+            Err(e)
+        };
+    }
+    let body = if rel.ends_with(".json") {
+        Body::Json(parse_json(&path, &bytes)?)
+    } else {
+        Body::Text(String::from_utf8(bytes).map_err(|_| EvidenceError::Json {
+            path: path.clone(),
+            message: "not UTF-8 text".into(),
+        })?)
+    };
+    Ok((
+        LoadedItem {
+            item: item.clone(),
+            body: Some(body),
+            problem: None,
+        },
+        None,
+    ))
+}
+
 impl Bundle {
     /// Opens and verifies the bundle in `dir`.
     pub fn open(dir: &Path, allow_unverified: bool) -> Result<Bundle, EvidenceError> {
@@ -343,62 +412,35 @@ impl Bundle {
             }
         }
 
-        let mut items = Vec::with_capacity(manifest.items.len());
-        for item in &manifest.items {
-            let Some(rel) = &item.path else {
-                items.push(LoadedItem {
-                    item: item.clone(),
-                    body: None,
-                    problem: None,
-                });
-                continue;
-            };
-            let path = dir.join(rel);
-            let bytes = match read_limited(&path) {
-                Ok(b) => b,
-                Err(e @ EvidenceError::Missing(_)) if allow_unverified => {
-                    problems.push(e.to_string());
-                    items.push(LoadedItem {
-                        item: item.clone(),
-                        body: None,
-                        problem: Some(e.to_string()),
-                    });
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
-            let actual = sha256_hex(&bytes);
-            let expected = item.sha256.clone().unwrap_or_default();
-            if !actual.eq_ignore_ascii_case(&expected) {
-                let e = EvidenceError::Altered {
-                    path: path.clone(),
-                    expected,
-                    actual,
-                };
-                if allow_unverified {
-                    problems.push(e.to_string());
-                    items.push(LoadedItem {
-                        item: item.clone(),
-                        body: None,
-                        problem: Some(e.to_string()),
-                    });
-                    continue;
-                }
-                return Err(e);
-            }
-            let body = if rel.ends_with(".json") {
-                Body::Json(parse_json(&path, &bytes)?)
-            } else {
-                Body::Text(String::from_utf8(bytes).map_err(|_| EvidenceError::Json {
-                    path: path.clone(),
-                    message: "not UTF-8 text".into(),
-                })?)
-            };
-            items.push(LoadedItem {
-                item: item.clone(),
-                body: Some(body),
-                problem: None,
+        // Hashing and parsing dominate on large tenants; items are independent, so spread them
+        // over the cores and keep manifest order (and the first error in that order).
+        let workers = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(8);
+        let chunk = manifest.items.len().div_ceil(workers).max(1);
+        let loaded: Vec<Result<(LoadedItem, Option<String>), EvidenceError>> =
+            std::thread::scope(|s| {
+                let handles: Vec<_> = manifest
+                    .items
+                    .chunks(chunk)
+                    .map(|part| {
+                        s.spawn(move || {
+                            part.iter()
+                                .map(|it| load_item(dir, it, allow_unverified))
+                                .collect::<Vec<_>>()
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .flat_map(|h| h.join().expect("evidence loader thread"))
+                    .collect()
             });
+        let mut items = Vec::with_capacity(loaded.len());
+        for r in loaded {
+            let (item, problem) = r?;
+            problems.extend(problem);
+            items.push(item);
         }
         Ok(Bundle {
             root: dir.to_path_buf(),
@@ -464,6 +506,30 @@ pub fn state_of(items: &[&LoadedItem]) -> KindState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn failed(status: u16, code: &str) -> LoadedItem {
+        LoadedItem {
+            item: serde_json::from_value(serde_json::json!({
+                "kind": "o365.content",
+                "scope": "Audit.General",
+                "status": status,
+                "fetched_at": "2026-11-20T08:00:00Z",
+                "error": {"code": code, "message": "m"}
+            }))
+            .unwrap(),
+            body: None,
+            problem: None,
+        }
+    }
+
+    #[test]
+    fn missing_or_disabled_o365_subscriptions_are_evidence_of_absence() {
+        assert_eq!(failed(400, "AF20022").status(), EvidenceStatus::NotFound);
+        assert_eq!(failed(400, "AF20023").status(), EvidenceStatus::NotFound);
+        assert_eq!(failed(403, "AF429").status(), EvidenceStatus::Throttled);
+        assert_eq!(failed(401, "AF10001").status(), EvidenceStatus::Forbidden);
+        assert_eq!(failed(400, "AF20030").status(), EvidenceStatus::Error);
+    }
 
     #[test]
     fn unsafe_paths_are_refused() {

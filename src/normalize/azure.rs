@@ -2,7 +2,7 @@
 //! firewall, metrics), checkpoint storage, and the Entra ID (`microsoft.aadiam`) diagnostic
 //! settings linked to the Event Hub evidence.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
 
@@ -239,16 +239,25 @@ pub fn eventhub(input: &mut Input<'_>) -> EventHub {
             });
         }
     }
+    // Index by lowercase name: large tenants have thousands of namespaces and rules.
+    let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
+    for (k, n) in namespaces.iter().enumerate() {
+        by_name
+            .entry(n.name.to_ascii_lowercase())
+            .or_default()
+            .push(k);
+    }
     let find_ns = |nss: &mut Vec<Namespace>, id: &str| -> Option<usize> {
         let ns = id_part(id, "namespaces")?;
         let sub = id_part(id, "subscriptions");
-        nss.iter().position(|n| {
-            n.name.eq_ignore_ascii_case(&ns)
-                && match (&sub, &n.subscription_id) {
-                    (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
-                    _ => true,
-                }
-        })
+        by_name
+            .get(&ns.to_ascii_lowercase())?
+            .iter()
+            .copied()
+            .find(|&k| match (&sub, &nss[k].subscription_id) {
+                (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+                _ => true,
+            })
     };
 
     let cg_usable = input.usable("arm.eventhub.consumer_groups");

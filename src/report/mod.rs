@@ -1,8 +1,13 @@
-//! Reports rendered from `results.json`: the terminal table, self-contained HTML, Markdown and
-//! the JSON itself. Templates are tera files under `reports/`, embedded in the binary and
+//! Reports rendered from `results.json`: the terminal table, self-contained HTML, Markdown,
+//! the JSON itself, and the exchange formats (JUnit, SARIF, OSCAL, JSON lines, CSV). Templates are tera files under `reports/`, embedded in the binary and
 //! overridable with `--templates DIR`; they format the precomputed [`view::View`] and hold no
 //! logic of their own.
 
+pub mod csv;
+pub mod jsonl;
+pub mod junit;
+pub mod oscal;
+pub mod sarif;
 pub mod table;
 pub mod view;
 
@@ -18,7 +23,24 @@ use crate::results::Results;
 static TEMPLATES: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/reports");
 
 /// Output formats `--format` accepts.
-pub const FORMATS: &[&str] = &["table", "json", "html", "md"];
+pub const FORMATS: &[&str] = &[
+    "table", "json", "html", "md", "junit", "sarif", "oscal", "jsonl", "csv",
+];
+
+/// The files each file format writes (relative to the output directory).
+pub fn files_of(format: &str) -> &'static [&'static str] {
+    match format {
+        "json" => &["results.json"],
+        "html" => &["report.html"],
+        "md" => &["report.md"],
+        "junit" => &["report.junit.xml"],
+        "sarif" => &["report.sarif"],
+        "oscal" => &[oscal::PLAN, oscal::RESULTS, oscal::POAM],
+        "jsonl" => &["findings.jsonl"],
+        "csv" => &["findings.csv"],
+        _ => &[],
+    }
+}
 
 /// Parses a comma-separated `--format` list.
 pub fn parse_formats(s: &str) -> Result<Vec<String>> {
@@ -149,6 +171,17 @@ pub fn write_all(
                 "report.md".into(),
                 render(&tera, "report.md", results, steps)?.into_bytes(),
             )),
+            "junit" => files.push((
+                "report.junit.xml".into(),
+                junit::render(results).into_bytes(),
+            )),
+            "sarif" => files.push(("report.sarif".into(), sarif::render(results)?.into_bytes())),
+            "oscal" => files.extend(oscal::render(results)?),
+            "jsonl" => files.push((
+                "findings.jsonl".into(),
+                jsonl::render(results)?.into_bytes(),
+            )),
+            "csv" => files.push(("findings.csv".into(), csv::render(results).into_bytes())),
             _ => {}
         }
     }
@@ -168,6 +201,19 @@ pub fn write_all(
         tmp.persist(&target)
             .with_context(|| format!("{}: cannot write", target.display()))?;
         written.push(target);
+    }
+    // A format that writes fewer files than last time (no POA&M when nothing is open) must not
+    // leave the previous run's file behind, where it would pass for this run's.
+    for f in formats {
+        for name in files_of(f) {
+            if !files.iter().any(|(n, _)| n == name) {
+                let stale = out.join(name);
+                if stale.is_file() {
+                    std::fs::remove_file(&stale)
+                        .with_context(|| format!("{}: cannot remove", stale.display()))?;
+                }
+            }
+        }
     }
     Ok(written)
 }

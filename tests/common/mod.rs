@@ -139,3 +139,72 @@ pub fn replace_sealed(bundle: &Path, rel: &str, bytes: &[u8]) {
     }
     std::fs::write(&mpath, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
 }
+
+/// A bundle from (kind, scope, body) triples plus the config; failed requests as (kind, scope,
+/// status, code) in `failures`.
+pub fn bundle_with(
+    dir: &Path,
+    config: &str,
+    items: &[(&str, Option<&str>, Value)],
+    failures: &[(&str, Option<&str>, u16, &str)],
+) -> PathBuf {
+    let manifest = Manifest {
+        format: FORMAT.into(),
+        tool: Tool {
+            name: "siemproof-tests".into(),
+            version: "0".into(),
+        },
+        tenant_id: TENANT.into(),
+        cloud: "public".into(),
+        collected_at: "2026-11-20T08:00:00Z".parse().unwrap(),
+        collector: Collector {
+            app_id: None,
+            auth: "fixture".into(),
+            host: None,
+            at: None,
+        },
+        contributors: vec![],
+        items: vec![],
+    };
+    let target = dir.join("bundle");
+    let mut w = BundleWriter::new(&target, manifest).unwrap();
+    let mut cfg = item("config", None, None);
+    cfg.status = None;
+    w.add_file(cfg, "siemproof.toml", config.as_bytes())
+        .unwrap();
+    for (kind, scope, body) in items {
+        let plane = kind.split('.').next().unwrap();
+        let path = w.next_raw_path(plane, kind);
+        w.add_file(
+            item(
+                kind,
+                Some(format!("https://example.invalid/{kind}")),
+                *scope,
+            ),
+            &path,
+            &serde_json::to_vec_pretty(body).unwrap(),
+        )
+        .unwrap();
+    }
+    for (kind, scope, status, code) in failures {
+        let mut it = item(
+            kind,
+            Some(format!("https://example.invalid/{kind}")),
+            *scope,
+        );
+        it.status = Some(*status);
+        it.error = Some(siemproof::evidence::ItemError {
+            code: code.to_string(),
+            message: format!("{code} message"),
+        });
+        w.add_failure(it);
+    }
+    w.finish(None).unwrap()
+}
+
+/// Opens a bundle and normalises it at the pinned audit clock.
+pub fn model_of(bundle: &Path) -> siemproof::normalize::model::Model {
+    let b = siemproof::evidence::Bundle::open(bundle, false).unwrap();
+    let (cfg, _) = siemproof::audit::config_for(&b, None).unwrap();
+    siemproof::normalize::normalize(&b, &cfg, AS_OF.parse().unwrap(), &[])
+}

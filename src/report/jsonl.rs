@@ -1,0 +1,93 @@
+//! JSON lines for SIEM ingestion (`findings.jsonl`): one object per finding, one per line, each
+//! self-contained (run id, tenant, check, severity, status, resource, message, timestamp), so a
+//! SIEM can index the file line by line without knowing results.json.
+//!
+//! A check that has no findings (not assessed, manual, not applicable) still yields one line with
+//! an empty `resource` and its reason as `message`: "we could not look" must reach the SIEM too.
+
+use serde::Serialize;
+
+use crate::results::{CheckResult, Results};
+
+/// One line of `findings.jsonl` (and one row of `findings.csv`).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Row {
+    /// The audit clock: the moment the verdict is about.
+    pub timestamp: String,
+    pub event: &'static str,
+    pub run_id: String,
+    pub tenant_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenant_name: Option<String>,
+    pub check_id: String,
+    pub check_title: String,
+    pub family: String,
+    pub severity: String,
+    pub go_live: String,
+    pub status: String,
+    pub resource: String,
+    pub resource_name: String,
+    pub message: String,
+    /// NIST SP 800-53 r5 control ids, lowercase.
+    pub nist_800_53_r5: Vec<String>,
+    pub tool_version: String,
+}
+
+fn base(results: &Results, c: &CheckResult) -> Row {
+    Row {
+        timestamp: results.run.as_of.clone(),
+        event: "siemproof.finding",
+        run_id: results.run.id.clone(),
+        tenant_id: results.run.tenant_id.clone(),
+        tenant_name: results.run.tenant_name.clone(),
+        check_id: c.id.clone(),
+        check_title: c.title.clone(),
+        family: c.family.clone(),
+        severity: c.severity.as_str().into(),
+        go_live: match c.go_live {
+            crate::catalog::GoLive::Blocking => "blocking".into(),
+            crate::catalog::GoLive::Advisory => "advisory".into(),
+        },
+        status: c.status.as_str().into(),
+        resource: String::new(),
+        resource_name: String::new(),
+        message: c.reason.clone().unwrap_or_default(),
+        nist_800_53_r5: c
+            .frameworks
+            .nist_800_53_r5
+            .iter()
+            .map(|s| s.to_ascii_lowercase())
+            .collect(),
+        tool_version: results.run.tool_version.clone(),
+    }
+}
+
+/// Every finding of every check, in results order.
+pub fn rows(results: &Results) -> Vec<Row> {
+    let mut out = Vec::new();
+    for c in &results.checks {
+        if c.findings.is_empty() {
+            out.push(base(results, c));
+        }
+        for f in &c.findings {
+            let mut r = base(results, c);
+            r.status = f.status.as_str().into();
+            r.resource = f.resource.clone();
+            r.resource_name = f.name.clone();
+            r.message = f.message.clone();
+            out.push(r);
+        }
+    }
+    out
+}
+
+/// Renders `findings.jsonl`.
+pub fn render(results: &Results) -> anyhow::Result<String> {
+    let mut s = String::new();
+    for r in rows(results) {
+        // serde_json never emits a raw newline inside a string, so one object is one line.
+        s.push_str(&serde_json::to_string(&r)?);
+        s.push('\n');
+    }
+    Ok(s)
+}

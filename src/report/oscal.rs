@@ -1,0 +1,384 @@
+//! NIST OSCAL 1.2 exports for GRC tools, written to `oscal/`: an assessment plan
+//! (`assessment-plan.json`), the assessment results that import it (`assessment-results.json`)
+//! and a plan of action and milestones for everything still open (`poam.json`, written only
+//! when something is open: OSCAL requires at least one POA&M item).
+//!
+//! Mapping (shared/reference/siem-and-evidence.md B1): one `result` per run; one `observation`
+//! per check, whose `relevant-evidence` entries point at the evidence files it read (relative to
+//! the signed output, `../evidence/<path>`) with their SHA-256 as a property; one `finding` per
+//! check and NIST SP 800-53 r5 control (lowercase ids, `au-6(3)` written `au-6.3` as in the NIST
+//! catalog); one `risk` per check that is not satisfied, and one POA&M item per risk.
+//!
+//! Fail closed: a check that could not be assessed (or awaits an attestation) is
+//! `not-satisfied` with reason `other`, never `satisfied`. UUIDs are random (v4), as the schema
+//! requires v4 or v5; `oscal-version` is 1.2.1, the newest that compliance-trestle declares.
+
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::results::{CheckResult, Results, Status};
+
+pub const OSCAL_VERSION: &str = "1.2.1";
+/// Namespace of siemproof's own properties.
+pub const NS: &str = "urn:siemproof:oscal";
+
+pub const PLAN: &str = "oscal/assessment-plan.json";
+pub const RESULTS: &str = "oscal/assessment-results.json";
+pub const POAM: &str = "oscal/poam.json";
+
+fn uuid() -> String {
+    Uuid::new_v4().to_string()
+}
+
+/// `AU-6(3)` → `au-6.3`: the NIST SP 800-53 r5 OSCAL catalog's control id form.
+pub fn control_id(id: &str) -> String {
+    id.trim()
+        .to_ascii_lowercase()
+        .replace('(', ".")
+        .replace([')', ' '], "")
+}
+
+/// OSCAL strings may not be empty or carry leading/trailing whitespace, and lines no newline.
+fn line(s: &str) -> String {
+    let one = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one.is_empty() {
+        "-".into()
+    } else {
+        one
+    }
+}
+
+fn prop(name: &str, value: &str) -> Value {
+    json!({"name": name, "ns": NS, "value": line(value)})
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn metadata(results: &Results, title: &str) -> Value {
+    json!({
+        "title": line(title),
+        "last-modified": now(),
+        "version": results.run.tool_version,
+        "oscal-version": OSCAL_VERSION,
+        "props": [
+            prop("run-id", &results.run.id),
+            prop("tenant-id", &results.run.tenant_id),
+            prop("catalogue-version", &results.run.catalogue_version),
+        ],
+    })
+}
+
+/// Every NIST control the catalogue maps, lowercase, sorted, unique.
+fn all_controls(results: &Results) -> Vec<String> {
+    let mut v: Vec<String> = results
+        .checks
+        .iter()
+        .flat_map(|c| c.frameworks.nist_800_53_r5.iter().map(|x| control_id(x)))
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+fn reviewed_controls(results: &Results) -> Value {
+    let ids = all_controls(results);
+    let selection = if ids.is_empty() {
+        json!({"include-all": {}})
+    } else {
+        json!({
+            "description": "NIST SP 800-53 r5 controls that siemproof's checks map to",
+            "include-controls": ids.iter().map(|i| json!({"control-id": i})).collect::<Vec<_>>(),
+        })
+    };
+    json!({"control-selections": [selection]})
+}
+
+fn tenant(results: &Results) -> String {
+    match &results.run.tenant_name {
+        Some(n) => format!("{n} ({})", results.run.tenant_id),
+        None => results.run.tenant_id.clone(),
+    }
+}
+
+/// The assessment plan: what is assessed, against which controls.
+pub fn plan(results: &Results, plan_uuid: &str) -> Value {
+    let ssp_resource = uuid();
+    json!({
+        "assessment-plan": {
+            "uuid": plan_uuid,
+            "metadata": metadata(results, &format!(
+                "siemproof assessment plan: Microsoft 365 / Azure security log delivery to the SIEM, tenant {}",
+                tenant(results)
+            )),
+            "import-ssp": {
+                "href": format!("#{ssp_resource}"),
+                "remarks": "No system security plan is imported; the expected pipeline is described by the siemproof configuration (back-matter resource)."
+            },
+            "reviewed-controls": reviewed_controls(results),
+            "back-matter": {
+                "resources": [{
+                    "uuid": ssp_resource,
+                    "title": "Expected pipeline configuration (siemproof.toml)",
+                    "description": format!(
+                        "Tenant {}, cloud {}, SIEM {}; configuration source: {}. {} checks (catalogue {}) are run against evidence read with GET requests only.",
+                        results.run.tenant_id,
+                        results.run.cloud,
+                        results.config.siem.kind,
+                        results.run.config_source,
+                        results.checks.len(),
+                        results.run.catalogue_version
+                    ),
+                }]
+            }
+        }
+    })
+}
+
+/// OSCAL's objective state and reason for a siemproof status.
+fn state(status: Status) -> (&'static str, &'static str) {
+    match status {
+        Status::Pass => ("satisfied", "pass"),
+        Status::NotApplicable => ("satisfied", "other"),
+        Status::Fail => ("not-satisfied", "fail"),
+        Status::Warn | Status::NotAssessed | Status::Manual | Status::Waived => {
+            ("not-satisfied", "other")
+        }
+    }
+}
+
+fn is_open(status: Status) -> bool {
+    matches!(
+        status,
+        Status::Fail | Status::Warn | Status::NotAssessed | Status::Manual | Status::Waived
+    )
+}
+
+fn verdict_text(c: &CheckResult) -> String {
+    let mut s = format!("{}: {}. Status {}.", c.id, c.title, c.status.as_str());
+    if let Some(r) = &c.reason {
+        s.push_str(&format!(" {r}"));
+    }
+    for f in &c.findings {
+        s.push_str(&format!(
+            "\n\n- {} `{}` ({}): {}",
+            f.status.as_str(),
+            f.name,
+            f.resource,
+            f.message
+        ));
+    }
+    s
+}
+
+struct Built {
+    observations: Vec<Value>,
+    findings: Vec<Value>,
+    risks: Vec<Value>,
+    poam_items: Vec<Value>,
+}
+
+fn build(results: &Results) -> Built {
+    let mut b = Built {
+        observations: vec![],
+        findings: vec![],
+        risks: vec![],
+        poam_items: vec![],
+    };
+    for c in &results.checks {
+        let obs_uuid = uuid();
+        let mut evidence: Vec<Value> = Vec::new();
+        for e in &c.evidence {
+            if e.files.is_empty() {
+                evidence.push(json!({
+                    "description": format!("Evidence kind {}: {} (no file).", e.kind, e.status),
+                    "props": [prop("evidence-kind", &e.kind), prop("evidence-status", &e.status)],
+                }));
+            }
+            for f in &e.files {
+                let mut props = vec![
+                    prop("evidence-kind", &e.kind),
+                    prop("evidence-status", &e.status),
+                ];
+                if !f.sha256.is_empty() {
+                    props.push(prop("sha256", &f.sha256));
+                }
+                evidence.push(json!({
+                    "href": format!("../evidence/{}", f.path),
+                    "description": format!("Evidence file {} ({}), as listed in the evidence manifest.", f.path, e.kind),
+                    "props": props,
+                }));
+            }
+        }
+        let mut obs = json!({
+            "uuid": obs_uuid,
+            "title": line(&format!("{} {}", c.id, c.title)),
+            "description": verdict_text(c),
+            "props": [
+                prop("check-id", &c.id),
+                prop("status", c.status.as_str()),
+                prop("severity", c.severity.as_str()),
+            ],
+            "methods": [if c.status == Status::Manual || c.attestation.is_some() { "INTERVIEW" } else { "TEST" }],
+            "types": ["finding"],
+            "collected": results.run.collected_at,
+        });
+        if !evidence.is_empty() {
+            obs["relevant-evidence"] = Value::Array(evidence);
+        }
+        b.observations.push(obs);
+        let risk_uuid = is_open(c.status).then(uuid);
+        if let Some(ru) = &risk_uuid {
+            let waived = c.status == Status::Waived;
+            b.risks.push(json!({
+                "uuid": ru,
+                "title": line(&format!("{} {}", c.id, c.title)),
+                "description": c.doc.why.trim(),
+                "statement": verdict_text(c),
+                "props": [prop("check-id", &c.id), prop("severity", c.severity.as_str()), prop("status", c.status.as_str())],
+                "status": if waived { "deviation-approved" } else { "open" },
+                "related-observations": [{"observation-uuid": obs_uuid}],
+            }));
+            b.poam_items.push(json!({
+                "uuid": uuid(),
+                "title": line(&format!("{} {}", c.id, c.title)),
+                "description": format!("{}\n\nFix: {}", verdict_text(c), c.doc.fix.trim()),
+                "props": [prop("check-id", &c.id), prop("severity", c.severity.as_str()), prop("status", c.status.as_str())],
+                "related-observations": [{"observation-uuid": obs_uuid}],
+                "related-risks": [{"risk-uuid": ru}],
+            }));
+        }
+        let (st, reason) = state(c.status);
+        let controls: Vec<String> = c
+            .frameworks
+            .nist_800_53_r5
+            .iter()
+            .map(|x| control_id(x))
+            .collect();
+        let targets: Vec<(&str, String, String)> = if controls.is_empty() {
+            vec![("objective-id", c.id.clone(), c.id.clone())]
+        } else {
+            controls
+                .iter()
+                .map(|ctl| ("statement-id", format!("{ctl}_smt"), ctl.clone()))
+                .collect()
+        };
+        for (ty, target, label) in targets {
+            let mut f = json!({
+                "uuid": uuid(),
+                "title": line(&format!("{} {}: {}", c.id, label, c.title)),
+                "description": verdict_text(c),
+                "props": [prop("check-id", &c.id), prop("control-id", &label), prop("severity", c.severity.as_str())],
+                "target": {
+                    "type": ty,
+                    "target-id": target,
+                    "status": {"state": st, "reason": reason, "remarks": format!("siemproof status {}", c.status.as_str())},
+                },
+                "related-observations": [{"observation-uuid": obs_uuid}],
+            });
+            if let Some(ru) = &risk_uuid {
+                f["related-risks"] = json!([{"risk-uuid": ru}]);
+            }
+            b.findings.push(f);
+        }
+    }
+    b
+}
+
+/// The three documents as `(path, JSON)`; the results import the plan by relative href.
+pub fn render(results: &Results) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+    let plan_uuid = uuid();
+    let ap = plan(results, &plan_uuid);
+    let b = build(results);
+    let collected = &results.run.collected_at;
+    let mut result = json!({
+        "uuid": uuid(),
+        "title": line(&format!("siemproof run {}", results.run.id)),
+        "description": format!(
+            "Offline audit of the evidence bundle collected at {} (evidence manifest SHA-256 {}), judged at {}. {} checks: {} pass, {} fail, {} warn, {} not assessed, {} manual, {} waived, {} not applicable.",
+            collected, results.run.evidence_manifest_sha256, results.run.as_of,
+            results.summary.total, results.summary.pass, results.summary.fail, results.summary.warn,
+            results.summary.not_assessed, results.summary.manual, results.summary.waived, results.summary.not_applicable
+        ),
+        "start": collected,
+        "props": [
+            prop("run-id", &results.run.id),
+            prop("evidence-manifest-sha256", &results.run.evidence_manifest_sha256),
+            prop("as-of", &results.run.as_of),
+        ],
+        "reviewed-controls": reviewed_controls(results),
+    });
+    if results.run.as_of >= *collected {
+        result["end"] = json!(results.run.as_of);
+    }
+    if !b.observations.is_empty() {
+        result["observations"] = json!(b.observations);
+    }
+    if !b.risks.is_empty() {
+        result["risks"] = json!(b.risks);
+    }
+    if !b.findings.is_empty() {
+        result["findings"] = json!(b.findings);
+    }
+    let mut docs = vec![(PLAN.to_string(), pretty(&ap)?)];
+    if b.poam_items.is_empty() {
+        // OSCAL requires at least one poam-item, and an item means work to do: with nothing open
+        // there is no POA&M, and the results say so.
+        result["remarks"] =
+            json!("No open findings: no plan of action and milestones was written.");
+    }
+    let ar = json!({
+        "assessment-results": {
+            "uuid": uuid(),
+            "metadata": metadata(results, &format!("siemproof assessment results, tenant {}", tenant(results))),
+            "import-ap": {"href": "assessment-plan.json"},
+            "results": [result],
+        }
+    });
+    docs.push((RESULTS.to_string(), pretty(&ar)?));
+    if !b.poam_items.is_empty() {
+        let open: std::collections::BTreeSet<String> = b
+            .risks
+            .iter()
+            .flat_map(|r| {
+                r["related-observations"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .filter_map(|o| o["observation-uuid"].as_str().map(str::to_string))
+            .collect();
+        let obs: Vec<&Value> = b
+            .observations
+            .iter()
+            .filter(|o| o["uuid"].as_str().is_some_and(|u| open.contains(u)))
+            .collect();
+        let poam = json!({"plan-of-action-and-milestones": {
+            "uuid": uuid(),
+            "metadata": metadata(results, &format!("siemproof plan of action and milestones, tenant {}", tenant(results))),
+            "observations": obs,
+            "risks": b.risks,
+            "poam-items": b.poam_items,
+        }});
+        docs.push((POAM.to_string(), pretty(&poam)?));
+    }
+    Ok(docs)
+}
+fn pretty(v: &Value) -> anyhow::Result<Vec<u8>> {
+    let mut b = serde_json::to_vec_pretty(v)?;
+    b.push(b'\n');
+    Ok(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::control_id;
+
+    #[test]
+    fn control_ids_follow_the_nist_catalog() {
+        assert_eq!(control_id("AU-2"), "au-2");
+        assert_eq!(control_id("AU-6(3)"), "au-6.3");
+        assert_eq!(control_id("au-9(4)"), "au-9.4");
+    }
+}

@@ -1,0 +1,177 @@
+//! SARIF 2.1.0 (`report.sarif`) for code-scanning style consumers: one rule per check in the
+//! results (title, why, fix, references, severity, control tags), one result per finding with
+//! the Azure / Entra resource id as its logical location.
+//!
+//! SARIF's `kind` carries siemproof's status: `fail` (fail, warn), `pass`, `notApplicable`,
+//! `open` (not assessed: the check could not decide) and `review` (manual: needs an
+//! attestation). A waived failure stays `fail` with an external suppression, as SARIF intends.
+//! Only `fail` results carry a `level` other than `none`, as the specification requires.
+
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::catalog::Severity;
+use crate::results::{CheckResult, Results, Status};
+
+pub const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
+
+fn level(sev: Severity) -> &'static str {
+    match sev {
+        Severity::Critical | Severity::High => "error",
+        Severity::Medium => "warning",
+        Severity::Low | Severity::Info => "note",
+    }
+}
+
+/// GitHub's `security-severity` scale (0.0–10.0), as a string.
+fn security_severity(sev: Severity) -> &'static str {
+    match sev {
+        Severity::Critical => "9.5",
+        Severity::High => "8.0",
+        Severity::Medium => "5.5",
+        Severity::Low => "3.0",
+        Severity::Info => "0.0",
+    }
+}
+
+fn rule(c: &CheckResult) -> Value {
+    let mut tags: Vec<String> = vec!["security".into(), format!("family:{}", c.family)];
+    for (fw, id) in c.frameworks.pairs() {
+        let label = match fw {
+            "NIST SP 800-53 r5" => "NIST-800-53",
+            "ISO/IEC 27001:2022" => "ISO-27001-2022",
+            "PCI DSS 4.0" => "PCI-DSS-4.0",
+            "HIPAA" => "HIPAA",
+            "CIS Controls v8" => "CIS-v8",
+            "CIS Benchmark" => "CIS-Benchmark",
+            _ => "SOC2",
+        };
+        let id = if label == "NIST-800-53" {
+            id.to_ascii_uppercase()
+        } else {
+            id.to_string()
+        };
+        tags.push(format!("{label}:{id}"));
+    }
+    let mut r = json!({
+        "id": c.id,
+        "name": c.id.replace('-', ""),
+        "shortDescription": {"text": c.title},
+        "fullDescription": {"text": c.doc.why.trim()},
+        "help": {"text": format!("{}\n\nFix: {}", c.doc.why.trim(), c.doc.fix.trim())},
+        "defaultConfiguration": {"level": level(c.severity)},
+        "properties": {
+            "tags": tags,
+            "security-severity": security_severity(c.severity),
+            "severity": c.severity.as_str(),
+            "family": c.family,
+        },
+    });
+    if let Some(uri) = c.references.iter().find(|u| u.starts_with("https://")) {
+        r["helpUri"] = json!(uri);
+    }
+    r
+}
+
+fn kind_and_level(status: Status, sev: Severity) -> (&'static str, &'static str) {
+    match status {
+        Status::Fail => ("fail", level(sev)),
+        Status::Warn => ("fail", "warning"),
+        Status::Waived => ("fail", level(sev)),
+        Status::Pass => ("pass", "none"),
+        Status::NotApplicable => ("notApplicable", "none"),
+        Status::NotAssessed => ("open", "none"),
+        Status::Manual => ("review", "none"),
+    }
+}
+
+fn fingerprint(check: &str, resource: &str) -> String {
+    hex::encode(Sha256::digest(format!("{check}\n{resource}").as_bytes()))
+}
+
+fn result(
+    c: &CheckResult,
+    index: usize,
+    status: Status,
+    resource: Option<(&str, &str)>,
+    message: &str,
+) -> Value {
+    let (kind, lvl) = kind_and_level(status, c.severity);
+    let text = if message.trim().is_empty() {
+        format!("{}: {}", c.title, status.as_str())
+    } else {
+        message.to_string()
+    };
+    let mut r = json!({
+        "ruleId": c.id,
+        "ruleIndex": index,
+        "kind": kind,
+        "level": lvl,
+        "message": {"text": text},
+        "partialFingerprints": {"siemproofFinding/v1": fingerprint(&c.id, resource.map(|r| r.0).unwrap_or(""))},
+        "properties": {"status": status.as_str()},
+    });
+    if let Some((id, name)) = resource {
+        r["locations"] = json!([{
+            "logicalLocations": [{"fullyQualifiedName": id, "name": name, "kind": "resource"}]
+        }]);
+    }
+    r
+}
+
+/// Renders `report.sarif`.
+pub fn render(results: &Results) -> anyhow::Result<String> {
+    let rules: Vec<Value> = results.checks.iter().map(rule).collect();
+    let mut out = Vec::new();
+    for (i, c) in results.checks.iter().enumerate() {
+        if c.findings.is_empty() {
+            out.push(result(
+                c,
+                i,
+                c.status,
+                None,
+                c.reason.as_deref().unwrap_or_default(),
+            ));
+        }
+        for f in &c.findings {
+            let mut r = result(
+                c,
+                i,
+                f.status,
+                Some((f.resource.as_str(), f.name.as_str())),
+                &f.message,
+            );
+            if let Some(w) = &f.waiver {
+                r["suppressions"] = json!([{
+                    "kind": "external",
+                    "status": "accepted",
+                    "justification": format!("{} (approved by {}, expires {})", w.reason, w.approver, w.expires),
+                }]);
+            }
+            out.push(r);
+        }
+    }
+    let doc = json!({
+        "$schema": SCHEMA,
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "siemproof",
+                "version": results.run.tool_version,
+                "semanticVersion": results.run.tool_version,
+                "rules": rules,
+            }},
+            "automationDetails": {"id": format!("siemproof/{}/{}", results.run.tenant_id, results.run.id)},
+            "invocations": [{"executionSuccessful": true}],
+            "properties": {
+                "runId": results.run.id,
+                "tenantId": results.run.tenant_id,
+                "asOf": results.run.as_of,
+                "evidenceManifestSha256": results.run.evidence_manifest_sha256,
+                "catalogueVersion": results.run.catalogue_version,
+            },
+            "results": out,
+        }]
+    });
+    Ok(serde_json::to_string_pretty(&doc)? + "\n")
+}

@@ -1,0 +1,267 @@
+//! `siemproof verify`: the same checks an auditor makes with `sha256sum -c` and `minisign -V`,
+//! plus the ones stock tools cannot make: files nobody listed, and the binding of the trusted
+//! comment to results.json and the evidence manifest.
+//!
+//! Every problem is collected and named (a missing file does not hide an altered one), and the
+//! verdict is "verified" only when the list is empty.
+
+use std::path::Path;
+
+use anyhow::{anyhow, Context, Result};
+use minisign::{PublicKey, SignatureBox};
+
+use super::sums::{self, SIG, SUMS};
+use super::{keys, Binding, EVIDENCE_DIR};
+use crate::results::Results;
+
+/// One thing wrong with a signed output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// Listed in SHA256SUMS, not present.
+    Missing(String),
+    /// Present, not listed.
+    Extra(String),
+    /// Present, hash differs.
+    Altered {
+        path: String,
+        expected: String,
+        actual: String,
+    },
+    /// A symbolic link or special file.
+    Irregular(String),
+    /// SHA256SUMS or its signature is absent or unreadable.
+    Unsigned(String),
+    /// The signature does not verify with the given key.
+    BadSignature(String),
+    /// The trusted comment does not match results.json or the evidence manifest.
+    Binding(String),
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Problem::Missing(p) => write!(f, "missing: {p} (listed in {SUMS}, not present)"),
+            Problem::Extra(p) => write!(f, "extra: {p} (present, not listed in {SUMS})"),
+            Problem::Altered {
+                path,
+                expected,
+                actual,
+            } => write!(
+                f,
+                "altered: {path} (SHA-256 is {actual}, {SUMS} says {expected})"
+            ),
+            Problem::Irregular(p) => write!(f, "not a regular file: {p}"),
+            Problem::Unsigned(m) => write!(f, "unsigned: {m}"),
+            Problem::BadSignature(m) => write!(f, "signature: {m}"),
+            Problem::Binding(m) => write!(f, "binding: {m}"),
+        }
+    }
+}
+
+/// What verification found.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub problems: Vec<Problem>,
+    /// Files whose hash matched.
+    pub checked: usize,
+    pub key_id: Option<String>,
+    pub trusted_comment: Option<String>,
+    pub binding: Option<Binding>,
+}
+
+impl Report {
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// Verifies the signed output in `dir` against `pk`.
+pub fn verify_dir(dir: &Path, pk: &PublicKey) -> Result<Report> {
+    if !dir.is_dir() {
+        return Err(anyhow!("{}: not a directory", dir.display()));
+    }
+    let mut r = Report::default();
+    let sums_path = dir.join(SUMS);
+    let sums_text = match std::fs::read(&sums_path) {
+        Ok(b) => b,
+        Err(_) => {
+            r.problems
+                .push(Problem::Unsigned(format!("{SUMS} is missing")));
+            return Ok(r);
+        }
+    };
+    check_signature(dir, pk, &sums_text, &mut r);
+    let text = String::from_utf8_lossy(&sums_text);
+    let listed = match sums::parse(&text, SUMS) {
+        Ok(s) => s,
+        Err(e) => {
+            r.problems.push(Problem::Unsigned(format!("{e:#}")));
+            return Ok(r);
+        }
+    };
+    let walk = sums::walk(dir)?;
+    for p in &walk.irregular {
+        r.problems.push(Problem::Irregular(p.clone()));
+    }
+    for (path, expected) in &listed {
+        let full = dir.join(path);
+        match std::fs::symlink_metadata(&full) {
+            Err(_) => r.problems.push(Problem::Missing(path.clone())),
+            Ok(m) if !m.file_type().is_file() => {
+                if !walk.irregular.contains(path) {
+                    r.problems.push(Problem::Irregular(path.clone()));
+                }
+            }
+            Ok(_) => {
+                let actual = sums::hash_file(&full)?;
+                if &actual == expected {
+                    r.checked += 1;
+                } else {
+                    r.problems.push(Problem::Altered {
+                        path: path.clone(),
+                        expected: expected.clone(),
+                        actual,
+                    });
+                }
+            }
+        }
+    }
+    for f in &walk.files {
+        if f != SUMS && f != SIG && !listed.contains_key(f) {
+            r.problems.push(Problem::Extra(f.clone()));
+        }
+    }
+    check_binding(dir, &mut r);
+    Ok(r)
+}
+
+fn check_signature(dir: &Path, pk: &PublicKey, sums_text: &[u8], r: &mut Report) {
+    let sig_text = match std::fs::read_to_string(dir.join(SIG)) {
+        Ok(t) => t,
+        Err(_) => {
+            r.problems
+                .push(Problem::Unsigned(format!("{SIG} is missing")));
+            return;
+        }
+    };
+    let sig = match SignatureBox::from_string(&sig_text) {
+        Ok(s) => s,
+        Err(e) => {
+            r.problems.push(Problem::BadSignature(format!(
+                "{SIG} is not a minisign signature: {e}"
+            )));
+            return;
+        }
+    };
+    // Checked before verifying so that a wrong key is reported as such, not as tampering.
+    let sig_key = keys::key_id(sig.keynum());
+    let pk_key = keys::key_id(pk.keynum());
+    if sig_key != pk_key {
+        r.problems.push(Problem::BadSignature(format!(
+            "{SIG} was made by key {sig_key}, the public key given is {pk_key}"
+        )));
+        return;
+    }
+    if !sig.is_prehashed() {
+        r.problems.push(Problem::BadSignature(format!(
+            "{SIG} is a legacy (non-prehashed) signature; siemproof accepts only prehashed ones"
+        )));
+        return;
+    }
+    match minisign::verify(
+        pk,
+        &sig,
+        std::io::Cursor::new(sums_text),
+        true,
+        false,
+        false,
+    ) {
+        Ok(()) => {
+            r.key_id = Some(pk_key);
+            match sig.trusted_comment() {
+                Ok(c) => {
+                    r.binding = Binding::parse(&c);
+                    if r.binding.is_none() {
+                        r.problems.push(Problem::Binding(format!(
+                            "trusted comment {c:?} does not carry `siemproof run:<id> evidence-manifest-sha256:<hex>`"
+                        )));
+                    }
+                    r.trusted_comment = Some(c);
+                }
+                Err(e) => r
+                    .problems
+                    .push(Problem::Binding(format!("no trusted comment: {e}"))),
+            }
+        }
+        Err(e) => r.problems.push(Problem::BadSignature(format!(
+            "{SIG} does not verify {SUMS} with key {pk_key}: {e}"
+        ))),
+    }
+}
+
+/// The trusted comment must name the run in results.json and the hash of the evidence manifest.
+fn check_binding(dir: &Path, r: &mut Report) {
+    let Some(b) = r.binding.clone() else { return };
+    let manifest = dir.join(EVIDENCE_DIR).join("manifest.json");
+    match sums::hash_file(&manifest) {
+        Ok(h) if h == b.evidence_manifest_sha256 => {}
+        Ok(h) => r.problems.push(Problem::Binding(format!(
+            "{EVIDENCE_DIR}/manifest.json has SHA-256 {h}, the signed comment says {}",
+            b.evidence_manifest_sha256
+        ))),
+        Err(_) => r.problems.push(Problem::Binding(format!(
+            "{EVIDENCE_DIR}/manifest.json is missing; the signature binds evidence {}",
+            b.evidence_manifest_sha256
+        ))),
+    }
+    // The evidence copy must also agree with its own manifest (what `siemproof audit` checks).
+    if manifest.is_file() {
+        if let Err(e) = crate::evidence::Bundle::open(&dir.join(EVIDENCE_DIR), false) {
+            r.problems.push(Problem::Binding(format!(
+                "evidence bundle does not verify: {e}"
+            )));
+        }
+    }
+    let results = dir.join("results.json");
+    if !results.exists() {
+        r.problems.push(Problem::Binding(
+            "results.json is missing; the signature binds run ".to_string() + &b.run_id,
+        ));
+        return;
+    }
+    match Results::load(&results) {
+        Ok(res) => {
+            if res.run.id != b.run_id {
+                r.problems.push(Problem::Binding(format!(
+                    "results.json is run {}, the signed comment says run {}",
+                    res.run.id, b.run_id
+                )));
+            }
+            if res.run.evidence_manifest_sha256 != b.evidence_manifest_sha256 {
+                r.problems.push(Problem::Binding(format!(
+                    "results.json was computed from evidence manifest {}, the signed comment says {}",
+                    res.run.evidence_manifest_sha256, b.evidence_manifest_sha256
+                )));
+            }
+        }
+        Err(e) => r.problems.push(Problem::Binding(format!(
+            "results.json: cannot read: {e:#}"
+        ))),
+    }
+}
+
+/// Verifies a directory or a `.tar.gz` written by `siemproof export`.
+pub fn verify_path(path: &Path, pubkey: &Path) -> Result<Report> {
+    let pk = keys::load_public(pubkey)?;
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    if meta.is_dir() {
+        return verify_dir(path, &pk);
+    }
+    let tmp = tempfile::Builder::new()
+        .prefix("siemproof-verify-")
+        .tempdir()
+        .context("cannot create a temporary directory")?;
+    let root = super::archive::extract(path, tmp.path())?;
+    verify_dir(&root, &pk)
+}

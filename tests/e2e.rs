@@ -1,0 +1,248 @@
+//! End-to-end CLI runs on the four fixture tenants: exit codes, the results snapshot per tenant
+//! (reviewed with `cargo insta review`), and the properties each tenant exists to show.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use serde_json::{json, Value};
+
+const TENANTS: &[(&str, i32)] = &[
+    ("contoso-demo", 1),
+    ("contoso-compliant", 0),
+    ("fabrikam-misconfigured", 1),
+    ("woodgrove-restricted", 0),
+];
+
+fn audit_tenant(name: &str) -> (Value, i32, String) {
+    let t = tempfile::tempdir().unwrap();
+    let bundle = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/tenants")
+        .join(name);
+    let out = t.path().join("out");
+    let o = run(&[
+        "audit",
+        bundle.to_str().unwrap(),
+        "--as-of",
+        AS_OF,
+        "--out",
+        out.to_str().unwrap(),
+        "--format",
+        "table,json,html,md",
+    ]);
+    let code = o.status.code().unwrap_or(-1);
+    let r: Value = serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap())
+        .unwrap_or_else(|e| panic!("{name}: results.json: {e}; stderr: {}", stderr(&o)));
+    (r, code, stdout(&o))
+}
+
+/// The part of results.json worth pinning: per check its status and findings, plus coverage.
+fn digest(r: &Value) -> Value {
+    let checks: Vec<Value> = r["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            json!({
+                "id": c["id"],
+                "status": c["status"],
+                "reason": c["reason"],
+                "findings": c["findings"].as_array().unwrap().iter().map(|f| json!({
+                    "name": f["name"], "status": f["status"], "message": f["message"], "observed": f["observed"],
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let coverage: Vec<Value> = r["coverage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| json!({"id": c["id"], "state": c["state"], "configured": c["configured"], "flowing": c["flowing"], "licensed": c["licensed"], "double_collection": c["double_collection"]}))
+        .collect();
+    json!({"summary": r["summary"], "coverage": coverage, "waivers": r["waivers"], "checks": checks})
+}
+
+#[test]
+fn tenants_audit_with_expected_exit_codes_and_snapshots() {
+    for (name, expected) in TENANTS {
+        let (r, code, table) = audit_tenant(name);
+        assert_eq!(code, *expected, "{name}: exit code\n{table}");
+        assert_eq!(r["format"], "siemproof-results/1");
+        assert!(
+            table.contains("checks:"),
+            "{name}: terminal summary printed"
+        );
+        insta::assert_json_snapshot!(*name, digest(&r));
+    }
+}
+
+fn statuses(r: &Value) -> Vec<(String, String)> {
+    r["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap().to_string(),
+                c["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn compliant_tenant_has_no_failure_and_fabrikam_fails_in_every_family() {
+    let (r, _, _) = audit_tenant("contoso-compliant");
+    let fails: Vec<_> = statuses(&r)
+        .into_iter()
+        .filter(|(_, s)| s == "fail")
+        .collect();
+    assert!(fails.is_empty(), "contoso-compliant fails: {fails:?}");
+    let manual: Vec<_> = statuses(&r)
+        .into_iter()
+        .filter(|(_, s)| s == "manual")
+        .collect();
+    assert!(
+        manual.is_empty(),
+        "every manual check of contoso-compliant is attested: {manual:?}"
+    );
+
+    let (r, _, _) = audit_tenant("fabrikam-misconfigured");
+    let failing: Vec<&Value> = r["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "fail")
+        .collect();
+    assert!(
+        failing.len() >= 8,
+        "fabrikam fails only {} checks",
+        failing.len()
+    );
+    let mut families: Vec<&str> = r["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["family"].as_str().unwrap())
+        .collect();
+    families.sort_unstable();
+    families.dedup();
+    for f in families {
+        assert!(
+            failing.iter().any(|c| c["family"] == f),
+            "fabrikam has no failing check in family {f}"
+        );
+    }
+}
+
+#[test]
+fn nothing_passes_on_forbidden_evidence() {
+    for (name, _) in TENANTS {
+        let (r, _, _) = audit_tenant(name);
+        for c in r["checks"].as_array().unwrap() {
+            if c["status"] != "pass" || c["attestation"].is_object() {
+                continue;
+            }
+            for e in c["evidence"].as_array().unwrap() {
+                assert!(
+                    e["status"] == "ok" || e["status"] == "not_found",
+                    "{name}: {} passes on {} evidence {}",
+                    c["id"],
+                    e["status"],
+                    e["kind"]
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn reports_render_from_saved_results() {
+    let t = tempfile::tempdir().unwrap();
+    let bundle = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tenants/contoso-demo");
+    let out = t.path().join("out");
+    let o = run(&[
+        "audit",
+        bundle.to_str().unwrap(),
+        "--as-of",
+        AS_OF,
+        "--out",
+        out.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let again = t.path().join("again");
+    let o = run(&[
+        "report",
+        out.join("results.json").to_str().unwrap(),
+        "--out",
+        again.to_str().unwrap(),
+        "--format",
+        "html,md",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(std::fs::read_to_string(again.join("report.html"))
+        .unwrap()
+        .contains("Log-type coverage"));
+    assert!(std::fs::read_to_string(again.join("report.md"))
+        .unwrap()
+        .contains("## Go-live checklist"));
+}
+
+#[test]
+fn fail_on_threshold_sets_the_exit_code() {
+    let bundle = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tenants/contoso-demo");
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("out");
+    let o = run(&[
+        "audit",
+        bundle.to_str().unwrap(),
+        "--as-of",
+        AS_OF,
+        "--out",
+        out.to_str().unwrap(),
+        "--format",
+        "json",
+        "--fail-on",
+        "never",
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+}
+
+#[test]
+fn the_audit_clock_moves_expiry_judgements() {
+    // The demo's SIEM secret expires within 30 days of the pinned clock; a year later it has expired.
+    let find = |r: &Value, id: &str| {
+        r["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .cloned()
+    };
+    let (now, _, _) = audit_tenant("contoso-demo");
+    let bundle = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tenants/contoso-demo");
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("out");
+    run(&[
+        "audit",
+        bundle.to_str().unwrap(),
+        "--as-of",
+        "2027-11-20T12:00:00Z",
+        "--out",
+        out.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let later: Value =
+        serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
+    let id = "APP-CRED-EXPIRY";
+    if let (Some(a), Some(b)) = (find(&now, id), find(&later, id)) {
+        assert_eq!(a["status"], "warn", "{a}");
+        assert_eq!(b["status"], "fail", "{b}");
+    } else {
+        panic!("no {id} check");
+    }
+}

@@ -1,0 +1,394 @@
+//! The normaliser reads Microsoft's real response shapes, traps included
+//! (reference/microsoft-apis.md section 8): ids without a leading slash, case-varying keys and
+//! types, absent security properties (absent is not `false`), `category` vs `categoryGroup`, the
+//! O365 list as a bare array, per-metric errors inside a 200, and failed requests as evidence.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+fn cfg() -> String {
+    config_text("Contoso")
+        + "\n[siem]\ncollector_egress_ips = [\"198.51.100.7\"]\n\n[storage]\naccount = \"qradarcheckpoints\"\ncontainer = \"checkpoints\"\n\n[app]\nclient_ids = [\"0a1b2c3d-0000-4000-8000-000000000001\"]\n"
+}
+
+const RG: &str = "/subscriptions/aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee/resourceGroups/siem-rg";
+
+fn ns_id() -> String {
+    format!("{RG}/providers/Microsoft.EventHub/namespaces/psiem-namespace")
+}
+
+#[test]
+fn event_hub_shapes_and_links() {
+    let t = tempfile::tempdir().unwrap();
+    let ns = ns_id();
+    let hub = format!("{ns}/eventhubs/security-logs-hub");
+    let b = bundle_with(
+        t.path(),
+        &cfg(),
+        &[
+            // Id without a leading slash, `Microsoft.EventHub/Namespaces` casing, TLS absent.
+            (
+                "arm.eventhub.namespaces",
+                Some(RG),
+                json!({"value": [{"id": ns.trim_start_matches('/'), "name": "psiem-namespace",
+                "type": "Microsoft.EventHub/Namespaces", "location": "West Europe", "Properties": {"Status": "Active", "publicNetworkAccess": "Enabled"}}]}),
+            ),
+            (
+                "arm.eventhub.eventhubs",
+                Some(&ns),
+                json!({"value": [{"id": hub, "name": "security-logs-hub",
+                "properties": {"status": "Active", "partitionCount": 4, "retentionDescription": {"cleanupPolicy": "Delete", "retentionTimeInHours": 72}}}]}),
+            ),
+            // A malformed id with a stray api-version, as in Microsoft's own example.
+            (
+                "arm.eventhub.namespace_rules",
+                Some(&ns),
+                json!({"value": [
+                {"id": format!("{ns}/authorizationRules/RootManageSharedAccessKey?api-version=2017-04-01/"), "name": "RootManageSharedAccessKey", "properties": {"rights": ["Listen", "Manage", "Send"]}},
+                {"id": format!("{ns}/authorizationRules/SendPolicy"), "name": "SendPolicy", "properties": {"rights": ["send"]}},
+                {"id": format!("{ns}/authorizationRules/ListenPolicy"), "name": "ListenPolicy", "properties": {"rights": ["Listen"]}}]}),
+            ),
+            (
+                "arm.eventhub.consumer_groups",
+                Some(&hub),
+                json!({"value": [{"id": format!("{hub}/consumergroups/$Default"), "name": "$Default"},
+                {"id": format!("{hub}/consumergroups/qradar-cg"), "name": "qradar-cg", "properties": {"userMetadata": "QRadar \"prod\""}}]}),
+            ),
+            (
+                "arm.eventhub.network_rule_sets",
+                Some(&ns),
+                json!({"id": format!("{ns}/networkRuleSets/default"), "name": "default",
+                "properties": {"defaultAction": "Deny", "publicNetworkAccess": "Enabled", "ipRules": [{"ipMask": "198.51.100.0/24", "action": "Allow"}]}}),
+            ),
+            // One metric failed inside a 200; slots without data omit `total`.
+            (
+                "arm.eventhub.metrics",
+                Some(&ns),
+                json!({"timespan": "2026-11-19T08:00:00Z/2026-11-20T08:00:00Z", "value": [
+                {"name": {"value": "IncomingMessages"}, "errorCode": "Success", "timeseries": [{"metadatavalues": [{"name": {"value": "entityname"}, "value": "security-logs-hub"}],
+                    "data": [{"timeStamp": "2026-11-19T09:00:00Z", "total": 10.0}, {"timeStamp": "2026-11-19T10:00:00Z"}, {"timeStamp": "2026-11-19T11:00:00Z", "total": 5}]}]},
+                {"name": {"value": "OutgoingMessages"}, "errorCode": "Success", "timeseries": [{"metadatavalues": [{"name": {"value": "entityname"}, "value": "security-logs-hub"}],
+                    "data": [{"timeStamp": "2026-11-19T09:00:00Z", "total": 12}]}]},
+                {"name": {"value": "ThrottledRequests"}, "errorCode": "InvalidMetric", "errorMessage": "Metric is not available"}]}),
+            ),
+            (
+                "arm.aadiam.diagnostic_settings",
+                None,
+                json!({"value": [
+                {"id": "/providers/microsoft.aadiam/diagnosticSettings/aad-to-eventhub", "type": null, "name": "aad-to-eventhub", "properties": {
+                    "eventHubAuthorizationRuleId": format!("{}/authorizationrules/SendPolicy", ns.trim_start_matches('/')), "eventHubName": "Security-Logs-Hub",
+                    "logs": [{"category": "AuditLogs", "enabled": true}, {"category": "SignInLogs", "enabled": "true"},
+                             {"category": "NonInteractiveUserSIgnInLogs", "enabled": true}, {"category": "RiskyUsers", "enabled": false}]}},
+                {"id": "/providers/microsoft.aadiam/diagnosticSettings/second", "name": "second", "properties": {
+                    "eventHubAuthorizationRuleId": format!("{ns}/authorizationRules/RootManageSharedAccessKey"), "eventHubName": "security-logs-hub",
+                    "logs": [{"categoryGroup": "allLogs", "enabled": true}]}}]}),
+            ),
+        ],
+        &[],
+    );
+    let m = model_of(&b);
+    let n = m
+        .eventhub
+        .namespace
+        .as_ref()
+        .expect("configured namespace found");
+    assert_eq!(n.id, ns, "leading slash restored");
+    assert_eq!(n.status.as_deref(), Some("Active"), "case-insensitive keys");
+    assert_eq!(n.minimum_tls_version, None, "absent stays absent");
+    assert_eq!(
+        n.effective_min_tls, "1.0",
+        "absent TLS means the 1.0 default"
+    );
+    let root = n.rules.iter().find(|r| r.is_root).unwrap();
+    assert!(root.manage && root.listen && root.send);
+    let h = m.eventhub.hub.as_ref().unwrap();
+    assert_eq!(h.retention_days, Some(3.0));
+    assert_eq!(h.consumer_groups.as_ref().unwrap().len(), 2);
+    assert!(m.eventhub.consumer_group.is_some());
+    assert!(
+        m.eventhub.send_rule.as_ref().unwrap().send_only,
+        "rights compared case-insensitively"
+    );
+    assert!(m.eventhub.listen_rule.as_ref().unwrap().listen_only);
+    let net = n.network.as_ref().unwrap();
+    assert!(net.restricted);
+    assert_eq!(
+        net.collector_allowed,
+        Some(true),
+        "198.51.100.7 is inside 198.51.100.0/24"
+    );
+    let hm = h.metrics.as_ref().unwrap();
+    assert_eq!(hm.incoming_messages, Some(15.0));
+    assert_eq!(hm.backlog, Some(3.0));
+    let nm = n.metrics.as_ref().unwrap();
+    assert_eq!(
+        nm.throttled_requests, None,
+        "a failed metric is unknown, not zero"
+    );
+    assert!(nm.errors[0].contains("InvalidMetric"));
+    // The diagnostic setting resolves to the namespace, the rule (with rights) and the hub.
+    let s = &m
+        .entra
+        .settings
+        .iter()
+        .find(|s| s.name == "aad-to-eventhub")
+        .unwrap();
+    let e = s.event_hub.as_ref().unwrap();
+    assert_eq!(e.namespace_exists, Some(true));
+    assert_eq!(e.rule_exists, Some(true));
+    assert_eq!(e.rule_send_only, Some(true));
+    assert_eq!(e.hub_exists, Some(true));
+    assert!(e.to_configured);
+    assert!(
+        s.categories
+            .contains(&"NonInteractiveUserSignInLogs".to_string()),
+        "doc typo matched"
+    );
+    assert!(
+        !s.categories.contains(&"RiskyUsers".to_string()),
+        "disabled categories are not streamed"
+    );
+    let second = m
+        .entra
+        .settings
+        .iter()
+        .find(|s| s.name == "second")
+        .unwrap();
+    assert_eq!(
+        second.category_groups,
+        vec!["allLogs"],
+        "unexpanded without the category list"
+    );
+    assert!(second.event_hub.as_ref().unwrap().rule_is_root);
+    assert_eq!(m.entra.category_streamed("signinlogs"), Some(true));
+}
+
+#[test]
+fn storage_absent_hardening_is_not_false() {
+    let t = tempfile::tempdir().unwrap();
+    let acct = format!("{RG}/providers/Microsoft.Storage/storageAccounts/qradarcheckpoints");
+    let b = bundle_with(
+        t.path(),
+        &cfg(),
+        &[
+            (
+                "arm.storage.accounts",
+                Some(RG),
+                json!({"value": [{"id": acct, "name": "qradarcheckpoints", "location": "westeurope", "kind": "StorageV2", "properties": {}}]}),
+            ),
+            (
+                "arm.storage.containers",
+                Some(&acct),
+                json!({"value": [{"id": format!("{acct}/blobServices/default/containers/checkpoints"), "name": "checkpoints", "properties": {"publicAccess": "None"}}]}),
+            ),
+        ],
+        &[],
+    );
+    let m = model_of(&b);
+    let a = m.storage.account.as_ref().unwrap();
+    assert_eq!(a.https_only, None);
+    assert_eq!(a.allow_blob_public_access, None);
+    assert_eq!(a.allow_shared_key_access, None);
+    assert!(a.shared_key_enabled, "null is equivalent to true");
+    assert_eq!(a.effective_min_tls, "TLS1_0");
+    assert_eq!(a.checkpoint_container_exists, Some(true));
+}
+
+#[test]
+fn app_permissions_resolve_by_name_through_app_roles() {
+    let t = tempfile::tempdir().unwrap();
+    let app = "0a1b2c3d-0000-4000-8000-000000000001";
+    // Role ids here are deliberately NOT the commercial-cloud GUIDs: names must come from appRoles.
+    let b = bundle_with(
+        t.path(),
+        &cfg(),
+        &[
+            (
+                "graph.applications",
+                Some(app),
+                json!({"value": [{"id": "obj-1", "appId": app, "displayName": "QRadar-M365-Integration", "signInAudience": "AzureADMultipleOrgs",
+                "passwordCredentials": [{"keyId": "k1", "displayName": "qradar", "startDateTime": "2025-01-01T00:00:00Z", "endDateTime": "2026-12-01T00:00:00Z", "secretText": null},
+                                        {"keyId": "k2", "displayName": "old", "startDateTime": "2024-01-01T00:00:00Z", "endDateTime": "2026-01-01T00:00:00Z"}],
+                "keyCredentials": [],
+                "requiredResourceAccess": [{"resourceAppId": "c5393580-f805-4401-95e8-94b7a6ef2fc2", "resourceAccess": [
+                    {"id": "11111111-0000-4000-8000-000000000001", "type": "Role"}, {"id": "11111111-0000-4000-8000-000000000002", "type": "Role"}]}]}]}),
+            ),
+            (
+                "graph.service_principals",
+                None,
+                json!({"value": [
+                {"id": "sp-app", "appId": app, "displayName": "QRadar-M365-Integration", "accountEnabled": true, "appRoles": []},
+                {"id": "sp-o365", "appId": "c5393580-f805-4401-95e8-94b7a6ef2fc2", "displayName": "Office 365 Management APIs", "appRoles": [
+                    {"id": "11111111-0000-4000-8000-000000000001", "value": "ActivityFeed.Read", "allowedMemberTypes": ["Application"]},
+                    {"id": "11111111-0000-4000-8000-000000000002", "value": "ActivityFeed.ReadDlp", "allowedMemberTypes": ["Application"]}]},
+                {"id": "sp-graph", "appId": "00000003-0000-0000-c000-000000000000", "displayName": "Microsoft Graph", "appRoles": [
+                    {"id": "22222222-0000-4000-8000-000000000001", "value": "Mail.ReadWrite"}]}]}),
+            ),
+            (
+                "graph.app_role_assignments",
+                Some("sp-app"),
+                json!({"value": [
+                {"principalId": "sp-app", "resourceId": "sp-o365", "appRoleId": "11111111-0000-4000-8000-000000000001"},
+                {"principalId": "sp-app", "resourceId": "sp-graph", "appRoleId": "22222222-0000-4000-8000-000000000001"},
+                {"principalId": "sp-app", "resourceId": "sp-graph", "appRoleId": "99999999-0000-4000-8000-000000000009"}]}),
+            ),
+            (
+                "graph.oauth2_permission_grants",
+                Some("sp-app"),
+                json!({"value": [{"clientId": "sp-app", "resourceId": "sp-o365", "scope": " ActivityFeed.ReadDlp "}]}),
+            ),
+        ],
+        &[],
+    );
+    let m = model_of(&b);
+    let a = &m.apps.items[0];
+    assert!(a.found);
+    assert_eq!(a.single_tenant, Some(false));
+    assert_eq!(a.o365_permissions, vec!["ActivityFeed.Read"]);
+    assert_eq!(a.graph_permissions, vec!["Mail.ReadWrite"]);
+    assert_eq!(a.write_permissions, vec!["Mail.ReadWrite"]);
+    assert_eq!(a.unresolved_assignments, 1);
+    assert_eq!(
+        a.not_consented,
+        vec!["ActivityFeed.ReadDlp"],
+        "requested but granted only as delegated"
+    );
+    assert_eq!(
+        a.delegated_permissions,
+        vec!["Office 365 Management APIs/ActivityFeed.ReadDlp"]
+    );
+    let k1 = a
+        .credentials
+        .iter()
+        .find(|c| c.key_id.as_deref() == Some("k1"))
+        .unwrap();
+    assert_eq!(k1.days_left, Some(10));
+    assert!(k1.expiring && !k1.expired);
+    let k2 = a
+        .credentials
+        .iter()
+        .find(|c| c.key_id.as_deref() == Some("k2"))
+        .unwrap();
+    assert!(k2.expired);
+    assert_eq!(a.valid_credentials, 1);
+}
+
+#[test]
+fn o365_bare_array_errors_and_freshness() {
+    let t = tempfile::tempdir().unwrap();
+    let b = bundle_with(
+        t.path(),
+        &cfg(),
+        &[
+            (
+                "o365.subscriptions",
+                None,
+                json!([
+                {"contentType": "Audit.AzureActiveDirectory", "status": "enabled", "webhook": null},
+                {"contentType": "Audit.Exchange", "status": "enabled", "webhook": {"address": "http://siem.example/hook", "status": "enabled"}},
+                {"contentType": "Audit.SharePoint", "status": "disabled", "webhook": null},
+                {"contentType": "Audit.General", "webhook": null}]),
+            ),
+            (
+                "o365.content",
+                Some("Audit.AzureActiveDirectory"),
+                json!([{"contentType": "Audit.AzureActiveDirectory", "contentId": "x", "contentCreated": "2026-11-20T10:30:00.000Z"}]),
+            ),
+            (
+                "o365.content",
+                Some("Audit.Exchange"),
+                json!([{"contentType": "Audit.Exchange", "contentId": "y", "contentCreated": "2026-11-18T10:30:00"}]),
+            ),
+        ],
+        &[("o365.content", Some("DLP.All"), 400, "AF20022")],
+    );
+    let m = model_of(&b);
+    let ct = |n: &str| {
+        m.o365
+            .content_types
+            .iter()
+            .find(|c| c.content_type == n)
+            .unwrap()
+    };
+    assert_eq!(ct("Audit.AzureActiveDirectory").enabled, Some(true));
+    assert_eq!(ct("Audit.AzureActiveDirectory").fresh, Some(true));
+    assert_eq!(
+        ct("Audit.AzureActiveDirectory").hours_since_latest,
+        Some(1.5)
+    );
+    assert_eq!(
+        ct("Audit.Exchange").fresh,
+        Some(false),
+        "no offset means UTC; 49.5 h old"
+    );
+    assert_eq!(ct("Audit.Exchange").webhook_https, Some(false));
+    assert_eq!(ct("Audit.SharePoint").enabled, Some(false));
+    assert_eq!(
+        ct("Audit.General").enabled,
+        None,
+        "listed without a status: unknown"
+    );
+    assert_eq!(
+        ct("DLP.All").enabled,
+        Some(false),
+        "not listed: no subscription"
+    );
+    assert_eq!(ct("DLP.All").error_code.as_deref(), Some("AF20022"));
+    assert!(ct("DLP.All")
+        .explanation
+        .as_deref()
+        .unwrap()
+        .contains("no subscription"));
+    assert_eq!(ct("DLP.All").content_status, "not_found");
+}
+
+#[test]
+fn failures_are_evidence_and_malformed_bodies_fail_closed() {
+    let t = tempfile::tempdir().unwrap();
+    let b = bundle_with(
+        t.path(),
+        &cfg(),
+        &[(
+            "arm.storage.accounts",
+            Some(RG),
+            json!({"value": {"oops": 1}}),
+        )],
+        &[
+            (
+                "arm.aadiam.diagnostic_settings",
+                None,
+                403,
+                "AuthorizationFailed",
+            ),
+            ("o365.subscriptions", None, 403, "AF429"),
+        ],
+    );
+    let m = model_of(&b);
+    let st = |k: &str| m.evidence[k].status.as_str();
+    assert_eq!(st("arm.aadiam.diagnostic_settings"), "forbidden");
+    assert!(m.evidence["arm.aadiam.diagnostic_settings"]
+        .reason
+        .as_deref()
+        .unwrap()
+        .contains("AuthorizationFailed"));
+    assert_eq!(
+        st("o365.subscriptions"),
+        "throttled",
+        "AF429 arrives as 403 but is throttling"
+    );
+    assert_eq!(st("arm.storage.accounts"), "error");
+    assert!(m.evidence["arm.storage.accounts"]
+        .reason
+        .as_deref()
+        .unwrap()
+        .contains("expected an array"));
+    assert_eq!(st("graph.sign_ins"), "not_collected");
+    assert_eq!(
+        m.entra.category_streamed("SignInLogs"),
+        None,
+        "unreadable is unknown, not false"
+    );
+    assert!(m.o365.content_types.iter().all(|c| c.enabled.is_none()));
+}
