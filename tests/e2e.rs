@@ -246,3 +246,26 @@ fn the_audit_clock_moves_expiry_judgements() {
         panic!("no {id} check");
     }
 }
+
+#[test]
+fn init_writes_the_guide_example_and_refuses_to_overwrite() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = t.path().join("siemproof.toml");
+    let o = run(&["init", "--out", cfg.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    for name in [
+        "psiem-namespace",
+        "security-logs-hub",
+        "qradar-cg",
+        "qradarcheckpoints",
+        "SendPolicy",
+        "ListenPolicy",
+    ] {
+        assert!(text.contains(name), "init lacks {name}");
+    }
+    siemproof::config::Config::load(&cfg).expect("the written config is valid");
+    let o = run(&["init", "--out", cfg.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("already exists"));
+}

@@ -64,66 +64,23 @@ fn item(kind: &str, url: Option<String>, scope: Option<&str>) -> Item {
 /// A small bundle: config, one namespace with one hub, and an organization whose display name
 /// is `org_name` (hostile strings go there).
 pub fn small_bundle(dir: &Path, org_name: &str) -> PathBuf {
-    let manifest = Manifest {
-        format: FORMAT.into(),
-        tool: Tool {
-            name: "siemproof-tests".into(),
-            version: "0".into(),
-        },
-        tenant_id: TENANT.into(),
-        cloud: "public".into(),
-        collected_at: "2026-11-20T08:00:00Z".parse().unwrap(),
-        collector: Collector {
-            app_id: None,
-            auth: "fixture".into(),
-            host: None,
-            at: None,
-        },
-        contributors: vec![],
-        items: vec![],
-    };
-    let target = dir.join("bundle");
-    let mut w = BundleWriter::new(&target, manifest).unwrap();
-    let mut cfg = item("config", None, None);
-    cfg.status = None;
-    w.add_file(cfg, "siemproof.toml", config_text("Test tenant").as_bytes())
-        .unwrap();
     let rg = format!("/subscriptions/{SUB}/resourceGroups/siem-rg");
     let ns = format!("{rg}/providers/Microsoft.EventHub/namespaces/psiem-namespace");
-    let body = json!({"value": [{"id": ns.trim_start_matches('/'), "name": "psiem-namespace", "type": "Microsoft.EventHub/Namespaces",
+    let namespaces = json!({"value": [{"id": ns.trim_start_matches('/'), "name": "psiem-namespace", "type": "Microsoft.EventHub/Namespaces",
         "location": "West Europe", "properties": {"status": "Active", "minimumTlsVersion": "1.2"}}]});
-    w.add_file(
-        item("arm.eventhub.namespaces", Some(format!("https://management.azure.com{rg}/providers/Microsoft.EventHub/namespaces?api-version=2024-01-01")), Some(&rg)),
-        "raw/arm/arm.eventhub.namespaces.json",
-        &serde_json::to_vec_pretty(&body).unwrap(),
-    )
-    .unwrap();
     let hubs = json!({"value": [{"id": format!("{ns}/eventhubs/security-logs-hub"), "name": "security-logs-hub",
         "properties": {"status": "Active", "partitionCount": 4, "messageRetentionInDays": 3}}]});
-    w.add_file(
-        item(
-            "arm.eventhub.eventhubs",
-            Some(format!(
-                "https://management.azure.com{ns}/eventhubs?api-version=2024-01-01"
-            )),
-            Some(&ns),
-        ),
-        "raw/arm/arm.eventhub.eventhubs.json",
-        &serde_json::to_vec_pretty(&hubs).unwrap(),
-    )
-    .unwrap();
     let org = json!({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#organization", "value": [{"id": TENANT, "displayName": org_name}]});
-    w.add_file(
-        item(
-            "graph.organization",
-            Some("https://graph.microsoft.com/v1.0/organization".into()),
-            None,
-        ),
-        "raw/graph/graph.organization.json",
-        &serde_json::to_vec_pretty(&org).unwrap(),
+    bundle_with(
+        dir,
+        &config_text("Test tenant"),
+        &[
+            ("arm.eventhub.namespaces", Some(&rg), namespaces),
+            ("arm.eventhub.eventhubs", Some(&ns), hubs),
+            ("graph.organization", None, org),
+        ],
+        &[],
     )
-    .unwrap();
-    w.finish(None).unwrap()
 }
 
 /// Rewrites a file in a bundle and re-seals its manifest entry (to test body parsing, not hashes).

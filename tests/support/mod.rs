@@ -1,6 +1,6 @@
 //! Helpers for the signing and report-format tests: a small evidence bundle in Microsoft's real
-//! ARM response shapes built with the crate's own BundleWriter, the siemproof binary,
-//! (in CI a missing validator fails the test; locally it is skipped with a note).
+//! ARM response shapes built with the crate's own BundleWriter, the siemproof binary, and the rule
+//! for external validators (in CI a missing validator fails the test; locally it is skipped).
 
 #![allow(dead_code)]
 
