@@ -89,7 +89,27 @@ pub fn to_cel(v: &Json) -> Value {
 }
 
 fn to_json(v: &Value) -> Json {
-    v.json().unwrap_or(Json::Null)
+    sort_keys(v.json().unwrap_or(Json::Null))
+}
+
+/// CEL maps are hash maps, so their iteration order changes from run to run; observed values
+/// and messages built from map literals are given a fixed (sorted) key order to keep results,
+/// reports and snapshots reproducible.
+fn sort_keys(j: Json) -> Json {
+    match j {
+        Json::Object(o) => {
+            let mut entries: Vec<(String, Json)> = o.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Json::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k, sort_keys(v)))
+                    .collect(),
+            )
+        }
+        Json::Array(a) => Json::Array(a.into_iter().map(sort_keys).collect()),
+        other => other,
+    }
 }
 
 /// The model as CEL variables, built once per audit.
@@ -360,6 +380,19 @@ mod tests {
         assert_eq!(
             run("eventhub.hub.status == 'Active'", m).unwrap(),
             Value::Bool(true)
+        );
+    }
+
+    #[test]
+    fn map_literals_serialise_in_a_stable_order() {
+        let v = run(
+            "{'b': 1, 'a': {'d': 2, 'c': 3}, 'e': [{'g': 1, 'f': 2}]}",
+            serde_json::json!({}),
+        )
+        .unwrap();
+        assert_eq!(
+            to_json(&v).to_string(),
+            r#"{"a":{"c":3,"d":2},"b":1,"e":[{"f":2,"g":1}]}"#
         );
     }
 
