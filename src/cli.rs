@@ -320,10 +320,21 @@ fn as_of(s: &Option<String>) -> Result<chrono::DateTime<chrono::Utc>> {
 
 fn print_table(results: &Results, all: bool, out: &mut dyn Write) -> Result<()> {
     let tty = std::io::stdout().is_terminal();
+    // On a terminal comfy-table measures it; otherwise (CI logs, pipes) use COLUMNS or 160.
+    let width = if tty {
+        None
+    } else {
+        Some(
+            std::env::var("COLUMNS")
+                .ok()
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(160),
+        )
+    };
     write!(
         out,
         "{}",
-        report::table::render(results, all, report::table::use_colour(tty), None)
+        report::table::render(results, all, report::table::use_colour(tty), width)
     )?;
     Ok(())
 }

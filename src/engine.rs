@@ -165,6 +165,26 @@ fn describe(v: &Value) -> String {
     }
 }
 
+/// Turns CEL's errors into what they mean for an auditor: a fact the evidence does not hold.
+fn plain_error(e: &cel::ExecutionError) -> String {
+    let text = e.to_string();
+    if text.contains("null_type") {
+        "a fact it needs is unknown in the evidence (null)".to_string()
+    } else if let Some(key) = text.strip_prefix("No such key: ") {
+        format!("the evidence has no `{key}`")
+    } else {
+        format!("the evidence lacks what the assertion reads ({text})")
+    }
+}
+
+/// A `not_assessed` sentence: the check's own message, when it can be evaluated, then why.
+fn unknown_because(message: Option<String>, why: String) -> String {
+    match message {
+        Some(m) => format!("cannot tell: {m} ({why})"),
+        None => format!("cannot tell: {why}"),
+    }
+}
+
 fn not_assessed(reason: String) -> Outcome {
     Outcome {
         status: Status::NotAssessed,
@@ -246,7 +266,10 @@ pub fn evaluate(check: &Check, c: &Compiled, scope: &Scope) -> Outcome {
         None => vec![None],
         Some(p) => match p.execute(ctx) {
             Ok(Value::List(l)) => l.iter().cloned().map(Some).collect(),
-            Ok(Value::Null) => vec![],
+            // An unknown list is not an empty one: never let it reach `on_empty = "pass"`.
+            Ok(Value::Null) => {
+                return not_assessed("`each` is unknown in the evidence (null)".to_string())
+            }
             Ok(other) => {
                 return not_assessed(format!("`each` returned {}, not a list", describe(&other)))
             }
@@ -334,11 +357,14 @@ pub fn evaluate(check: &Check, c: &Compiled, scope: &Scope) -> Outcome {
             }
             Ok(other) => (
                 Status::NotAssessed,
-                format!("the assertion returned {}, not a boolean", describe(&other)),
+                unknown_because(
+                    eval_str(&c.message, &child),
+                    format!("the assertion returned {}, not a boolean", describe(&other)),
+                ),
             ),
             Err(e) => (
                 Status::NotAssessed,
-                format!("the evidence lacks what the assertion reads: {e}"),
+                unknown_because(eval_str(&c.message, &child), plain_error(&e)),
             ),
         };
         findings.push(Finding {
