@@ -382,23 +382,10 @@ fn audit_cmd(a: &AuditArgs, out: &mut dyn Write) -> Result<u8> {
         files.push(signed.sums);
         files.push(signed.signature);
     }
-    if formats.iter().any(|f| f == "table") {
-        print_table(&results, a.all, out)?;
-    }
     for w in &results.run.unverified {
         eprintln!("warning: unverified evidence: {w}");
     }
-    if !files.is_empty() {
-        writeln!(
-            out,
-            "wrote {}",
-            files
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )?;
-    }
+    summarise(&results, &formats, a.all, &files, out)?;
     Ok(if results.fails_at(opts.fail_on) { 1 } else { 0 })
 }
 
@@ -414,21 +401,26 @@ fn report_cmd(a: &ReportArgs, out: &mut dyn Write) -> Result<u8> {
         &catalog.steps,
         &[],
     )?;
+    summarise(&results, &formats, a.all, &files, out)?;
+    Ok(0)
+}
+
+/// The terminal table (when asked for) and the list of files written.
+fn summarise(
+    results: &Results,
+    formats: &[String],
+    all: bool,
+    files: &[PathBuf],
+    out: &mut dyn Write,
+) -> Result<()> {
     if formats.iter().any(|f| f == "table") {
-        print_table(&results, a.all, out)?;
+        print_table(results, all, out)?;
     }
     if !files.is_empty() {
-        writeln!(
-            out,
-            "wrote {}",
-            files
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )?;
+        let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+        writeln!(out, "wrote {}", names.join(", "))?;
     }
-    Ok(0)
+    Ok(())
 }
 
 /// `--sign KEY` / `--key KEY`: a file, or `-` for SIEMPROOF_SIGNING_KEY.
