@@ -44,6 +44,8 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Run check fixtures (the project's own, or yours with --checks/--fixtures)
     Test(TestArgs),
+    /// Write an attestation for a check no API can read (attestations/<ID>.toml)
+    Attest(AttestArgs),
     /// Generate a minisign key pair for signing reports (PREFIX.key, PREFIX.pub)
     Keygen(KeygenArgs),
     /// Sign a report directory: SHA256SUMS over every file, SHA256SUMS.minisig beside it
@@ -269,6 +271,43 @@ pub struct TestArgs {
     pub only: Option<String>,
 }
 
+#[derive(Args)]
+pub struct AttestArgs {
+    /// The manual check the statement satisfies (e.g. DEF-STREAMING-API)
+    #[arg(long, required_unless_present = "id")]
+    pub check: Option<String>,
+    /// The same, given positionally (`siemproof attest DEF-STREAMING-API ...`)
+    #[arg(value_name = "ID", conflicts_with = "check")]
+    pub id: Option<String>,
+    /// What the attester saw, in one sentence
+    #[arg(long)]
+    pub statement: String,
+    /// Who attests (name or e-mail)
+    #[arg(long)]
+    pub by: String,
+    /// Last day the attestation is in force (YYYY-MM-DD)
+    #[arg(long)]
+    pub expires: chrono::NaiveDate,
+    /// Day the setting was seen (YYYY-MM-DD; default today, UTC)
+    #[arg(long)]
+    pub date: Option<chrono::NaiveDate>,
+    /// Change or ticket reference
+    #[arg(long)]
+    pub ticket: Option<String>,
+    /// A screenshot or export kept with the evidence; its SHA-256 is recorded
+    #[arg(long)]
+    pub file: Option<PathBuf>,
+    /// Directory to write <ID>.toml into
+    #[arg(long, default_value = "attestations")]
+    pub out: PathBuf,
+    /// Overwrite an existing attestation for the check
+    #[arg(long)]
+    pub force: bool,
+    /// Extra check directories (to attest your own manual checks)
+    #[arg(long)]
+    pub checks: Vec<PathBuf>,
+}
+
 /// Runs the command; returns the process exit code for non-error outcomes.
 pub fn run(cli: Cli) -> Result<u8> {
     let stdout = std::io::stdout();
@@ -280,6 +319,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Checks(a) => checks_cmd(&a, &mut out),
         Command::Explain(a) => explain_cmd(&a, &mut out),
         Command::Test(a) => test_cmd(&a, &mut out),
+        Command::Attest(a) => attest_cmd(&a, &mut out),
         Command::Keygen(a) => keygen_cmd(&a, &mut out),
         Command::Sign(a) => sign_cmd(&a, &mut out),
         Command::Verify(a) => verify_cmd(&a, &mut out),
@@ -326,10 +366,21 @@ fn as_of(s: &Option<String>) -> Result<chrono::DateTime<chrono::Utc>> {
 
 fn print_table(results: &Results, all: bool, out: &mut dyn Write) -> Result<()> {
     let tty = std::io::stdout().is_terminal();
+    // On a terminal comfy-table measures it; otherwise (CI logs, pipes) use COLUMNS or 160.
+    let width = if tty {
+        None
+    } else {
+        Some(
+            std::env::var("COLUMNS")
+                .ok()
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(160),
+        )
+    };
     write!(
         out,
         "{}",
-        report::table::render(results, all, report::table::use_colour(tty), None)
+        report::table::render(results, all, report::table::use_colour(tty), width)
     )?;
     Ok(())
 }
@@ -377,23 +428,10 @@ fn audit_cmd(a: &AuditArgs, out: &mut dyn Write) -> Result<u8> {
         files.push(signed.sums);
         files.push(signed.signature);
     }
-    if formats.iter().any(|f| f == "table") {
-        print_table(&results, a.all, out)?;
-    }
     for w in &results.run.unverified {
         eprintln!("warning: unverified evidence: {w}");
     }
-    if !files.is_empty() {
-        writeln!(
-            out,
-            "wrote {}",
-            files
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )?;
-    }
+    summarise(&results, &formats, a.all, &files, out)?;
     Ok(if results.fails_at(opts.fail_on) { 1 } else { 0 })
 }
 
@@ -409,21 +447,26 @@ fn report_cmd(a: &ReportArgs, out: &mut dyn Write) -> Result<u8> {
         &catalog.steps,
         &[],
     )?;
+    summarise(&results, &formats, a.all, &files, out)?;
+    Ok(0)
+}
+
+/// The terminal table (when asked for) and the list of files written.
+fn summarise(
+    results: &Results,
+    formats: &[String],
+    all: bool,
+    files: &[PathBuf],
+    out: &mut dyn Write,
+) -> Result<()> {
     if formats.iter().any(|f| f == "table") {
-        print_table(&results, a.all, out)?;
+        print_table(results, all, out)?;
     }
     if !files.is_empty() {
-        writeln!(
-            out,
-            "wrote {}",
-            files
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )?;
+        let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+        writeln!(out, "wrote {}", names.join(", "))?;
     }
-    Ok(0)
+    Ok(())
 }
 
 /// `--sign KEY` / `--key KEY`: a file, or `-` for SIEMPROOF_SIGNING_KEY.
@@ -761,5 +804,86 @@ fn collect_cmd(a: &CollectArgs, out: &mut dyn Write) -> Result<u8> {
             writeln!(out, "  {f}")?;
         }
     }
+    Ok(0)
+}
+
+/// `siemproof attest`: writes `<out>/<ID>.toml` for a manual check, atomically, and reads it back
+/// through the same parser `audit` uses so a written file is always a loadable one.
+fn attest_cmd(a: &AttestArgs, out: &mut dyn Write) -> Result<u8> {
+    use crate::attest::{Attestation, Reference};
+    use sha2::{Digest, Sha256};
+
+    let catalog = Catalog::load(&a.checks)?;
+    let wanted = a.check.as_deref().or(a.id.as_deref()).unwrap_or_default();
+    let Some(lc) = catalog.find(wanted) else {
+        bail!("--check {wanted:?}: no such check; `siemproof checks` lists them");
+    };
+    let id = lc.check.id.clone();
+    if !lc.check.manual {
+        bail!("--check {id}: the check is automated (not manual); attestations only satisfy manual checks");
+    }
+    for (flag, v) in [("--statement", &a.statement), ("--by", &a.by)] {
+        if v.trim().is_empty() {
+            bail!("{flag}: must not be empty");
+        }
+    }
+    let date = a.date.unwrap_or_else(|| chrono::Utc::now().date_naive());
+    if a.expires < date {
+        bail!(
+            "--expires {}: before the attestation date {date}",
+            a.expires
+        );
+    }
+    let file = match &a.file {
+        None => None,
+        Some(p) => {
+            let bytes =
+                std::fs::read(p).with_context(|| format!("--file {}: cannot read", p.display()))?;
+            Some((p.display().to_string(), hex::encode(Sha256::digest(&bytes))))
+        }
+    };
+    let reference = (a.ticket.is_some() || file.is_some()).then(|| Reference {
+        ticket: a.ticket.clone(),
+        file: file.as_ref().map(|f| f.0.clone()),
+        sha256: file.as_ref().map(|f| f.1.clone()),
+    });
+    let att = Attestation {
+        check: id.clone(),
+        statement: a.statement.trim().to_string(),
+        attested_by: a.by.trim().to_string(),
+        date,
+        expires: a.expires,
+        reference,
+        source: None,
+        valid: false,
+    };
+    let text = format!(
+        "# Attestation for {id}: {}\n# Written by `siemproof attest`; keep it with the evidence bundle (attestations/).\n{}",
+        lc.check.title,
+        att.to_toml()
+    );
+    let target = a.out.join(format!("{id}.toml"));
+    Attestation::parse(&text, &target.display().to_string(), date)
+        .context("the attestation would not load back")?;
+    if target.exists() && !a.force {
+        bail!(
+            "{}: already exists (use --force to overwrite)",
+            target.display()
+        );
+    }
+    std::fs::create_dir_all(&a.out)
+        .with_context(|| format!("{}: cannot create", a.out.display()))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(&a.out)
+        .with_context(|| format!("{}: cannot write", a.out.display()))?;
+    tmp.write_all(text.as_bytes())?;
+    tmp.persist(&target)
+        .with_context(|| format!("{}: cannot write", target.display()))?;
+    writeln!(
+        out,
+        "wrote {} ({id}, by {}, {date} until {})",
+        target.display(),
+        att.attested_by,
+        att.expires
+    )?;
     Ok(0)
 }

@@ -89,7 +89,27 @@ pub fn to_cel(v: &Json) -> Value {
 }
 
 fn to_json(v: &Value) -> Json {
-    v.json().unwrap_or(Json::Null)
+    sort_keys(v.json().unwrap_or(Json::Null))
+}
+
+/// CEL maps are hash maps, so their iteration order changes from run to run; observed values
+/// and messages built from map literals are given a fixed (sorted) key order to keep results,
+/// reports and snapshots reproducible.
+fn sort_keys(j: Json) -> Json {
+    match j {
+        Json::Object(o) => {
+            let mut entries: Vec<(String, Json)> = o.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Json::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k, sort_keys(v)))
+                    .collect(),
+            )
+        }
+        Json::Array(a) => Json::Array(a.into_iter().map(sort_keys).collect()),
+        other => other,
+    }
 }
 
 /// The model as CEL variables, built once per audit.
@@ -142,6 +162,26 @@ fn describe(v: &Value) -> String {
         )
     } else {
         s
+    }
+}
+
+/// Turns CEL's errors into what they mean for an auditor: a fact the evidence does not hold.
+fn plain_error(e: &cel::ExecutionError) -> String {
+    let text = e.to_string();
+    if text.contains("null_type") {
+        "a fact it needs is unknown in the evidence (null)".to_string()
+    } else if let Some(key) = text.strip_prefix("No such key: ") {
+        format!("the evidence has no `{key}`")
+    } else {
+        format!("the evidence lacks what the assertion reads ({text})")
+    }
+}
+
+/// A `not_assessed` sentence: the check's own message, when it can be evaluated, then why.
+fn unknown_because(message: Option<String>, why: String) -> String {
+    match message {
+        Some(m) => format!("cannot tell: {m} ({why})"),
+        None => format!("cannot tell: {why}"),
     }
 }
 
@@ -226,7 +266,10 @@ pub fn evaluate(check: &Check, c: &Compiled, scope: &Scope) -> Outcome {
         None => vec![None],
         Some(p) => match p.execute(ctx) {
             Ok(Value::List(l)) => l.iter().cloned().map(Some).collect(),
-            Ok(Value::Null) => vec![],
+            // An unknown list is not an empty one: never let it reach `on_empty = "pass"`.
+            Ok(Value::Null) => {
+                return not_assessed("`each` is unknown in the evidence (null)".to_string())
+            }
             Ok(other) => {
                 return not_assessed(format!("`each` returned {}, not a list", describe(&other)))
             }
@@ -314,11 +357,14 @@ pub fn evaluate(check: &Check, c: &Compiled, scope: &Scope) -> Outcome {
             }
             Ok(other) => (
                 Status::NotAssessed,
-                format!("the assertion returned {}, not a boolean", describe(&other)),
+                unknown_because(
+                    eval_str(&c.message, &child),
+                    format!("the assertion returned {}, not a boolean", describe(&other)),
+                ),
             ),
             Err(e) => (
                 Status::NotAssessed,
-                format!("the evidence lacks what the assertion reads: {e}"),
+                unknown_because(eval_str(&c.message, &child), plain_error(&e)),
             ),
         };
         findings.push(Finding {
@@ -360,6 +406,19 @@ mod tests {
         assert_eq!(
             run("eventhub.hub.status == 'Active'", m).unwrap(),
             Value::Bool(true)
+        );
+    }
+
+    #[test]
+    fn map_literals_serialise_in_a_stable_order() {
+        let v = run(
+            "{'b': 1, 'a': {'d': 2, 'c': 3}, 'e': [{'g': 1, 'f': 2}]}",
+            serde_json::json!({}),
+        )
+        .unwrap();
+        assert_eq!(
+            to_json(&v).to_string(),
+            r#"{"a":{"c":3,"d":2},"b":1,"e":[{"f":2,"g":1}]}"#
         );
     }
 

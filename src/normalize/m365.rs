@@ -122,6 +122,23 @@ fn credential(v: &Value, kind: &str, as_of: DateTime<Utc>, warn_days: i64) -> Cr
     }
 }
 
+/// The credential valid at `as_of` (started, not expired) that ends last: the SIEM keeps signing
+/// in until then, so its end is the day ingestion stops.
+fn last_valid_credential(creds: &[Credential], as_of: DateTime<Utc>) -> Option<&Credential> {
+    creds
+        .iter()
+        .filter(|c| {
+            !c.expired
+                && c.start
+                    .as_deref()
+                    .and_then(parse_time)
+                    .is_none_or(|s| s <= as_of)
+        })
+        .filter_map(|c| Some((c.end.as_deref().and_then(parse_time)?, c)))
+        .max_by_key(|(end, _)| *end)
+        .map(|(_, c)| c)
+}
+
 /// Whether a permission name grants writes (least privilege for a collector).
 fn is_write(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
@@ -235,6 +252,9 @@ pub fn apps(input: &mut Input<'_>) -> Apps {
                             .is_none_or(|s| s <= as_of)
                 })
                 .count() as i64;
+            let last_valid = last_valid_credential(&app.credentials, as_of);
+            app.ingestion_stops = last_valid.and_then(|c| c.end.clone());
+            app.days_until_ingestion_stops = last_valid.and_then(|c| c.days_left);
         }
         let mut granted_names: Vec<(String, String)> = Vec::new(); // (resource appId, name)
         if let Some(sp) = sp_by_app.get(&key) {
@@ -583,5 +603,35 @@ pub fn defender(input: &mut Input<'_>, eh: &EventHub, attested: &[String]) -> De
         missing_tables,
         incoming_messages: if hubs.is_empty() { None } else { incoming },
         attested: attested.to_vec(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cred(start: &str, end: &str, as_of: DateTime<Utc>) -> Credential {
+        credential(
+            &serde_json::json!({"startDateTime": start, "endDateTime": end}),
+            "secret",
+            as_of,
+            30,
+        )
+    }
+
+    #[test]
+    fn ingestion_stops_when_the_last_valid_credential_ends() {
+        let as_of = parse_time("2026-11-20T12:00:00Z").unwrap();
+        let creds = vec![
+            cred("2024-01-01T00:00:00Z", "2026-01-01T00:00:00Z", as_of), // expired
+            cred("2025-06-01T00:00:00Z", "2026-12-01T00:00:00Z", as_of), // valid, ends last
+            cred("2026-01-01T00:00:00Z", "2026-11-30T00:00:00Z", as_of), // valid
+            cred("2027-01-01T00:00:00Z", "2028-01-01T00:00:00Z", as_of), // not started yet
+        ];
+        let last = last_valid_credential(&creds, as_of).expect("one is valid");
+        assert_eq!(last.end.as_deref(), Some("2026-12-01T00:00:00Z"));
+        assert_eq!(last.days_left, Some(10));
+        assert!(last_valid_credential(&creds[..1], as_of).is_none());
+        assert!(last_valid_credential(&[], as_of).is_none());
     }
 }

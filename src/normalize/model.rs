@@ -384,6 +384,11 @@ pub struct App {
     pub certificates: i64,
     /// Credentials valid at the audit clock.
     pub valid_credentials: i64,
+    /// When the SIEM's ingestion stops unless a credential is added: the latest `end` among the
+    /// credentials valid at the audit clock; `null` when none is valid (it has already stopped).
+    pub ingestion_stops: Option<String>,
+    /// Whole days from the audit clock to `ingestion_stops`.
+    pub days_until_ingestion_stops: Option<i64>,
     /// Application permissions (admin-consented app role assignments) on the Office 365
     /// Management APIs, by name.
     pub o365_permissions: Vec<String>,

@@ -7,7 +7,7 @@
 
 use crate::results::Results;
 
-const HEADER: [&str; 12] = [
+const HEADER: [&str; 17] = [
     "timestamp",
     "run_id",
     "tenant_id",
@@ -20,6 +20,11 @@ const HEADER: [&str; 12] = [
     "resource_name",
     "message",
     "nist_800_53_r5",
+    "waived_by",
+    "waiver_expires",
+    "waiver_reason",
+    "attested_by",
+    "attested_on",
 ];
 
 /// Quotes one field, neutralising formula triggers.
@@ -40,6 +45,17 @@ pub fn render(results: &Results) -> String {
     s.push_str("\r\n");
     for r in super::jsonl::rows(results) {
         let nist = r.nist_800_53_r5.join(" ");
+        let w = r.waiver.as_ref();
+        let a = r.attestation.as_ref();
+        let (w_by, w_until, w_why) = (
+            w.map(|w| w.approver.as_str()).unwrap_or_default(),
+            w.map(|w| w.expires.as_str()).unwrap_or_default(),
+            w.map(|w| w.reason.as_str()).unwrap_or_default(),
+        );
+        let (a_by, a_on) = (
+            a.map(|a| a.attested_by.as_str()).unwrap_or_default(),
+            a.map(|a| a.date.as_str()).unwrap_or_default(),
+        );
         s.push_str(&line(&[
             &r.timestamp,
             &r.run_id,
@@ -53,6 +69,11 @@ pub fn render(results: &Results) -> String {
             &r.resource_name,
             &r.message,
             &nist,
+            w_by,
+            w_until,
+            w_why,
+            a_by,
+            a_on,
         ]));
         s.push_str("\r\n");
     }

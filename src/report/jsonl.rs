@@ -30,7 +30,31 @@ pub struct Row {
     pub message: String,
     /// NIST SP 800-53 r5 control ids, lowercase.
     pub nist_800_53_r5: Vec<String>,
+    /// Who accepted the risk, until when and why (waived findings only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiver: Option<WaiverNote>,
+    /// Who attested a manual check, and when.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attestation: Option<AttestationNote>,
     pub tool_version: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct WaiverNote {
+    pub approver: String,
+    pub expires: String,
+    pub reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
+    pub original_status: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AttestationNote {
+    pub attested_by: String,
+    pub date: String,
+    pub expires: String,
+    pub valid: bool,
 }
 
 fn base(results: &Results, c: &CheckResult) -> Row {
@@ -58,6 +82,13 @@ fn base(results: &Results, c: &CheckResult) -> Row {
             .iter()
             .map(|s| s.to_ascii_lowercase())
             .collect(),
+        waiver: None,
+        attestation: c.attestation.as_ref().map(|a| AttestationNote {
+            attested_by: a.attested_by.clone(),
+            date: a.date.to_string(),
+            expires: a.expires.to_string(),
+            valid: a.valid,
+        }),
         tool_version: results.run.tool_version.clone(),
     }
 }
@@ -75,6 +106,13 @@ pub fn rows(results: &Results) -> Vec<Row> {
             r.resource = f.resource.clone();
             r.resource_name = f.name.clone();
             r.message = f.message.clone();
+            r.waiver = f.waiver.as_ref().map(|w| WaiverNote {
+                approver: w.approver.clone(),
+                expires: w.expires.clone(),
+                reason: w.reason.clone(),
+                ticket: w.ticket.clone(),
+                original_status: w.original_status.as_str().into(),
+            });
             out.push(r);
         }
     }

@@ -168,6 +168,12 @@ fn verdict_text(c: &CheckResult) -> String {
             f.resource,
             f.message
         ));
+        if let Some(w) = &f.waiver {
+            s.push_str(&format!(
+                " Waived by {} until {}: {}.",
+                w.approver, w.expires, w.reason
+            ));
+        }
     }
     s
 }

@@ -51,13 +51,13 @@ pub fn render(results: &Results, all: bool, colour_on: bool, width: Option<u16>)
             continue;
         }
         shown += 1;
-        let detail = match c.status {
-            Status::Fail | Status::Warn | Status::Waived => c
-                .findings
+        let from_findings = || {
+            c.findings
                 .iter()
                 .filter(|f| f.status == c.status)
                 .map(|f| {
-                    if f.name == "tenant" || f.name == "-" {
+                    // Messages usually name their resource already; do not say it twice.
+                    if f.name == "tenant" || f.name == "-" || f.message.contains(&f.name) {
                         f.message.clone()
                     } else {
                         format!("{}: {}", f.name, f.message)
@@ -65,8 +65,12 @@ pub fn render(results: &Results, all: bool, colour_on: bool, width: Option<u16>)
                 })
                 .take(3)
                 .collect::<Vec<_>>()
-                .join("; "),
-            _ => c.reason.clone().unwrap_or_default(),
+                .join("; ")
+        };
+        let detail = match (&c.reason, c.status) {
+            (_, Status::Fail | Status::Warn | Status::Waived) => from_findings(),
+            (Some(r), _) => r.clone(),
+            (None, _) => from_findings(),
         };
         let status = Cell::new(label(c.status));
         t.add_row(vec![
