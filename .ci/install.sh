@@ -11,6 +11,10 @@ done
 if ! pkg-config --exists openssl 2>/dev/null; then
   need_apt+=(libssl-dev pkg-config)
 fi
+# tests/collect.rs interrupts a collection with `kill -INT` (the procps binary, not the builtin).
+if [ ! -x /usr/bin/kill ] && [ ! -x /bin/kill ]; then
+  need_apt+=(procps)
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
