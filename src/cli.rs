@@ -34,6 +34,12 @@ pub struct Cli {
 pub enum Command {
     /// Write a siemproof.toml with the integration guide's example names
     Init(InitArgs),
+    /// Print the permissions the collector needs, per evidence kind
+    Permissions,
+    /// Collect an evidence bundle from the tenant, read-only (GET only)
+    Collect(CollectArgs),
+    /// Probe network reachability from this (SIEM collector) host into an evidence bundle
+    Probe(crate::probe::command::ProbeArgs),
     /// Audit an evidence bundle offline: results.json plus reports (the main job)
     Audit(AuditArgs),
     /// Re-render reports from a saved results.json
@@ -54,12 +60,6 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Write one .tar.gz with evidence, results, reports, SHA256SUMS and signature
     Export(ExportArgs),
-    /// Probe network reachability from this (SIEM collector) host into an evidence bundle
-    Probe(crate::probe::command::ProbeArgs),
-    /// Collect an evidence bundle from the tenant, read-only (GET only)
-    Collect(CollectArgs),
-    /// Print the permissions the collector needs, per evidence kind
-    Permissions,
 }
 
 #[derive(Args)]
