@@ -1,0 +1,193 @@
+//! `init`, `audit` and `report`: writing a config, auditing a bundle, re-rendering results.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, ValueEnum};
+
+use crate::audit::{self, AuditOptions};
+use crate::catalog::{Catalog, Severity};
+use crate::report;
+use crate::results::Results;
+
+use super::signing::{clear_signed_output, load_signing_key};
+use super::{as_of, summarise};
+
+#[derive(Args)]
+pub struct InitArgs {
+    /// Where to write the config
+    #[arg(long, default_value = "siemproof.toml")]
+    pub out: PathBuf,
+    /// Overwrite an existing file
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum FailOn {
+    Critical,
+    High,
+    Medium,
+    Low,
+    Info,
+    Never,
+}
+
+impl FailOn {
+    pub fn threshold(self) -> Option<Severity> {
+        match self {
+            FailOn::Critical => Some(Severity::Critical),
+            FailOn::High => Some(Severity::High),
+            FailOn::Medium => Some(Severity::Medium),
+            FailOn::Low => Some(Severity::Low),
+            FailOn::Info => Some(Severity::Info),
+            FailOn::Never => None,
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct AuditArgs {
+    /// The evidence bundle (a directory written by `siemproof collect`)
+    pub bundle: PathBuf,
+    /// Use this config instead of the one that travels in the bundle
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Where to write results.json and reports
+    #[arg(long, short, default_value = "siemproof-report")]
+    pub out: PathBuf,
+    /// Comma-separated formats: table, json, html, md, junit, sarif, oscal, jsonl, csv
+    #[arg(long, default_value = "table,json,html,md")]
+    pub format: String,
+    /// The audit clock for expiry and freshness (RFC 3339 or YYYY-MM-DD; default now)
+    #[arg(long, env = "SIEMPROOF_AS_OF")]
+    pub as_of: Option<String>,
+    /// Exit 1 when a check at or above this severity fails
+    #[arg(long, value_enum, default_value = "low")]
+    pub fail_on: FailOn,
+    /// Extra check directories (same layout as checks/)
+    #[arg(long)]
+    pub checks: Vec<PathBuf>,
+    /// Attestation files (*.toml) in addition to those in the bundle
+    #[arg(long)]
+    pub attestations: Option<PathBuf>,
+    /// Audit a bundle whose files do not match the manifest; checks reading them are not assessed
+    #[arg(long)]
+    pub allow_unverified: bool,
+    /// Override report templates with files of the same name from this directory
+    #[arg(long)]
+    pub templates: Option<PathBuf>,
+    /// Show every check in the terminal table, passes included
+    #[arg(long)]
+    pub all: bool,
+    /// Sign the output with this minisign secret key (copies the bundle into OUT/evidence);
+    /// `-` reads the key from SIEMPROOF_SIGNING_KEY
+    #[arg(long, value_name = "KEY")]
+    pub sign: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct ReportArgs {
+    /// A results.json written by `siemproof audit`
+    pub results: PathBuf,
+    #[arg(long, short, default_value = "siemproof-report")]
+    pub out: PathBuf,
+    /// Comma-separated formats: table, json, html, md, junit, sarif, oscal, jsonl, csv
+    #[arg(long, default_value = "html,md")]
+    pub format: String,
+    #[arg(long)]
+    pub templates: Option<PathBuf>,
+    #[arg(long)]
+    pub all: bool,
+}
+
+pub(crate) fn init(a: &InitArgs, out: &mut dyn Write) -> Result<u8> {
+    if a.out.exists() && !a.force {
+        bail!(
+            "{}: already exists (use --force to overwrite)",
+            a.out.display()
+        );
+    }
+    let mut tmp = tempfile::NamedTempFile::new_in(
+        a.out
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new(".")),
+    )?;
+    tmp.write_all(crate::config::INIT_TEMPLATE.as_bytes())?;
+    tmp.persist(&a.out)
+        .with_context(|| format!("{}: cannot write", a.out.display()))?;
+    writeln!(
+        out,
+        "wrote {}: fill in tenant.id, eventhub.subscription_id, eventhub.resource_group and app.client_ids",
+        a.out.display()
+    )?;
+    Ok(0)
+}
+
+pub(crate) fn audit_cmd(a: &AuditArgs, out: &mut dyn Write) -> Result<u8> {
+    let mut formats = report::parse_formats(&a.format)?;
+    if a.sign.is_some() && !formats.iter().any(|f| f == "json") {
+        // The signature binds the run named in results.json, so a signed output always has it.
+        formats.push("json".into());
+    }
+    let catalog = Catalog::load(&a.checks)?;
+    let opts = AuditOptions {
+        bundle: a.bundle.clone(),
+        config: a.config.clone(),
+        as_of: as_of(&a.as_of)?,
+        allow_unverified: a.allow_unverified,
+        attestations: a.attestations.clone(),
+        fail_on: a.fail_on.threshold(),
+    };
+    // Load (and decrypt) the key before the audit, so a wrong password costs nothing.
+    let signing_key = match &a.sign {
+        Some(k) => Some(load_signing_key(k)?),
+        None => None,
+    };
+    let (results, _model) = audit::audit(&opts, &catalog)?;
+    let evidence = match &signing_key {
+        Some(_) => crate::sign::bundle_files(&a.bundle)?,
+        None => Vec::new(),
+    };
+    if signing_key.is_some() {
+        // A previous run's files would otherwise be signed as part of this one.
+        clear_signed_output(&a.out)?;
+    }
+    let mut files = report::write_all(
+        &results,
+        &a.out,
+        &formats,
+        a.templates.as_deref(),
+        &catalog.steps,
+        &evidence,
+    )?;
+    files.retain(|f| !f.starts_with(a.out.join(crate::sign::EVIDENCE_DIR)));
+    if let Some(sk) = &signing_key {
+        let signed = crate::sign::sign_dir(&a.out, sk)?;
+        files.push(signed.sums);
+        files.push(signed.signature);
+    }
+    for w in &results.run.unverified {
+        eprintln!("warning: unverified evidence: {w}");
+    }
+    summarise(&results, &formats, a.all, &files, out)?;
+    Ok(if results.fails_at(opts.fail_on) { 1 } else { 0 })
+}
+
+pub(crate) fn report_cmd(a: &ReportArgs, out: &mut dyn Write) -> Result<u8> {
+    let formats = report::parse_formats(&a.format)?;
+    let results = Results::load(&a.results)?;
+    let catalog = Catalog::load(&[])?;
+    let files = report::write_all(
+        &results,
+        &a.out,
+        &formats,
+        a.templates.as_deref(),
+        &catalog.steps,
+        &[],
+    )?;
+    summarise(&results, &formats, a.all, &files, out)?;
+    Ok(0)
+}

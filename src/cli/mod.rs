@@ -1,0 +1,145 @@
+//! The command line: clap definitions and the dispatch to each command, one module per group
+//! of commands.
+//!
+//! Output goes through explicit writers; errors bubble up as `anyhow` and become exit code 2 in
+//! `main`, failing findings at or above `--fail-on` become exit code 1.
+
+mod audit;
+mod catalog;
+mod collect;
+mod signing;
+
+pub use self::audit::{AuditArgs, FailOn, InitArgs, ReportArgs};
+pub use self::catalog::{
+    checks_markdown, AttestArgs, ChecksArgs, ExplainArgs, ListFormat, TestArgs,
+};
+pub use self::collect::CollectArgs;
+pub use self::signing::{ExportArgs, KeygenArgs, SignArgs, VerifyArgs};
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+use crate::report;
+use crate::results::Results;
+
+#[derive(Parser)]
+#[command(
+    name = "siemproof",
+    version,
+    about = "Proves, with signed evidence, that Microsoft 365 / Azure security logs really reach your SIEM",
+    long_about = "siemproof audits the pipeline from Microsoft 365 and Azure to your SIEM (IBM QRadar, Splunk, Elastic): \
+Entra diagnostic settings, Event Hub namespace, hub, consumer group and SAS policies, checkpoint storage, \
+the SIEM's app registration, Management Activity API subscriptions, network reachability and log-type coverage.\n\n\
+Try it on the built-in demo tenant:  siemproof audit fixtures/tenants/contoso-demo",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Write a siemproof.toml with the integration guide's example names
+    Init(InitArgs),
+    /// Print the permissions the collector needs, per evidence kind
+    Permissions,
+    /// Collect an evidence bundle from the tenant, read-only (GET only)
+    Collect(CollectArgs),
+    /// Probe network reachability from this (SIEM collector) host into an evidence bundle
+    Probe(crate::probe::command::ProbeArgs),
+    /// Audit an evidence bundle offline: results.json plus reports (the main job)
+    Audit(AuditArgs),
+    /// Re-render reports from a saved results.json
+    Report(ReportArgs),
+    /// List the check catalogue
+    Checks(ChecksArgs),
+    /// Explain one check: why it matters, how to fix it, what it reads
+    Explain(ExplainArgs),
+    /// Run check fixtures (the project's own, or yours with --checks/--fixtures)
+    Test(TestArgs),
+    /// Write an attestation for a check no API can read (attestations/<ID>.toml)
+    Attest(AttestArgs),
+    /// Generate a minisign key pair for signing reports (PREFIX.key, PREFIX.pub)
+    Keygen(KeygenArgs),
+    /// Sign a report directory: SHA256SUMS over every file, SHA256SUMS.minisig beside it
+    Sign(SignArgs),
+    /// Verify a signed report directory or archive (checksums, signature, binding)
+    Verify(VerifyArgs),
+    /// Write one .tar.gz with evidence, results, reports, SHA256SUMS and signature
+    Export(ExportArgs),
+}
+
+/// Runs the command; returns the process exit code for non-error outcomes.
+pub fn run(cli: Cli) -> Result<u8> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match cli.command {
+        Command::Init(a) => audit::init(&a, &mut out),
+        Command::Audit(a) => audit::audit_cmd(&a, &mut out),
+        Command::Report(a) => audit::report_cmd(&a, &mut out),
+        Command::Checks(a) => catalog::checks_cmd(&a, &mut out),
+        Command::Explain(a) => catalog::explain_cmd(&a, &mut out),
+        Command::Test(a) => catalog::test_cmd(&a, &mut out),
+        Command::Attest(a) => catalog::attest_cmd(&a, &mut out),
+        Command::Keygen(a) => signing::keygen_cmd(&a, &mut out),
+        Command::Sign(a) => signing::sign_cmd(&a, &mut out),
+        Command::Verify(a) => signing::verify_cmd(&a, &mut out),
+        Command::Export(a) => signing::export_cmd(&a, &mut out),
+        Command::Probe(a) => collect::probe_cmd(&a, &mut out),
+        Command::Collect(a) => collect::collect_cmd(&a, &mut out),
+        Command::Permissions => {
+            write!(out, "{}", crate::collect::permissions_text())?;
+            Ok(0)
+        }
+    }
+}
+
+pub(crate) fn as_of(s: &Option<String>) -> Result<chrono::DateTime<chrono::Utc>> {
+    match s {
+        Some(s) => crate::audit::parse_as_of(s),
+        None => Ok(chrono::Utc::now()),
+    }
+}
+
+pub(crate) fn print_table(results: &Results, all: bool, out: &mut dyn Write) -> Result<()> {
+    let tty = std::io::stdout().is_terminal();
+    // On a terminal comfy-table measures it; otherwise (CI logs, pipes) use COLUMNS or 160.
+    let width = if tty {
+        None
+    } else {
+        Some(
+            std::env::var("COLUMNS")
+                .ok()
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(160),
+        )
+    };
+    write!(
+        out,
+        "{}",
+        report::table::render(results, all, report::table::use_colour(tty), width)
+    )?;
+    Ok(())
+}
+
+/// The terminal table (when asked for) and the list of files written.
+pub(crate) fn summarise(
+    results: &Results,
+    formats: &[String],
+    all: bool,
+    files: &[PathBuf],
+    out: &mut dyn Write,
+) -> Result<()> {
+    if formats.iter().any(|f| f == "table") {
+        print_table(results, all, out)?;
+    }
+    if !files.is_empty() {
+        let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+        writeln!(out, "wrote {}", names.join(", "))?;
+    }
+    Ok(())
+}

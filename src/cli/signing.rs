@@ -1,0 +1,160 @@
+//! `keygen`, `sign`, `verify` and `export`: signed evidence auditors check with stock tools.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::Args;
+
+#[derive(Args)]
+pub struct KeygenArgs {
+    /// Writes PREFIX.key (secret) and PREFIX.pub (public)
+    #[arg(long, value_name = "PREFIX")]
+    pub out: PathBuf,
+    /// Do not encrypt the secret key (for CI keys held in a secret store)
+    #[arg(long)]
+    pub unencrypted: bool,
+    /// Overwrite existing key files
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Args)]
+pub struct SignArgs {
+    /// A report directory written by `siemproof audit` (results.json and reports)
+    pub dir: PathBuf,
+    /// minisign secret key file (default: the contents of SIEMPROOF_SIGNING_KEY)
+    #[arg(long)]
+    pub key: Option<PathBuf>,
+    /// Copy this evidence bundle into DIR/evidence first (needed unless DIR already has it)
+    #[arg(long)]
+    pub bundle: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct VerifyArgs {
+    /// A signed report directory, or a .tar.gz written by `siemproof export`
+    pub path: PathBuf,
+    /// The signer's minisign public key
+    #[arg(long)]
+    pub pubkey: PathBuf,
+}
+
+#[derive(Args)]
+pub struct ExportArgs {
+    /// A report directory written by `siemproof audit`
+    pub results_dir: PathBuf,
+    /// The evidence bundle (omit when the directory already holds a signed evidence/ copy)
+    pub bundle: Option<PathBuf>,
+    /// The archive to write
+    #[arg(long, value_name = "FILE.tar.gz")]
+    pub out: PathBuf,
+    /// Sign the archived copy with this minisign secret key; `-` reads SIEMPROOF_SIGNING_KEY
+    #[arg(long, value_name = "KEY")]
+    pub sign: Option<PathBuf>,
+}
+
+/// `--sign KEY` / `--key KEY`: a file, or `-` for SIEMPROOF_SIGNING_KEY.
+pub(crate) fn load_signing_key(k: &Path) -> Result<minisign::SecretKey> {
+    if k == Path::new("-") {
+        crate::sign::keys::load_secret(None)
+    } else {
+        crate::sign::keys::load_secret(Some(k))
+    }
+}
+
+/// Removes what a signed output owns (the evidence copy and the signature files) before a new
+/// audit writes into the same directory; reports are replaced file by file anyway.
+pub(crate) fn clear_signed_output(out: &Path) -> Result<()> {
+    let ev = out.join(crate::sign::EVIDENCE_DIR);
+    if ev.is_dir() {
+        std::fs::remove_dir_all(&ev)
+            .with_context(|| format!("{}: cannot replace", ev.display()))?;
+    }
+    for f in [crate::sign::sums::SUMS, crate::sign::sums::SIG] {
+        let p = out.join(f);
+        if p.exists() {
+            std::fs::remove_file(&p).with_context(|| format!("{}: cannot replace", p.display()))?;
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn keygen_cmd(a: &KeygenArgs, out: &mut dyn Write) -> Result<u8> {
+    let g = crate::sign::keys::keygen(&a.out, a.unencrypted, a.force)?;
+    writeln!(
+        out,
+        "wrote {} (secret, keep it private{}) and {} (public, give it to auditors); key id {}",
+        g.secret.display(),
+        if a.unencrypted { ", NOT encrypted" } else { "" },
+        g.public.display(),
+        g.key_id
+    )?;
+    Ok(0)
+}
+
+pub(crate) fn sign_cmd(a: &SignArgs, out: &mut dyn Write) -> Result<u8> {
+    let sk = match &a.key {
+        Some(k) => load_signing_key(k)?,
+        None => crate::sign::keys::load_secret(None)?,
+    };
+    if let Some(b) = &a.bundle {
+        crate::sign::copy_bundle_into(b, &a.dir)?;
+    }
+    let s = crate::sign::sign_dir(&a.dir, &sk)?;
+    writeln!(
+        out,
+        "signed {} files: wrote {} and {} (key {}, run {})",
+        s.files,
+        s.sums.display(),
+        s.signature.display(),
+        s.key_id,
+        s.binding.run_id
+    )?;
+    Ok(0)
+}
+
+pub(crate) fn verify_cmd(a: &VerifyArgs, out: &mut dyn Write) -> Result<u8> {
+    let r = crate::sign::verify::verify_path(&a.path, &a.pubkey)?;
+    for p in &r.problems {
+        writeln!(out, "FAIL {p}")?;
+    }
+    if r.ok() {
+        let b = r.binding.as_ref().expect("a verified output has a binding");
+        writeln!(
+            out,
+            "OK {}: {} files match SHA256SUMS, signature by key {} verifies, run {} bound to evidence manifest {}",
+            a.path.display(),
+            r.checked,
+            r.key_id.as_deref().unwrap_or("?"),
+            b.run_id,
+            b.evidence_manifest_sha256
+        )?;
+        Ok(0)
+    } else {
+        writeln!(
+            out,
+            "NOT VERIFIED {}: {} problem(s)",
+            a.path.display(),
+            r.problems.len()
+        )?;
+        Ok(1)
+    }
+}
+
+pub(crate) fn export_cmd(a: &ExportArgs, out: &mut dyn Write) -> Result<u8> {
+    let sk = match &a.sign {
+        Some(k) => Some(load_signing_key(k)?),
+        None => None,
+    };
+    let e = crate::sign::archive::export(&a.results_dir, a.bundle.as_deref(), sk.as_ref(), &a.out)?;
+    writeln!(
+        out,
+        "wrote {} ({} files under {}/{})",
+        e.archive.display(),
+        e.files,
+        e.top,
+        if e.signed_now { ", signed now" } else { "" }
+    )?;
+    Ok(0)
+}
