@@ -184,8 +184,13 @@ impl Mock {
             .clone()
             .context("the fixture bundle carries no siemproof.toml")?;
         let mut cfg: toml::Table = toml::from_str(&text)?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("{}: cannot create", dir.display()))?;
+        }
         let ca = path.with_extension("ca.pem");
-        std::fs::write(&ca, &self.ca_pem)?;
+        std::fs::write(&ca, &self.ca_pem)
+            .with_context(|| format!("{}: cannot write", ca.display()))?;
         let ca = std::fs::canonicalize(&ca)?;
         cfg.entry("tenant")
             .or_insert_with(|| toml::Value::Table(Default::default()))
@@ -200,7 +205,8 @@ impl Mock {
         ep.insert("blob_suffix".into(), "blob.core.windows.net".into());
         ep.insert("ca_bundle".into(), ca.display().to_string().into());
         cfg.insert("endpoints".into(), toml::Value::Table(ep));
-        std::fs::write(path, toml::to_string(&cfg)?)?;
+        std::fs::write(path, toml::to_string(&cfg)?)
+            .with_context(|| format!("{}: cannot write", path.display()))?;
         let env = format!(
             "AZURE_TENANT_ID={}\nAZURE_CLIENT_ID={}\nAZURE_CLIENT_SECRET={}\n",
             self.tenant_id,
