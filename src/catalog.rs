@@ -69,6 +69,24 @@ pub enum GoLive {
     Advisory,
 }
 
+impl GoLive {
+    /// `blocking` or `advisory`, as in check files and results.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GoLive::Blocking => "blocking",
+            GoLive::Advisory => "advisory",
+        }
+    }
+
+    /// How people read it in docs and `explain`.
+    pub fn phrase(self) -> &'static str {
+        match self {
+            GoLive::Blocking => "blocks go-live",
+            GoLive::Advisory => "advisory",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Lifecycle {

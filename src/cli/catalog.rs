@@ -98,11 +98,7 @@ pub fn checks_markdown(catalog: &Catalog) -> String {
             "| [{id}](#{anchor}) | {} | {} | {} | {} | {} |\n",
             k.family,
             k.severity.as_str(),
-            if k.go_live == crate::catalog::GoLive::Blocking {
-                "blocking"
-            } else {
-                "advisory"
-            },
+            k.go_live.as_str(),
             k.title.replace('|', "\\|"),
             if k.manual && k.evidence.is_empty() {
                 "attestation".to_string()
@@ -120,11 +116,7 @@ pub fn checks_markdown(catalog: &Catalog) -> String {
             "Family `{}` · severity `{}` · {} · since {}{}\n\n",
             k.family,
             k.severity.as_str(),
-            if k.go_live == crate::catalog::GoLive::Blocking {
-                "blocks go-live"
-            } else {
-                "advisory"
-            },
+            k.go_live.phrase(),
             k.since,
             if k.manual {
                 " · needs an attestation where no API can read it"
@@ -175,11 +167,7 @@ pub(crate) fn checks_cmd(a: &ChecksArgs, out: &mut dyn Write) -> Result<u8> {
                     k.id.clone(),
                     k.family.clone(),
                     k.severity.as_str().into(),
-                    if k.go_live == crate::catalog::GoLive::Blocking {
-                        "blocking".into()
-                    } else {
-                        "advisory".to_string()
-                    },
+                    k.go_live.as_str().into(),
                     k.title.clone(),
                 ]);
             }
@@ -201,11 +189,7 @@ pub(crate) fn explain_cmd(a: &ExplainArgs, out: &mut dyn Write) -> Result<u8> {
         "family {} · severity {} · {} · since {} · {}",
         k.family,
         k.severity.as_str(),
-        if k.go_live == crate::catalog::GoLive::Blocking {
-            "blocks go-live"
-        } else {
-            "advisory"
-        },
+        k.go_live.phrase(),
         k.since,
         lc.source
     )?;

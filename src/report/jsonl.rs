@@ -68,10 +68,7 @@ fn base(results: &Results, c: &CheckResult) -> Row {
         check_title: c.title.clone(),
         family: c.family.clone(),
         severity: c.severity.as_str().into(),
-        go_live: match c.go_live {
-            crate::catalog::GoLive::Blocking => "blocking".into(),
-            crate::catalog::GoLive::Advisory => "advisory".into(),
-        },
+        go_live: c.go_live.as_str().into(),
         status: c.status.as_str().into(),
         resource: String::new(),
         resource_name: String::new(),

@@ -232,11 +232,7 @@ impl<'a> View<'a> {
                 title: c.title.clone(),
                 family: c.family.clone(),
                 severity: c.severity.as_str().into(),
-                go_live: match c.go_live {
-                    crate::catalog::GoLive::Blocking => "blocking",
-                    crate::catalog::GoLive::Advisory => "advisory",
-                }
-                .into(),
+                go_live: c.go_live.as_str().into(),
                 status: c.status.as_str().into(),
                 label: label(c.status).into(),
                 reason: c.reason.clone().unwrap_or_default(),

@@ -8,7 +8,7 @@
 //! formatted into a message: the crate's `SecretKey` Debug output prints key bytes, so errors
 //! here carry only minisign's own error text.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -90,21 +90,7 @@ fn with_suffix(prefix: &Path, ext: &str) -> PathBuf {
 
 /// Writes the secret key readable by its owner only.
 fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("{}: cannot create a temporary file", dir.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o600))?;
-    }
-    tmp.write_all(bytes)?;
-    tmp.persist(path)
-        .with_context(|| format!("{}: cannot write", path.display()))?;
-    Ok(())
+    super::write_atomic_mode(path, bytes, 0o600)
 }
 
 /// Loads the secret key from `path`, or from `SIEMPROOF_SIGNING_KEY` when no path is given,

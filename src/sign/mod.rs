@@ -68,6 +68,11 @@ impl Binding {
 /// Writes a public file atomically (temporary file beside it, then rename), readable by all:
 /// temporary files start private, which suits secret keys but not public keys or checksums.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_mode(path, bytes, 0o644)
+}
+
+/// Writes a file atomically with the given Unix permissions (ignored elsewhere).
+pub fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -77,8 +82,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))?;
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(mode))?;
     }
+    #[cfg(not(unix))]
+    let _ = mode;
     std::io::Write::write_all(&mut tmp, bytes)?;
     tmp.persist(path)
         .with_context(|| format!("{}: cannot write", path.display()))?;
