@@ -150,6 +150,13 @@ pub fn assess_one(
     let mut outcome = engine::evaluate(check, &lc.compiled, scope);
     let mut attestation = None;
     if check.manual && outcome.status != Status::Pass && outcome.status != Status::NotApplicable {
+        // Evidence that does not corroborate a manual check is not a failure of the
+        // requirement: no API can read it, so such findings await the attestation.
+        for f in outcome.findings.iter_mut() {
+            if matches!(f.status, Status::Fail | Status::Warn | Status::NotAssessed) {
+                f.status = Status::Manual;
+            }
+        }
         let mine: Vec<&Attestation> = attestations
             .iter()
             .filter(|a| a.check.eq_ignore_ascii_case(&check.id))

@@ -146,7 +146,8 @@ pub struct LogTypeCoverage {
     pub double_collection: bool,
     /// Required, licensed, and not configured or not flowing.
     pub gap: bool,
-    /// `covered`, `gap`, `not licensed`, `not required`, `unknown`.
+    /// `covered`, `attested` (no API shows the flow), `gap`, `not licensed`, `not required`,
+    /// `unknown`.
     pub state: String,
     /// Why the row reads as it does, one clause per fact.
     pub detail: Vec<String>,
@@ -157,6 +158,8 @@ pub struct LogTypeCoverage {
 pub struct Path {
     pub configured: Option<bool>,
     pub flowing: Option<bool>,
+    /// Configured by a valid attestation (no API shows the path or its flow).
+    pub attested: bool,
 }
 
 fn or3(a: Option<bool>, b: Option<bool>) -> Option<bool> {
@@ -225,6 +228,8 @@ pub fn compute(m: &Model) -> Vec<LogTypeCoverage> {
                 "gap"
             } else if configured == Some(true) && flowing == Some(true) && licensed == Some(true) {
                 "covered"
+            } else if configured == Some(true) && flowing.is_none() && (a.attested || b.attested) {
+                "attested"
             } else {
                 "unknown"
             };
@@ -266,6 +271,7 @@ fn paths(m: &Model, id: &str, detail: &mut Vec<String>) -> (Path, Path) {
         Path {
             configured,
             flowing,
+            attested: false,
         }
     };
     let o365 = |ct: &str, detail: &mut Vec<String>| -> Path {
@@ -308,6 +314,7 @@ fn paths(m: &Model, id: &str, detail: &mut Vec<String>) -> (Path, Path) {
             let mut p = Path {
                 configured: Some(true),
                 flowing: Some(true),
+                attested: false,
             };
             for ct in types {
                 let q = m.o365.path(ct);

@@ -15,6 +15,7 @@ pub mod cloud;
 pub mod collect;
 pub mod config;
 pub mod coverage;
+pub mod diff;
 pub mod engine;
 pub mod evidence;
 pub mod netaddr;

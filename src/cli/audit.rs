@@ -1,4 +1,5 @@
-//! `init`, `audit` and `report`: writing a config, auditing a bundle, re-rendering results.
+//! `init`, `audit`, `report` and `diff`: writing a config, auditing a bundle, re-rendering and
+//! comparing results.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -100,6 +101,44 @@ pub struct ReportArgs {
     pub templates: Option<PathBuf>,
     #[arg(long)]
     pub all: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+pub enum DiffFormat {
+    Text,
+    Json,
+}
+
+#[derive(Args)]
+pub struct DiffArgs {
+    /// The earlier results.json (or the report directory holding it)
+    pub old: PathBuf,
+    /// The later results.json (or the report directory holding it)
+    pub new: PathBuf,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: DiffFormat,
+}
+
+/// A results.json path, or a report directory that holds one.
+fn results_path(p: &Path) -> PathBuf {
+    if p.is_dir() {
+        p.join("results.json")
+    } else {
+        p.to_path_buf()
+    }
+}
+
+/// `diff`: exit 1 on regressions (a check got worse, or a failing finding is new), so a
+/// scheduled run can alert on drift.
+pub(crate) fn diff_cmd(a: &DiffArgs, out: &mut dyn Write) -> Result<u8> {
+    let old = Results::load(&results_path(&a.old))?;
+    let new = Results::load(&results_path(&a.new))?;
+    let d = crate::diff::diff(&old, &new);
+    match a.format {
+        DiffFormat::Text => write!(out, "{}", crate::diff::render_text(&d))?,
+        DiffFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&d)?)?,
+    }
+    Ok(if d.has_regressions() { 1 } else { 0 })
 }
 
 pub(crate) fn init(a: &InitArgs, out: &mut dyn Write) -> Result<u8> {

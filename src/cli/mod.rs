@@ -9,7 +9,7 @@ mod catalog;
 mod collect;
 mod signing;
 
-pub use self::audit::{AuditArgs, FailOn, InitArgs, ReportArgs};
+pub use self::audit::{AuditArgs, DiffArgs, DiffFormat, FailOn, InitArgs, ReportArgs};
 pub use self::catalog::{
     checks_markdown, AttestArgs, ChecksArgs, ExplainArgs, ListFormat, TestArgs,
 };
@@ -55,6 +55,8 @@ pub enum Command {
     Audit(AuditArgs),
     /// Re-render reports from a saved results.json
     Report(ReportArgs),
+    /// Compare two audits: regressions, new and resolved findings, coverage drift
+    Diff(DiffArgs),
     /// List the check catalogue
     Checks(ChecksArgs),
     /// Explain one check: why it matters, how to fix it, what it reads
@@ -81,6 +83,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Init(a) => audit::init(&a, &mut out),
         Command::Audit(a) => audit::audit_cmd(&a, &mut out),
         Command::Report(a) => audit::report_cmd(&a, &mut out),
+        Command::Diff(a) => audit::diff_cmd(&a, &mut out),
         Command::Checks(a) => catalog::checks_cmd(&a, &mut out),
         Command::Explain(a) => catalog::explain_cmd(&a, &mut out),
         Command::Test(a) => catalog::test_cmd(&a, &mut out),

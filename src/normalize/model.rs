@@ -364,6 +364,7 @@ impl Apps {
         Path {
             configured: Some(any),
             flowing: None,
+            attested: false,
         }
     }
 }
@@ -444,6 +445,7 @@ impl O365 {
         Path {
             configured: ct.enabled,
             flowing: ct.fresh,
+            attested: false,
         }
     }
 }
@@ -485,6 +487,7 @@ impl GraphAudit {
         Path {
             configured: self.directory_audits.readable,
             flowing: self.directory_audits.fresh,
+            attested: false,
         }
     }
 }
@@ -539,6 +542,7 @@ impl Defender {
             return Path {
                 configured: Some(true),
                 flowing: self.incoming_messages.map(|n| n > 0.0),
+                attested: false,
             };
         }
         if self.attested.iter().any(|c| c == "DEF-STREAMING-API") {
@@ -546,6 +550,7 @@ impl Defender {
             return Path {
                 configured: Some(true),
                 flowing: None,
+                attested: true,
             };
         }
         detail.push("Defender streaming has no read API: attest it".into());
@@ -558,6 +563,7 @@ impl Defender {
             Path {
                 configured: Some(true),
                 flowing: None,
+                attested: true,
             }
         } else {
             detail.push("Defender for Cloud Apps export has no read API: attest it".into());
