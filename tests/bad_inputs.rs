@@ -10,18 +10,7 @@ use common::*;
 use serde_json::Value;
 
 fn audit(bundle: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
-    let mut args = vec![
-        "audit",
-        bundle.to_str().unwrap(),
-        "--as-of",
-        AS_OF,
-        "--out",
-        out.to_str().unwrap(),
-        "--format",
-        "json,html,md",
-    ];
-    args.extend_from_slice(extra);
-    run(&args)
+    audit_into(bundle, AS_OF, out, "json,html,md", extra)
 }
 
 fn assert_input_error(o: &std::process::Output, needles: &[&str]) {

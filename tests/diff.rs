@@ -8,22 +8,14 @@ use common::*;
 use serde_json::Value;
 
 fn audit_at(dir: &Path, tenant: &str, as_of: &str, name: &str) -> PathBuf {
-    let bundle = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures/tenants")
-        .join(tenant);
     let out = dir.join(name);
-    let o = run(&[
-        "audit",
-        bundle.to_str().unwrap(),
-        "--as-of",
+    let o = audit_into(
+        &tenant_dir(tenant),
         as_of,
-        "--out",
-        out.to_str().unwrap(),
-        "--format",
+        &out,
         "json",
-        "--fail-on",
-        "never",
-    ]);
+        &["--fail-on", "never"],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     out
 }

@@ -160,18 +160,8 @@ fn nothing_passes_on_forbidden_evidence() {
 #[test]
 fn reports_render_from_saved_results() {
     let t = tempfile::tempdir().unwrap();
-    let bundle = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tenants/contoso-demo");
     let out = t.path().join("out");
-    let o = run(&[
-        "audit",
-        bundle.to_str().unwrap(),
-        "--as-of",
-        AS_OF,
-        "--out",
-        out.to_str().unwrap(),
-        "--format",
-        "json",
-    ]);
+    let o = audit_into(&tenant_dir("contoso-demo"), AS_OF, &out, "json", &[]);
     assert_eq!(o.status.code(), Some(1));
     let again = t.path().join("again");
     let o = run(&[
@@ -193,21 +183,15 @@ fn reports_render_from_saved_results() {
 
 #[test]
 fn fail_on_threshold_sets_the_exit_code() {
-    let bundle = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tenants/contoso-demo");
     let t = tempfile::tempdir().unwrap();
     let out = t.path().join("out");
-    let o = run(&[
-        "audit",
-        bundle.to_str().unwrap(),
-        "--as-of",
+    let o = audit_into(
+        &tenant_dir("contoso-demo"),
         AS_OF,
-        "--out",
-        out.to_str().unwrap(),
-        "--format",
+        &out,
         "json",
-        "--fail-on",
-        "never",
-    ]);
+        &["--fail-on", "never"],
+    );
     assert_eq!(o.status.code(), Some(0));
 }
 
@@ -223,21 +207,16 @@ fn the_audit_clock_moves_expiry_judgements() {
             .cloned()
     };
     let (now, _, _) = audit_tenant("contoso-demo");
-    let bundle = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tenants/contoso-demo");
     let t = tempfile::tempdir().unwrap();
     let out = t.path().join("out");
-    run(&[
-        "audit",
-        bundle.to_str().unwrap(),
-        "--as-of",
+    audit_into(
+        &tenant_dir("contoso-demo"),
         "2027-11-20T12:00:00Z",
-        "--out",
-        out.to_str().unwrap(),
-        "--format",
+        &out,
         "json",
-    ]);
-    let later: Value =
-        serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
+        &[],
+    );
+    let later = results_in(&out);
     let id = "APP-CRED-EXPIRY";
     if let (Some(a), Some(b)) = (find(&now, id), find(&later, id)) {
         assert_eq!(a["status"], "warn", "{a}");

@@ -12,16 +12,7 @@ fn render(name: &str) -> (tempfile::TempDir, String, String) {
     let t = tempfile::tempdir().unwrap();
     let b = small_bundle(t.path(), name);
     let out = t.path().join("out");
-    let o = run(&[
-        "audit",
-        b.to_str().unwrap(),
-        "--as-of",
-        AS_OF,
-        "--out",
-        out.to_str().unwrap(),
-        "--format",
-        "json,html,md",
-    ]);
+    let o = audit_into(&b, AS_OF, &out, "json,html,md", &[]);
     assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();

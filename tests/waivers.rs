@@ -9,29 +9,18 @@ use std::path::Path;
 use common::*;
 use serde_json::Value;
 
-fn tenant(name: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures/tenants")
-        .join(name)
-}
-
 fn audit_with(config: &Path, bundle: &Path, out: &Path, extra: &[&str]) -> Value {
-    let mut args = vec![
-        "audit",
-        bundle.to_str().unwrap(),
-        "--config",
-        config.to_str().unwrap(),
-        "--as-of",
-        AS_OF,
-        "--out",
-        out.to_str().unwrap(),
-        "--format",
-        "json,html,md,junit,sarif,oscal,jsonl,csv",
-    ];
+    let mut args = vec!["--config", config.to_str().unwrap()];
     args.extend_from_slice(extra);
-    let o = run(&args);
+    let o = audit_into(
+        bundle,
+        AS_OF,
+        out,
+        "json,html,md,junit,sarif,oscal,jsonl,csv",
+        &args,
+    );
     assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
-    serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap()
+    results_in(out)
 }
 
 fn check<'a>(r: &'a Value, id: &str) -> &'a Value {
@@ -46,7 +35,7 @@ fn check<'a>(r: &'a Value, id: &str) -> &'a Value {
 #[test]
 fn waivers_apply_expire_and_report_unused_in_every_format() {
     let t = tempfile::tempdir().unwrap();
-    let bundle = tenant("fabrikam-misconfigured");
+    let bundle = tenant_dir("fabrikam-misconfigured");
     let base = std::fs::read_to_string(bundle.join("siemproof.toml")).unwrap();
     let cfg = t.path().join("siemproof.toml");
     std::fs::write(
@@ -103,7 +92,7 @@ fn waivers_apply_expire_and_report_unused_in_every_format() {
 #[test]
 fn attestations_pass_manual_checks_only_while_in_force() {
     let t = tempfile::tempdir().unwrap();
-    let bundle = tenant("contoso-demo");
+    let bundle = tenant_dir("contoso-demo");
     let cfg = t.path().join("siemproof.toml");
     std::fs::copy(bundle.join("siemproof.toml"), &cfg).unwrap();
     let dir = t.path().join("attestations");

@@ -165,3 +165,33 @@ pub fn model_of(bundle: &Path) -> siemproof::normalize::model::Model {
     let (cfg, _) = siemproof::audit::config_for(&b, None).unwrap();
     siemproof::normalize::normalize(&b, &cfg, AS_OF.parse().unwrap(), &[])
 }
+
+/// A fixture tenant's bundle directory.
+pub fn tenant_dir(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/tenants")
+        .join(name)
+}
+
+/// Runs `siemproof audit BUNDLE --as-of AS_OF --out OUT --format FORMATS [extra…]`.
+pub fn audit_into(bundle: &Path, as_of: &str, out: &Path, formats: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "audit",
+        bundle.to_str().unwrap(),
+        "--as-of",
+        as_of,
+        "--out",
+        out.to_str().unwrap(),
+        "--format",
+        formats,
+    ];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+/// Reads `OUT/results.json`.
+pub fn results_in(out: &Path) -> Value {
+    let p = out.join("results.json");
+    serde_json::from_slice(&std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
+        .unwrap()
+}
