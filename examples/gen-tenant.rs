@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
-use siemproof::evidence::manifest::{Collector, Item, Manifest, Source, Tool};
+use siemproof::evidence::manifest::{Collector, Item, Manifest, Tool};
 use siemproof::evidence::writer::BundleWriter;
 
 const TENANT: &str = "6f1c2b4e-3d5a-4e8f-9a7b-1c2d3e4f5a6b";
@@ -83,20 +83,9 @@ impl Gen {
     ) -> Result<()> {
         let path = self.w.next_raw_path(plane, kind);
         let item = Item {
-            kind: kind.into(),
-            path: None,
-            sha256: None,
-            bytes: None,
             scope,
             page: Some(page),
-            source: Some(Source {
-                method: "GET".into(),
-                url,
-            }),
-            status: Some(200),
-            fetched_at: self.at,
-            error: None,
-            headers: None,
+            ..Item::get(kind, &url, self.at)
         };
         self.w
             .add_file(item, &path, &serde_json::to_vec_pretty(body)?)
@@ -170,19 +159,7 @@ fn main() -> Result<()> {
 [storage]\naccount = \"qradarcheckpoints\"\ncontainer = \"checkpoints\"\n\n[app]\nmethod = \"management_api\"\nclient_ids = [{}]\n",
         siem_ids.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", ")
     );
-    let item = Item {
-        kind: "config".into(),
-        path: None,
-        sha256: None,
-        bytes: None,
-        scope: None,
-        page: None,
-        source: None,
-        status: None,
-        fetched_at: at,
-        error: None,
-        headers: None,
-    };
+    let item = Item::local("config", at);
     g.w.add_file(item, "siemproof.toml", config.as_bytes())?;
 
     let rg_id = format!("/subscriptions/{SUB}/resourceGroups/{RG}");

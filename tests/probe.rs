@@ -743,17 +743,10 @@ async fn cli_merges_into_a_collected_bundle_keeping_both_hosts() {
     .unwrap();
     w.add_file(
         Item {
-            kind: "arm.eventhub.namespaces".into(),
-            path: None,
-            sha256: None,
-            bytes: None,
             scope: Some("/subscriptions/x/resourceGroups/y".into()),
             page: Some(0),
-            source: None,
             status: Some(200),
-            fetched_at: at,
-            error: None,
-            headers: None,
+            ..Item::local("arm.eventhub.namespaces", at)
         },
         "raw/arm/arm.eventhub.namespaces.json",
         br#"{"value":[]}"#,

@@ -26,7 +26,7 @@ use chrono::Utc;
 
 use crate::cloud::{origin, CloudEndpoints};
 use crate::config::Config;
-use crate::evidence::manifest::{Collector, Item, Manifest, Source, Tool, FORMAT};
+use crate::evidence::manifest::{Collector, Item, Manifest, Tool, FORMAT};
 use crate::evidence::writer::BundleWriter;
 use auth::{AuthKind, Tokens};
 use fetch::Ctx;
@@ -185,19 +185,7 @@ pub async fn collect_async(opts: &CollectOptions) -> Result<Summary> {
     };
     let mut writer = BundleWriter::new(&opts.out, manifest)?;
     writer.add_file(
-        Item {
-            kind: "config".into(),
-            path: None,
-            sha256: None,
-            bytes: None,
-            scope: None,
-            page: None,
-            source: None,
-            status: None,
-            fetched_at: now,
-            error: None,
-            headers: None,
-        },
+        Item::local("config", now),
         "siemproof.toml",
         config_text.as_bytes(),
     )?;
@@ -206,20 +194,12 @@ pub async fn collect_async(opts: &CollectOptions) -> Result<Summary> {
     let mut failures = Vec::new();
     for r in records {
         let item = Item {
-            kind: r.kind.into(),
-            path: None,
-            sha256: None,
-            bytes: None,
             scope: r.scope.clone(),
             page: r.paged.then_some(r.page),
-            source: Some(Source {
-                method: "GET".into(),
-                url: r.url.clone(),
-            }),
             status: r.status,
-            fetched_at: r.fetched_at,
             error: r.error.clone(),
             headers: (!r.headers.is_empty()).then(|| r.headers.clone()),
+            ..Item::get(r.kind, &r.url, r.fetched_at)
         };
         match &r.body {
             Some(body) => {

@@ -77,6 +77,38 @@ pub struct Item {
     pub headers: Option<std::collections::BTreeMap<String, String>>,
 }
 
+impl Item {
+    /// An item for a file siemproof writes itself (config, attestation, probe results): no HTTP
+    /// request behind it. `path`, `sha256` and `bytes` are filled in by the bundle writer.
+    pub fn local(kind: &str, fetched_at: DateTime<Utc>) -> Item {
+        Item {
+            kind: kind.into(),
+            path: None,
+            sha256: None,
+            bytes: None,
+            scope: None,
+            page: None,
+            source: None,
+            status: None,
+            fetched_at,
+            error: None,
+            headers: None,
+        }
+    }
+
+    /// A successful GET of `url` (HTTP 200).
+    pub fn get(kind: &str, url: &str, fetched_at: DateTime<Utc>) -> Item {
+        Item {
+            source: Some(Source {
+                method: "GET".into(),
+                url: url.into(),
+            }),
+            status: Some(200),
+            ..Item::local(kind, fetched_at)
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Source {

@@ -122,18 +122,21 @@ fn credential(v: &Value, kind: &str, as_of: DateTime<Utc>, warn_days: i64) -> Cr
     }
 }
 
+/// Whether a credential can be used at `as_of`: started and not expired.
+fn in_force(c: &Credential, as_of: DateTime<Utc>) -> bool {
+    !c.expired
+        && c.start
+            .as_deref()
+            .and_then(parse_time)
+            .is_none_or(|s| s <= as_of)
+}
+
 /// The credential valid at `as_of` (started, not expired) that ends last: the SIEM keeps signing
 /// in until then, so its end is the day ingestion stops.
 fn last_valid_credential(creds: &[Credential], as_of: DateTime<Utc>) -> Option<&Credential> {
     creds
         .iter()
-        .filter(|c| {
-            !c.expired
-                && c.start
-                    .as_deref()
-                    .and_then(parse_time)
-                    .is_none_or(|s| s <= as_of)
-        })
+        .filter(|c| in_force(c, as_of))
         .filter_map(|c| Some((c.end.as_deref().and_then(parse_time)?, c)))
         .max_by_key(|(end, _)| *end)
         .map(|(_, c)| c)
@@ -244,13 +247,7 @@ pub fn apps(input: &mut Input<'_>) -> Apps {
             app.valid_credentials = app
                 .credentials
                 .iter()
-                .filter(|c| {
-                    !c.expired
-                        && c.start
-                            .as_deref()
-                            .and_then(parse_time)
-                            .is_none_or(|s| s <= as_of)
-                })
+                .filter(|c| in_force(c, as_of))
                 .count() as i64;
             let last_valid = last_valid_credential(&app.credentials, as_of);
             app.ingestion_stops = last_valid.and_then(|c| c.end.clone());
@@ -444,7 +441,7 @@ pub fn o365(input: &mut Input<'_>) -> O365 {
             })
             .collect();
         if !mine.is_empty() {
-            let st = super::scoped_state(&mine);
+            let st = crate::evidence::state_of(&mine);
             c.content_status = st.status.as_str().into();
             if let Some(failed) = mine.iter().find(|i| i.item.error.is_some()) {
                 let e = failed.item.error.as_ref().expect("checked");
@@ -470,8 +467,7 @@ pub fn o365(input: &mut Input<'_>) -> O365 {
                 c.blobs = Some(count);
                 c.latest_content =
                     latest.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-                c.hours_since_latest =
-                    latest.map(|t| round1((input.as_of - t).num_seconds() as f64 / 3600.0));
+                c.hours_since_latest = latest.map(|t| input.hours_since(t));
                 c.fresh = Some(c.hours_since_latest.is_some_and(|h| h <= freshness));
             } else if st.status == crate::evidence::EvidenceStatus::NotFound {
                 c.blobs = Some(0);
@@ -485,10 +481,6 @@ pub fn o365(input: &mut Input<'_>) -> O365 {
         content_status: input.status("o365.content"),
         content_types: types,
     }
-}
-
-fn round1(x: f64) -> f64 {
-    (x * 10.0).round() / 10.0
 }
 
 fn graph_log(input: &mut Input<'_>, kind: &str, time_field: &str) -> GraphLog {
@@ -516,7 +508,7 @@ fn graph_log(input: &mut Input<'_>, kind: &str, time_field: &str) -> GraphLog {
         }
     }
     g.latest = latest.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-    g.hours_since_latest = latest.map(|t| round1((input.as_of - t).num_seconds() as f64 / 3600.0));
+    g.hours_since_latest = latest.map(|t| input.hours_since(t));
     g.fresh = Some(
         g.hours_since_latest
             .is_some_and(|h| h <= input.config.thresholds.freshness_hours as f64),

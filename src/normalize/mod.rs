@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::config::Config;
-use crate::evidence::{state_of, Body, Bundle, EvidenceStatus, KindState, LoadedItem};
+use crate::evidence::{Body, Bundle, EvidenceStatus, KindState, LoadedItem};
 use model::Model;
 
 /// Evidence handed to the normaliser: verified bundle items plus their kind states.
@@ -103,10 +103,9 @@ impl<'a> Input<'a> {
         }
     }
 
-    /// Hours from `ts` to the audit clock.
-    pub fn hours_since(&self, ts: &str) -> Option<f64> {
-        let t = parse_time(ts)?;
-        Some((self.as_of - t).num_seconds() as f64 / 3600.0)
+    /// Hours from `t` to the audit clock, to a tenth of an hour.
+    pub fn hours_since(&self, t: DateTime<Utc>) -> f64 {
+        ((self.as_of - t).num_seconds() as f64 / 360.0).round() / 10.0
     }
 }
 
@@ -133,7 +132,7 @@ pub fn normalize(
     build(&mut input, attested)
 }
 
-pub(crate) fn build(input: &mut Input<'_>, attested: &[String]) -> Model {
+fn build(input: &mut Input<'_>, attested: &[String]) -> Model {
     let tenant = m365::tenant(input);
     let eventhub = azure::eventhub(input);
     let storage = azure::storage(input, &eventhub);
@@ -162,9 +161,4 @@ pub(crate) fn build(input: &mut Input<'_>, attested: &[String]) -> Model {
     };
     model.coverage = crate::coverage::compute(&model);
     model
-}
-
-/// Recomputes a kind's state from a subset of items (used by sections that scope by resource).
-pub fn scoped_state(items: &[&LoadedItem]) -> KindState {
-    state_of(items)
 }

@@ -124,16 +124,8 @@ pub fn write(
 
 fn item(kind: &str, at: DateTime<Utc>, scope: Option<&str>, source: Option<Source>) -> Item {
     Item {
-        kind: kind.into(),
-        path: None,
-        sha256: None,
-        bytes: None,
         scope: scope.map(str::to_string),
-        page: None,
         source,
-        status: None,
-        fetched_at: at,
-        error: None,
-        headers: None,
+        ..Item::local(kind, at)
     }
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::{json, Value};
-use siemproof::evidence::manifest::{Collector, Item, Manifest, Source, Tool, FORMAT};
+use siemproof::evidence::manifest::{Collector, Item, Manifest, Tool, FORMAT};
 use siemproof::evidence::writer::BundleWriter;
 
 pub const TENANT: &str = "11111111-2222-4333-8444-555555555555";
@@ -42,22 +42,20 @@ pub fn config_text(namespace_display: &str) -> String {
     )
 }
 
-fn item(kind: &str, url: Option<String>, scope: Option<&str>) -> Item {
+fn collected_at() -> chrono::DateTime<chrono::Utc> {
+    "2026-11-20T08:00:00Z".parse().unwrap()
+}
+
+/// A successful GET of `kind`, first page.
+fn item(kind: &str, scope: Option<&str>) -> Item {
     Item {
-        kind: kind.into(),
-        path: None,
-        sha256: None,
-        bytes: None,
         scope: scope.map(str::to_string),
         page: Some(0),
-        source: url.map(|u| Source {
-            method: "GET".into(),
-            url: u,
-        }),
-        status: Some(200),
-        fetched_at: "2026-11-20T08:00:00Z".parse().unwrap(),
-        error: None,
-        headers: None,
+        ..Item::get(
+            kind,
+            &format!("https://example.invalid/{kind}"),
+            collected_at(),
+        )
     }
 }
 
@@ -113,7 +111,7 @@ pub fn bundle_with(
         },
         tenant_id: TENANT.into(),
         cloud: "public".into(),
-        collected_at: "2026-11-20T08:00:00Z".parse().unwrap(),
+        collected_at: collected_at(),
         collector: Collector {
             app_id: None,
             auth: "fixture".into(),
@@ -125,30 +123,24 @@ pub fn bundle_with(
     };
     let target = dir.join("bundle");
     let mut w = BundleWriter::new(&target, manifest).unwrap();
-    let mut cfg = item("config", None, None);
-    cfg.status = None;
-    w.add_file(cfg, "siemproof.toml", config.as_bytes())
-        .unwrap();
+    w.add_file(
+        Item::local("config", collected_at()),
+        "siemproof.toml",
+        config.as_bytes(),
+    )
+    .unwrap();
     for (kind, scope, body) in items {
         let plane = kind.split('.').next().unwrap();
         let path = w.next_raw_path(plane, kind);
         w.add_file(
-            item(
-                kind,
-                Some(format!("https://example.invalid/{kind}")),
-                *scope,
-            ),
+            item(kind, *scope),
             &path,
             &serde_json::to_vec_pretty(body).unwrap(),
         )
         .unwrap();
     }
     for (kind, scope, status, code) in failures {
-        let mut it = item(
-            kind,
-            Some(format!("https://example.invalid/{kind}")),
-            *scope,
-        );
+        let mut it = item(kind, *scope);
         it.status = Some(*status);
         it.error = Some(siemproof::evidence::ItemError {
             code: code.to_string(),

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use chrono::{TimeZone, Utc};
-use siemproof::evidence::manifest::{Collector, Item, Manifest, Source, Tool};
+use siemproof::evidence::manifest::{Collector, Item, Manifest, Tool};
 use siemproof::evidence::writer::BundleWriter;
 
 pub const SUB: &str = "00000000-0000-0000-0000-0000000000aa";
@@ -21,20 +21,13 @@ pub fn ns_id() -> String {
 
 fn item(kind: &str, scope: &str, url: &str) -> Item {
     Item {
-        kind: kind.into(),
-        path: None,
-        sha256: None,
-        bytes: None,
         scope: Some(scope.into()),
         page: Some(0),
-        source: Some(Source {
-            method: "GET".into(),
-            url: url.into(),
-        }),
-        status: Some(200),
-        fetched_at: Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap(),
-        error: None,
-        headers: None,
+        ..Item::get(
+            kind,
+            url,
+            Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap(),
+        )
     }
 }
 
@@ -71,9 +64,14 @@ pub fn write_bundle(dir: &Path, hub_status: &str) -> PathBuf {
             "\nid = \"00000000-0000-0000-0000-000000000000\"",
             &format!("\nid = \"{TENANT}\""),
         );
-    let mut cfg = item("config", "siemproof.toml", "siemproof.toml");
-    cfg.status = None;
-    cfg.source = None;
+    let cfg = Item {
+        scope: Some("siemproof.toml".into()),
+        page: Some(0),
+        ..Item::local(
+            "config",
+            Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap(),
+        )
+    };
     w.add_file(cfg, "siemproof.toml", config.as_bytes())
         .unwrap();
     let rg = format!("/subscriptions/{SUB}/resourceGroups/siem-rg");
