@@ -116,7 +116,8 @@ pub fn audit(opts: &AuditOptions, catalog: &Catalog) -> Result<(Results, Model)>
         waivers,
         attestations,
         config,
-    };
+    }
+    .sanitise()?;
     Ok((results, model))
 }
 

@@ -363,13 +363,46 @@ pub fn is_guid(s: &str) -> bool {
             .all(|(p, l)| p.len() == l && p.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
+/// Allowed ranges of the numeric settings (inclusive), documented in docs/config.md.
+pub const RANGE_PARTITIONS: (i64, i64) = (1, 2048);
+/// One hour to 90 days (the Event Hubs maximum).
+pub const RANGE_RETENTION_DAYS: (f64, f64) = (0.04, 90.0);
+pub const RANGE_WARNING_DAYS: (i64, i64) = (1, 3650);
+pub const RANGE_LIFETIME_DAYS: (i64, i64) = (1, 36500);
+/// One hour to a year.
+pub const RANGE_FRESHNESS_HOURS: (i64, i64) = (1, 8760);
+/// One hour to 93 days (Azure Monitor's metric retention).
+pub const RANGE_METRICS_HOURS: (i64, i64) = (1, 2232);
+
+fn int_in(_key: &str, v: i64, (lo, hi): (i64, i64)) -> Result<(), String> {
+    if v < lo || v > hi {
+        Err(format!("{v} is out of range: must be from {lo} to {hi}"))
+    } else {
+        Ok(())
+    }
+}
+
 impl Config {
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Io {
-            file: path.display().to_string(),
-            source: e,
-        })?;
+        let text = match crate::files::read_bounded(path) {
+            Ok(b) => String::from_utf8(b).map_err(|_| ConfigError::Io {
+                file: path.display().to_string(),
+                source: std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"),
+            })?,
+            Err(crate::files::ReadError::Io { source, .. }) => {
+                return Err(ConfigError::Io {
+                    file: path.display().to_string(),
+                    source,
+                })
+            }
+            Err(e @ crate::files::ReadError::TooLarge { .. }) => {
+                return Err(ConfigError::Io {
+                    file: path.display().to_string(),
+                    source: std::io::Error::other(e.to_string()),
+                })
+            }
+        };
         Config::parse(&text, &path.display().to_string())
     }
 
@@ -461,11 +494,23 @@ impl Config {
                 return Err(bad(k, "must not be empty".into()));
             }
         }
-        if self.eventhub.min_partitions < 1 {
-            return Err(bad("eventhub.min_partitions", "must be at least 1".into()));
-        }
-        if self.eventhub.min_retention_days.is_nan() || self.eventhub.min_retention_days <= 0.0 {
-            return Err(bad("eventhub.min_retention_days", "must be above 0".into()));
+        // Every number has a range: values outside it are typos or attacks, and an unbounded
+        // one overflows date arithmetic (a panic) or serialises as `null` (unreadable results).
+        int_in(
+            "eventhub.min_partitions",
+            self.eventhub.min_partitions,
+            RANGE_PARTITIONS,
+        )
+        .map_err(|m| bad("eventhub.min_partitions", m))?;
+        let r = self.eventhub.min_retention_days;
+        if !(r.is_finite() && r >= RANGE_RETENTION_DAYS.0 && r <= RANGE_RETENTION_DAYS.1) {
+            return Err(bad(
+                "eventhub.min_retention_days",
+                format!(
+                    "{r} is out of range: must be a number from {} (one hour) to {} days",
+                    RANGE_RETENTION_DAYS.0, RANGE_RETENTION_DAYS.1
+                ),
+            ));
         }
         if let Some(s) = &self.storage.subscription_id {
             if !is_guid(s) {
@@ -499,21 +544,29 @@ impl Config {
             }
         }
         let t = &self.thresholds;
-        for (k, v) in [
+        for (k, v, range) in [
             (
                 "thresholds.secret_expiry_warning_days",
                 t.secret_expiry_warning_days,
+                RANGE_WARNING_DAYS,
             ),
             (
                 "thresholds.max_credential_lifetime_days",
                 t.max_credential_lifetime_days,
+                RANGE_LIFETIME_DAYS,
             ),
-            ("thresholds.freshness_hours", t.freshness_hours),
-            ("thresholds.metrics_window_hours", t.metrics_window_hours),
+            (
+                "thresholds.freshness_hours",
+                t.freshness_hours,
+                RANGE_FRESHNESS_HOURS,
+            ),
+            (
+                "thresholds.metrics_window_hours",
+                t.metrics_window_hours,
+                RANGE_METRICS_HOURS,
+            ),
         ] {
-            if v <= 0 {
-                return Err(bad(k, "must be above 0".into()));
-            }
+            int_in(k, v, range).map_err(|m| bad(k, m))?;
         }
         for (i, w) in self.waivers.iter().enumerate() {
             if w.reason.trim().is_empty() {
@@ -587,6 +640,85 @@ mod tests {
         let t = format!("{INIT_TEMPLATE}\n[[waivers]]\ncheck = \"X\"\nreason = \"r\"\napprover = \"a\"\nexpires = \"next year\"\n");
         let e = Config::parse(&t, "x.toml").unwrap_err().to_string();
         assert!(e.contains("next year"), "{e}");
+    }
+
+    #[test]
+    fn every_number_has_a_range_named_in_the_error() {
+        for (from, to, key) in [
+            (
+                "min_partitions = 2",
+                "min_partitions = 0",
+                "eventhub.min_partitions",
+            ),
+            (
+                "min_partitions = 2",
+                "min_partitions = 99999",
+                "eventhub.min_partitions",
+            ),
+            (
+                "min_retention_days = 3",
+                "min_retention_days = inf",
+                "eventhub.min_retention_days",
+            ),
+            (
+                "min_retention_days = 3",
+                "min_retention_days = nan",
+                "eventhub.min_retention_days",
+            ),
+            (
+                "min_retention_days = 3",
+                "min_retention_days = 1e300",
+                "eventhub.min_retention_days",
+            ),
+            (
+                "min_retention_days = 3",
+                "min_retention_days = 0.0",
+                "eventhub.min_retention_days",
+            ),
+        ] {
+            let t = INIT_TEMPLATE.replace(from, to);
+            assert_ne!(t, INIT_TEMPLATE, "template holds {from:?}");
+            let e = Config::parse(&t, "x.toml").unwrap_err().to_string();
+            assert!(e.contains(key) && e.contains("range"), "{to}: {e}");
+        }
+        for (key, v) in [
+            ("metrics_window_hours", "2400000000"),
+            ("metrics_window_hours", "-1"),
+            ("freshness_hours", "9223372036854775807"),
+            ("secret_expiry_warning_days", "0"),
+            ("max_credential_lifetime_days", "40000"),
+        ] {
+            let t = set_threshold(INIT_TEMPLATE, key, v);
+            let e = Config::parse(&t, "x.toml").unwrap_err().to_string();
+            assert!(e.contains(&format!("thresholds.{key}")), "{key} = {v}: {e}");
+        }
+        // The edges themselves are accepted.
+        let mut t = INIT_TEMPLATE
+            .replace("min_partitions = 2", "min_partitions = 2048")
+            .replace("min_retention_days = 3", "min_retention_days = 90");
+        for (k, v) in [
+            ("metrics_window_hours", RANGE_METRICS_HOURS.1),
+            ("freshness_hours", RANGE_FRESHNESS_HOURS.1),
+            ("secret_expiry_warning_days", RANGE_WARNING_DAYS.1),
+            ("max_credential_lifetime_days", RANGE_LIFETIME_DAYS.1),
+        ] {
+            t = set_threshold(&t, k, &v.to_string());
+        }
+        Config::parse(&t, "x.toml").expect("edges are valid");
+    }
+
+    /// Replaces `key = …` in the template's [thresholds] table.
+    fn set_threshold(t: &str, key: &str, v: &str) -> String {
+        t.lines()
+            .map(|l| {
+                if l.starts_with(&format!("{key} = ")) {
+                    format!("{key} = {v}")
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     #[test]

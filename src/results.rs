@@ -10,6 +10,23 @@ use crate::waiver::WaiverReport;
 
 pub const FORMAT: &str = "siemproof-results/1";
 
+/// The most any single string contributes to results and reports, in bytes.
+pub const MAX_TEXT_BYTES: usize = 8 * 1024;
+
+fn sanitise_value(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::String(s) => {
+            crate::redact::in_place(s);
+            if s.len() > MAX_TEXT_BYTES {
+                *s = crate::evidence::truncate_marked(s, MAX_TEXT_BYTES);
+            }
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(sanitise_value),
+        serde_json::Value::Object(o) => o.values_mut().for_each(sanitise_value),
+        _ => {}
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
@@ -235,19 +252,29 @@ pub struct Results {
 }
 
 impl Results {
+    /// Redacts secret-looking text and caps every string at [`MAX_TEXT_BYTES`]: the one place
+    /// text copied from API data is made safe before any report renders it (audit and
+    /// [`Results::load`] both pass through here). The full values stay in the evidence.
+    pub fn sanitise(self) -> anyhow::Result<Results> {
+        let mut v = serde_json::to_value(&self)?;
+        sanitise_value(&mut v);
+        serde_path_to_error::deserialize(v)
+            .map_err(|e| anyhow::anyhow!("results: at `{}`: {}", e.path(), e.inner()))
+    }
+
     /// Reads a saved `results.json`, naming the JSON path of any shape error.
     pub fn load(path: &std::path::Path) -> anyhow::Result<Results> {
         use anyhow::Context as _;
-        let bytes =
-            std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
+        let bytes = crate::files::read_bounded(path)?;
         let v: serde_json::Value = serde_json::from_slice(&bytes)
             .with_context(|| format!("{}: not valid JSON", path.display()))?;
         let f = v.get("format").and_then(|f| f.as_str()).unwrap_or_default();
         if f != FORMAT {
             anyhow::bail!("{}: format {f:?} is not {FORMAT:?}", path.display());
         }
-        serde_path_to_error::deserialize(v)
-            .map_err(|e| anyhow::anyhow!("{}: at `{}`: {}", path.display(), e.path(), e.inner()))
+        let r: Results = serde_path_to_error::deserialize(v)
+            .map_err(|e| anyhow::anyhow!("{}: at `{}`: {}", path.display(), e.path(), e.inner()))?;
+        r.sanitise()
     }
 
     /// Whether a failing check at or above `threshold` exists (exit code 1).

@@ -8,11 +8,12 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 
 use crate::audit::{self, AuditOptions};
-use crate::catalog::{Catalog, Severity};
+use crate::catalog::{Catalog, GoLive, Severity};
+use crate::files::{self, OutputKind, Staging, Target};
 use crate::report;
-use crate::results::Results;
+use crate::results::{Results, Status};
 
-use super::signing::{clear_signed_output, load_signing_key};
+use super::signing::load_signing_key;
 use super::{as_of, summarise};
 
 #[derive(Args)]
@@ -33,6 +34,33 @@ pub enum FailOn {
     Low,
     Info,
     Never,
+}
+
+/// Which checks that could not be assessed fail the run (`--fail-on-unassessed`).
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
+pub enum FailOnUnassessed {
+    /// Checks marked `go_live = "blocking"`: a go-live gate is not green on unread evidence.
+    Blocking,
+    /// Every check.
+    Any,
+    /// None (exit codes reflect failing findings only).
+    None,
+}
+
+impl FailOnUnassessed {
+    /// The checks of `results` that this policy counts as failing the run.
+    pub fn offenders(self, results: &Results) -> Vec<&crate::results::CheckResult> {
+        results
+            .checks
+            .iter()
+            .filter(|c| c.status == Status::NotAssessed)
+            .filter(|c| match self {
+                FailOnUnassessed::Blocking => c.go_live == GoLive::Blocking,
+                FailOnUnassessed::Any => true,
+                FailOnUnassessed::None => false,
+            })
+            .collect()
+    }
 }
 
 impl FailOn {
@@ -67,6 +95,13 @@ pub struct AuditArgs {
     /// Exit 1 when a check at or above this severity fails
     #[arg(long, value_enum, default_value = "low")]
     pub fail_on: FailOn,
+    /// Exit 1 when these checks could not be assessed (missing, forbidden or failed evidence)
+    #[arg(long, value_enum, default_value = "blocking")]
+    pub fail_on_unassessed: FailOnUnassessed,
+    /// Require a valid minisign signature (manifest.json.minisig) over the bundle's manifest by
+    /// this public key; without it an unsigned manifest's self-edits cannot be detected
+    #[arg(long, value_name = "KEY.pub")]
+    pub pubkey: Option<PathBuf>,
     /// Extra check directories (same layout as checks/)
     #[arg(long)]
     pub checks: Vec<PathBuf>,
@@ -171,6 +206,8 @@ pub(crate) fn audit_cmd(a: &AuditArgs, out: &mut dyn Write) -> Result<u8> {
         // The signature binds the run named in results.json, so a signed output always has it.
         formats.push("json".into());
     }
+    // Judge the output path before any work: nothing is touched when it is refused.
+    let previous = files::check_target(&a.out, OutputKind::Report, false, "--out")?;
     let catalog = Catalog::load(&a.checks)?;
     let opts = AuditOptions {
         bundle: a.bundle.clone(),
@@ -185,48 +222,143 @@ pub(crate) fn audit_cmd(a: &AuditArgs, out: &mut dyn Write) -> Result<u8> {
         Some(k) => Some(load_signing_key(k)?),
         None => None,
     };
+    let manifest_note = match &a.pubkey {
+        Some(pk) => {
+            let v = crate::sign::manifest::verify_bundle(&a.bundle, pk)?;
+            format!("evidence manifest signed by key {}: verified", v.key_id)
+        }
+        None if a.bundle.join(crate::sign::manifest::SIG).is_file() => format!(
+            "note: {} carries {} but no --pubkey was given: its manifest was not checked against a key",
+            a.bundle.display(),
+            crate::sign::manifest::SIG
+        ),
+        None => format!(
+            "note: {} is unsigned: file hashes are checked against manifest.json, but an edit of manifest.json itself cannot be detected (sign bundles with `siemproof sign BUNDLE` and audit with --pubkey KEY)",
+            a.bundle.display()
+        ),
+    };
     let (results, _model) = audit::audit(&opts, &catalog)?;
     let evidence = match &signing_key {
         Some(_) => crate::sign::bundle_files(&a.bundle)?,
         None => Vec::new(),
     };
-    if signing_key.is_some() {
-        // A previous run's files would otherwise be signed as part of this one.
-        clear_signed_output(&a.out)?;
-    }
-    let mut files = report::write_all(
-        &results,
-        &a.out,
-        &formats,
-        a.templates.as_deref(),
-        &catalog.steps,
-        &evidence,
-    )?;
-    files.retain(|f| !f.starts_with(a.out.join(crate::sign::EVIDENCE_DIR)));
-    if let Some(sk) = &signing_key {
-        let signed = crate::sign::sign_dir(&a.out, sk)?;
-        files.push(signed.sums);
-        files.push(signed.signature);
+    let writes_files =
+        signing_key.is_some() || formats.iter().any(|f| !report::files_of(f).is_empty());
+    let mut files = Vec::new();
+    if writes_files {
+        files = write_output(&a.out, previous, |dir| {
+            let mut files = report::write_all(
+                &results,
+                dir,
+                &formats,
+                a.templates.as_deref(),
+                &catalog.steps,
+                &evidence,
+            )?;
+            files.retain(|f| !f.starts_with(dir.join(crate::sign::EVIDENCE_DIR)));
+            if let Some(sk) = &signing_key {
+                let signed = crate::sign::sign_dir(dir, sk)?;
+                files.push(signed.sums);
+                files.push(signed.signature);
+            }
+            Ok(files)
+        })?;
     }
     for w in &results.run.unverified {
         eprintln!("warning: unverified evidence: {w}");
     }
+    eprintln!("{manifest_note}");
     summarise(&results, &formats, a.all, &files, out)?;
-    Ok(if results.fails_at(opts.fail_on) { 1 } else { 0 })
+    let unassessed = a.fail_on_unassessed.offenders(&results);
+    if !unassessed.is_empty() {
+        let ids: Vec<&str> = unassessed.iter().map(|c| c.id.as_str()).collect();
+        writeln!(
+            out,
+            "not assessed: {} {} could not be assessed ({}); exit 1 because --fail-on-unassessed is {} (a go-live gate cannot be green on evidence that was not read)",
+            ids.len(),
+            match a.fail_on_unassessed {
+                FailOnUnassessed::Blocking => "blocking check(s)",
+                _ => "check(s)",
+            },
+            ids.join(", "),
+            match a.fail_on_unassessed {
+                FailOnUnassessed::Blocking => "blocking",
+                FailOnUnassessed::Any => "any",
+                FailOnUnassessed::None => "none",
+            }
+        )?;
+    }
+    Ok(
+        if results.fails_at(opts.fail_on) || !unassessed.is_empty() {
+            1
+        } else {
+            0
+        },
+    )
+}
+
+/// Writes an output set through `fill` into a fresh staging directory beside `target` and
+/// swaps it in whole; returns the written paths as they are after the swap. On any failure the
+/// previous output is untouched and the error says so.
+fn write_output(
+    target: &Path,
+    previous: Target,
+    fill: impl FnOnce(&Path) -> Result<Vec<PathBuf>>,
+) -> Result<Vec<PathBuf>> {
+    let staging = Staging::new(target, ".siemproof-report-")
+        .with_context(|| files::unchanged_note(target, previous))?;
+    let dir = staging.path().to_path_buf();
+    let written = fill(&dir).with_context(|| files::unchanged_note(target, previous))?;
+    staging
+        .commit(target)
+        .with_context(|| files::unchanged_note(target, previous))?;
+    Ok(written
+        .into_iter()
+        .map(|p| target.join(p.strip_prefix(&dir).unwrap_or(&p)))
+        .collect())
 }
 
 pub(crate) fn report_cmd(a: &ReportArgs, out: &mut dyn Write) -> Result<u8> {
     let formats = report::parse_formats(&a.format)?;
+    let previous = files::check_target(&a.out, OutputKind::Report, false, "--out")?;
+    if previous == Target::Previous && a.out.join(crate::sign::sums::SUMS).exists() {
+        bail!(
+            "--out {}: is a signed report; adding files would leave them outside the signature (nothing was changed); render into another directory",
+            a.out.display()
+        );
+    }
     let results = Results::load(&a.results)?;
     let catalog = Catalog::load(&[])?;
-    let files = report::write_all(
-        &results,
-        &a.out,
-        &formats,
-        a.templates.as_deref(),
-        &catalog.steps,
-        &[],
-    )?;
+    let files = write_output(&a.out, previous, |dir| {
+        // Re-rendering keeps the earlier report's other files (e.g. results.json beside it).
+        if previous == Target::Previous {
+            copy_tree(&a.out, dir)?;
+        }
+        report::write_all(
+            &results,
+            dir,
+            &formats,
+            a.templates.as_deref(),
+            &catalog.steps,
+            &[],
+        )
+    })?;
     summarise(&results, &formats, a.all, &files, out)?;
     Ok(0)
+}
+
+/// Copies the regular files below `from` into `to` (fsynced), refusing anything irregular.
+fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    let w = crate::sign::sums::walk(from)?;
+    if let Some(bad) = w.irregular.first() {
+        bail!(
+            "{}: is a symbolic link or special file; refusing",
+            from.join(bad).display()
+        );
+    }
+    for rel in w.files {
+        let bytes = files::read_bounded(&from.join(&rel))?;
+        files::write_synced(&to.join(&rel), &bytes)?;
+    }
+    Ok(())
 }

@@ -11,9 +11,21 @@ pub struct CollectArgs {
     /// The deployment config (tenant, cloud, Event Hub, storage, SIEM apps)
     #[arg(long, default_value = "siemproof.toml")]
     pub config: PathBuf,
-    /// Where to write the evidence bundle (a directory, replaced atomically)
+    /// Where to write the evidence bundle (a new or empty directory; see --force)
     #[arg(long, short, default_value = "evidence")]
     pub out: PathBuf,
+    /// Replace an earlier bundle at --out (it is kept until the new one is complete); anything
+    /// else at --out is never replaced
+    #[arg(long)]
+    pub force: bool,
+    /// Sign the bundle's manifest (manifest.json.minisig) with this minisign secret key; `-`
+    /// reads SIEMPROOF_SIGNING_KEY
+    #[arg(long, value_name = "KEY")]
+    pub sign: Option<PathBuf>,
+    /// Exit 3 when fewer than this share of requests (percent) got an answer from Microsoft
+    /// (5xx, throttling, timeouts and transport errors are no answer; 403 and 404 are)
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub min_answered: u8,
     /// Credential type (environment variables as the Azure SDKs name them)
     #[arg(long, value_enum, default_value = "default")]
     pub auth: crate::collect::auth::AuthKind,
@@ -24,22 +36,23 @@ pub struct CollectArgs {
     #[arg(long, short)]
     pub verbose: bool,
     /// Requests in flight at most (1 = sequential)
-    #[arg(long, default_value_t = 16)]
-    pub concurrency: usize,
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
     /// Pages followed per list at most
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100000))]
     pub page_limit: u32,
     /// Read only the configured Event Hub namespace, not every namespace in its resource group
     #[arg(long)]
     pub only_configured_namespace: bool,
     /// Retries per request after the first attempt
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(0..=100))]
     pub max_retries: u32,
-    /// Seconds one request may take including its retries and throttling waits
-    #[arg(long, default_value_t = 180)]
+    /// Seconds one request may take including its retries and throttling waits; a server's
+    /// Retry-After beyond it is recorded as throttled, not waited for
+    #[arg(long, default_value_t = 180, value_parser = clap::value_parser!(u64).range(1..=86400))]
     pub deadline: u64,
     /// Seconds one HTTP attempt may take
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub timeout: u64,
 }
 
@@ -53,7 +66,15 @@ pub(crate) fn collect_cmd(a: &CollectArgs, out: &mut dyn Write) -> Result<u8> {
     opts.ca_bundle = a.ca_bundle.clone();
     opts.verbose = a.verbose;
     opts.progress = std::io::stderr().is_terminal() && !a.verbose;
-    opts.concurrency = a.concurrency.max(1);
+    opts.concurrency = usize::from(a.concurrency.max(1));
+    opts.force = a.force;
+    // Load (and decrypt) the key before collecting, so a wrong password costs no requests.
+    opts.sign = match &a.sign {
+        Some(k) => Some(crate::sign::keys::HeldKey(std::sync::Arc::new(
+            super::signing::load_signing_key(k)?,
+        ))),
+        None => None,
+    };
     opts.page_limit = a.page_limit.max(1);
     opts.only_configured_namespace = a.only_configured_namespace;
     opts.retry.max_retries = a.max_retries;
@@ -79,6 +100,24 @@ pub(crate) fn collect_cmd(a: &CollectArgs, out: &mut dyn Write) -> Result<u8> {
         for f in &s.failures {
             writeln!(out, "  {f}")?;
         }
+    }
+    let total = s.answered + s.unavailable;
+    if total > 0 && s.answered == 0 {
+        writeln!(
+            out,
+            "nothing collected: none of the {total} requests got an answer (server errors, throttling, timeouts); the bundle records the failures but holds no evidence of the tenant (exit 3)"
+        )?;
+        return Ok(3);
+    }
+    if s.answered_percent() < f64::from(a.min_answered) {
+        writeln!(
+            out,
+            "too little collected: {} of {total} requests got an answer ({:.0}%, below --min-answered {}%); most checks will be not_assessed (exit 3)",
+            s.answered,
+            s.answered_percent(),
+            a.min_answered
+        )?;
+        return Ok(3);
     }
     Ok(0)
 }

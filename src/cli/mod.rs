@@ -2,14 +2,18 @@
 //! of commands.
 //!
 //! Output goes through explicit writers; errors bubble up as `anyhow` and become exit code 2 in
-//! `main`, failing findings at or above `--fail-on` become exit code 1.
+//! `main`, failing findings at or above `--fail-on` (and checks `--fail-on-unassessed` counts)
+//! become exit code 1, a collection that observed nothing or too little exit code 3
+//! (docs/exit-codes.md).
 
 mod audit;
 mod catalog;
 mod collect;
 mod signing;
 
-pub use self::audit::{AuditArgs, DiffArgs, DiffFormat, FailOn, InitArgs, ReportArgs};
+pub use self::audit::{
+    AuditArgs, DiffArgs, DiffFormat, FailOn, FailOnUnassessed, InitArgs, ReportArgs,
+};
 pub use self::catalog::{
     checks_markdown, AttestArgs, ChecksArgs, ExplainArgs, ListFormat, TestArgs,
 };
@@ -39,6 +43,16 @@ Try it on the built-in demo tenant:  siemproof audit fixtures/tenants/contoso-de
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Largest single file any command reads, in MiB (evidence files, manifests, results.json,
+    /// configs, templates, archive members); a larger one is an error naming it
+    #[arg(
+        long,
+        global = true,
+        env = "SIEMPROOF_MAX_FILE_MIB",
+        default_value_t = 256,
+        value_parser = clap::value_parser!(u64).range(1..=65536)
+    )]
+    pub max_file_mib: u64,
 }
 
 #[derive(Subcommand)]
@@ -77,6 +91,7 @@ pub enum Command {
 
 /// Runs the command; returns the process exit code for non-error outcomes.
 pub fn run(cli: Cli) -> Result<u8> {
+    crate::files::set_max_file_bytes(cli.max_file_mib * 1024 * 1024);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match cli.command {

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 
 #[derive(Args)]
@@ -21,7 +21,8 @@ pub struct KeygenArgs {
 
 #[derive(Args)]
 pub struct SignArgs {
-    /// A report directory written by `siemproof audit` (results.json and reports)
+    /// A report directory written by `siemproof audit` (results.json and reports), or an
+    /// evidence bundle (then its manifest is signed into manifest.json.minisig)
     pub dir: PathBuf,
     /// minisign secret key file (default: the contents of SIEMPROOF_SIGNING_KEY)
     #[arg(long)]
@@ -52,6 +53,9 @@ pub struct ExportArgs {
     /// Sign the archived copy with this minisign secret key; `-` reads SIEMPROOF_SIGNING_KEY
     #[arg(long, value_name = "KEY")]
     pub sign: Option<PathBuf>,
+    /// Replace an existing file at --out
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `--sign KEY` / `--key KEY`: a file, or `-` for SIEMPROOF_SIGNING_KEY.
@@ -61,23 +65,6 @@ pub(crate) fn load_signing_key(k: &Path) -> Result<minisign::SecretKey> {
     } else {
         crate::sign::keys::load_secret(Some(k))
     }
-}
-
-/// Removes what a signed output owns (the evidence copy and the signature files) before a new
-/// audit writes into the same directory; reports are replaced file by file anyway.
-pub(crate) fn clear_signed_output(out: &Path) -> Result<()> {
-    let ev = out.join(crate::sign::EVIDENCE_DIR);
-    if ev.is_dir() {
-        std::fs::remove_dir_all(&ev)
-            .with_context(|| format!("{}: cannot replace", ev.display()))?;
-    }
-    for f in [crate::sign::sums::SUMS, crate::sign::sums::SIG] {
-        let p = out.join(f);
-        if p.exists() {
-            std::fs::remove_file(&p).with_context(|| format!("{}: cannot replace", p.display()))?;
-        }
-    }
-    Ok(())
 }
 
 pub(crate) fn keygen_cmd(a: &KeygenArgs, out: &mut dyn Write) -> Result<u8> {
@@ -98,6 +85,19 @@ pub(crate) fn sign_cmd(a: &SignArgs, out: &mut dyn Write) -> Result<u8> {
         Some(k) => load_signing_key(k)?,
         None => crate::sign::keys::load_secret(None)?,
     };
+    if a.bundle.is_none() && crate::files::is_bundle(&a.dir) && !a.dir.join("results.json").exists()
+    {
+        let s = crate::sign::manifest::sign_bundle(&a.dir, &sk)?;
+        writeln!(
+            out,
+            "signed the evidence manifest of {}: wrote {} (key {}, manifest SHA-256 {})",
+            a.dir.display(),
+            s.signature.display(),
+            s.key_id,
+            s.manifest_sha256
+        )?;
+        return Ok(0);
+    }
     if let Some(b) = &a.bundle {
         crate::sign::copy_bundle_into(b, &a.dir)?;
     }
@@ -143,6 +143,17 @@ pub(crate) fn verify_cmd(a: &VerifyArgs, out: &mut dyn Write) -> Result<u8> {
 }
 
 pub(crate) fn export_cmd(a: &ExportArgs, out: &mut dyn Write) -> Result<u8> {
+    match std::fs::symlink_metadata(&a.out) {
+        Ok(m) if m.is_dir() => anyhow::bail!(
+            "--out {}: is a directory; give the archive's file name (nothing was changed)",
+            a.out.display()
+        ),
+        Ok(_) if !a.force => anyhow::bail!(
+            "--out {}: already exists; pass --force to replace it (it is kept until the new archive is complete)",
+            a.out.display()
+        ),
+        _ => {}
+    }
     let sk = match &a.sign {
         Some(k) => Some(load_signing_key(k)?),
         None => None,

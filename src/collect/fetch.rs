@@ -41,6 +41,38 @@ pub enum Outcome {
     },
 }
 
+/// How long to wait before the next attempt.
+enum Wait {
+    /// The server named it (`Retry-After`).
+    Server(std::time::Duration),
+    /// Our own jittered backoff; `true` when it follows throttling.
+    Backoff(std::time::Duration, bool),
+}
+
+/// The failure recorded when a server's `Retry-After` reaches past the request's deadline:
+/// throttled, with the server's figure, and never re-sent early.
+fn throttled_beyond_deadline(failed: Outcome, wait: std::time::Duration) -> Outcome {
+    let secs = wait.as_secs_f64();
+    let shown = if secs.fract() == 0.0 {
+        format!("{secs:.0}")
+    } else {
+        format!("{secs:.2}")
+    };
+    match failed {
+        Outcome::Failed { status, error } => Outcome::Failed {
+            status,
+            error: ItemError {
+                code: error.code,
+                message: format!(
+                    "throttled: server asked to retry after {shown} s, beyond the deadline ({})",
+                    error.message
+                ),
+            },
+        },
+        ok => ok,
+    }
+}
+
 /// GETs `url` with a token for `scope`, honouring limits and retrying what is transient.
 pub async fn get(ctx: &Ctx, audience: &str, scope: &str, url: &str, audit_log: bool) -> Outcome {
     let started = Instant::now();
@@ -61,15 +93,17 @@ pub async fn get(ctx: &Ctx, audience: &str, scope: &str, url: &str, audit_log: b
                 };
             }
         };
-        let (failed, wait) = {
+        // Every wait (the plane's and the global limit, the auditLogs window, the attempt
+        // itself) is bounded by what is left of the request's deadline.
+        let remaining = policy.deadline.saturating_sub(started.elapsed());
+        let attempt_fut = async {
             let _p = plane.acquire().await.expect("semaphore open");
             let _g = ctx.limits.global.acquire().await.expect("semaphore open");
             if audit_log {
                 ctx.limits.audit_log_slot().await;
             }
             Counters::add(&ctx.counters.requests, 1);
-            let r = ctx
-                .http
+            ctx.http
                 .send(
                     "GET",
                     url,
@@ -77,7 +111,21 @@ pub async fn get(ctx: &Ctx, audience: &str, scope: &str, url: &str, audit_log: b
                     None,
                     Some(&token),
                 )
-                .await;
+                .await
+        };
+        let Ok(r) = tokio::time::timeout(remaining, attempt_fut).await else {
+            break Outcome::Failed {
+                status: None,
+                error: ItemError {
+                    code: "Timeout".into(),
+                    message: format!(
+                        "no answer within the request deadline of {} s",
+                        policy.deadline.as_secs()
+                    ),
+                },
+            };
+        };
+        let (failed, wait) = {
             match r {
                 Ok(resp) => {
                     let verdict = match classify(resp.status, &resp.body) {
@@ -115,7 +163,10 @@ pub async fn get(ctx: &Ctx, audience: &str, scope: &str, url: &str, audit_log: b
                                     status: Some(resp.status),
                                     error: parse_error(resp.status, &resp.body),
                                 },
-                                Some((ra.unwrap_or_else(|| policy.backoff(attempt)), true)),
+                                Some(match ra {
+                                    Some(ra) => Wait::Server(ra),
+                                    None => Wait::Backoff(policy.backoff(attempt), true),
+                                }),
                             )
                         }
                         Verdict::Transient => {
@@ -132,7 +183,7 @@ pub async fn get(ctx: &Ctx, audience: &str, scope: &str, url: &str, audit_log: b
                                     status: Some(resp.status),
                                     error,
                                 },
-                                Some((policy.backoff(attempt), false)),
+                                Some(Wait::Backoff(policy.backoff(attempt), false)),
                             )
                         }
                     }
@@ -145,7 +196,7 @@ pub async fn get(ctx: &Ctx, audience: &str, scope: &str, url: &str, audit_log: b
                             message,
                         },
                     },
-                    Some((policy.backoff(attempt), false)),
+                    Some(Wait::Backoff(policy.backoff(attempt), false)),
                 ),
                 Err(e) => {
                     break Outcome::Failed {
@@ -158,11 +209,20 @@ pub async fn get(ctx: &Ctx, audience: &str, scope: &str, url: &str, audit_log: b
                 }
             }
         };
-        let Some((wait, throttled)) = wait else {
+        let Some(wait) = wait else {
             break failed;
         };
-        // Never wait past the deadline: record the failure instead.
-        let wait = wait.min(policy.max_wait);
+        let (wait, throttled) = match wait {
+            // The server's figure is waited exactly (ARM punishes early re-sends), or, when the
+            // deadline does not allow it, recorded with the figure and not re-sent.
+            Wait::Server(w) => {
+                if started.elapsed() + w > policy.deadline {
+                    break throttled_beyond_deadline(failed, w);
+                }
+                (w, true)
+            }
+            Wait::Backoff(w, throttled) => (w.min(policy.max_wait), throttled),
+        };
         if attempt >= policy.max_retries || started.elapsed() + wait > policy.deadline {
             break failed;
         }

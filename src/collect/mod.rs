@@ -48,6 +48,10 @@ pub struct CollectOptions {
     pub retry: RetryPolicy,
     /// Timeout of one HTTP request.
     pub request_timeout: Duration,
+    /// Replace an earlier bundle at `out` (kept until the new one is complete).
+    pub force: bool,
+    /// Sign the manifest (`manifest.json.minisig`) with this key.
+    pub sign: Option<crate::sign::keys::HeldKey>,
 }
 
 impl CollectOptions {
@@ -64,6 +68,8 @@ impl CollectOptions {
             only_configured_namespace: false,
             retry: RetryPolicy::default(),
             request_timeout: Duration::from_secs(60),
+            force: false,
+            sign: None,
         }
     }
 }
@@ -78,23 +84,91 @@ pub struct Summary {
     pub retries: u64,
     pub throttle_waits: u64,
     pub elapsed: Duration,
+    /// Requests Microsoft answered (a body, or a definitive status such as 403 or 404).
+    pub answered: usize,
+    /// Requests that got no usable answer (5xx, throttling, timeouts, transport errors).
+    pub unavailable: usize,
 }
 
-/// Runs a collection; Ctrl-C aborts it without leaving a bundle behind.
+impl Summary {
+    /// The share of requests answered, in percent (100 when there were none).
+    pub fn answered_percent(&self) -> f64 {
+        let total = self.answered + self.unavailable;
+        if total == 0 {
+            100.0
+        } else {
+            self.answered as f64 * 100.0 / total as f64
+        }
+    }
+}
+
+/// Whether a failed request got no usable answer: the evidence says nothing about the tenant.
+fn is_unavailable(status: Option<u16>, code: &str) -> bool {
+    matches!(status, None | Some(429) | Some(500..=599))
+        || matches!(
+            code,
+            "AF429" | "MalformedJson" | "Timeout" | "TransportError"
+        )
+}
+
+/// Runs a collection; Ctrl-C or any other terminating signal (SIGTERM, SIGHUP, SIGQUIT,
+/// SIGALRM, SIGUSR1, SIGUSR2) aborts it without leaving a bundle behind.
 pub fn collect(opts: &CollectOptions) -> Result<Summary> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     rt.block_on(async {
+        let signal = terminating_signal()?;
         tokio::select! {
             r = collect_async(opts) => r,
-            _ = tokio::signal::ctrl_c() => {
+            name = signal => {
                 // The in-flight future (and its BundleWriter's temporary directory) is dropped
                 // here, which removes the temporary directory: no half-written bundle.
-                bail!("interrupted: no bundle written to {}", opts.out.display())
+                bail!("interrupted by {name}: no bundle written to {}", opts.out.display())
             }
         }
+    })
+}
+
+/// Resolves with the name of the first terminating signal received. Handlers are installed
+/// before the collection starts, so no signal falls through to the default (which would kill
+/// the process and leave the temporary directory behind).
+#[cfg(unix)]
+fn terminating_signal() -> Result<impl std::future::Future<Output = &'static str>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let kinds = [
+        (SignalKind::interrupt(), "SIGINT"),
+        (SignalKind::terminate(), "SIGTERM"),
+        (SignalKind::hangup(), "SIGHUP"),
+        (SignalKind::quit(), "SIGQUIT"),
+        (SignalKind::alarm(), "SIGALRM"),
+        (SignalKind::user_defined1(), "SIGUSR1"),
+        (SignalKind::user_defined2(), "SIGUSR2"),
+    ];
+    let mut streams = Vec::new();
+    for (k, name) in kinds {
+        streams.push((
+            signal(k).with_context(|| format!("cannot handle {name}"))?,
+            name,
+        ));
+    }
+    Ok(async move {
+        let waits = streams.iter_mut().map(|(s, name)| {
+            Box::pin(async move {
+                s.recv().await;
+                *name
+            })
+        });
+        futures::future::select_all(waits).await.0
+    })
+}
+
+#[cfg(not(unix))]
+fn terminating_signal() -> Result<impl std::future::Future<Output = &'static str>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
     })
 }
 
@@ -110,8 +184,14 @@ fn resolve_relative(base: &Path, p: &str) -> PathBuf {
 /// The async body of [`collect`] (tests call it inside their own runtime).
 pub async fn collect_async(opts: &CollectOptions) -> Result<Summary> {
     let started = Instant::now();
-    let config_text = std::fs::read_to_string(&opts.config)
-        .with_context(|| format!("{}: cannot read", opts.config.display()))?;
+    // Judge --out before any request: a refused target costs nothing and is not touched.
+    crate::files::check_target(
+        &opts.out,
+        crate::files::OutputKind::Bundle,
+        opts.force,
+        "--out",
+    )?;
+    let config_text = crate::files::read_text_bounded(&opts.config)?;
     let cfg = Config::parse(&config_text, &opts.config.display().to_string())?;
     let ep =
         CloudEndpoints::resolve(&cfg).map_err(|e| anyhow!("{}: {e}", opts.config.display()))?;
@@ -123,7 +203,7 @@ pub async fn collect_async(opts: &CollectOptions) -> Result<Summary> {
     });
     let ca = match &ca_path {
         Some(p) => Some(
-            std::fs::read(p)
+            crate::files::read_bounded(p)
                 .with_context(|| format!("{}: cannot read the CA bundle", p.display()))?,
         ),
         None => None,
@@ -192,7 +272,14 @@ pub async fn collect_async(opts: &CollectOptions) -> Result<Summary> {
     let (records, skipped) = plan::run(&ctx, &cfg, &ep, &plan_opts).await;
     ctx.progress.finish();
     let mut failures = Vec::new();
+    let (mut answered, mut unavailable) = (0usize, 0usize);
     for r in records {
+        let code = r.error.as_ref().map(|e| e.code.as_str()).unwrap_or("");
+        if r.body.is_none() && is_unavailable(r.status, code) {
+            unavailable += 1;
+        } else {
+            answered += 1;
+        }
         let item = Item {
             scope: r.scope.clone(),
             page: r.paged.then_some(r.page),
@@ -214,17 +301,20 @@ pub async fn collect_async(opts: &CollectOptions) -> Result<Summary> {
                         code: "NoResponse".into(),
                         message: "no response".into(),
                     });
-                failures.push(format!(
-                    "{}{}: {}{}: {}",
-                    r.kind,
-                    r.scope
-                        .as_deref()
-                        .map(|s| format!(" ({s})"))
-                        .unwrap_or_default(),
-                    r.status.map(|s| format!("HTTP {s} ")).unwrap_or_default(),
-                    e.code,
-                    e.message
-                ));
+                failures.push(
+                    crate::redact::text(&format!(
+                        "{}{}: {}{}: {}",
+                        r.kind,
+                        r.scope
+                            .as_deref()
+                            .map(|s| format!(" ({s})"))
+                            .unwrap_or_default(),
+                        r.status.map(|s| format!("HTTP {s} ")).unwrap_or_default(),
+                        e.code,
+                        e.message
+                    ))
+                    .into_owned(),
+                );
                 writer.add_failure(item);
             }
         }
@@ -233,7 +323,7 @@ pub async fn collect_async(opts: &CollectOptions) -> Result<Summary> {
         failures.push(format!("{kind}: not collected: {why}"));
     }
     let items = writer.manifest.items.len();
-    let bundle = writer.finish(Some(now))?;
+    let bundle = writer.finish_signed(Some(now), opts.sign.as_ref().map(|k| &*k.0))?;
     Ok(Summary {
         bundle,
         items,
@@ -242,6 +332,8 @@ pub async fn collect_async(opts: &CollectOptions) -> Result<Summary> {
         retries: counters.retries.load(Ordering::Relaxed),
         throttle_waits: counters.throttle_waits.load(Ordering::Relaxed),
         elapsed: started.elapsed(),
+        answered,
+        unavailable,
     })
 }
 

@@ -4,7 +4,9 @@
 //! Management Activity API's `AF429` that arrives as HTTP 403, 5xx, transport errors
 //! (timeouts, resets) and bodies that are not JSON. Waits are jittered exponential backoff
 //! unless the server names one, and the whole chain of attempts for one request has a deadline:
-//! a wait that would cross it is not taken and the last failure is recorded instead.
+//! a wait that would cross it is not taken and the last failure is recorded instead (for a
+//! server's `Retry-After`, with the server's figure in the message). A server's figure is
+//! waited exactly, never cut short: re-sending early is what ARM punishes.
 //! Per-plane concurrency limits and the Graph `auditLogs` rate (5 requests / 10 s per app per
 //! tenant, microsoft-apis.md section 0) are enforced by [`Limits`].
 
@@ -25,7 +27,8 @@ pub struct RetryPolicy {
     pub max_retries: u32,
     /// First backoff step; doubles per attempt, full jitter.
     pub base: Duration,
-    /// Largest single wait (also caps `Retry-After`).
+    /// Largest backoff step of our own. A server's `Retry-After` is not capped by it: it is
+    /// waited exactly when the deadline allows, and recorded as throttled when it does not.
     pub max_wait: Duration,
     /// Deadline for one request including all its retries.
     pub deadline: Duration,

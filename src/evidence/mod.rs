@@ -21,8 +21,15 @@ use thiserror::Error;
 
 pub use manifest::{Item, ItemError, Manifest};
 
-/// The largest single evidence file siemproof reads (a defence against hostile bundles).
-pub const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
+/// The default largest single evidence file siemproof reads (a defence against hostile
+/// bundles); the bound in force is [`crate::files::max_file_bytes`].
+pub const MAX_FILE_BYTES: u64 = crate::files::DEFAULT_MAX_FILE_BYTES;
+
+/// The longest string value a loaded JSON body keeps, in bytes. Longer values are cut (with a
+/// marker naming the full length) before normalisation, so one hostile display name cannot
+/// multiply through the model, the findings and every report; the full value stays in the
+/// evidence file, whose hash is unaffected.
+pub const MAX_STRING_BYTES: usize = 64 * 1024;
 
 /// Why a bundle could not be used. Each variant names the file it is about.
 #[derive(Debug, Error)]
@@ -224,20 +231,28 @@ fn read_limited(path: &Path) -> Result<Vec<u8>, EvidenceError> {
     if !meta.file_type().is_file() {
         return Err(EvidenceError::NotRegular(path.to_path_buf()));
     }
-    if meta.len() > MAX_FILE_BYTES {
+    let limit = crate::files::max_file_bytes();
+    if meta.len() > limit {
         return Err(EvidenceError::TooLarge {
             path: path.to_path_buf(),
             bytes: meta.len(),
-            limit: MAX_FILE_BYTES,
+            limit,
         });
     }
     let mut buf = Vec::with_capacity(meta.len() as usize);
     fs::File::open(path)
-        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut buf))
+        .and_then(|f| f.take(limit + 1).read_to_end(&mut buf))
         .map_err(|e| EvidenceError::Io {
             path: path.to_path_buf(),
             source: e,
         })?;
+    if buf.len() as u64 > limit {
+        return Err(EvidenceError::TooLarge {
+            path: path.to_path_buf(),
+            bytes: buf.len() as u64,
+            limit,
+        });
+    }
     Ok(buf)
 }
 
@@ -279,6 +294,35 @@ pub fn parse_json(path: &Path, bytes: &[u8]) -> Result<serde_json::Value, Eviden
         path: path.to_path_buf(),
         message: e.to_string(),
     })
+}
+
+/// Cuts every string value of `v` longer than `max` bytes (at a character boundary) and marks
+/// the cut with the full length. Idempotent for values already cut.
+pub fn cap_strings(v: &mut serde_json::Value, max: usize) {
+    match v {
+        serde_json::Value::String(s) => {
+            if s.len() > max {
+                *s = truncate_marked(s, max);
+            }
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(|x| cap_strings(x, max)),
+        serde_json::Value::Object(o) => o.values_mut().for_each(|x| cap_strings(x, max)),
+        _ => {}
+    }
+}
+
+/// `s` cut to at most `max` bytes including a marker `… [truncated: N bytes in the evidence]`
+/// (so cutting again changes nothing).
+pub fn truncate_marked(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let marker = format!("… [truncated: {} bytes in the evidence]", s.len());
+    let mut end = max.saturating_sub(marker.len());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}{marker}", &s[..end])
 }
 
 /// Reads, verifies and parses one manifest item. With `allow_unverified`, a missing or altered
@@ -330,7 +374,10 @@ fn load_item(
         };
     }
     let body = if rel.ends_with(".json") {
-        Body::Json(parse_json(&path, &bytes)?)
+        let mut v = parse_json(&path, &bytes)?;
+        drop(bytes);
+        cap_strings(&mut v, MAX_STRING_BYTES);
+        Body::Json(v)
     } else {
         Body::Text(String::from_utf8(bytes).map_err(|_| EvidenceError::Json {
             path: path.clone(),
@@ -403,6 +450,8 @@ impl Bundle {
         let mut present = BTreeSet::new();
         walk(dir, dir, &mut present)?;
         present.remove("manifest.json");
+        // The manifest's own signature cannot be listed in it (see sign::manifest).
+        present.remove(crate::sign::manifest::SIG);
         for extra in present.difference(&listed) {
             let err = EvidenceError::Extra(dir.join(extra));
             if allow_unverified {

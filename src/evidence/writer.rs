@@ -2,7 +2,9 @@
 //! the manifest is written last, and the directory is renamed into place only when complete.
 //!
 //! An interrupted run therefore leaves either the previous bundle or the new one, never half of
-//! one. `collect`, `probe` and the fixture tools all write through this one type.
+//! one. `collect`, `probe` and the fixture tools all write through this one type. Every file is
+//! fsynced before the rename (see [`crate::files`]), and this is the one place evidence is
+//! written: manifest URLs, error messages and kept headers pass through [`crate::redact`] here.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -77,7 +79,7 @@ impl BundleWriter {
         if let Some(dir) = full.parent() {
             fs::create_dir_all(dir)?;
         }
-        fs::write(&full, bytes).with_context(|| format!("{}: cannot write", full.display()))?;
+        crate::files::write_synced(&full, bytes)?;
         item.path = Some(path.to_string());
         item.sha256 = Some(sha256_hex(bytes));
         item.bytes = Some(bytes.len() as u64);
@@ -107,37 +109,59 @@ impl BundleWriter {
 
     /// Writes the manifest and moves the bundle into place, replacing any previous one.
     pub fn finish(self, collected_at: Option<DateTime<Utc>>) -> Result<PathBuf> {
+        self.finish_signed(collected_at, None)
+    }
+
+    /// [`BundleWriter::finish`], signing the manifest (`manifest.json.minisig`) inside the
+    /// temporary directory first, so the bundle appears signed or not at all.
+    pub fn finish_signed(
+        self,
+        collected_at: Option<DateTime<Utc>>,
+        key: Option<&minisign::SecretKey>,
+    ) -> Result<PathBuf> {
         let mut manifest = self.manifest;
         if let Some(at) = collected_at {
             manifest.collected_at = at;
         }
+        for item in &mut manifest.items {
+            redact_item(item);
+        }
         let json = serde_json::to_vec_pretty(&manifest)?;
-        fs::write(self.tmp.path().join("manifest.json"), json)?;
+        crate::files::write_synced(&self.tmp.path().join("manifest.json"), &json)?;
+        if let Some(sk) = key {
+            let sig = crate::sign::manifest::signature_text(&json, &manifest.tenant_id, sk)?;
+            crate::files::write_synced(
+                &self.tmp.path().join(crate::sign::manifest::SIG),
+                sig.as_bytes(),
+            )?;
+        }
+        crate::files::sync_tree_public(self.tmp.path())?;
         let tmp = self.tmp.keep();
-        replace_dir(&tmp, &self.target)?;
+        replace_dir(&tmp, &self.target).inspect_err(|_| {
+            let _ = fs::remove_dir_all(&tmp);
+        })?;
         Ok(self.target)
     }
 }
 
-/// Moves `from` to `to`, replacing an existing directory at `to` with as small a window as the
-/// filesystem allows: the old one is renamed aside first and removed only after the swap.
-pub fn replace_dir(from: &Path, to: &Path) -> Result<()> {
-    if to.exists() {
-        let aside = to.with_file_name(format!(
-            ".{}.old-{}",
-            to.file_name().and_then(|s| s.to_str()).unwrap_or("out"),
-            std::process::id()
-        ));
-        fs::rename(to, &aside)
-            .with_context(|| format!("{}: cannot move the previous output aside", to.display()))?;
-        if let Err(e) = fs::rename(from, to) {
-            let _ = fs::rename(&aside, to);
-            return Err(e).with_context(|| format!("{}: cannot move into place", to.display()));
-        }
-        let _ = fs::remove_dir_all(&aside);
-    } else {
-        fs::rename(from, to)
-            .with_context(|| format!("{}: cannot move into place", to.display()))?;
+/// Redacts what a manifest item copies out of API data: the URL (paging links have carried SAS
+/// signatures and tokens), Microsoft's error message, and the kept response headers.
+fn redact_item(item: &mut Item) {
+    if let Some(src) = &mut item.source {
+        crate::redact::in_place(&mut src.url);
     }
-    Ok(())
+    if let Some(e) = &mut item.error {
+        crate::redact::in_place(&mut e.message);
+        crate::redact::in_place(&mut e.code);
+    }
+    if let Some(h) = &mut item.headers {
+        for v in h.values_mut() {
+            crate::redact::in_place(v);
+        }
+    }
+    if let Some(scope) = &mut item.scope {
+        crate::redact::in_place(scope);
+    }
 }
+
+pub use crate::files::replace_dir;

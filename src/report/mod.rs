@@ -147,8 +147,9 @@ pub fn render(
         .map_err(|e| anyhow::anyhow!("template {name}: {}", error_chain(&e)))
 }
 
-/// Writes the file formats into `out`. Everything is rendered before anything is written, and
-/// each file is replaced atomically, so an error leaves the previous report intact.
+/// Writes the file formats into `out`, a staging directory that the caller swaps into place
+/// whole (see [`crate::files::Staging`]). Everything is rendered before anything is written,
+/// and every file is fsynced.
 pub fn write_all(
     results: &Results,
     out: &Path,
@@ -189,21 +190,16 @@ pub fn write_all(
     std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create", out.display()))?;
     let mut written = Vec::new();
     for (name, bytes) in &files {
-        let target = out.join(name);
-        if let Some(d) = target.parent() {
-            std::fs::create_dir_all(d)
-                .with_context(|| format!("{}: cannot create", d.display()))?;
+        if !crate::evidence::is_safe_relative_path(name) {
+            bail!("refusing unsafe output path {name:?}");
         }
-        // Each file is written beside its target and renamed over it: readers never see half a file.
-        let mut tmp = tempfile::NamedTempFile::new_in(target.parent().unwrap_or(out))
-            .with_context(|| format!("{}: cannot create a temporary file", out.display()))?;
-        std::io::Write::write_all(&mut tmp, bytes)?;
-        tmp.persist(&target)
-            .with_context(|| format!("{}: cannot write", target.display()))?;
+        let target = out.join(name);
+        crate::files::write_synced(&target, bytes)?;
         written.push(target);
     }
-    // A format that writes fewer files than last time (no POA&M when nothing is open) must not
-    // leave the previous run's file behind, where it would pass for this run's.
+    // When re-rendering into a copy of an earlier report (`siemproof report`), a format that
+    // writes fewer files than last time (no POA&M when nothing is open) must not leave the
+    // previous run's file behind, where it would pass for this run's.
     for f in formats {
         for name in files_of(f) {
             if !files.iter().any(|(n, _)| n == name) {

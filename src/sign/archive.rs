@@ -173,10 +173,10 @@ pub fn extract(archive: &Path, dest: &Path) -> Result<PathBuf> {
             }
             tar::EntryType::Regular | tar::EntryType::Continuous => {
                 let size = entry.header().size()?;
-                if size > sums::MAX_FILE_BYTES {
+                if size > crate::files::max_file_bytes() {
                     bail!(
                         "{name}: entry {shown:?} is {size} bytes, over the {}-byte limit; refusing",
-                        sums::MAX_FILE_BYTES
+                        crate::files::max_file_bytes()
                     );
                 }
                 total += size;

@@ -151,3 +151,14 @@ pub fn load_public(path: &Path) -> Result<PublicKey> {
 pub fn public_of(sk: &SecretKey) -> Result<PublicKey> {
     PublicKey::from_secret_key(sk).map_err(|e| anyhow!("cannot derive the public key: {e}"))
 }
+
+/// A secret key held for later use (e.g. signing a bundle at the end of `collect`): cloning
+/// shares it, and Debug prints no key bytes.
+#[derive(Clone)]
+pub struct HeldKey(pub std::sync::Arc<SecretKey>);
+
+impl std::fmt::Debug for HeldKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HeldKey(<secret key>)")
+    }
+}

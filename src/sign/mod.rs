@@ -16,6 +16,7 @@
 
 pub mod archive;
 pub mod keys;
+pub mod manifest;
 pub mod sums;
 pub mod verify;
 
