@@ -23,12 +23,12 @@ static PATTERNS: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
         // Query values and form fields: SAS signatures, OAuth tokens and codes, client secrets,
         // passwords. The value runs to the next separator or quote.
         p(
-            r#"(?i)\b((?:sig|signature|access_token|refresh_token|id_token|code|client_secret|client_assertion|password|passwd|pwd|api[_-]?key|apikey|token|sas|skey)\s*=\s*)[^&\s"'<>;,]+"#,
+            r#"(?i)\b((?:sig|signature|access_token|refresh_token|id_token|code|client_secret|client_assertion|password|passwd|pwd|api[_-]?key|apikey|token|sas|skey)\s*=\s*)[^&\s"'<>;,\\]+"#,
             "${1}[REDACTED]",
         ),
         // Connection-string keys: `SharedAccessKey=…;`, `AccountKey=…`, `SharedAccessSignature=…`.
         p(
-            r#"(?i)\b((?:SharedAccessKey|AccountKey|SharedAccessSignature|SharedSecret|Password)\s*=\s*)[^;\s"'<>]+"#,
+            r#"(?i)\b((?:SharedAccessKey|AccountKey|SharedAccessSignature|SharedSecret|Password)\s*=\s*)[^;\s"'<>\\]+"#,
             "${1}[REDACTED]",
         ),
         // HTTP credentials: `Bearer <token>` (16+ token characters, so prose such as "Bearer
@@ -49,7 +49,7 @@ static PATTERNS: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
         ),
         // Authorization-like header lines quoted in text (`Proxy-Authorization: anything`).
         p(
-            r#"(?i)\b((?:Proxy-)?Authorization\s*:\s*)[^\r\n"']+"#,
+            r#"(?i)\b((?:Proxy-)?Authorization\s*:\s*)[^\r\n"'\\]+"#,
             "${1}[REDACTED]",
         ),
     ]
@@ -82,6 +82,26 @@ pub fn text_with(text: &str, known: &[&str]) -> String {
 pub fn in_place(s: &mut String) {
     if let Cow::Owned(r) = text(s) {
         *s = r;
+    }
+}
+
+/// Redacts a response body before it is stored as evidence. Bodies without anything
+/// secret-looking (nearly all) are kept byte for byte; a JSON body with a secret in a string
+/// (a SAS `sig=` in a `nextLink`, a token in an error) is re-serialised with those strings
+/// redacted, so it stays valid JSON; any other body is redacted as text.
+pub fn body(bytes: &[u8]) -> Cow<'_, [u8]> {
+    let Ok(t) = std::str::from_utf8(bytes) else {
+        return Cow::Borrowed(bytes);
+    };
+    if matches!(text(t), Cow::Borrowed(_)) {
+        return Cow::Borrowed(bytes);
+    }
+    match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Ok(mut v) => {
+            json(&mut v);
+            Cow::Owned(serde_json::to_vec_pretty(&v).unwrap_or_else(|_| bytes.to_vec()))
+        }
+        Err(_) => Cow::Owned(text(t).into_owned().into_bytes()),
     }
 }
 
@@ -134,5 +154,11 @@ mod tests {
             assert_eq!(text(harmless), harmless);
         }
         assert_eq!(text_with("echo p4ssw0rd", &["p4ssw0rd"]), "echo [REDACTED]");
+        // JSON escapes survive: the value stops before a backslash.
+        let b = br#"{"nextLink":"https://x/?sig=abc&y=1","m":"SharedAccessKey=k\"q"}"#;
+        let r = body(b);
+        let v: serde_json::Value = serde_json::from_slice(&r).expect("still JSON");
+        assert_eq!(v["nextLink"], "https://x/?sig=[REDACTED]&y=1");
+        assert!(matches!(body(br#"{"clean":true}"#), Cow::Borrowed(_)));
     }
 }

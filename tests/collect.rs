@@ -150,6 +150,8 @@ fn audit(bundle: &Path, config: Option<&Path>) -> Value {
         AS_OF.into(),
         "--fail-on".into(),
         "never".into(),
+        "--fail-on-unassessed".into(),
+        "none".into(),
     ];
     if let Some(c) = config {
         args.push("--config".into());
@@ -694,4 +696,348 @@ fn ctrl_c_leaves_no_half_written_bundle() {
         })
         .collect();
     assert!(leftovers.is_empty(), "temporary directory left behind");
+}
+
+/// Starts a slow collection and sends it `signal` once it is under way; returns its output and
+/// the directory the bundle was to be written in.
+fn interrupt_with(signal: &str) -> (Output, tempfile::TempDir, PathBuf) {
+    let m = start(
+        DEMO,
+        MockOptions {
+            latency_ms: 400,
+            ..MockOptions::default()
+        },
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("siemproof.toml");
+    m.write_config(&cfg).expect("config");
+    let bundle = dir.path().join("evidence");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_siemproof"));
+    cmd.args([
+        "collect",
+        "--config",
+        cfg.to_str().expect("utf8"),
+        "--out",
+        bundle.to_str().expect("utf8"),
+    ])
+    .env_clear()
+    .env("PATH", std::env::var("PATH").unwrap_or_default())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    for (k, v) in secret_env(&m) {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn");
+    let started = Instant::now();
+    while m.requests().len() < 3 && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let kill = Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(kill.success());
+    let started = Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("collect ignored SIG{signal}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (child.wait_with_output().expect("output"), dir, bundle)
+}
+
+fn leftovers(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .expect("read_dir")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".siemproof-"))
+        .collect()
+}
+
+#[test]
+fn every_terminating_signal_cleans_up_like_ctrl_c() {
+    for signal in ["TERM", "HUP", "QUIT"] {
+        let (out, dir, bundle) = interrupt_with(signal);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "SIG{signal}: {err}");
+        assert!(
+            err.contains(&format!("interrupted by SIG{signal}")),
+            "{err}"
+        );
+        assert!(!bundle.exists(), "SIG{signal}: a bundle appeared");
+        assert!(
+            leftovers(dir.path()).is_empty(),
+            "SIG{signal}: {:?}",
+            leftovers(dir.path())
+        );
+    }
+}
+
+/// Requests the mock saw for Graph's organization endpoint.
+fn organization_requests(m: &Mock) -> usize {
+    m.requests()
+        .iter()
+        .filter(|r| r.path_and_query.starts_with("/v1.0/organization"))
+        .count()
+}
+
+#[test]
+fn a_retry_after_beyond_the_deadline_is_recorded_with_the_servers_figure_not_resent_early() {
+    let in_two_hours = (chrono::Utc::now() + chrono::Duration::hours(2))
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string();
+    for (retry_after, figure) in [("1200", "1200 s"), (in_two_hours.as_str(), "after 7")] {
+        let m = start(
+            DEMO,
+            faults(Faults {
+                throttle: u32::MAX,
+                retry_after: Some(retry_after.into()),
+                only_kinds: vec!["graph.organization".into()],
+                ..Faults::default()
+            }),
+        );
+        let started = Instant::now();
+        // The deadline is longer than the per-wait cap of 60 s: the old code cut the server's
+        // figure to 60 s, slept and re-sent early.
+        let run = collect(&m, &["--deadline", "100", "--timeout", "5"], secret_env(&m));
+        assert!(run.out.status.success(), "{}", run.stderr());
+        assert!(
+            started.elapsed() < Duration::from_secs(40),
+            "{retry_after}: waited {:?}",
+            started.elapsed()
+        );
+        assert_eq!(organization_requests(&m), 1, "{retry_after}: re-sent early");
+        let items = run.manifest()["items"].as_array().unwrap().clone();
+        let org = items
+            .iter()
+            .find(|i| i["kind"] == "graph.organization")
+            .expect("organization item");
+        assert_eq!(org["status"], 429);
+        let msg = org["error"]["message"].as_str().unwrap();
+        assert!(
+            msg.contains("throttled: server asked to retry after")
+                && msg.contains(figure)
+                && msg.contains("beyond the deadline"),
+            "{msg}"
+        );
+    }
+}
+
+#[test]
+fn a_retry_after_within_the_deadline_is_waited_exactly() {
+    let m = start(
+        DEMO,
+        faults(Faults {
+            throttle: 1,
+            retry_after: Some("3".into()),
+            only_kinds: vec!["graph.organization".into()],
+            ..Faults::default()
+        }),
+    );
+    let started = Instant::now();
+    let run = collect(&m, &["--deadline", "30", "--timeout", "5"], secret_env(&m));
+    assert!(run.out.status.success(), "{}", run.stderr());
+    assert!(started.elapsed() >= Duration::from_secs(3));
+    assert_eq!(organization_requests(&m), 2);
+    assert!(
+        !run.failures()
+            .iter()
+            .any(|f| f.starts_with("graph.organization")),
+        "{:?}",
+        run.failures()
+    );
+}
+
+#[test]
+fn a_collection_that_observed_nothing_exits_3_with_a_summary() {
+    let m = start(
+        DEMO,
+        faults(Faults {
+            server_error: u32::MAX,
+            ..Faults::default()
+        }),
+    );
+    let run = collect(
+        &m,
+        &["--deadline", "2", "--timeout", "5", "--max-retries", "1"],
+        secret_env(&m),
+    );
+    assert_eq!(
+        run.out.status.code(),
+        Some(3),
+        "{}{}",
+        run.stdout(),
+        run.stderr()
+    );
+    assert!(
+        run.stdout().contains("nothing collected"),
+        "{}",
+        run.stdout()
+    );
+    // The failures are still evidence: a bundle that records them.
+    assert!(run.bundle.join("manifest.json").is_file());
+
+    // Too little: one kind unavailable is below --min-answered 100, above the default 50.
+    let m = start(
+        DEMO,
+        faults(Faults {
+            server_error: u32::MAX,
+            only_kinds: vec!["graph.organization".into()],
+            ..Faults::default()
+        }),
+    );
+    let run = collect(
+        &m,
+        &["--deadline", "2", "--min-answered", "100"],
+        secret_env(&m),
+    );
+    assert_eq!(run.out.status.code(), Some(3), "{}", run.stderr());
+    assert!(
+        run.stdout().contains("too little collected"),
+        "{}",
+        run.stdout()
+    );
+    let run = collect(&m, &["--deadline", "2"], secret_env(&m));
+    assert_eq!(run.out.status.code(), Some(0), "{}", run.stderr());
+}
+
+#[test]
+fn collect_never_replaces_what_is_not_its_own_bundle_and_needs_force_for_one() {
+    let m = start(DEMO, MockOptions::default());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("siemproof.toml");
+    m.write_config(&cfg).expect("config");
+    let env = secret_env(&m);
+    let run_into = |out: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "collect",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        siemproof(&args, &env, Duration::from_secs(120))
+    };
+    // A directory with someone's files, and a file: refused, untouched, even with --force.
+    let theirs = dir.path().join("theirs");
+    std::fs::create_dir(&theirs).unwrap();
+    std::fs::write(theirs.join("thesis.docx"), "years of work").unwrap();
+    let file = dir.path().join("file");
+    std::fs::write(&file, "keep me").unwrap();
+    for (target, force) in [
+        (&theirs, false),
+        (&theirs, true),
+        (&file, false),
+        (&file, true),
+    ] {
+        let extra: &[&str] = if force { &["--force"] } else { &[] };
+        let o = run_into(target, extra);
+        assert_eq!(
+            o.status.code(),
+            Some(2),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(String::from_utf8_lossy(&o.stderr).contains("nothing was changed"));
+    }
+    assert_eq!(
+        std::fs::read_to_string(theirs.join("thesis.docx")).unwrap(),
+        "years of work"
+    );
+    assert_eq!(std::fs::read_dir(&theirs).unwrap().count(), 1);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep me");
+    // An earlier bundle: replaced only with --force.
+    let ev = dir.path().join("evidence");
+    assert_eq!(run_into(&ev, &[]).status.code(), Some(0));
+    let before = std::fs::read(ev.join("manifest.json")).unwrap();
+    let o = run_into(&ev, &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--force"));
+    assert_eq!(std::fs::read(ev.join("manifest.json")).unwrap(), before);
+    let o = run_into(&ev, &["--force"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_ne!(std::fs::read(ev.join("manifest.json")).unwrap(), before);
+    assert!(
+        leftovers(dir.path()).is_empty(),
+        "{:?}",
+        leftovers(dir.path())
+    );
+}
+
+#[test]
+fn data_borne_canaries_reach_no_output() {
+    let canary = format!("DATACANARY{}", fastrand::u64(..));
+    let m = start(
+        DEMO,
+        faults(Faults {
+            data_canary: Some(canary.clone()),
+            forbidden_kinds: vec!["graph.organization".into(), "arm.storage.accounts".into()],
+            server_error: u32::MAX,
+            only_kinds: vec!["arm.eventhub.consumer_groups".into()],
+            ..Faults::default()
+        }),
+    );
+    let run = collect(
+        &m,
+        &["--verbose", "--deadline", "3", "--timeout", "5"],
+        secret_env(&m),
+    );
+    assert!(run.out.status.success(), "{}", run.stderr());
+    // The canary was served: in error messages and in paging links the collector followed.
+    assert!(
+        m.requests()
+            .iter()
+            .any(|r| r.path_and_query.contains(&canary)),
+        "no paging link carried the canary"
+    );
+    // Nowhere in the bundle: manifest URLs and errors, and the raw bodies' paging links.
+    let hits = scan(&run.bundle, std::slice::from_ref(&canary));
+    assert!(hits.is_empty(), "{hits:?}");
+    for s in [run.stdout(), run.stderr()] {
+        assert!(!s.contains(&canary), "collect output leaks: {s}");
+    }
+    let out = tempfile::tempdir().expect("tempdir");
+    let o = siemproof(
+        &[
+            "audit",
+            run.bundle.to_str().unwrap(),
+            "--out",
+            out.path().to_str().unwrap(),
+            "--format",
+            "table,json,html,md,junit,sarif,oscal,jsonl,csv",
+            "--as-of",
+            AS_OF,
+            "--all",
+        ],
+        &[],
+        Duration::from_secs(60),
+    );
+    assert!(
+        o.status.code().is_some_and(|c| c <= 1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let hits = scan(out.path(), std::slice::from_ref(&canary));
+    assert!(hits.is_empty(), "{hits:?}");
+    for s in [&o.stdout, &o.stderr] {
+        assert!(
+            !String::from_utf8_lossy(s).contains(&canary),
+            "audit output leaks"
+        );
+    }
+    // The redacted messages still say what happened.
+    let manifest = std::fs::read_to_string(run.bundle.join("manifest.json")).unwrap();
+    assert!(
+        manifest.contains("SharedAccessKey=[REDACTED]"),
+        "redaction keeps the name"
+    );
 }

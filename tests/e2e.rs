@@ -12,7 +12,9 @@ const TENANTS: &[(&str, i32)] = &[
     ("contoso-demo", 1),
     ("contoso-compliant", 0),
     ("fabrikam-misconfigured", 1),
-    ("woodgrove-restricted", 0),
+    // Its restricted collector could not read what 35 blocking checks need: a go-live gate
+    // cannot be green on that (--fail-on-unassessed blocking, the default).
+    ("woodgrove-restricted", 1),
 ];
 
 fn audit_tenant(name: &str) -> (Value, i32, String) {
@@ -190,9 +192,67 @@ fn fail_on_threshold_sets_the_exit_code() {
         AS_OF,
         &out,
         "json",
-        &["--fail-on", "never"],
+        &["--fail-on", "never", "--fail-on-unassessed", "none"],
     );
     assert_eq!(o.status.code(), Some(0));
+    // --fail-on governs failing findings only: the demo's blocking checks that could not be
+    // assessed still fail the run unless --fail-on-unassessed says otherwise.
+    let o = audit_into(
+        &tenant_dir("contoso-demo"),
+        AS_OF,
+        &t.path().join("out2"),
+        "json",
+        &["--fail-on", "never"],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("not assessed: 3 blocking check(s)"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn a_run_that_observed_nothing_cannot_pass_the_go_live_gate() {
+    // A bundle in which every request failed with 5xx: 73 checks not_assessed.
+    let t = tempfile::tempdir().unwrap();
+    let kinds: Vec<&str> = siemproof::evidence::kinds::KINDS
+        .iter()
+        .map(|k| k.name)
+        .filter(|k| k.starts_with("arm.") || k.starts_with("graph.") || k.starts_with("o365."))
+        .collect();
+    let failures: Vec<(&str, Option<&str>, u16, &str)> = kinds
+        .iter()
+        .map(|k| (*k, None, 503, "ServiceUnavailable"))
+        .collect();
+    let b = bundle_with(t.path(), &config_text("Down"), &[], &failures);
+    for (policy, code) in [("blocking", 1), ("any", 1), ("none", 0)] {
+        let out = t.path().join(format!("out-{policy}"));
+        let o = audit_into(
+            &b,
+            AS_OF,
+            &out,
+            "json",
+            &["--fail-on", "info", "--fail-on-unassessed", policy],
+        );
+        assert_eq!(
+            o.status.code(),
+            Some(code),
+            "{policy}: {}{}",
+            stdout(&o),
+            stderr(&o)
+        );
+        if code == 1 {
+            assert!(
+                stdout(&o).contains("could not be assessed"),
+                "{}",
+                stdout(&o)
+            );
+        }
+    }
+    // The default is `blocking`.
+    let o = audit_into(&b, AS_OF, &t.path().join("out-default"), "json", &[]);
+    assert_eq!(o.status.code(), Some(1));
 }
 
 #[test]

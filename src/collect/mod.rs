@@ -291,7 +291,8 @@ pub async fn collect_async(opts: &CollectOptions) -> Result<Summary> {
         match &r.body {
             Some(body) => {
                 let path = writer.next_raw_path(r.plane, r.kind);
-                writer.add_file(item, &path, body)?;
+                // Secrets never enter a bundle, not even inside Microsoft's own data.
+                writer.add_file(item, &path, &crate::redact::body(body))?;
             }
             None => {
                 let e = r

@@ -35,7 +35,11 @@ pub fn write(
         host: Some(hostname.to_string()),
         at: Some(at),
     };
-    let merging = out.join("manifest.json").exists();
+    // Merging needs a siemproof bundle at --out; anything else there must be nothing at all.
+    let merging = crate::files::is_bundle(out);
+    if !merging {
+        crate::files::check_target(out, crate::files::OutputKind::Bundle, false, "--out")?;
+    }
     let mut writer = if merging {
         // Only a bundle that verifies is extended: merging must not launder altered evidence.
         let existing = Bundle::open(out, false).with_context(|| {
@@ -64,18 +68,6 @@ pub fn write(
         m.contributors.push(me);
         BundleWriter::extend(out, out, m)?
     } else {
-        if out.exists() {
-            let non_empty = std::fs::read_dir(out)
-                .with_context(|| format!("{}: cannot read", out.display()))?
-                .next()
-                .is_some();
-            if non_empty {
-                bail!(
-                    "{}: exists but is not an evidence bundle (no manifest.json); choose another --out",
-                    out.display()
-                );
-            }
-        }
         let m = Manifest {
             format: manifest::FORMAT.into(),
             tool: Tool {

@@ -54,6 +54,10 @@ pub struct Faults {
     pub forbidden_kinds: Vec<String>,
     /// Limit the counted faults to these kinds (all kinds when empty).
     pub only_kinds: Vec<String>,
+    /// A secret planted in the data itself: in every error message (as a connection-string
+    /// key, a bearer token and a JWT) and in every paging link (as SAS `sig=` and
+    /// `access_token=` query values). It must appear in no output.
+    pub data_canary: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -242,6 +246,19 @@ fn error_body(code: &str, message: &str) -> Vec<u8> {
     serde_json::to_vec(&json!({"error": {"code": code, "message": message}})).expect("json")
 }
 
+/// An error message quoting secrets, as Microsoft's sometimes do (the data-borne canary).
+fn leaky_message(message: &str, canary: &str) -> String {
+    format!(
+        "{message} Endpoint=sb://psiem-namespace.servicebus.windows.net/;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey={canary}; AccountKey={canary}; header Authorization: Bearer {canary}{canary}; token eyJhbGciOiJub25lIn0.eyJ{canary}.{canary}"
+    )
+}
+
+/// A paging link carrying secrets in its query (SAS signature, OAuth token).
+fn leaky_link(link: &str, canary: &str) -> String {
+    let sep = if link.contains('?') { '&' } else { '?' };
+    format!("{link}{sep}sig={canary}&access_token={canary}")
+}
+
 /// The error a connection reset is made of: hyper closes the connection without a response.
 #[derive(Debug)]
 struct Reset;
@@ -347,14 +364,12 @@ fn route(
     let kind = entry.as_ref().map(|e| e.kind.clone()).unwrap_or_default();
     let f = &st.opts.faults;
     if f.forbidden_kinds.contains(&kind) {
-        return Ok(respond(
-            403,
-            error_body(
-                "AuthorizationFailed",
-                "The client does not have authorization to perform action over this scope (mock).",
-            ),
-            &[],
-        ));
+        let m = "The client does not have authorization to perform action over this scope (mock).";
+        let m = match &f.data_canary {
+            Some(c) => leaky_message(m, c),
+            None => m.to_string(),
+        };
+        return Ok(respond(403, error_body("AuthorizationFailed", &m), &[]));
     }
     let attempt = {
         let mut a = st.attempts.lock().expect("attempts");
@@ -403,7 +418,13 @@ fn route(
                 }
                 2 => Ok(respond(
                     503,
-                    error_body("ServiceUnavailable", "mock outage"),
+                    error_body(
+                        "ServiceUnavailable",
+                        &match &f.data_canary {
+                            Some(c) => leaky_message("mock outage", c),
+                            None => "mock outage".into(),
+                        },
+                    ),
                     &[],
                 )),
                 _ => Ok(respond(200, b"{\"value\": [{\"id\": ".to_vec(), &[])),
@@ -426,7 +447,13 @@ fn route(
         .headers
         .iter()
         .filter(|(k, _)| k.eq_ignore_ascii_case("NextPageUri"))
-        .map(|(k, v)| (k.clone(), st.fixture.rewrite(v, &st.base)))
+        .map(|(k, v)| {
+            let r = st.fixture.rewrite(v, &st.base);
+            match &f.data_canary {
+                Some(c) => (k.clone(), leaky_link(&r, c)),
+                None => (k.clone(), r),
+            }
+        })
         .collect();
     let mut body = entry.body.clone();
     if let Ok(mut v) = serde_json::from_slice::<Value>(&body) {
@@ -434,7 +461,10 @@ fn route(
         if let Some(o) = v.as_object_mut() {
             for k in ["nextLink", "@odata.nextLink"] {
                 if let Some(Value::String(link)) = o.get(k) {
-                    let r = st.fixture.rewrite(link, &st.base);
+                    let mut r = st.fixture.rewrite(link, &st.base);
+                    if let Some(c) = &f.data_canary {
+                        r = leaky_link(&r, c);
+                    }
                     o.insert(k.into(), Value::String(r));
                     changed = true;
                 }
