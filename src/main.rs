@@ -20,7 +20,8 @@ fn main() -> ExitCode {
             }) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("error: {e:#}");
+            // Errors quote inputs (a path, a value from a manifest): redacted like reports.
+            eprintln!("error: {}", siemproof::redact::text(&format!("{e:#}")));
             ExitCode::from(2)
         }
     }

@@ -585,6 +585,64 @@ async fn connect_proxy_without_credentials_gets_407() {
     assert!(!serde_json::to_string(&r).unwrap().contains("wrong-pw"));
 }
 
+/// A proxy that answers every CONNECT with 407, echoing in its reply the Proxy-Authorization
+/// header it was sent, decoded and raw, in the status line and in headers.
+async fn echoing_proxy() -> u16 {
+    use base64::Engine as _;
+    let (l, port) = listener().await;
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut client, _)) = l.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let head = read_head(&mut client).await;
+                let auth = head
+                    .lines()
+                    .find(|l| l.to_ascii_lowercase().starts_with("proxy-authorization:"))
+                    .unwrap_or_default()
+                    .to_string();
+                let decoded = auth
+                    .rsplit(' ')
+                    .next()
+                    .and_then(|t| base64::engine::general_purpose::STANDARD.decode(t).ok())
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .unwrap_or_default();
+                let reply = format!(
+                    "HTTP/1.1 407 Denied {auth} ({decoded}) token={decoded}\r\nX-Echo: {auth}\r\nX-Decoded: {decoded}\r\nContent-Length: 0\r\n\r\n"
+                );
+                let _ = client.write_all(reply.as_bytes()).await;
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_proxy_echoing_our_credentials_gets_them_into_no_output() {
+    use base64::Engine as _;
+    let ca = microsoft_like_ca();
+    let pport = echoing_proxy().await;
+    let proxy = Proxy::parse(&format!("http://siem:Pr0xyS3cretPw@127.0.0.1:{pport}")).unwrap();
+    let r = one(
+        probe(Some(&ca.pem), 5.0, vec![], Some(proxy)),
+        eventhub_target(),
+    )
+    .await;
+    assert_eq!(r.verdict, Verdict::ProxyAuthRequired, "{}", r.detail);
+    let json = serde_json::to_string(&r).unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD.encode("siem:Pr0xyS3cretPw");
+    for secret in ["Pr0xyS3cretPw", b64.as_str()] {
+        assert!(!json.contains(secret), "{secret} leaked: {json}");
+        assert!(!r.detail.contains(secret), "{secret} leaked: {}", r.detail);
+    }
+    assert!(
+        !json.contains("X-Echo"),
+        "reply headers are never stored: {json}"
+    );
+    assert!(r.detail.contains("407"), "{}", r.detail);
+}
+
 // ---- the command line: bundle writing, merging and exit codes ----
 
 fn siemproof(args: &[&str]) -> (i32, String, String) {

@@ -265,7 +265,7 @@ pub(crate) fn audit_cmd(a: &AuditArgs, out: &mut dyn Write) -> Result<u8> {
         })?;
     }
     for w in &results.run.unverified {
-        eprintln!("warning: unverified evidence: {w}");
+        eprintln!("warning: unverified evidence: {}", crate::redact::text(w));
     }
     eprintln!("{manifest_note}");
     summarise(&results, &formats, a.all, &files, out)?;

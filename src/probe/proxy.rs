@@ -77,6 +77,19 @@ impl Proxy {
         Ok(None)
     }
 
+    /// Redacts our own credentials (in any form they could come back in) and anything
+    /// secret-looking from text a proxy sent, and keeps it short.
+    fn scrub(&self, text: &str) -> String {
+        let auth = self.authorization();
+        let token = auth.as_deref().and_then(|a| a.strip_prefix("Basic "));
+        let mut known: Vec<&str> = Vec::new();
+        known.extend(self.password.as_deref());
+        known.extend(token);
+        known.extend(auth.as_deref());
+        let clean = crate::redact::text_with(text, &known);
+        crate::evidence::truncate_marked(&clean, 300)
+    }
+
     /// `Proxy-Authorization` value for Basic credentials.
     fn authorization(&self) -> Option<String> {
         let user = self.username.as_deref()?;
@@ -128,7 +141,9 @@ impl Proxy {
             }
         }
         let text = String::from_utf8_lossy(&head);
-        let status_line = text.lines().next().unwrap_or_default().trim().to_string();
+        // Only the status line is kept, never the reply's headers, and it is redacted: a
+        // proxy may echo the Proxy-Authorization header (or the password) it was sent.
+        let status_line = self.scrub(text.lines().next().unwrap_or_default().trim());
         let code = status_line
             .split_whitespace()
             .nth(1)
