@@ -21,7 +21,17 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             // Errors quote inputs (a path, a value from a manifest): redacted like reports.
-            eprintln!("error: {}", siemproof::redact::text(&format!("{e:#}")));
+            // Hostile inputs can make a message huge (a quoted 100 KB value): keep it readable.
+            let mut msg = siemproof::redact::text(&format!("{e:#}")).into_owned();
+            if msg.len() > 8192 {
+                let mut end = 8192;
+                while !msg.is_char_boundary(end) {
+                    end -= 1;
+                }
+                msg.truncate(end);
+                msg.push_str("… [message cut at 8 KiB]");
+            }
+            eprintln!("error: {msg}");
             ExitCode::from(2)
         }
     }
