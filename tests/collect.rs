@@ -1041,3 +1041,41 @@ fn data_borne_canaries_reach_no_output() {
         "redaction keeps the name"
     );
 }
+
+#[test]
+fn collect_sign_writes_a_manifest_signature_that_audit_pubkey_requires() {
+    let m = start(DEMO, MockOptions::default());
+    let keys = tempfile::tempdir().expect("tempdir");
+    let prefix = keys.path().join("k");
+    let o = siemproof(
+        &["keygen", "--unencrypted", "--out", prefix.to_str().unwrap()],
+        &[],
+        Duration::from_secs(30),
+    );
+    assert!(o.status.success());
+    let key = keys.path().join("k.key");
+    let pubkey = keys.path().join("k.pub");
+    let run = collect(&m, &["--sign", key.to_str().unwrap()], secret_env(&m));
+    assert!(run.out.status.success(), "{}", run.stderr());
+    assert!(run.bundle.join("manifest.json.minisig").is_file());
+    let out = tempfile::tempdir().expect("tempdir");
+    let o = siemproof(
+        &[
+            "audit",
+            run.bundle.to_str().unwrap(),
+            "--out",
+            out.path().to_str().unwrap(),
+            "--format",
+            "json",
+            "--as-of",
+            AS_OF,
+            "--pubkey",
+            pubkey.to_str().unwrap(),
+        ],
+        &[],
+        Duration::from_secs(60),
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.code().is_some_and(|c| c <= 1), "{err}");
+    assert!(err.contains("verified"), "{err}");
+}
