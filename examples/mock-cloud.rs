@@ -73,6 +73,7 @@ fn main() -> Result<()> {
                 nextlink_loop: a.nextlink_loop,
                 forbidden_kinds: a.forbid,
                 only_kinds: a.only,
+                data_canary: None,
             },
             canary: None,
         },

@@ -89,8 +89,7 @@ pub fn load(bundle: &Bundle, dir: Option<&Path>, today: NaiveDate) -> Result<Vec
             .collect();
         files.sort();
         for p in files {
-            let t = std::fs::read_to_string(&p)
-                .with_context(|| format!("{}: cannot read", p.display()))?;
+            let t = crate::files::read_text_bounded(&p)?;
             out.push(Attestation::parse(&t, &p.display().to_string(), today)?);
         }
     }

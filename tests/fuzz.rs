@@ -256,7 +256,7 @@ fn mutate_bundle(rng: &mut fastrand::Rng, b: &Path) -> String {
             std::fs::write(&mpath, serde_json::to_vec(&m).unwrap()).unwrap();
             "manifest json".into()
         }
-        3 | 4 | 5 => {
+        3..=5 => {
             let files = raw_files(b);
             let rel = files[rng.usize(0..files.len())].clone();
             let p = b.join(&rel);

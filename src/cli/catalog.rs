@@ -289,7 +289,7 @@ pub(crate) fn attest_cmd(a: &AttestArgs, out: &mut dyn Write) -> Result<u8> {
         None => None,
         Some(p) => {
             let bytes =
-                std::fs::read(p).with_context(|| format!("--file {}: cannot read", p.display()))?;
+                crate::files::read_bounded(p).with_context(|| format!("--file {}", p.display()))?;
             Some((p.display().to_string(), hex::encode(Sha256::digest(&bytes))))
         }
     };

@@ -300,11 +300,7 @@ pub fn parse_json(path: &Path, bytes: &[u8]) -> Result<serde_json::Value, Eviden
 /// the cut with the full length. Idempotent for values already cut.
 pub fn cap_strings(v: &mut serde_json::Value, max: usize) {
     match v {
-        serde_json::Value::String(s) => {
-            if s.len() > max {
-                *s = truncate_marked(s, max);
-            }
-        }
+        serde_json::Value::String(s) if s.len() > max => *s = truncate_marked(s, max),
         serde_json::Value::Array(a) => a.iter_mut().for_each(|x| cap_strings(x, max)),
         serde_json::Value::Object(o) => o.values_mut().for_each(|x| cap_strings(x, max)),
         _ => {}

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::Args;
 
 use super::bundle::{self, ConfigFile};
@@ -76,8 +76,7 @@ pub fn run(a: &ProbeArgs, out: &mut dyn Write) -> Result<u8> {
     };
     let config = match &a.config {
         Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("{}: cannot read", p.display()))?;
+            let text = crate::files::read_text_bounded(p)?;
             let cfg = Config::parse(&text, &p.display().to_string())?;
             Some((cfg, text))
         }

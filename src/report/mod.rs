@@ -108,8 +108,7 @@ pub fn templates(dir: Option<&Path>) -> Result<Tera> {
                     .and_then(|n| n.to_str())
                     .unwrap_or_default()
                     .to_string();
-                let text = std::fs::read_to_string(&p)
-                    .with_context(|| format!("{}: cannot read", p.display()))?;
+                let text = crate::files::read_text_bounded(&p)?;
                 files.retain(|(n, _)| *n != name);
                 files.push((name, text));
             }

@@ -11,7 +11,7 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use minisign::{KeyPair, PublicKey, PublicKeyBox, SecretKey, SecretKeyBox};
 
 /// Holds the contents of a secret key file, for CI secret stores.
@@ -97,10 +97,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
 /// decrypting it with `SIEMPROOF_SIGNING_PASSWORD` or a terminal prompt.
 pub fn load_secret(path: Option<&Path>) -> Result<SecretKey> {
     let (text, source) = match path {
-        Some(p) => (
-            std::fs::read_to_string(p).with_context(|| format!("{}: cannot read", p.display()))?,
-            p.display().to_string(),
-        ),
+        Some(p) => (crate::files::read_text_bounded(p)?, p.display().to_string()),
         None => (
             std::env::var(KEY_ENV).map_err(|_| {
                 anyhow!(
@@ -136,8 +133,7 @@ pub fn load_secret(path: Option<&Path>) -> Result<SecretKey> {
 
 /// Loads a public key from a minisign `.pub` file (or a bare base64 key line).
 pub fn load_public(path: &Path) -> Result<PublicKey> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("{}: cannot read", path.display()))?;
+    let text = crate::files::read_text_bounded(path)?;
     let trimmed = text.trim();
     let pk = if trimmed.starts_with("untrusted comment:") {
         PublicKeyBox::from_string(trimmed).and_then(PublicKeyBox::into_public_key)

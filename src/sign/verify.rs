@@ -82,7 +82,7 @@ pub fn verify_dir(dir: &Path, pk: &PublicKey) -> Result<Report> {
     }
     let mut r = Report::default();
     let sums_path = dir.join(SUMS);
-    let sums_text = match std::fs::read(&sums_path) {
+    let sums_text = match crate::files::read_bounded(&sums_path) {
         Ok(b) => b,
         Err(_) => {
             r.problems
@@ -136,7 +136,7 @@ pub fn verify_dir(dir: &Path, pk: &PublicKey) -> Result<Report> {
 }
 
 fn check_signature(dir: &Path, pk: &PublicKey, sums_text: &[u8], r: &mut Report) {
-    let sig_text = match std::fs::read_to_string(dir.join(SIG)) {
+    let sig_text = match crate::files::read_text_bounded(&dir.join(SIG)) {
         Ok(t) => t,
         Err(_) => {
             r.problems
