@@ -32,14 +32,9 @@ static PATTERNS: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
             "${1}[REDACTED]",
         ),
         // HTTP credentials: `Bearer <token>` (16+ token characters, so prose such as "Bearer
-        // token expired" stays), `Basic <base64>` (a digit, `+`, `/` or `=` in it, so "Basic
-        // namespaces" stays).
+        // token expired" stays); `Basic <base64>` is handled by [`BASIC`] below.
         p(
             r#"(?i)\b(Bearer|Negotiate|NTLM)(\s+)[A-Za-z0-9\-._~+/=%]{16,}"#,
-            "${1}${2}[REDACTED]",
-        ),
-        p(
-            r#"(?i)\b(Basic)(\s+)[A-Za-z]*[0-9+/=][A-Za-z0-9+/=]*"#,
             "${1}${2}[REDACTED]",
         ),
         // JWT-shaped strings (header.payload.signature, base64url), wherever they appear.
@@ -55,6 +50,23 @@ static PATTERNS: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
     ]
 });
 
+/// `Basic <token>`; see [`is_basic_credential`] for which tokens count.
+static BASIC: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?i)\b(Basic\s+)([A-Za-z0-9+/]{4,}={0,2})"#).expect("basic pattern")
+});
+
+/// Whether the word after `Basic` is a credential rather than prose ("Basic tier"): it has a
+/// digit, `+`, `/` or `=`, or it decodes (base64) to `user:password`.
+fn is_basic_credential(token: &str) -> bool {
+    use base64::Engine as _;
+    token.contains(|c: char| c.is_ascii_digit() || matches!(c, '+' | '/' | '='))
+        || base64::engine::general_purpose::STANDARD_NO_PAD
+            .decode(token.trim_end_matches('='))
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .is_some_and(|t| t.contains(':') && !t.chars().any(char::is_control))
+}
+
 /// Redacts every secret-looking value in `text`.
 pub fn text(text: &str) -> Cow<'_, str> {
     let mut out: Cow<'_, str> = Cow::Borrowed(text);
@@ -62,6 +74,19 @@ pub fn text(text: &str) -> Cow<'_, str> {
         if re.is_match(&out) {
             out = Cow::Owned(re.replace_all(&out, *rep).into_owned());
         }
+    }
+    if BASIC
+        .captures_iter(&out)
+        .any(|c| is_basic_credential(&c[2]))
+    {
+        let replaced = BASIC.replace_all(&out, |c: &regex::Captures<'_>| {
+            if is_basic_credential(&c[2]) {
+                format!("{}{MARK}", &c[1])
+            } else {
+                c[0].to_string()
+            }
+        });
+        out = Cow::Owned(replaced.into_owned());
     }
     out
 }
