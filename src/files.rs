@@ -16,6 +16,7 @@ use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
 use anyhow::{bail, Context, Result};
 
@@ -196,6 +197,35 @@ pub fn check_target(target: &Path, kind: OutputKind, force: bool, flag: &str) ->
     }
 }
 
+/// Temporary output directories of this process that are not yet swapped in: a terminating
+/// signal removes them before the process exits (see `main.rs`), so no command leaves a
+/// `.siemproof-*` directory behind, whichever signal ends it.
+static LIVE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Registers a temporary directory for removal on a terminating signal.
+pub fn register_temporary(dir: &Path) {
+    if let Ok(mut l) = LIVE.lock() {
+        l.push(dir.to_path_buf());
+    }
+}
+
+/// Forgets a temporary directory (renamed into place, or removed).
+pub fn unregister_temporary(dir: &Path) {
+    if let Ok(mut l) = LIVE.lock() {
+        l.retain(|p| p != dir);
+    }
+}
+
+/// Removes every registered temporary directory (on a terminating signal); returns how many.
+pub fn remove_temporaries() -> usize {
+    let Ok(mut l) = LIVE.lock() else { return 0 };
+    let n = l.len();
+    for p in l.drain(..) {
+        let _ = fs::remove_dir_all(&p);
+    }
+    n
+}
+
 /// Writes `bytes` to `path` and fsyncs it.
 pub fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
     if let Some(d) = path.parent() {
@@ -212,7 +242,9 @@ pub fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
 /// A directory being filled beside its target; dropped without [`Staging::commit`], it is
 /// removed with everything in it.
 pub struct Staging {
-    dir: tempfile::TempDir,
+    /// Always `Some` until [`Staging::commit`] takes it.
+    dir: Option<tempfile::TempDir>,
+    path: PathBuf,
 }
 
 impl Staging {
@@ -228,11 +260,16 @@ impl Staging {
             .with_context(|| {
                 format!("{}: cannot create a temporary directory", parent.display())
             })?;
-        Ok(Staging { dir })
+        let path = dir.path().to_path_buf();
+        register_temporary(&path);
+        Ok(Staging {
+            dir: Some(dir),
+            path,
+        })
     }
 
     pub fn path(&self) -> &Path {
-        self.dir.path()
+        &self.path
     }
 
     /// Writes one file (relative path) into the staging directory, fsynced.
@@ -240,18 +277,30 @@ impl Staging {
         if !crate::evidence::is_safe_relative_path(rel) {
             bail!("refusing unsafe output path {rel:?}");
         }
-        let p = self.dir.path().join(rel);
+        let p = self.path.join(rel);
         write_synced(&p, bytes)?;
         Ok(p)
     }
 
     /// Swaps the staging directory in as `target`, replacing what was there.
-    pub fn commit(self, target: &Path) -> Result<()> {
-        sync_tree(self.dir.path())?;
-        let tmp = self.dir.keep();
-        replace_dir(&tmp, target).inspect_err(|_| {
+    pub fn commit(mut self, target: &Path) -> Result<()> {
+        sync_tree(&self.path)?;
+        let tmp = match self.dir.take() {
+            Some(d) => d.keep(),
+            None => bail!("staging directory already committed"),
+        };
+        let r = replace_dir(&tmp, target).inspect_err(|_| {
             let _ = fs::remove_dir_all(&tmp);
-        })
+        });
+        unregister_temporary(&tmp);
+        r
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        // The TempDir (if still here) removes the directory itself.
+        unregister_temporary(&self.path);
     }
 }
 

@@ -27,4 +27,5 @@ pub mod report;
 pub mod results;
 pub mod selftest;
 pub mod sign;
+pub mod signals;
 pub mod waiver;

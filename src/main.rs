@@ -10,6 +10,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = siemproof::cli::Cli::parse();
+    // Every terminating signal ends the process like Ctrl-C, removing temporary outputs.
+    siemproof::signals::watch();
     match siemproof::cli::run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {

@@ -562,3 +562,61 @@ fn audit_says_an_unsigned_manifest_is_unprotected_and_pubkey_requires_a_signatur
     );
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn every_command_handles_terminating_signals_like_ctrl_c() {
+    // `audit --config FIFO` blocks reading the config until killed: a deterministic moment to
+    // send the signal. The old binary died of it (no exit code); now it exits 2, says why, and
+    // the earlier output is untouched.
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("out");
+    assert_eq!(
+        audit_into(&tenant_dir(DEMO), AS_OF, &out, "json", &[])
+            .status
+            .code(),
+        Some(1)
+    );
+    let before = tree(&out);
+    for signal in ["TERM", "HUP", "INT"] {
+        let fifo = t.path().join(format!("fifo-{signal}"));
+        assert!(Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+        let child = common::bin()
+            .args(["audit", tenant_dir(DEMO).to_str().unwrap(), "--config"])
+            .arg(&fifo)
+            .arg("--out")
+            .arg(&out)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        let pid = child.id().to_string();
+        assert!(Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .unwrap()
+            .success());
+        let started = Instant::now();
+        let handle = std::thread::spawn(move || child.wait_with_output().unwrap());
+        while !handle.is_finished() {
+            if started.elapsed() > Duration::from_secs(20) {
+                let _ = Command::new("kill").args(["-9", &pid]).status();
+                panic!("SIG{signal} was ignored");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let o = handle.join().unwrap();
+        assert_eq!(o.status.code(), Some(2), "SIG{signal}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains(&format!("interrupted by SIG{signal}")),
+            "{}",
+            stderr(&o)
+        );
+    }
+    assert_eq!(tree(&out), before);
+    assert!(leftovers(t.path()).is_empty(), "{:?}", leftovers(t.path()));
+}

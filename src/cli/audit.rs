@@ -329,6 +329,11 @@ pub(crate) fn report_cmd(a: &ReportArgs, out: &mut dyn Write) -> Result<u8> {
     }
     let results = Results::load(&a.results)?;
     let catalog = Catalog::load(&[])?;
+    if !formats.iter().any(|f| !report::files_of(f).is_empty()) {
+        // `--format table` only: nothing to write, and --out is left as it is.
+        summarise(&results, &formats, a.all, &[], out)?;
+        return Ok(0);
+    }
     let files = write_output(&a.out, previous, |dir| {
         // Re-rendering keeps the earlier report's other files (e.g. results.json beside it).
         if previous == Target::Previous {

@@ -119,7 +119,7 @@ pub fn collect(opts: &CollectOptions) -> Result<Summary> {
         .build()
         .context("cannot start the async runtime")?;
     rt.block_on(async {
-        let signal = terminating_signal()?;
+        let signal = crate::signals::terminating()?;
         tokio::select! {
             r = collect_async(opts) => r,
             name = signal => {
@@ -128,47 +128,6 @@ pub fn collect(opts: &CollectOptions) -> Result<Summary> {
                 bail!("interrupted by {name}: no bundle written to {}", opts.out.display())
             }
         }
-    })
-}
-
-/// Resolves with the name of the first terminating signal received. Handlers are installed
-/// before the collection starts, so no signal falls through to the default (which would kill
-/// the process and leave the temporary directory behind).
-#[cfg(unix)]
-fn terminating_signal() -> Result<impl std::future::Future<Output = &'static str>> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let kinds = [
-        (SignalKind::interrupt(), "SIGINT"),
-        (SignalKind::terminate(), "SIGTERM"),
-        (SignalKind::hangup(), "SIGHUP"),
-        (SignalKind::quit(), "SIGQUIT"),
-        (SignalKind::alarm(), "SIGALRM"),
-        (SignalKind::user_defined1(), "SIGUSR1"),
-        (SignalKind::user_defined2(), "SIGUSR2"),
-    ];
-    let mut streams = Vec::new();
-    for (k, name) in kinds {
-        streams.push((
-            signal(k).with_context(|| format!("cannot handle {name}"))?,
-            name,
-        ));
-    }
-    Ok(async move {
-        let waits = streams.iter_mut().map(|(s, name)| {
-            Box::pin(async move {
-                s.recv().await;
-                *name
-            })
-        });
-        futures::future::select_all(waits).await.0
-    })
-}
-
-#[cfg(not(unix))]
-fn terminating_signal() -> Result<impl std::future::Future<Output = &'static str>> {
-    Ok(async {
-        let _ = tokio::signal::ctrl_c().await;
-        "Ctrl-C"
     })
 }
 

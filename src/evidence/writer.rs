@@ -36,6 +36,7 @@ impl BundleWriter {
             .with_context(|| {
                 format!("{}: cannot create a temporary directory", parent.display())
             })?;
+        crate::files::register_temporary(tmp.path());
         Ok(BundleWriter {
             target: target.to_path_buf(),
             tmp,
@@ -137,9 +138,11 @@ impl BundleWriter {
         }
         crate::files::sync_tree_public(self.tmp.path())?;
         let tmp = self.tmp.keep();
-        replace_dir(&tmp, &self.target).inspect_err(|_| {
+        let r = replace_dir(&tmp, &self.target).inspect_err(|_| {
             let _ = fs::remove_dir_all(&tmp);
-        })?;
+        });
+        crate::files::unregister_temporary(&tmp);
+        r?;
         Ok(self.target)
     }
 }
