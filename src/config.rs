@@ -220,6 +220,10 @@ pub struct Thresholds {
     /// Window of Event Hub metrics the collector reads.
     #[serde(default = "h24")]
     pub metrics_window_hours: i64,
+    /// Evidence older than this (collection time against the time of the audit) is reported
+    /// as stale. It never changes a check's verdict: those are judged at the audit clock.
+    #[serde(default = "h48")]
+    pub max_evidence_age_hours: i64,
 }
 
 fn d30() -> i64 {
@@ -231,6 +235,9 @@ fn d730() -> i64 {
 fn h24() -> i64 {
     24
 }
+fn h48() -> i64 {
+    48
+}
 
 impl Default for Thresholds {
     fn default() -> Self {
@@ -239,6 +246,7 @@ impl Default for Thresholds {
             max_credential_lifetime_days: 730,
             freshness_hours: 24,
             metrics_window_hours: 24,
+            max_evidence_age_hours: 48,
         }
     }
 }
@@ -510,6 +518,7 @@ impl Config {
             ),
             ("thresholds.freshness_hours", t.freshness_hours),
             ("thresholds.metrics_window_hours", t.metrics_window_hours),
+            ("thresholds.max_evidence_age_hours", t.max_evidence_age_hours),
         ] {
             if v <= 0 {
                 return Err(bad(k, "must be above 0".into()));

@@ -13,7 +13,7 @@ use crate::report;
 use crate::results::Results;
 
 use super::signing::{clear_signed_output, load_signing_key};
-use super::{as_of, summarise};
+use super::summarise;
 
 #[derive(Args)]
 pub struct InitArgs {
@@ -61,7 +61,8 @@ pub struct AuditArgs {
     /// Comma-separated formats: table, json, html, md, junit, sarif, oscal, jsonl, csv
     #[arg(long, default_value = "table,json,html,md")]
     pub format: String,
-    /// The audit clock for expiry and freshness (RFC 3339 or YYYY-MM-DD; default now)
+    /// The audit clock for expiry and freshness (RFC 3339 or YYYY-MM-DD; default: the bundle's
+    /// collected_at, so the same bundle gives the same verdicts on any day; never earlier)
     #[arg(long, env = "SIEMPROOF_AS_OF")]
     pub as_of: Option<String>,
     /// Exit 1 when a check at or above this severity fails
@@ -175,7 +176,11 @@ pub(crate) fn audit_cmd(a: &AuditArgs, out: &mut dyn Write) -> Result<u8> {
     let opts = AuditOptions {
         bundle: a.bundle.clone(),
         config: a.config.clone(),
-        as_of: as_of(&a.as_of)?,
+        as_of: a
+            .as_of
+            .as_deref()
+            .map(crate::audit::parse_as_of)
+            .transpose()?,
         allow_unverified: a.allow_unverified,
         attestations: a.attestations.clone(),
         fail_on: a.fail_on.threshold(),
@@ -210,6 +215,15 @@ pub(crate) fn audit_cmd(a: &AuditArgs, out: &mut dyn Write) -> Result<u8> {
     }
     for w in &results.run.unverified {
         eprintln!("warning: unverified evidence: {w}");
+    }
+    for n in &results.run.notes {
+        eprintln!("warning: {n}");
+    }
+    if let Some(age) = results.run.evidence_age.as_ref().filter(|a| a.stale) {
+        eprintln!(
+            "warning: the evidence is {} h old (collected {}; thresholds.max_evidence_age_hours = {}): the verdicts describe the tenant as it was then; collect again for a current picture",
+            age.hours, results.run.collected_at, age.threshold_hours
+        );
     }
     summarise(&results, &formats, a.all, &files, out)?;
     Ok(if results.fails_at(opts.fail_on) { 1 } else { 0 })

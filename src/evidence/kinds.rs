@@ -179,7 +179,9 @@ pub static KINDS: &[Kind] = &[
         name: "arm.eventhub.metrics",
         plane: Plane::Arm,
         method: "GET",
-        url: "{ns_id}/providers/Microsoft.Insights/metrics?metricnames=IncomingMessages,OutgoingMessages,ThrottledRequests,IncomingBytes&aggregation=Total&interval=PT1H&timespan={start}/{end}&$filter=EntityName eq '*'",
+        // `top` (default 10) caps the hub series a dimension split returns; 1000 is the most
+        // hubs a namespace can hold, so the configured hub's series is never cut off.
+        url: "{ns_id}/providers/Microsoft.Insights/metrics?metricnames=IncomingMessages,OutgoingMessages,ThrottledRequests,IncomingBytes&aggregation=Total&interval=PT1H&timespan={start}/{end}&$filter=EntityName eq '*'&top=1000",
         api_version: Some("2023-10-01"),
         audience: Some("arm"),
         permission: "Monitoring Reader (or Reader) on the namespace",
