@@ -518,7 +518,10 @@ impl Config {
             ),
             ("thresholds.freshness_hours", t.freshness_hours),
             ("thresholds.metrics_window_hours", t.metrics_window_hours),
-            ("thresholds.max_evidence_age_hours", t.max_evidence_age_hours),
+            (
+                "thresholds.max_evidence_age_hours",
+                t.max_evidence_age_hours,
+            ),
         ] {
             if v <= 0 {
                 return Err(bad(k, "must be above 0".into()));

@@ -370,10 +370,7 @@ pub fn evaluate(check: &Check, c: &Compiled, scope: &Scope) -> Outcome {
                     Status::NotAssessed,
                     format!("`warn` returned {}, not a boolean", describe(&other)),
                 ),
-                Some(Err(e)) => (
-                    Status::NotAssessed,
-                    unknown_because(check, plain_error(&e)),
-                ),
+                Some(Err(e)) => (Status::NotAssessed, unknown_because(check, plain_error(&e))),
             },
             Ok(Value::Bool(false)) => {
                 let st = match check.on_fail {
@@ -388,7 +385,10 @@ pub fn evaluate(check: &Check, c: &Compiled, scope: &Scope) -> Outcome {
             }
             Ok(Value::Null) => (
                 Status::NotAssessed,
-                unknown_because(check, "a fact it needs is unknown in the evidence (null)".into()),
+                unknown_because(
+                    check,
+                    "a fact it needs is unknown in the evidence (null)".into(),
+                ),
             ),
             Ok(other) => (
                 Status::NotAssessed,

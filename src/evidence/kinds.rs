@@ -372,6 +372,14 @@ pub static KINDS: &[Kind] = &[
 ];
 
 /// Looks a kind up by its stable name.
+/// Whether a 404 from this kind's endpoint means "the thing is absent". True for lists below an
+/// ARM resource group or resource (the group or parent does not exist); false for the
+/// tenant-scoped Entra diagnostic settings, Graph lists and the Management Activity API (whose
+/// absence is AF20022/AF20023, handled apart), which answer an empty list instead.
+pub fn absent_on_404(name: &str) -> bool {
+    name.starts_with("arm.") && !name.starts_with("arm.aadiam.")
+}
+
 pub fn kind(name: &str) -> Option<&'static Kind> {
     KINDS.iter().find(|k| k.name == name)
 }

@@ -150,6 +150,9 @@ impl LoadedItem {
             // disabled (AF20023) subscription with HTTP 400: an authoritative "nothing flows".
             (_, Some("AF20022" | "AF20023")) => EvidenceStatus::NotFound,
             (Some(401 | 403), _) => EvidenceStatus::Forbidden,
+            // Tenant-wide and filtered lists (Entra diagnostic settings, every Graph list)
+            // answer an empty list when nothing exists; a 404 from them is a fault, not absence.
+            (Some(404), _) if !kinds::absent_on_404(&self.item.kind) => EvidenceStatus::Error,
             (Some(404), _) => EvidenceStatus::NotFound,
             (Some(429), _) => EvidenceStatus::Throttled,
             (Some(200..=299), None) | (None, None) if self.body.is_some() => EvidenceStatus::Ok,
@@ -525,7 +528,12 @@ pub fn chain_gap(paging: kinds::Paging, items: &[&LoadedItem]) -> Option<String>
     }
     let mut chains: BTreeMap<String, Vec<&LoadedItem>> = BTreeMap::new();
     for it in items {
-        let scope = it.item.scope.clone().unwrap_or_default().to_ascii_lowercase();
+        let scope = it
+            .item
+            .scope
+            .clone()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
         chains.entry(scope).or_default().push(it);
     }
     for (scope, mut chain) in chains {
@@ -533,7 +541,10 @@ pub fn chain_gap(paging: kinds::Paging, items: &[&LoadedItem]) -> Option<String>
         let where_ = if scope.is_empty() {
             String::new()
         } else {
-            format!(" for {}", chain[0].item.scope.as_deref().unwrap_or_default())
+            format!(
+                " for {}",
+                chain[0].item.scope.as_deref().unwrap_or_default()
+            )
         };
         for (expected, it) in chain.iter().enumerate() {
             let page = it.item.page.unwrap_or(0) as usize;

@@ -65,15 +65,15 @@ fn auth_rule(v: &Value, scope: &str) -> AuthRule {
         .or_else(|| id_part(&id, "authorizationrules"))
         .unwrap_or_default();
     // Absent rights are unknown rights, not none: every derived flag stays `null`.
-    let rights: Option<Vec<String>> = raw::opt_arr(v, &["properties", "rights"]).map(|a| {
+    // An element that is not a string (null, a number) is a right we cannot read: unknown.
+    let rights: Option<Vec<String>> = raw::opt_arr(v, &["properties", "rights"]).and_then(|a| {
         let mut r: Vec<String> = a
             .iter()
-            .filter_map(|r| r.as_str())
-            .map(canonical_right)
-            .collect();
+            .map(|r| r.as_str().map(canonical_right))
+            .collect::<Option<_>>()?;
         r.sort();
         r.dedup();
-        r
+        Some(r)
     });
     let has = |r: &str| rights.as_ref().map(|x| x.iter().any(|y| y == r));
     let manage = has("Manage");
@@ -290,7 +290,8 @@ pub fn eventhub(input: &mut Input<'_>) -> EventHub {
         };
         by_id.get(ns).copied()
     };
-    let hub_name_of = |scope: &Option<String>| scope.as_deref().and_then(|s| id_part(s, "eventhubs"));
+    let hub_name_of =
+        |scope: &Option<String>| scope.as_deref().and_then(|s| id_part(s, "eventhubs"));
 
     for l in input.listings("arm.eventhub.eventhubs") {
         let Some(k) = ns_of(&l.scope) else {
@@ -303,7 +304,13 @@ pub fn eventhub(input: &mut Input<'_>) -> EventHub {
         let mut hubs = Vec::new();
         for (item, v) in &l.elements {
             let id = raw::norm_id(&s(v, &["id"]).unwrap_or_default());
-            disagree(input, "arm.eventhub.eventhubs", item, &id, &namespaces[k].id);
+            disagree(
+                input,
+                "arm.eventhub.eventhubs",
+                item,
+                &id,
+                &namespaces[k].id,
+            );
             let hours = n(
                 v,
                 &["properties", "retentionDescription", "retentionTimeInHours"],
@@ -345,7 +352,10 @@ pub fn eventhub(input: &mut Input<'_>) -> EventHub {
             disagree(input, "arm.eventhub.namespace_rules", item, &id, &ns_id);
             rules.push(auth_rule(v, "namespace"));
         }
-        namespaces[k].rules.get_or_insert_with(Vec::new).extend(rules);
+        namespaces[k]
+            .rules
+            .get_or_insert_with(Vec::new)
+            .extend(rules);
     }
     for kind in ["arm.eventhub.hub_rules", "arm.eventhub.consumer_groups"] {
         for l in input.listings(kind) {
@@ -367,7 +377,9 @@ pub fn eventhub(input: &mut Input<'_>) -> EventHub {
             if !l.complete() {
                 continue;
             }
-            let hub_id = namespaces[k].hubs.as_ref().expect("found above")[h].id.clone();
+            let hub_id = namespaces[k].hubs.as_ref().expect("found above")[h]
+                .id
+                .clone();
             let parent = if hub_id.is_empty() {
                 l.scope.clone().unwrap_or_default()
             } else {
@@ -395,7 +407,9 @@ pub fn eventhub(input: &mut Input<'_>) -> EventHub {
             if kind == "arm.eventhub.hub_rules" {
                 hub.rules.get_or_insert_with(Vec::new).extend(rules);
             } else {
-                hub.consumer_groups.get_or_insert_with(Vec::new).extend(groups);
+                hub.consumer_groups
+                    .get_or_insert_with(Vec::new)
+                    .extend(groups);
             }
         }
     }
@@ -445,7 +459,7 @@ pub fn eventhub(input: &mut Input<'_>) -> EventHub {
             orphan(input, "arm.eventhub.metrics", &l);
             continue;
         };
-        let Some((_, body)) = l.elements.first() else {
+        let Some((_, body)) = l.bodies.first() else {
             continue;
         };
         let t = metrics(body);
@@ -460,7 +474,10 @@ pub fn eventhub(input: &mut Input<'_>) -> EventHub {
                         timespan: t.namespace.timespan.clone(),
                         errors: [
                             t.namespace.errors.clone(),
-                            vec![format!("the metrics response has no series for hub {}", h.name)],
+                            vec![format!(
+                                "the metrics response has no series for hub {}",
+                                h.name
+                            )],
                         ]
                         .concat(),
                         ..Metrics::default()
@@ -583,7 +600,10 @@ fn orphan(input: &mut Input<'_>, kind: &str, l: &super::Listing<'_>) {
         return; // the parents are unknown, so nothing can be said about their children
     }
     if let Some((item, _)) = l.elements.first() {
-        let scope = l.scope.clone().unwrap_or_else(|| "no recorded scope".into());
+        let scope = l
+            .scope
+            .clone()
+            .unwrap_or_else(|| "no recorded scope".into());
         input.inconsistent(
             kind,
             item,
@@ -659,10 +679,7 @@ pub fn storage(input: &mut Input<'_>, eh: &EventHub) -> Storage {
             Some(i) => scope[..i].to_string(),
             None => scope.clone(),
         };
-        let Some(k) = accounts
-            .iter()
-            .position(|a| raw::same_id(&a.id, &acct_id))
-        else {
+        let Some(k) = accounts.iter().position(|a| raw::same_id(&a.id, &acct_id)) else {
             orphan(input, "arm.storage.containers", &l);
             continue;
         };
@@ -680,7 +697,10 @@ pub fn storage(input: &mut Input<'_>, eh: &EventHub) -> Storage {
                 public_access: s(v, &["properties", "publicAccess"]),
             });
         }
-        accounts[k].containers.get_or_insert_with(Vec::new).extend(list);
+        accounts[k]
+            .containers
+            .get_or_insert_with(Vec::new)
+            .extend(list);
     }
     for a in accounts.iter_mut() {
         a.checkpoint_container_exists = match (&cfg.storage.container, &a.containers) {
@@ -736,7 +756,26 @@ pub fn entra(input: &mut Input<'_>, eh: &EventHub) -> Entra {
         for v in input.list_of("arm.aadiam.diagnostic_settings", item, body) {
             let mut categories = Vec::new();
             let mut groups = Vec::new();
-            for log in arr(v, &["properties", "logs"]) {
+            // `logs` is what the setting sends: without it, or with an entry that does not say
+            // whether it is on or which category it is, the setting cannot be judged.
+            let Some(logs) = raw::opt_arr(v, &["properties", "logs"]) else {
+                input.malformed(
+                    "arm.aadiam.diagnostic_settings",
+                    item,
+                    "a setting lacks `properties.logs`",
+                );
+                continue;
+            };
+            for log in logs {
+                let named = s(log, &["category"]).is_some() || s(log, &["categoryGroup"]).is_some();
+                if b(log, &["enabled"]).is_none() || !named {
+                    input.malformed(
+                        "arm.aadiam.diagnostic_settings",
+                        item,
+                        "a `logs` entry lacks `enabled` or its `category`/`categoryGroup`",
+                    );
+                    continue;
+                }
                 if b(log, &["enabled"]) != Some(true) {
                     continue;
                 }

@@ -159,29 +159,58 @@ fn is_write(name: &str) -> bool {
     .any(|w| n.contains(w))
 }
 
-/// The elements of every complete listing of `kind`, keyed by the lowercase request scope
-/// (a service principal's object id); scopes whose listing is incomplete map to `None`.
-fn by_scope<'a>(input: &mut Input<'a>, kind: &str) -> HashMap<String, Option<Vec<&'a Value>>> {
+/// The elements of every listing of `kind`, keyed by the lowercase request scope (an app id,
+/// a service principal's object id); scopes whose listing is incomplete map to `None`.
+/// `own` names the field that must agree with the scope, and `required` the fields every
+/// element must carry (else the kind is malformed).
+fn by_scope<'a>(
+    input: &mut Input<'a>,
+    kind: &str,
+    own: &str,
+    required: &[&[&str]],
+) -> HashMap<String, Option<Vec<&'a Value>>> {
     let mut out = HashMap::new();
     for l in input.listings(kind) {
         let key = l.scope.clone().unwrap_or_default().to_ascii_lowercase();
         let mut scope_items = Vec::new();
+        let mut whole = l.complete();
         for (item, v) in &l.elements {
-            // A child whose own principal or client id names another service principal
-            // disagrees with the request: keep it under the request's scope and report it.
-            let own = s(v, &["principalId"]).or_else(|| s(v, &["clientId"]));
-            if let Some(own) = own.filter(|o| !key.is_empty() && !o.eq_ignore_ascii_case(&key)) {
+            if !input.require(kind, item, v, required) {
+                whole = false;
+                continue;
+            }
+            // A child whose own id names another app or principal disagrees with the
+            // request: keep it under the request's scope and report it.
+            if let Some(own) =
+                s(v, &[own]).filter(|o| !key.is_empty() && !o.eq_ignore_ascii_case(&key))
+            {
                 input.inconsistent(
                     kind,
                     item,
-                    &format!("an item for {own} was returned by the request for {key}; kept under {key}"),
+                    &format!(
+                        "an item for {own} was returned by the request for {key}; kept under {key}"
+                    ),
                 );
             }
             scope_items.push(*v);
         }
-        out.insert(key, l.complete().then_some(scope_items));
+        out.insert(key, whole.then_some(scope_items));
     }
     out
+}
+
+/// What the request for `app` returned: `None` when it was not read completely, `Some(None)`
+/// when it listed nothing for that app id.
+fn lookup<'v>(
+    lists: &HashMap<String, Option<Vec<&'v Value>>>,
+    app: &str,
+) -> Option<Option<&'v Value>> {
+    let list = lists.get(app)?.as_ref()?;
+    Some(
+        list.iter()
+            .copied()
+            .find(|v| s(v, &["appId"]).is_some_and(|a| a.eq_ignore_ascii_case(app))),
+    )
 }
 
 pub fn apps(input: &mut Input<'_>) -> Apps {
@@ -192,28 +221,37 @@ pub fn apps(input: &mut Input<'_>) -> Apps {
         "graph.oauth2_permission_grants",
     ];
     let status = input.status_of(&kinds[..3]);
-    let mut applications: HashMap<String, &Value> = HashMap::new();
-    for (item, body) in input.bodies("graph.applications") {
-        for v in input.list_of("graph.applications", item, body) {
-            if let Some(id) = s(v, &["appId"]) {
-                applications.insert(id.to_ascii_lowercase(), v);
-            }
-        }
-    }
+    // Each request was for one app id (`$filter=appId eq '…'`): what it returned is what
+    // exists for that app id, and a configured id with no complete request is unknown.
+    let app_lists = by_scope(input, "graph.applications", "appId", &[&["appId"]]);
+    let sp_lists = by_scope(
+        input,
+        "graph.service_principals",
+        "appId",
+        &[&["appId"], &["id"]],
+    );
     let mut sp_by_app: HashMap<String, &Value> = HashMap::new();
     let mut sp_by_id: HashMap<String, &Value> = HashMap::new();
-    for (item, body) in input.bodies("graph.service_principals") {
-        for v in input.list_of("graph.service_principals", item, body) {
-            if let Some(a) = s(v, &["appId"]) {
-                sp_by_app.insert(a.to_ascii_lowercase(), v);
-            }
-            if let Some(id) = s(v, &["id"]) {
-                sp_by_id.insert(id.to_ascii_lowercase(), v);
-            }
+    for v in sp_lists.values().flatten().flatten() {
+        if let Some(a) = s(v, &["appId"]) {
+            sp_by_app.insert(a.to_ascii_lowercase(), v);
+        }
+        if let Some(id) = s(v, &["id"]) {
+            sp_by_id.insert(id.to_ascii_lowercase(), v);
         }
     }
-    let assignments = by_scope(input, "graph.app_role_assignments");
-    let grants = by_scope(input, "graph.oauth2_permission_grants");
+    let assignments = by_scope(
+        input,
+        "graph.app_role_assignments",
+        "principalId",
+        &[&["appRoleId"], &["resourceId"]],
+    );
+    let grants = by_scope(
+        input,
+        "graph.oauth2_permission_grants",
+        "clientId",
+        &[&["resourceId"], &["scope"], &["consentType"]],
+    );
     // Resolves an app role id on a resource service principal to its permission name; `None`
     // when the resource lists no such role (or no `appRoles` at all).
     let role_name = |resource_sp: &Value, role_id: &str| -> Option<String> {
@@ -233,8 +271,13 @@ pub fn apps(input: &mut Input<'_>) -> Apps {
             app_id: client_id.clone(),
             ..App::default()
         };
-        if let Some(v) = applications.get(&key) {
-            app.found = true;
+        let registration = lookup(&app_lists, &key);
+        app.found = registration.map(|r| r.is_some());
+        if registration.is_none() {
+            app.unresolved
+                .push("the app registration was not read completely".into());
+        }
+        if let Some(Some(v)) = registration {
             app.object_id = s(v, &["id"]);
             app.display_name = s(v, &["displayName"]);
             app.sign_in_audience = s(v, &["signInAudience"]);
@@ -250,7 +293,10 @@ pub fn apps(input: &mut Input<'_>) -> Apps {
                 let mut creds: Vec<Credential> = pw
                     .iter()
                     .map(|c| credential(c, "secret", as_of, warn))
-                    .chain(keys.iter().map(|c| credential(c, "certificate", as_of, warn)))
+                    .chain(
+                        keys.iter()
+                            .map(|c| credential(c, "certificate", as_of, warn)),
+                    )
                     .collect();
                 creds.sort_by(|a, b| a.end.cmp(&b.end));
                 let secrets = creds.iter().filter(|c| c.kind == "secret").count() as i64;
@@ -270,7 +316,13 @@ pub fn apps(input: &mut Input<'_>) -> Apps {
         }
         let mut granted_names: Vec<(String, String)> = Vec::new(); // (resource appId, name)
         let mut resolved = Some(true);
-        if let Some(sp) = sp_by_app.get(&key) {
+        let principal = lookup(&sp_lists, &key);
+        if principal.is_none() {
+            app.unresolved
+                .push("the app's service principal was not read completely".into());
+            resolved = None;
+        }
+        if let Some(Some(sp)) = principal {
             any_sp = true;
             let sp_id = s(sp, &["id"]).unwrap_or_default();
             app.service_principal_id = Some(sp_id.clone());
@@ -321,13 +373,16 @@ pub fn apps(input: &mut Input<'_>) -> Apps {
                     }
                 }
                 _ => {
-                    app.unresolved
-                        .push("the service principal's app role assignments were not read completely".into());
+                    app.unresolved.push(
+                        "the service principal's app role assignments were not read completely"
+                            .into(),
+                    );
                     resolved = None;
                 }
             }
             match grants.get(&sp_id.to_ascii_lowercase()) {
                 Some(Some(list)) => {
+                    app.delegated_permissions = Some(vec![]);
                     for g in list {
                         let resource_id = s(g, &["resourceId"])
                             .unwrap_or_default()
@@ -337,7 +392,9 @@ pub fn apps(input: &mut Input<'_>) -> Apps {
                             .and_then(|r| s(r, &["displayName"]))
                             .unwrap_or_else(|| resource_id.clone());
                         for scope in s(g, &["scope"]).unwrap_or_default().split_whitespace() {
-                            app.delegated_permissions.push(format!("{rname}/{scope}"));
+                            app.delegated_permissions
+                                .get_or_insert_with(Vec::new)
+                                .push(format!("{rname}/{scope}"));
                             // A delegated write scope lets the app write as its user (or as
                             // every user, with `consentType: AllPrincipals`): it counts.
                             if is_write(scope) {
@@ -361,7 +418,7 @@ pub fn apps(input: &mut Input<'_>) -> Apps {
                 }
             }
         }
-        if let Some(v) = applications.get(&key) {
+        if let Some(Some(v)) = registration {
             match raw::opt_arr(v, &["requiredResourceAccess"]) {
                 None => {
                     app.unresolved
@@ -374,8 +431,22 @@ pub fn apps(input: &mut Input<'_>) -> Apps {
                         let rapp = s(rra, &["resourceAppId"])
                             .unwrap_or_default()
                             .to_ascii_lowercase();
-                        for ra in arr(rra, &["resourceAccess"]) {
-                            if !s(ra, &["type"]).is_some_and(|t| t.eq_ignore_ascii_case("Role")) {
+                        let Some(access) = raw::opt_arr(rra, &["resourceAccess"]) else {
+                            known = false;
+                            app.unresolved.push(format!(
+                                "a requiredResourceAccess entry for {rapp} lacks resourceAccess"
+                            ));
+                            continue;
+                        };
+                        for ra in access {
+                            let Some(ty) = s(ra, &["type"]) else {
+                                known = false;
+                                app.unresolved.push(format!(
+                                    "a requested permission of {rapp} does not say whether it is a Role or a Scope"
+                                ));
+                                continue;
+                            };
+                            if !ty.eq_ignore_ascii_case("Role") {
                                 continue;
                             }
                             let name = sp_by_app
@@ -404,7 +475,7 @@ pub fn apps(input: &mut Input<'_>) -> Apps {
         }
         app.permissions_resolved = if app.service_principal_id.is_some() {
             resolved
-        } else if app.found {
+        } else if app.found == Some(true) && principal == Some(None) {
             // No service principal: nothing can have been granted to it.
             Some(true)
         } else {
@@ -414,11 +485,14 @@ pub fn apps(input: &mut Input<'_>) -> Apps {
             &mut app.o365_permissions,
             &mut app.graph_permissions,
             &mut app.other_permissions,
-            &mut app.delegated_permissions,
             &mut app.write_permissions,
         ] {
             list.sort();
             list.dedup();
+        }
+        if let Some(l) = app.delegated_permissions.as_mut() {
+            l.sort();
+            l.dedup();
         }
         if let Some(l) = app.not_consented.as_mut() {
             l.sort();
@@ -433,8 +507,14 @@ pub fn apps(input: &mut Input<'_>) -> Apps {
     }
     if !any_sp && input.usable("graph.service_principals") {
         // No configured app has a service principal, so there was nothing to list.
-        input.vacuous("graph.app_role_assignments", "no configured app has a service principal");
-        input.vacuous("graph.oauth2_permission_grants", "no configured app has a service principal");
+        input.vacuous(
+            "graph.app_role_assignments",
+            "no configured app has a service principal",
+        );
+        input.vacuous(
+            "graph.oauth2_permission_grants",
+            "no configured app has a service principal",
+        );
     }
     Apps { status, items }
 }
@@ -490,6 +570,9 @@ pub fn o365(input: &mut Input<'_>) -> O365 {
     let mut listed: HashMap<String, &Value> = HashMap::new();
     for (item, body) in input.bodies("o365.subscriptions") {
         for v in input.list_of("o365.subscriptions", item, body) {
+            if !input.require("o365.subscriptions", item, v, &[&["contentType"]]) {
+                continue;
+            }
             if let Some(ct) = s(v, &["contentType"]) {
                 listed.insert(ct.to_ascii_lowercase(), v);
             }

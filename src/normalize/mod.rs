@@ -136,9 +136,11 @@ impl<'a> Input<'a> {
                 }
             }
             let mut elements = Vec::new();
+            let mut bodies = Vec::new();
             if status == EvidenceStatus::Ok {
                 for it in &items {
                     if let Some(Body::Json(v)) = &it.body {
+                        bodies.push((*it, v));
                         for e in self.list_of(kind, it, v) {
                             elements.push((*it, e));
                         }
@@ -149,6 +151,7 @@ impl<'a> Input<'a> {
                 scope: items[0].item.scope.clone(),
                 status,
                 elements,
+                bodies,
             });
         }
         out
@@ -171,12 +174,35 @@ impl<'a> Input<'a> {
     /// Lists the elements of a list body, marking the kind malformed when it is not a list.
     pub fn list_of(&mut self, kind: &str, item: &LoadedItem, body: &'a Value) -> Vec<&'a Value> {
         match raw::list(body) {
-            Ok(v) => v,
+            Ok(v) => {
+                // Every list Microsoft returns holds objects; anything else is not a resource
+                // that can be judged, and dropping it would make the list look complete.
+                if let Some(i) = v.iter().position(|e| !e.is_object()) {
+                    self.malformed(
+                        kind,
+                        item,
+                        &format!("element {i} is {}, not an object", raw::type_name(v[i])),
+                    );
+                    return vec![];
+                }
+                v
+            }
             Err(e) => {
                 self.malformed(kind, item, &e);
                 vec![]
             }
         }
+    }
+
+    /// Marks the kind malformed unless `v` has every key in `keys` (as a non-null value).
+    pub fn require(&mut self, kind: &str, item: &LoadedItem, v: &Value, keys: &[&[&str]]) -> bool {
+        for k in keys {
+            if matches!(raw::path(v, k), None | Some(Value::Null)) {
+                self.malformed(kind, item, &format!("an element lacks `{}`", k.join(".")));
+                return false;
+            }
+        }
+        true
     }
 
     /// Hours from `t` to the audit clock, to a tenth of an hour.
@@ -193,6 +219,8 @@ pub struct Listing<'a> {
     pub status: EvidenceStatus,
     /// The listed elements with the page they came from; empty unless `status` is `ok`.
     pub elements: Vec<(&'a LoadedItem, &'a Value)>,
+    /// The whole bodies (one per page), for responses that are not lists (metrics).
+    pub bodies: Vec<(&'a LoadedItem, &'a Value)>,
 }
 
 impl Listing<'_> {

@@ -391,7 +391,9 @@ impl Apps {
 #[serde(default, deny_unknown_fields)]
 pub struct App {
     pub app_id: String,
-    pub found: bool,
+    /// Whether the request for this app id returned a registration; `null` when it was not
+    /// read completely.
+    pub found: Option<bool>,
     pub object_id: Option<String>,
     pub display_name: Option<String>,
     pub sign_in_audience: Option<String>,
@@ -417,8 +419,9 @@ pub struct App {
     pub graph_permissions: Vec<String>,
     /// Application permissions on any other API, as `Resource/Name`.
     pub other_permissions: Vec<String>,
-    /// Delegated permissions granted (oauth2PermissionGrants), as `Resource/scope`.
-    pub delegated_permissions: Vec<String>,
+    /// Delegated permissions granted (oauth2PermissionGrants), as `Resource/scope`; `null`
+    /// when the grants were not read completely.
+    pub delegated_permissions: Option<Vec<String>>,
     /// Application permissions requested in the registration but not granted (no admin
     /// consent); `null` when the registration's `requiredResourceAccess` is unknown or a
     /// requested role cannot be resolved to a name.

@@ -188,7 +188,7 @@ impl<'a> View<'a> {
                 flowing: tri(c.flowing, "yes", "no"),
                 in_siem: tri(c.in_siem, "yes", "no"),
                 state_class: c.state.replace(' ', "_"),
-                state: if c.double_collection {
+                state: if c.double_collection == Some(true) {
                     format!("{} (double collection)", c.state)
                 } else {
                     c.state.clone()
