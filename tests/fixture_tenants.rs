@@ -228,7 +228,8 @@ fn fabrikam_carries_the_common_mistakes() {
         (
             "delegated ActivityFeed.Read only",
             app.o365_permissions.is_empty()
-                && app.delegated_permissions == ["Office 365 Management APIs/ActivityFeed.Read"],
+                && app.delegated_permissions.as_deref()
+                    == Some(&["Office 365 Management APIs/ActivityFeed.Read".to_string()][..]),
         ),
         (
             "write permission",

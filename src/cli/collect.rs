@@ -41,6 +41,10 @@ pub struct CollectArgs {
     /// Seconds one HTTP attempt may take
     #[arg(long, default_value_t = 60)]
     pub timeout: u64,
+    /// Pin the collection clock (RFC 3339): `collected_at` and the metrics and content windows
+    /// are computed from it instead of now. For reproducible demos and tests against the mock.
+    #[arg(long, env = "SIEMPROOF_COLLECT_CLOCK", hide = true)]
+    pub clock: Option<String>,
 }
 
 pub(crate) fn probe_cmd(a: &crate::probe::command::ProbeArgs, out: &mut dyn Write) -> Result<u8> {
@@ -59,6 +63,11 @@ pub(crate) fn collect_cmd(a: &CollectArgs, out: &mut dyn Write) -> Result<u8> {
     opts.retry.max_retries = a.max_retries;
     opts.retry.deadline = std::time::Duration::from_secs(a.deadline.max(1));
     opts.request_timeout = std::time::Duration::from_secs(a.timeout.max(1));
+    opts.clock = a
+        .clock
+        .as_deref()
+        .map(crate::audit::parse_as_of)
+        .transpose()?;
     let s = crate::collect::collect(&opts)?;
     writeln!(
         out,

@@ -48,6 +48,8 @@ pub struct CollectOptions {
     pub retry: RetryPolicy,
     /// Timeout of one HTTP request.
     pub request_timeout: Duration,
+    /// The collection clock; `None` is now.
+    pub clock: Option<chrono::DateTime<Utc>>,
 }
 
 impl CollectOptions {
@@ -64,6 +66,7 @@ impl CollectOptions {
             only_configured_namespace: false,
             retry: RetryPolicy::default(),
             request_timeout: Duration::from_secs(60),
+            clock: None,
         }
     }
 }
@@ -159,7 +162,7 @@ pub async fn collect_async(opts: &CollectOptions) -> Result<Summary> {
             cred.kind.manifest_name()
         )
     })?;
-    let now = Utc::now();
+    let now = opts.clock.unwrap_or_else(Utc::now);
     let plan_opts = plan::PlanOptions {
         page_limit: opts.page_limit,
         only_configured_namespace: opts.only_configured_namespace,

@@ -316,7 +316,10 @@ pub fn apps(input: &mut Input<'_>) -> Apps {
         }
         let mut granted_names: Vec<(String, String)> = Vec::new(); // (resource appId, name)
         let mut resolved = Some(true);
+        // Whether the application permissions granted are known (consent is judged on them
+        // alone; delegated grants matter only for what the app can write).
         let principal = lookup(&sp_lists, &key);
+        let mut roles_known = principal == Some(None);
         if principal.is_none() {
             app.unresolved
                 .push("the app's service principal was not read completely".into());
@@ -329,6 +332,7 @@ pub fn apps(input: &mut Input<'_>) -> Apps {
             app.service_principal_enabled = b(sp, &["accountEnabled"]);
             match assignments.get(&sp_id.to_ascii_lowercase()) {
                 Some(Some(list)) => {
+                    roles_known = true;
                     for a in list {
                         let resource_id = s(a, &["resourceId"])
                             .unwrap_or_default()
@@ -469,7 +473,8 @@ pub fn apps(input: &mut Input<'_>) -> Apps {
                         }
                     }
                     // Consent can only be judged against what was granted, completely.
-                    app.not_consented = (known && resolved.is_some()).then_some(missing);
+                    app.not_consented = (known && roles_known && app.unresolved_assignments == 0)
+                        .then_some(missing);
                 }
             }
         }
