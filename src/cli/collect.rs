@@ -82,7 +82,7 @@ pub(crate) fn collect_cmd(a: &CollectArgs, out: &mut dyn Write) -> Result<u8> {
     if !s.failures.is_empty() {
         writeln!(
             out,
-            "partial collection: {} requests failed; checks that read them will be not_assessed:",
+            "partial collection: {} requests failed:",
             s.failures.len()
         )?;
         for f in &s.failures {

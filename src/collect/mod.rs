@@ -217,8 +217,21 @@ pub async fn collect_async(opts: &CollectOptions) -> Result<Summary> {
                         code: "NoResponse".into(),
                         message: "no response".into(),
                     });
+                // Say what the audit will make of it, with the same rule the audit uses.
+                let consequence = match (crate::evidence::LoadedItem {
+                    item: item.clone(),
+                    body: None,
+                    problem: None,
+                })
+                .status()
+                {
+                    crate::evidence::EvidenceStatus::NotFound => {
+                        "the API says it does not exist: checks judge it as absent"
+                    }
+                    _ => "checks that read it will be not_assessed",
+                };
                 failures.push(format!(
-                    "{}{}: {}{}: {}",
+                    "{}{}: {}{}: {} ({consequence})",
                     r.kind,
                     r.scope
                         .as_deref()

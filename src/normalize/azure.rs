@@ -799,7 +799,9 @@ pub fn entra(input: &mut Input<'_>, eh: &EventHub) -> Entra {
                 let ns_name = id_part(&rid, "namespaces");
                 let rule_name = id_part(&rid, "authorizationrules");
                 let rule_hub = id_part(&rid, "eventhubs");
-                let hub = s(v, &["properties", "eventHubName"]);
+                // A hub-level rule can only write to its own hub, so it names the hub when the
+                // setting does not.
+                let hub = s(v, &["properties", "eventHubName"]).or_else(|| rule_hub.clone());
                 let ns = ns_name.as_ref().and_then(|name| {
                     eh.namespaces.iter().find(|n| {
                         n.name.eq_ignore_ascii_case(name)
