@@ -21,7 +21,8 @@ use crate::waiver::{self, WaiverReport};
 pub struct AuditOptions {
     pub bundle: PathBuf,
     pub config: Option<PathBuf>,
-    pub as_of: DateTime<Utc>,
+    /// `--as-of`; `None` judges the evidence at its `collected_at`.
+    pub as_of: Option<DateTime<Utc>>,
     pub allow_unverified: bool,
     pub attestations: Option<PathBuf>,
     pub fail_on: Option<Severity>,
@@ -55,14 +56,42 @@ pub fn config_for(bundle: &Bundle, explicit: Option<&Path>) -> Result<(Config, S
 pub fn audit(opts: &AuditOptions, catalog: &Catalog) -> Result<(Results, Model)> {
     let bundle = Bundle::open(&opts.bundle, opts.allow_unverified)?;
     let (config, config_source) = config_for(&bundle, opts.config.as_deref())?;
-    let today = opts.as_of.date_naive();
+    let collected_at = bundle.manifest.collected_at;
+    let (as_of, clock) = match opts.as_of {
+        None => (collected_at, "collected_at"),
+        Some(t) if t < collected_at => {
+            return Err(anyhow!(
+                "--as-of {} is before the evidence was collected ({}): an audit cannot judge what was observed later than its clock; give a time at or after {}",
+                t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                collected_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                collected_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            ))
+        }
+        Some(t) => (t, "--as-of"),
+    };
+    let now = Utc::now();
+    let age_hours = (now - collected_at).num_hours();
+    let evidence_age = crate::results::EvidenceAge {
+        audited_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        hours: age_hours,
+        threshold_hours: config.thresholds.max_evidence_age_hours,
+        stale: age_hours > config.thresholds.max_evidence_age_hours,
+    };
+    let notes: Vec<String> = bundle
+        .unknown_kinds()
+        .into_iter()
+        .map(|k| {
+            format!("the manifest names evidence kind `{k}`, which this siemproof does not know: its files were verified but no check reads them")
+        })
+        .collect();
+    let today = as_of.date_naive();
     let attestations = attest::load(&bundle, opts.attestations.as_deref(), today)?;
     let attested: Vec<String> = attestations
         .iter()
         .filter(|a| a.valid)
         .map(|a| a.check.clone())
         .collect();
-    let model = normalize::normalize(&bundle, &config, opts.as_of, &attested);
+    let model = normalize::normalize(&bundle, &config, as_of, &attested);
     let hashes: BTreeMap<String, String> = bundle
         .manifest
         .items
@@ -84,6 +113,7 @@ pub fn audit(opts: &AuditOptions, catalog: &Catalog) -> Result<(Results, Model)>
         tool_version: env!("CARGO_PKG_VERSION").into(),
         catalogue_version: crate::catalog::CATALOGUE_VERSION.into(),
         as_of: model.as_of.clone(),
+        clock: clock.into(),
         bundle: opts.bundle.display().to_string(),
         evidence_manifest_sha256: bundle.manifest_sha256.clone(),
         tenant_id: m.tenant_id.clone(),
@@ -106,6 +136,8 @@ pub fn audit(opts: &AuditOptions, catalog: &Catalog) -> Result<(Results, Model)>
             .map(|s| s.as_str().to_string())
             .unwrap_or_else(|| "never".into()),
         unverified: bundle.problems.clone(),
+        evidence_age: Some(evidence_age),
+        notes,
     };
     let results = Results {
         format: crate::results::FORMAT.into(),

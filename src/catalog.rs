@@ -220,6 +220,9 @@ pub struct Check {
     pub on_fail: OnFail,
     #[serde(default)]
     pub on_empty: OnEmpty,
+    /// Why an empty `each` is not applicable (with `on_empty = "not_applicable"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub empty: Option<String>,
     /// Needs an attestation (no API can read it); `assert`, if given, corroborates it.
     #[serde(default)]
     pub manual: bool,

@@ -220,6 +220,10 @@ pub struct Thresholds {
     /// Window of Event Hub metrics the collector reads.
     #[serde(default = "h24")]
     pub metrics_window_hours: i64,
+    /// Evidence older than this (collection time against the time of the audit) is reported
+    /// as stale. It never changes a check's verdict: those are judged at the audit clock.
+    #[serde(default = "h48")]
+    pub max_evidence_age_hours: i64,
 }
 
 fn d30() -> i64 {
@@ -231,6 +235,9 @@ fn d730() -> i64 {
 fn h24() -> i64 {
     24
 }
+fn h48() -> i64 {
+    48
+}
 
 impl Default for Thresholds {
     fn default() -> Self {
@@ -239,6 +246,7 @@ impl Default for Thresholds {
             max_credential_lifetime_days: 730,
             freshness_hours: 24,
             metrics_window_hours: 24,
+            max_evidence_age_hours: 48,
         }
     }
 }
@@ -373,6 +381,8 @@ pub const RANGE_LIFETIME_DAYS: (i64, i64) = (1, 36500);
 pub const RANGE_FRESHNESS_HOURS: (i64, i64) = (1, 8760);
 /// One hour to 93 days (Azure Monitor's metric retention).
 pub const RANGE_METRICS_HOURS: (i64, i64) = (1, 2232);
+/// One hour to ten years.
+pub const RANGE_EVIDENCE_AGE_HOURS: (i64, i64) = (1, 87600);
 
 fn int_in(_key: &str, v: i64, (lo, hi): (i64, i64)) -> Result<(), String> {
     if v < lo || v > hi {
@@ -564,6 +574,11 @@ impl Config {
                 "thresholds.metrics_window_hours",
                 t.metrics_window_hours,
                 RANGE_METRICS_HOURS,
+            ),
+            (
+                "thresholds.max_evidence_age_hours",
+                t.max_evidence_age_hours,
+                RANGE_EVIDENCE_AGE_HOURS,
             ),
         ] {
             int_in(k, v, range).map_err(|m| bad(k, m))?;

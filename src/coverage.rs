@@ -142,8 +142,9 @@ pub struct LogTypeCoverage {
     pub flowing: Option<bool>,
     /// Seen in the SIEM's own log sources; `null` without SIEM evidence.
     pub in_siem: Option<bool>,
-    /// Collected by both methods (duplicate events in the SIEM).
-    pub double_collection: bool,
+    /// Collected by both methods (duplicate events in the SIEM); `null` when one path's
+    /// configuration is unknown and the other's is not known to be off.
+    pub double_collection: Option<bool>,
     /// Required, licensed, and not configured or not flowing.
     pub gap: bool,
     /// `covered`, `attested` (no API shows the flow), `gap`, `not licensed`, `not required`,
@@ -209,9 +210,16 @@ pub fn compute(m: &Model) -> Vec<LogTypeCoverage> {
             if configured == Some(true) && configured_by.is_none() {
                 configured_by = Some(vec![]);
             }
-            let double_collection =
-                lt.methods.len() > 1 && a.configured == Some(true) && b.configured == Some(true);
-            if double_collection {
+            let double_collection = if lt.methods.len() < 2 {
+                Some(false)
+            } else {
+                match (a.configured, b.configured) {
+                    (Some(true), Some(true)) => Some(true),
+                    (Some(false), _) | (_, Some(false)) => Some(false),
+                    _ => None,
+                }
+            };
+            if double_collection == Some(true) {
                 detail.push(
                     "collected by both Event Hub and REST API: expect duplicate events".into(),
                 );

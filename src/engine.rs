@@ -166,23 +166,26 @@ fn describe(v: &Value) -> String {
 }
 
 /// Turns CEL's errors into what they mean for an auditor: a fact the evidence does not hold.
+/// The interpreter's own wording (operator names, value dumps) never reaches a finding.
 fn plain_error(e: &cel::ExecutionError) -> String {
     let text = e.to_string();
-    if text.contains("null_type") {
-        "a fact it needs is unknown in the evidence (null)".to_string()
-    } else if let Some(key) = text.strip_prefix("No such key: ") {
+    if let Some(key) = text.strip_prefix("No such key: ") {
+        let key: String = key
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '.')
+            .collect();
         format!("the evidence has no `{key}`")
+    } else if text.contains("null") || text.contains("Null") {
+        "a fact it needs is unknown in the evidence (null)".to_string()
     } else {
-        format!("the evidence lacks what the assertion reads ({text})")
+        "a fact it needs is missing from the evidence or of an unexpected kind".to_string()
     }
 }
 
-/// A `not_assessed` sentence: the check's own message, when it can be evaluated, then why.
-fn unknown_because(message: Option<String>, why: String) -> String {
-    match message {
-        Some(m) => format!("cannot tell: {m} ({why})"),
-        None => format!("cannot tell: {why}"),
-    }
+/// A `not_assessed` sentence: why, in plain words, then the requirement that could not be
+/// judged. The check's failure message is not used: it would claim what was not observed.
+fn unknown_because(check: &Check, why: String) -> String {
+    format!("cannot tell whether this holds ({why}): {}", check.title)
 }
 
 fn not_assessed(reason: String) -> Outcome {
@@ -248,7 +251,10 @@ pub fn evaluate(check: &Check, c: &Compiled, scope: &Scope) -> Outcome {
                 let gap = evidence_gap(check, scope)
                     .map(|g| format!("; {g}"))
                     .unwrap_or_default();
-                return not_assessed(format!("cannot tell whether the check applies: {e}{gap}"));
+                return not_assessed(format!(
+                    "cannot tell whether the check applies: {}{gap}",
+                    plain_error(&e)
+                ));
             }
         }
     }
@@ -273,15 +279,40 @@ pub fn evaluate(check: &Check, c: &Compiled, scope: &Scope) -> Outcome {
             Ok(other) => {
                 return not_assessed(format!("`each` returned {}, not a list", describe(&other)))
             }
-            Err(e) => return not_assessed(format!("`each`: {e}")),
+            Err(e) => {
+                return not_assessed(format!(
+                    "cannot list the resources to assess: {}",
+                    plain_error(&e)
+                ))
+            }
         },
     };
     if items.is_empty() {
-        let reason = Some("no resources to assess (`each` is empty)".to_string());
+        let mut reason = Some("no resources to assess (`each` is empty)".to_string());
+        // An empty list passes only when every kind it came from was read completely: a list
+        // the API said is absent (404) cannot show that nothing bad is in it.
+        let incomplete: Vec<String> = check
+            .evidence
+            .iter()
+            .filter(|k| scope.state(k).status != EvidenceStatus::Ok)
+            .map(|k| format!("`{k}` is {}", scope.state(k).status.as_str()))
+            .collect();
         let status = match check.on_empty {
             OnEmpty::Fail => Status::Fail,
-            OnEmpty::Pass => Status::Pass,
-            OnEmpty::NotApplicable => Status::NotApplicable,
+            OnEmpty::Pass if incomplete.is_empty() => Status::Pass,
+            OnEmpty::Pass => {
+                reason = Some(format!(
+                    "no resources to assess, and the evidence cannot show the list is complete ({})",
+                    incomplete.join(", ")
+                ));
+                Status::NotAssessed
+            }
+            OnEmpty::NotApplicable => {
+                if let Some(why) = &check.empty {
+                    reason = Some(why.clone());
+                }
+                Status::NotApplicable
+            }
             OnEmpty::NotAssessed => Status::NotAssessed,
         };
         let findings = if status == Status::Fail {
@@ -339,10 +370,7 @@ pub fn evaluate(check: &Check, c: &Compiled, scope: &Scope) -> Outcome {
                     Status::NotAssessed,
                     format!("`warn` returned {}, not a boolean", describe(&other)),
                 ),
-                Some(Err(e)) => (
-                    Status::NotAssessed,
-                    format!("the evidence lacks what `warn` reads: {e}"),
-                ),
+                Some(Err(e)) => (Status::NotAssessed, unknown_because(check, plain_error(&e))),
             },
             Ok(Value::Bool(false)) => {
                 let st = match check.on_fail {
@@ -355,17 +383,21 @@ pub fn evaluate(check: &Check, c: &Compiled, scope: &Scope) -> Outcome {
                         .unwrap_or_else(|| format!("not met: {}", check.title)),
                 )
             }
+            Ok(Value::Null) => (
+                Status::NotAssessed,
+                unknown_because(
+                    check,
+                    "a fact it needs is unknown in the evidence (null)".into(),
+                ),
+            ),
             Ok(other) => (
                 Status::NotAssessed,
                 unknown_because(
-                    eval_str(&c.message, &child),
+                    check,
                     format!("the assertion returned {}, not a boolean", describe(&other)),
                 ),
             ),
-            Err(e) => (
-                Status::NotAssessed,
-                unknown_because(eval_str(&c.message, &child), plain_error(&e)),
-            ),
+            Err(e) => (Status::NotAssessed, unknown_because(check, plain_error(&e))),
         };
         findings.push(Finding {
             resource,

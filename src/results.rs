@@ -222,6 +222,10 @@ pub struct Run {
     pub catalogue_version: String,
     /// The audit clock.
     pub as_of: String,
+    /// Where the audit clock came from: `collected_at` (the default: the evidence is judged as
+    /// of when it was observed, so the same bundle gives the same verdicts forever) or `--as-of`.
+    #[serde(default = "clock_default")]
+    pub clock: String,
     pub bundle: String,
     pub evidence_manifest_sha256: String,
     pub tenant_id: String,
@@ -236,6 +240,30 @@ pub struct Run {
     /// Integrity problems tolerated with `--allow-unverified`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unverified: Vec<String>,
+    /// How old the evidence was when this audit ran (wall clock, not the audit clock).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence_age: Option<EvidenceAge>,
+    /// Things the audit noticed about the bundle that no check reads (unknown evidence kinds).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+fn clock_default() -> String {
+    "collected_at".into()
+}
+
+/// Evidence age: reported on its own so that a stale bundle is visible without changing any
+/// time-based verdict (those are judged at the audit clock).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceAge {
+    /// When the audit ran.
+    pub audited_at: String,
+    /// Whole hours from `collected_at` to `audited_at`.
+    pub hours: i64,
+    /// `thresholds.max_evidence_age_hours`.
+    pub threshold_hours: i64,
+    pub stale: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

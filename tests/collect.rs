@@ -40,6 +40,9 @@ fn siemproof(args: &[&str], env: &[(&str, String)], limit: Duration) -> Output {
     cmd.args(args)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
+        // The fixture tenants' collection day, so a collected bundle is audited at the same
+        // clock as the fixture it came from (an audit clock may not precede collection).
+        .env("SIEMPROOF_COLLECT_CLOCK", "2026-11-20T08:00:00Z")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

@@ -48,7 +48,7 @@ fn results(name: &str) -> Results {
     let opts = AuditOptions {
         bundle: dir(name),
         config: None,
-        as_of: as_of(),
+        as_of: Some(as_of()),
         allow_unverified: false,
         attestations: None,
         fail_on: None,
@@ -96,7 +96,7 @@ fn contoso_demo_reads_as_its_readme_says() {
             "ServiceHealth.Read"
         ]
     );
-    let secret = &app.credentials[0];
+    let secret = &app.credentials.as_ref().expect("credentials read")[0];
     assert_eq!((secret.days_left, secret.expiring), (Some(14), true));
     let ct = |c: &str| {
         m.o365
@@ -222,12 +222,14 @@ fn fabrikam_carries_the_common_mistakes() {
         ("multi-tenant app", app.single_tenant == Some(false)),
         (
             "expired secret, nothing valid",
-            app.valid_credentials == 0 && app.credentials[0].expired,
+            app.valid_credentials == Some(0)
+                && app.credentials.as_ref().expect("credentials read")[0].expired,
         ),
         (
             "delegated ActivityFeed.Read only",
             app.o365_permissions.is_empty()
-                && app.delegated_permissions == ["Office 365 Management APIs/ActivityFeed.Read"],
+                && app.delegated_permissions.as_deref()
+                    == Some(&["Office 365 Management APIs/ActivityFeed.Read".to_string()][..]),
         ),
         (
             "write permission",

@@ -101,19 +101,26 @@ fn event_hub_shapes_and_links() {
         n.effective_min_tls, "1.0",
         "absent TLS means the 1.0 default"
     );
-    let root = n.rules.iter().find(|r| r.is_root).unwrap();
-    assert!(root.manage && root.listen && root.send);
+    let root = n.rules.iter().flatten().find(|r| r.is_root).unwrap();
+    assert_eq!(
+        (root.manage, root.listen, root.send),
+        (Some(true), Some(true), Some(true))
+    );
     let h = m.eventhub.hub.as_ref().unwrap();
     assert_eq!(h.retention_days, Some(3.0));
     assert_eq!(h.consumer_groups.as_ref().unwrap().len(), 2);
     assert!(m.eventhub.consumer_group.is_some());
-    assert!(
+    assert_eq!(
         m.eventhub.send_rule.as_ref().unwrap().send_only,
+        Some(true),
         "rights compared case-insensitively"
     );
-    assert!(m.eventhub.listen_rule.as_ref().unwrap().listen_only);
+    assert_eq!(
+        m.eventhub.listen_rule.as_ref().unwrap().listen_only,
+        Some(true)
+    );
     let net = n.network.as_ref().unwrap();
-    assert!(net.restricted);
+    assert_eq!(net.restricted, Some(true));
     assert_eq!(
         net.collector_allowed,
         Some(true),
@@ -215,14 +222,25 @@ fn app_permissions_resolve_by_name_through_app_roles() {
                 "requiredResourceAccess": [{"resourceAppId": "c5393580-f805-4401-95e8-94b7a6ef2fc2", "resourceAccess": [
                     {"id": "11111111-0000-4000-8000-000000000001", "type": "Role"}, {"id": "11111111-0000-4000-8000-000000000002", "type": "Role"}]}]}]}),
             ),
+            // One request per app id, as the collector sends them (`$filter=appId eq '…'`).
             (
                 "graph.service_principals",
-                None,
+                Some(app),
                 json!({"value": [
-                {"id": "sp-app", "appId": app, "displayName": "QRadar-M365-Integration", "accountEnabled": true, "appRoles": []},
+                {"id": "sp-app", "appId": app, "displayName": "QRadar-M365-Integration", "accountEnabled": true, "appRoles": []}]}),
+            ),
+            (
+                "graph.service_principals",
+                Some("c5393580-f805-4401-95e8-94b7a6ef2fc2"),
+                json!({"value": [
                 {"id": "sp-o365", "appId": "c5393580-f805-4401-95e8-94b7a6ef2fc2", "displayName": "Office 365 Management APIs", "appRoles": [
                     {"id": "11111111-0000-4000-8000-000000000001", "value": "ActivityFeed.Read", "allowedMemberTypes": ["Application"]},
-                    {"id": "11111111-0000-4000-8000-000000000002", "value": "ActivityFeed.ReadDlp", "allowedMemberTypes": ["Application"]}]},
+                    {"id": "11111111-0000-4000-8000-000000000002", "value": "ActivityFeed.ReadDlp", "allowedMemberTypes": ["Application"]}]}]}),
+            ),
+            (
+                "graph.service_principals",
+                Some("00000003-0000-0000-c000-000000000000"),
+                json!({"value": [
                 {"id": "sp-graph", "appId": "00000003-0000-0000-c000-000000000000", "displayName": "Microsoft Graph", "appRoles": [
                     {"id": "22222222-0000-4000-8000-000000000001", "value": "Mail.ReadWrite"}]}]}),
             ),
@@ -237,42 +255,49 @@ fn app_permissions_resolve_by_name_through_app_roles() {
             (
                 "graph.oauth2_permission_grants",
                 Some("sp-app"),
-                json!({"value": [{"clientId": "sp-app", "resourceId": "sp-o365", "scope": " ActivityFeed.ReadDlp "}]}),
+                json!({"value": [{"clientId": "sp-app", "consentType": "AllPrincipals", "resourceId": "sp-o365", "scope": " ActivityFeed.ReadDlp "}]}),
             ),
         ],
         &[],
     );
     let m = model_of(&b);
     let a = &m.apps.items[0];
-    assert!(a.found);
+    assert_eq!(a.found, Some(true));
     assert_eq!(a.single_tenant, Some(false));
     assert_eq!(a.o365_permissions, vec!["ActivityFeed.Read"]);
     assert_eq!(a.graph_permissions, vec!["Mail.ReadWrite"]);
     assert_eq!(a.write_permissions, vec!["Mail.ReadWrite"]);
     assert_eq!(a.unresolved_assignments, 1);
     assert_eq!(
-        a.not_consented,
-        vec!["ActivityFeed.ReadDlp"],
-        "requested but granted only as delegated"
+        a.can_write,
+        Some(true),
+        "a known write decides, unresolved or not"
+    );
+    assert_eq!(a.permissions_resolved, Some(false));
+    assert_eq!(
+        a.not_consented, None,
+        "an assignment that cannot be named might be the requested role: consent is unknown"
     );
     assert_eq!(
-        a.delegated_permissions,
-        vec!["Office 365 Management APIs/ActivityFeed.ReadDlp"]
+        a.delegated_permissions.as_deref(),
+        Some(&["Office 365 Management APIs/ActivityFeed.ReadDlp".to_string()][..])
     );
-    let k1 = a
+    let creds = a
         .credentials
+        .as_ref()
+        .expect("both credential lists returned");
+    let k1 = creds
         .iter()
         .find(|c| c.key_id.as_deref() == Some("k1"))
         .unwrap();
     assert_eq!(k1.days_left, Some(10));
     assert!(k1.expiring && !k1.expired);
-    let k2 = a
-        .credentials
+    let k2 = creds
         .iter()
         .find(|c| c.key_id.as_deref() == Some("k2"))
         .unwrap();
     assert!(k2.expired);
-    assert_eq!(a.valid_credentials, 1);
+    assert_eq!(a.valid_credentials, Some(1));
 }
 
 #[test]

@@ -14,7 +14,7 @@ use crate::report;
 use crate::results::{Results, Status};
 
 use super::signing::load_signing_key;
-use super::{as_of, summarise};
+use super::summarise;
 
 #[derive(Args)]
 pub struct InitArgs {
@@ -89,7 +89,8 @@ pub struct AuditArgs {
     /// Comma-separated formats: table, json, html, md, junit, sarif, oscal, jsonl, csv
     #[arg(long, default_value = "table,json,html,md")]
     pub format: String,
-    /// The audit clock for expiry and freshness (RFC 3339 or YYYY-MM-DD; default now)
+    /// The audit clock for expiry and freshness (RFC 3339 or YYYY-MM-DD; default: the bundle's
+    /// collected_at, so the same bundle gives the same verdicts on any day; never earlier)
     #[arg(long, env = "SIEMPROOF_AS_OF")]
     pub as_of: Option<String>,
     /// Exit 1 when a check at or above this severity fails
@@ -212,7 +213,11 @@ pub(crate) fn audit_cmd(a: &AuditArgs, out: &mut dyn Write) -> Result<u8> {
     let opts = AuditOptions {
         bundle: a.bundle.clone(),
         config: a.config.clone(),
-        as_of: as_of(&a.as_of)?,
+        as_of: a
+            .as_of
+            .as_deref()
+            .map(crate::audit::parse_as_of)
+            .transpose()?,
         allow_unverified: a.allow_unverified,
         attestations: a.attestations.clone(),
         fail_on: a.fail_on.threshold(),
@@ -268,6 +273,15 @@ pub(crate) fn audit_cmd(a: &AuditArgs, out: &mut dyn Write) -> Result<u8> {
         eprintln!("warning: unverified evidence: {}", crate::redact::text(w));
     }
     eprintln!("{manifest_note}");
+    for n in &results.run.notes {
+        eprintln!("warning: {}", crate::redact::text(n));
+    }
+    if let Some(age) = results.run.evidence_age.as_ref().filter(|a| a.stale) {
+        eprintln!(
+            "warning: the evidence is {} h old (collected {}; thresholds.max_evidence_age_hours = {}): the verdicts describe the tenant as it was then; collect again for a current picture",
+            age.hours, results.run.collected_at, age.threshold_hours
+        );
+    }
     summarise(&results, &formats, a.all, &files, out)?;
     let unassessed = a.fail_on_unassessed.offenders(&results);
     if !unassessed.is_empty() {

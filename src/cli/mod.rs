@@ -116,13 +116,6 @@ pub fn run(cli: Cli) -> Result<u8> {
     }
 }
 
-pub(crate) fn as_of(s: &Option<String>) -> Result<chrono::DateTime<chrono::Utc>> {
-    match s {
-        Some(s) => crate::audit::parse_as_of(s),
-        None => Ok(chrono::Utc::now()),
-    }
-}
-
 pub(crate) fn print_table(results: &Results, all: bool, out: &mut dyn Write) -> Result<()> {
     let tty = std::io::stdout().is_terminal();
     // On a terminal comfy-table measures it; otherwise (CI logs, pipes) use COLUMNS or 160.

@@ -52,6 +52,8 @@ pub struct CollectOptions {
     pub force: bool,
     /// Sign the manifest (`manifest.json.minisig`) with this key.
     pub sign: Option<crate::sign::keys::HeldKey>,
+    /// The collection clock; `None` is now.
+    pub clock: Option<chrono::DateTime<Utc>>,
 }
 
 impl CollectOptions {
@@ -70,6 +72,7 @@ impl CollectOptions {
             request_timeout: Duration::from_secs(60),
             force: false,
             sign: None,
+            clock: None,
         }
     }
 }
@@ -198,7 +201,7 @@ pub async fn collect_async(opts: &CollectOptions) -> Result<Summary> {
             cred.kind.manifest_name()
         )
     })?;
-    let now = Utc::now();
+    let now = opts.clock.unwrap_or_else(Utc::now);
     let plan_opts = plan::PlanOptions {
         page_limit: opts.page_limit,
         only_configured_namespace: opts.only_configured_namespace,
@@ -261,9 +264,22 @@ pub async fn collect_async(opts: &CollectOptions) -> Result<Summary> {
                         code: "NoResponse".into(),
                         message: "no response".into(),
                     });
+                // Say what the audit will make of it, with the same rule the audit uses.
+                let consequence = match (crate::evidence::LoadedItem {
+                    item: item.clone(),
+                    body: None,
+                    problem: None,
+                })
+                .status()
+                {
+                    crate::evidence::EvidenceStatus::NotFound => {
+                        "the API says it does not exist: checks judge it as absent"
+                    }
+                    _ => "checks that read it will be not_assessed",
+                };
                 failures.push(
                     crate::redact::text(&format!(
-                        "{}{}: {}{}: {}",
+                        "{}{}: {}{}: {} ({consequence})",
                         r.kind,
                         r.scope
                             .as_deref()

@@ -179,7 +179,9 @@ pub static KINDS: &[Kind] = &[
         name: "arm.eventhub.metrics",
         plane: Plane::Arm,
         method: "GET",
-        url: "{ns_id}/providers/Microsoft.Insights/metrics?metricnames=IncomingMessages,OutgoingMessages,ThrottledRequests,IncomingBytes&aggregation=Total&interval=PT1H&timespan={start}/{end}&$filter=EntityName eq '*'",
+        // `top` (default 10) caps the hub series a dimension split returns; 1000 is the most
+        // hubs a namespace can hold, so the configured hub's series is never cut off.
+        url: "{ns_id}/providers/Microsoft.Insights/metrics?metricnames=IncomingMessages,OutgoingMessages,ThrottledRequests,IncomingBytes&aggregation=Total&interval=PT1H&timespan={start}/{end}&$filter=EntityName eq '*'&top=1000",
         api_version: Some("2023-10-01"),
         audience: Some("arm"),
         permission: "Monitoring Reader (or Reader) on the namespace",
@@ -370,6 +372,14 @@ pub static KINDS: &[Kind] = &[
 ];
 
 /// Looks a kind up by its stable name.
+/// Whether a 404 from this kind's endpoint means "the thing is absent". True for lists below an
+/// ARM resource group or resource (the group or parent does not exist); false for the
+/// tenant-scoped Entra diagnostic settings, Graph lists and the Management Activity API (whose
+/// absence is AF20022/AF20023, handled apart), which answer an empty list instead.
+pub fn absent_on_404(name: &str) -> bool {
+    name.starts_with("arm.") && !name.starts_with("arm.aadiam.")
+}
+
 pub fn kind(name: &str) -> Option<&'static Kind> {
     KINDS.iter().find(|k| k.name == name)
 }

@@ -93,6 +93,12 @@ pub enum EvidenceStatus {
     Forbidden,
     /// Still throttled after retries (429, or Management Activity API AF429 as 403).
     Throttled,
+    /// A listing whose page chain is broken: a page is missing, or the last page still names a
+    /// next page. What was read is only part of the list, so it cannot show that a thing is absent.
+    Incomplete,
+    /// Items that disagree with the request that returned them (a child whose id names another
+    /// parent than the one asked for). They are kept and reported, and the kind is not usable.
+    Inconsistent,
     /// A server fault, a timeout, or a body the normaliser could not read.
     Error,
     /// The file's hash did not match and `--allow-unverified` was given.
@@ -113,6 +119,8 @@ impl EvidenceStatus {
             EvidenceStatus::NotFound => "not_found",
             EvidenceStatus::Forbidden => "forbidden",
             EvidenceStatus::Throttled => "throttled",
+            EvidenceStatus::Incomplete => "incomplete",
+            EvidenceStatus::Inconsistent => "inconsistent",
             EvidenceStatus::Error => "error",
             EvidenceStatus::Unverified => "unverified",
             EvidenceStatus::NotCollected => "not_collected",
@@ -149,6 +157,9 @@ impl LoadedItem {
             // disabled (AF20023) subscription with HTTP 400: an authoritative "nothing flows".
             (_, Some("AF20022" | "AF20023")) => EvidenceStatus::NotFound,
             (Some(401 | 403), _) => EvidenceStatus::Forbidden,
+            // Tenant-wide and filtered lists (Entra diagnostic settings, every Graph list)
+            // answer an empty list when nothing exists; a 404 from them is a fault, not absence.
+            (Some(404), _) if !kinds::absent_on_404(&self.item.kind) => EvidenceStatus::Error,
             (Some(404), _) => EvidenceStatus::NotFound,
             (Some(429), _) => EvidenceStatus::Throttled,
             (Some(200..=299), None) | (None, None) if self.body.is_some() => EvidenceStatus::Ok,
@@ -501,15 +512,102 @@ impl Bundle {
         self.items.iter().filter(move |i| i.item.kind == kind)
     }
 
-    /// The state of every kind in the table (absent kinds are `not_collected`).
+    /// The state of every kind in the table (absent kinds are `not_collected`). A paged kind
+    /// whose page chain is broken is `incomplete`, whatever its pages' own statuses.
     pub fn kind_states(&self) -> BTreeMap<String, KindState> {
         let mut out = BTreeMap::new();
         for k in kinds::KINDS {
             let items: Vec<_> = self.of_kind(k.name).collect();
-            out.insert(k.name.to_string(), state_of(&items));
+            let mut st = state_of(&items);
+            if st.status == EvidenceStatus::Ok {
+                if let Some(gap) = chain_gap(k.paging, &items) {
+                    st.status = EvidenceStatus::Incomplete;
+                    st.reason = Some(gap);
+                }
+            }
+            out.insert(k.name.to_string(), st);
         }
         out
     }
+
+    /// Kinds named in the manifest that this siemproof does not know (a newer collector, or a
+    /// hand-edited manifest). Their files are verified but read by nothing, which the audit says.
+    pub fn unknown_kinds(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .manifest
+            .items
+            .iter()
+            .filter(|i| kinds::kind(&i.kind).is_none())
+            .map(|i| i.kind.clone())
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+/// Whether a body (or the item's kept headers) still names a next page.
+pub fn names_next_page(paging: kinds::Paging, item: &LoadedItem) -> bool {
+    let body = match &item.body {
+        Some(Body::Json(v)) => v,
+        _ => return false,
+    };
+    let link = match paging {
+        kinds::Paging::None => None,
+        kinds::Paging::NextLink => crate::normalize::raw::s(body, &["nextLink"]),
+        kinds::Paging::ODataNextLink => crate::normalize::raw::s(body, &["@odata.nextLink"]),
+        kinds::Paging::NextPageUriHeader => item.item.headers.as_ref().and_then(|h| {
+            h.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("NextPageUri"))
+                .map(|(_, v)| v.clone())
+        }),
+    };
+    link.is_some_and(|l| !l.trim().is_empty())
+}
+
+/// Checks every page chain of a kind (one chain per recorded scope): pages numbered from 0
+/// without a hole, and a last page that names no further page. Returns why a chain is broken.
+pub fn chain_gap(paging: kinds::Paging, items: &[&LoadedItem]) -> Option<String> {
+    if paging == kinds::Paging::None {
+        return None;
+    }
+    let mut chains: BTreeMap<String, Vec<&LoadedItem>> = BTreeMap::new();
+    for it in items {
+        let scope = it
+            .item
+            .scope
+            .clone()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        chains.entry(scope).or_default().push(it);
+    }
+    for (scope, mut chain) in chains {
+        chain.sort_by_key(|i| i.item.page.unwrap_or(0));
+        let where_ = if scope.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " for {}",
+                chain[0].item.scope.as_deref().unwrap_or_default()
+            )
+        };
+        for (expected, it) in chain.iter().enumerate() {
+            let page = it.item.page.unwrap_or(0) as usize;
+            if page != expected {
+                return Some(format!(
+                    "the listing{where_} is incomplete: page {expected} is missing from the bundle (pages run to {page})"
+                ));
+            }
+        }
+        let last = chain.last().expect("chains are non-empty");
+        if names_next_page(paging, last) {
+            let file = last.item.path.as_deref().unwrap_or("?");
+            return Some(format!(
+                "the listing{where_} is incomplete: its last page ({file}) names a next page that the bundle does not hold"
+            ));
+        }
+    }
+    None
 }
 
 /// Folds the items of one kind into one state: the worst item wins, so a kind is `ok` only when

@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::model::*;
 use super::raw::{self, arr, b, i, id_part, n, s};
 use super::Input;
+use crate::evidence::LoadedItem;
 use crate::netaddr;
 
 /// Entra log categories in their canonical spelling (entra-docs, 2024), for case-insensitive
@@ -40,6 +41,11 @@ fn canonical_category(c: &str) -> String {
         .unwrap_or_else(|| c.to_string())
 }
 
+/// The hub Azure Monitor writes a category to when a setting names no `eventHubName`.
+fn default_hub(category: &str) -> String {
+    format!("insights-logs-{}", category.to_ascii_lowercase())
+}
+
 fn canonical_right(r: &str) -> String {
     match r.to_ascii_lowercase().as_str() {
         "listen" => "Listen".into(),
@@ -58,21 +64,26 @@ fn auth_rule(v: &Value, scope: &str) -> AuthRule {
     let name = s(v, &["name"])
         .or_else(|| id_part(&id, "authorizationrules"))
         .unwrap_or_default();
-    let mut rights: Vec<String> = arr(v, &["properties", "rights"])
-        .iter()
-        .filter_map(|r| r.as_str())
-        .map(canonical_right)
-        .collect();
-    rights.sort();
-    rights.dedup();
-    let has = |r: &str| rights.iter().any(|x| x == r);
+    // Absent rights are unknown rights, not none: every derived flag stays `null`.
+    // An element that is not a string (null, a number) is a right we cannot read: unknown.
+    let rights: Option<Vec<String>> = raw::opt_arr(v, &["properties", "rights"]).and_then(|a| {
+        let mut r: Vec<String> = a
+            .iter()
+            .map(|r| r.as_str().map(canonical_right))
+            .collect::<Option<_>>()?;
+        r.sort();
+        r.dedup();
+        Some(r)
+    });
+    let has = |r: &str| rights.as_ref().map(|x| x.iter().any(|y| y == r));
     let manage = has("Manage");
-    let listen = has("Listen") || manage;
-    let send = has("Send") || manage;
+    let listen = has("Listen").zip(manage).map(|(l, m)| l || m);
+    let send = has("Send").zip(manage).map(|(s, m)| s || m);
+    let all = listen.zip(send).zip(manage);
     AuthRule {
         is_root: name.eq_ignore_ascii_case("RootManageSharedAccessKey"),
-        listen_only: listen && !send && !manage,
-        send_only: send && !listen && !manage,
+        listen_only: all.map(|((l, s), m)| l && !s && !m),
+        send_only: all.map(|((l, s), m)| s && !l && !m),
         id,
         name,
         scope: scope.into(),
@@ -84,6 +95,7 @@ fn auth_rule(v: &Value, scope: &str) -> AuthRule {
 }
 
 /// Builds firewall rules from a namespace network rule set or a storage account's `networkAcls`.
+/// An absent default action is unknown: the rules are then neither open nor restricted.
 fn network_rules(
     default_action: Option<String>,
     public_network_access: Option<String>,
@@ -94,25 +106,30 @@ fn network_rules(
     egress: &[String],
 ) -> NetworkRules {
     let disabled = eq(&public_network_access, "Disabled");
-    let deny = eq(&default_action, "Deny");
-    let restricted = disabled || deny;
-    let collector_allowed = if egress.is_empty() {
-        None
-    } else if disabled {
-        // Only private endpoints remain; egress addresses say nothing about that path.
-        if private_endpoints > 0 {
-            None
-        } else {
-            Some(false)
-        }
-    } else if !deny {
+    let restricted = if disabled {
         Some(true)
     } else {
-        Some(
-            egress
-                .iter()
-                .all(|ip| ip_rules.iter().any(|rule| netaddr::rule_allows(rule, ip))),
-        )
+        default_action
+            .as_deref()
+            .map(|a| a.eq_ignore_ascii_case("Deny"))
+    };
+    let denied: Vec<String> = egress
+        .iter()
+        .filter(|ip| !ip_rules.iter().any(|rule| netaddr::rule_allows(rule, ip)))
+        .cloned()
+        .collect();
+    let collector_allowed = match restricted {
+        _ if egress.is_empty() => None,
+        None => None,
+        Some(false) => Some(true),
+        // Only private endpoints remain; egress addresses say nothing about that path.
+        Some(true) if disabled => (private_endpoints == 0).then_some(false),
+        Some(true) => Some(denied.is_empty()),
+    };
+    let collector_denied = match (restricted, disabled) {
+        (Some(true), true) => egress.to_vec(),
+        (Some(true), false) => denied,
+        _ => vec![],
     };
     NetworkRules {
         default_action,
@@ -122,6 +139,7 @@ fn network_rules(
         trusted_service_access: trusted,
         restricted,
         collector_allowed,
+        collector_denied,
     }
 }
 
@@ -159,6 +177,16 @@ fn finish_metrics(m: &mut Metrics) {
     };
 }
 
+/// Sums the data points that carry a `total`. Slots without data omit the key; a series where
+/// no slot has one carries no figure at all, so its total is unknown, not zero.
+fn series_total(series: &Value) -> Option<f64> {
+    let totals: Vec<f64> = arr(series, &["data"])
+        .iter()
+        .filter_map(|d| n(d, &["total"]))
+        .collect();
+    (!totals.is_empty()).then(|| totals.iter().sum())
+}
+
 fn metrics(body: &Value) -> MetricTotals {
     let mut t = MetricTotals {
         namespace: Metrics {
@@ -167,18 +195,17 @@ fn metrics(body: &Value) -> MetricTotals {
         },
         by_entity: BTreeMap::new(),
     };
+    let mut errors: Vec<String> = Vec::new();
     for m in arr(body, &["value"]) {
         let name = s(m, &["name", "value"]).unwrap_or_default();
         let code = s(m, &["errorCode"]);
         if let Some(code) = code.filter(|c| !c.eq_ignore_ascii_case("Success")) {
             let msg = s(m, &["errorMessage"]).unwrap_or_default();
-            t.namespace
-                .errors
-                .push(format!("{name}: {code} {msg}").trim_end().to_string());
+            errors.push(format!("{name}: {code} {msg}").trim_end().to_string());
             set_metric(&mut t.namespace, &name, None);
             continue;
         }
-        let mut total = 0.0;
+        let mut total: Option<f64> = None;
         for series in arr(m, &["timeseries"]) {
             let entity = arr(series, &["metadatavalues"])
                 .iter()
@@ -186,22 +213,30 @@ fn metrics(body: &Value) -> MetricTotals {
                     s(md, &["name", "value"]).is_some_and(|n| n.eq_ignore_ascii_case("EntityName"))
                 })
                 .and_then(|md| s(md, &["value"]));
-            // Slots without data omit the aggregate key.
-            let sum: f64 = arr(series, &["data"])
-                .iter()
-                .filter_map(|d| n(d, &["total"]))
-                .sum();
-            total += sum;
+            let sum = series_total(series);
+            if let Some(x) = sum {
+                total = Some(total.unwrap_or(0.0) + x);
+            }
             if let Some(e) = entity {
                 let em = t.by_entity.entry(e.to_ascii_lowercase()).or_default();
-                let prev = get_metric(em, &name).unwrap_or(0.0);
-                set_metric(em, &name, Some(prev + sum));
+                let prev = get_metric(em, &name);
+                set_metric(
+                    em,
+                    &name,
+                    match (prev, sum) {
+                        (Some(a), Some(b)) => Some(a + b),
+                        (a, b) => a.or(b),
+                    },
+                );
             }
         }
-        set_metric(&mut t.namespace, &name, Some(total));
+        set_metric(&mut t.namespace, &name, total);
     }
+    t.namespace.errors = errors.clone();
     finish_metrics(&mut t.namespace);
     for m in t.by_entity.values_mut() {
+        m.timespan = t.namespace.timespan.clone();
+        m.errors = errors.clone();
         finish_metrics(m);
     }
     t
@@ -239,108 +274,154 @@ pub fn eventhub(input: &mut Input<'_>) -> EventHub {
             });
         }
     }
-    // Index by lowercase name: large tenants have thousands of namespaces and rules.
-    let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
+    // Index by lowercase id: large tenants have thousands of namespaces and rules. Children are
+    // linked to the parent their request named (the item's recorded scope), never to the parent
+    // their own ids claim, so an item that disagrees is kept, linked and reported.
+    let mut by_id: HashMap<String, usize> = HashMap::new();
     for (k, n) in namespaces.iter().enumerate() {
-        by_name
-            .entry(n.name.to_ascii_lowercase())
-            .or_default()
-            .push(k);
+        by_id.insert(n.id.to_ascii_lowercase(), k);
     }
-    let find_ns = |nss: &mut Vec<Namespace>, id: &str| -> Option<usize> {
-        let ns = id_part(id, "namespaces")?;
-        let sub = id_part(id, "subscriptions");
-        by_name
-            .get(&ns.to_ascii_lowercase())?
-            .iter()
-            .copied()
-            .find(|&k| match (&sub, &nss[k].subscription_id) {
-                (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
-                _ => true,
-            })
+    let ns_of = |scope: &Option<String>| -> Option<usize> {
+        let scope = raw::norm_id(scope.as_deref()?).to_ascii_lowercase();
+        // A hub-scoped request (rules, consumer groups) names the namespace as its prefix.
+        let ns = match scope.find("/eventhubs/") {
+            Some(i) => &scope[..i],
+            None => &scope[..],
+        };
+        by_id.get(ns).copied()
     };
+    let hub_name_of =
+        |scope: &Option<String>| scope.as_deref().and_then(|s| id_part(s, "eventhubs"));
 
-    let cg_usable = input.usable("arm.eventhub.consumer_groups");
-    for (item, body) in input.bodies("arm.eventhub.eventhubs") {
-        for v in input.list_of("arm.eventhub.eventhubs", item, body) {
+    for l in input.listings("arm.eventhub.eventhubs") {
+        let Some(k) = ns_of(&l.scope) else {
+            orphan(input, "arm.eventhub.eventhubs", &l);
+            continue;
+        };
+        if !l.complete() {
+            continue;
+        }
+        let mut hubs = Vec::new();
+        for (item, v) in &l.elements {
             let id = raw::norm_id(&s(v, &["id"]).unwrap_or_default());
-            let Some(k) = find_ns(&mut namespaces, &id) else {
-                continue;
-            };
-            let retention = n(
+            disagree(
+                input,
+                "arm.eventhub.eventhubs",
+                item,
+                &id,
+                &namespaces[k].id,
+            );
+            let hours = n(
                 v,
                 &["properties", "retentionDescription", "retentionTimeInHours"],
-            )
-            .map(|h| h / 24.0)
-            .or_else(|| n(v, &["properties", "messageRetentionInDays"]));
-            namespaces[k].hubs.push(Hub {
+            );
+            // -1 is infinite retention (Premium and Dedicated): it meets any minimum.
+            let unlimited = hours.map(|h| h < 0.0);
+            let retention = hours
+                .filter(|h| *h >= 0.0)
+                .map(|h| h / 24.0)
+                .or_else(|| n(v, &["properties", "messageRetentionInDays"]));
+            hubs.push(Hub {
                 name: s(v, &["name"])
                     .or_else(|| id_part(&id, "eventhubs"))
                     .unwrap_or_default(),
                 status: s(v, &["properties", "status"]),
                 partition_count: i(v, &["properties", "partitionCount"]),
                 retention_days: retention,
+                retention_unlimited: unlimited.or(retention.map(|_| false)),
+                cleanup_policy: s(v, &["properties", "retentionDescription", "cleanupPolicy"]),
                 capture_enabled: b(v, &["properties", "captureDescription", "enabled"]),
-                consumer_groups: cg_usable.then(Vec::new),
                 id,
                 ..Hub::default()
             });
         }
+        namespaces[k].hubs.get_or_insert_with(Vec::new).extend(hubs);
     }
-    for kind in ["arm.eventhub.namespace_rules", "arm.eventhub.hub_rules"] {
-        for (item, body) in input.bodies(kind) {
-            for v in input.list_of(kind, item, body) {
-                let id = raw::norm_id(&s(v, &["id"]).unwrap_or_default());
-                let Some(k) = find_ns(&mut namespaces, &id) else {
-                    continue;
-                };
-                match id_part(&id, "eventhubs") {
-                    Some(hub) => {
-                        let rule = auth_rule(v, "eventhub");
-                        if let Some(h) = namespaces[k]
-                            .hubs
-                            .iter_mut()
-                            .find(|h| h.name.eq_ignore_ascii_case(&hub))
-                        {
-                            h.rules.push(rule);
-                        }
-                    }
-                    None => namespaces[k].rules.push(auth_rule(v, "namespace")),
-                }
-            }
+    for l in input.listings("arm.eventhub.namespace_rules") {
+        let Some(k) = ns_of(&l.scope) else {
+            orphan(input, "arm.eventhub.namespace_rules", &l);
+            continue;
+        };
+        if !l.complete() {
+            continue;
         }
-    }
-    for (item, body) in input.bodies("arm.eventhub.consumer_groups") {
-        for v in input.list_of("arm.eventhub.consumer_groups", item, body) {
+        let ns_id = namespaces[k].id.clone();
+        let mut rules = Vec::new();
+        for (item, v) in &l.elements {
             let id = raw::norm_id(&s(v, &["id"]).unwrap_or_default());
-            let (Some(k), Some(hub)) = (find_ns(&mut namespaces, &id), id_part(&id, "eventhubs"))
-            else {
+            disagree(input, "arm.eventhub.namespace_rules", item, &id, &ns_id);
+            rules.push(auth_rule(v, "namespace"));
+        }
+        namespaces[k]
+            .rules
+            .get_or_insert_with(Vec::new)
+            .extend(rules);
+    }
+    for kind in ["arm.eventhub.hub_rules", "arm.eventhub.consumer_groups"] {
+        for l in input.listings(kind) {
+            let (Some(k), Some(hub)) = (ns_of(&l.scope), hub_name_of(&l.scope)) else {
+                orphan(input, kind, &l);
                 continue;
             };
-            let name = s(v, &["name"])
-                .or_else(|| id_part(&id, "consumergroups"))
-                .unwrap_or_default();
-            if let Some(h) = namespaces[k]
+            let Some(h) = namespaces[k]
                 .hubs
                 .iter_mut()
-                .find(|h| h.name.eq_ignore_ascii_case(&hub))
-            {
-                h.consumer_groups
-                    .get_or_insert_with(Vec::new)
-                    .push(ConsumerGroup {
+                .flatten()
+                .position(|h| h.name.eq_ignore_ascii_case(&hub))
+            else {
+                if namespaces[k].hubs.is_some() {
+                    orphan(input, kind, &l);
+                }
+                continue;
+            };
+            if !l.complete() {
+                continue;
+            }
+            let hub_id = namespaces[k].hubs.as_ref().expect("found above")[h]
+                .id
+                .clone();
+            let parent = if hub_id.is_empty() {
+                l.scope.clone().unwrap_or_default()
+            } else {
+                hub_id
+            };
+            let mut rules = Vec::new();
+            let mut groups = Vec::new();
+            for (item, v) in &l.elements {
+                let id = raw::norm_id(&s(v, &["id"]).unwrap_or_default());
+                disagree(input, kind, item, &id, &parent);
+                if kind == "arm.eventhub.hub_rules" {
+                    rules.push(auth_rule(v, "eventhub"));
+                } else {
+                    let name = s(v, &["name"])
+                        .or_else(|| id_part(&id, "consumergroups"))
+                        .unwrap_or_default();
+                    groups.push(ConsumerGroup {
                         is_default: name == "$Default",
                         user_metadata: s(v, &["properties", "userMetadata"]),
                         name,
                     });
+                }
+            }
+            let hub = &mut namespaces[k].hubs.as_mut().expect("found above")[h];
+            if kind == "arm.eventhub.hub_rules" {
+                hub.rules.get_or_insert_with(Vec::new).extend(rules);
+            } else {
+                hub.consumer_groups
+                    .get_or_insert_with(Vec::new)
+                    .extend(groups);
             }
         }
     }
-    for (item, body) in input.bodies("arm.eventhub.network_rule_sets") {
-        for v in input.list_of("arm.eventhub.network_rule_sets", item, body) {
+    for l in input.listings("arm.eventhub.network_rule_sets") {
+        let Some(k) = ns_of(&l.scope) else {
+            orphan(input, "arm.eventhub.network_rule_sets", &l);
+            continue;
+        };
+        let ns_id = namespaces[k].id.clone();
+        for (item, v) in &l.elements {
             let id = raw::norm_id(&s(v, &["id"]).unwrap_or_default());
-            let Some(k) = find_ns(&mut namespaces, &id) else {
-                continue;
-            };
+            disagree(input, "arm.eventhub.network_rule_sets", item, &id, &ns_id);
             let ips = arr(v, &["properties", "ipRules"])
                 .iter()
                 .filter(|r| s(r, &["action"]).is_none_or(|a| a.eq_ignore_ascii_case("Allow")))
@@ -360,8 +441,8 @@ pub fn eventhub(input: &mut Input<'_>) -> EventHub {
         }
     }
     for ns in namespaces.iter_mut().filter(|n| n.network.is_none()) {
-        if input.usable("arm.eventhub.namespaces") && ns.public_network_access.is_some() {
-            // Without a rule set, the namespace's own public access setting still tells a lot.
+        if input.usable("arm.eventhub.namespaces") && eq(&ns.public_network_access, "Disabled") {
+            // Without a rule set, public access switched off still says the namespace is closed.
             ns.network = Some(network_rules(
                 None,
                 ns.public_network_access.clone(),
@@ -373,31 +454,75 @@ pub fn eventhub(input: &mut Input<'_>) -> EventHub {
             ));
         }
     }
-    for (item, body) in input.bodies("arm.eventhub.metrics") {
-        let scope = item.item.scope.clone().unwrap_or_default();
-        let Some(k) = find_ns(&mut namespaces, &scope) else {
+    for l in input.listings("arm.eventhub.metrics") {
+        let Some(k) = ns_of(&l.scope) else {
+            orphan(input, "arm.eventhub.metrics", &l);
+            continue;
+        };
+        let Some((_, body)) = l.bodies.first() else {
             continue;
         };
         let t = metrics(body);
-        for h in namespaces[k].hubs.iter_mut() {
-            h.metrics = t.by_entity.get(&h.name.to_ascii_lowercase()).cloned();
+        for h in namespaces[k].hubs.iter_mut().flatten() {
+            // No series for a hub means the response does not say: unknown, never zero, and
+            // never the namespace total (which is every hub's traffic).
+            h.metrics = Some(
+                t.by_entity
+                    .get(&h.name.to_ascii_lowercase())
+                    .cloned()
+                    .unwrap_or_else(|| Metrics {
+                        timespan: t.namespace.timespan.clone(),
+                        errors: [
+                            t.namespace.errors.clone(),
+                            vec![format!(
+                                "the metrics response has no series for hub {}",
+                                h.name
+                            )],
+                        ]
+                        .concat(),
+                        ..Metrics::default()
+                    }),
+            );
         }
         namespaces[k].metrics = Some(t.namespace);
     }
     for ns in namespaces.iter_mut() {
-        ns.advanced_hunting_hubs = ns
-            .hubs
-            .iter()
-            .filter(|h| {
-                h.name
-                    .to_ascii_lowercase()
-                    .starts_with("insights-logs-advancedhunting-")
-            })
-            .map(|h| h.name.clone())
-            .collect();
-        ns.hubs.sort_by(|a, b| a.name.cmp(&b.name));
+        ns.advanced_hunting_hubs = ns.hubs.as_ref().map(|hubs| {
+            hubs.iter()
+                .filter(|h| {
+                    h.name
+                        .to_ascii_lowercase()
+                        .starts_with("insights-logs-advancedhunting-")
+                })
+                .map(|h| h.name.clone())
+                .collect()
+        });
+        if let Some(h) = ns.hubs.as_mut() {
+            h.sort_by(|a, b| a.name.cmp(&b.name));
+        }
     }
 
+    if input.usable("arm.eventhub.namespaces") {
+        let why = "the resource group has no Event Hub namespace";
+        if namespaces.is_empty() {
+            for k in [
+                "arm.eventhub.eventhubs",
+                "arm.eventhub.namespace_rules",
+                "arm.eventhub.network_rule_sets",
+                "arm.eventhub.metrics",
+            ] {
+                input.vacuous(k, why);
+            }
+        }
+        if namespaces
+            .iter()
+            .all(|n| n.hubs.as_ref().is_some_and(|h| h.is_empty()))
+        {
+            for k in ["arm.eventhub.hub_rules", "arm.eventhub.consumer_groups"] {
+                input.vacuous(k, "no namespace has a hub");
+            }
+        }
+    }
     let ec = &cfg.eventhub;
     let namespace = namespaces
         .iter()
@@ -411,6 +536,7 @@ pub fn eventhub(input: &mut Input<'_>) -> EventHub {
     let hub = namespace.as_ref().and_then(|n| {
         n.hubs
             .iter()
+            .flatten()
             .find(|h| h.name.eq_ignore_ascii_case(&ec.hub))
             .cloned()
     });
@@ -423,11 +549,19 @@ pub fn eventhub(input: &mut Input<'_>) -> EventHub {
     });
     let find_rule = |name: &str| -> Option<AuthRule> {
         hub.as_ref()
-            .and_then(|h| h.rules.iter().find(|r| r.name.eq_ignore_ascii_case(name)))
+            .and_then(|h| {
+                h.rules
+                    .iter()
+                    .flatten()
+                    .find(|r| r.name.eq_ignore_ascii_case(name))
+            })
             .or_else(|| {
-                namespace
-                    .as_ref()
-                    .and_then(|n| n.rules.iter().find(|r| r.name.eq_ignore_ascii_case(name)))
+                namespace.as_ref().and_then(|n| {
+                    n.rules
+                        .iter()
+                        .flatten()
+                        .find(|r| r.name.eq_ignore_ascii_case(name))
+                })
             })
             .cloned()
     };
@@ -441,6 +575,40 @@ pub fn eventhub(input: &mut Input<'_>) -> EventHub {
         consumer_group,
         listen_rule,
         send_rule,
+    }
+}
+
+/// Reports an item whose own id names another parent than the request that returned it.
+fn disagree(input: &mut Input<'_>, kind: &str, item: &LoadedItem, id: &str, parent: &str) {
+    if !super::is_below(id, parent) {
+        input.inconsistent(
+            kind,
+            item,
+            &format!("item {id} was returned by the request for {parent} but names another parent; kept under {parent}"),
+        );
+    }
+}
+
+/// Reports a listing whose request scope names no parent in the evidence.
+fn orphan(input: &mut Input<'_>, kind: &str, l: &super::Listing<'_>) {
+    let parents = if kind.starts_with("arm.storage.") {
+        "arm.storage.accounts"
+    } else {
+        "arm.eventhub.namespaces"
+    };
+    if !input.usable(parents) {
+        return; // the parents are unknown, so nothing can be said about their children
+    }
+    if let Some((item, _)) = l.elements.first() {
+        let scope = l
+            .scope
+            .clone()
+            .unwrap_or_else(|| "no recorded scope".into());
+        input.inconsistent(
+            kind,
+            item,
+            &format!("a listing for {scope}, which is not among the listed parents"),
+        );
     }
 }
 
@@ -504,36 +672,47 @@ pub fn storage(input: &mut Input<'_>, eh: &EventHub) -> Storage {
             });
         }
     }
-    let cont_usable = input.usable("arm.storage.containers");
-    if cont_usable {
-        for a in accounts.iter_mut() {
-            a.containers = Some(vec![]);
+    for l in input.listings("arm.storage.containers") {
+        let scope = l.scope.as_deref().map(raw::norm_id).unwrap_or_default();
+        // The request was for one account (`{acct_id}/blobServices/default/containers`).
+        let acct_id = match scope.to_ascii_lowercase().find("/blobservices/") {
+            Some(i) => scope[..i].to_string(),
+            None => scope.clone(),
+        };
+        let Some(k) = accounts.iter().position(|a| raw::same_id(&a.id, &acct_id)) else {
+            orphan(input, "arm.storage.containers", &l);
+            continue;
+        };
+        if !l.complete() {
+            continue;
         }
-    }
-    for (item, body) in input.bodies("arm.storage.containers") {
-        for v in input.list_of("arm.storage.containers", item, body) {
+        let mut list = Vec::new();
+        for (item, v) in &l.elements {
             let id = raw::norm_id(&s(v, &["id"]).unwrap_or_default());
-            let Some(acct) = id_part(&id, "storageaccounts") else {
-                continue;
-            };
-            if let Some(a) = accounts
-                .iter_mut()
-                .find(|a| a.name.eq_ignore_ascii_case(&acct))
-            {
-                a.containers.get_or_insert_with(Vec::new).push(Container {
-                    name: s(v, &["name"])
-                        .or_else(|| id_part(&id, "containers"))
-                        .unwrap_or_default(),
-                    public_access: s(v, &["properties", "publicAccess"]),
-                });
-            }
+            disagree(input, "arm.storage.containers", item, &id, &acct_id);
+            list.push(Container {
+                name: s(v, &["name"])
+                    .or_else(|| id_part(&id, "containers"))
+                    .unwrap_or_default(),
+                public_access: s(v, &["properties", "publicAccess"]),
+            });
         }
+        accounts[k]
+            .containers
+            .get_or_insert_with(Vec::new)
+            .extend(list);
     }
     for a in accounts.iter_mut() {
         a.checkpoint_container_exists = match (&cfg.storage.container, &a.containers) {
             (Some(c), Some(list)) => Some(list.iter().any(|x| x.name.eq_ignore_ascii_case(c))),
             _ => None,
         };
+    }
+    if input.usable("arm.storage.accounts") && accounts.is_empty() {
+        input.vacuous(
+            "arm.storage.containers",
+            "the resource group has no storage account",
+        );
     }
     let account = cfg.storage.account.as_ref().and_then(|name| {
         accounts
@@ -577,7 +756,26 @@ pub fn entra(input: &mut Input<'_>, eh: &EventHub) -> Entra {
         for v in input.list_of("arm.aadiam.diagnostic_settings", item, body) {
             let mut categories = Vec::new();
             let mut groups = Vec::new();
-            for log in arr(v, &["properties", "logs"]) {
+            // `logs` is what the setting sends: without it, or with an entry that does not say
+            // whether it is on or which category it is, the setting cannot be judged.
+            let Some(logs) = raw::opt_arr(v, &["properties", "logs"]) else {
+                input.malformed(
+                    "arm.aadiam.diagnostic_settings",
+                    item,
+                    "a setting lacks `properties.logs`",
+                );
+                continue;
+            };
+            for log in logs {
+                let named = s(log, &["category"]).is_some() || s(log, &["categoryGroup"]).is_some();
+                if b(log, &["enabled"]).is_none() || !named {
+                    input.malformed(
+                        "arm.aadiam.diagnostic_settings",
+                        item,
+                        "a `logs` entry lacks `enabled` or its `category`/`categoryGroup`",
+                    );
+                    continue;
+                }
                 if b(log, &["enabled"]) != Some(true) {
                     continue;
                 }
@@ -601,7 +799,9 @@ pub fn entra(input: &mut Input<'_>, eh: &EventHub) -> Entra {
                 let ns_name = id_part(&rid, "namespaces");
                 let rule_name = id_part(&rid, "authorizationrules");
                 let rule_hub = id_part(&rid, "eventhubs");
-                let hub = s(v, &["properties", "eventHubName"]);
+                // A hub-level rule can only write to its own hub, so it names the hub when the
+                // setting does not.
+                let hub = s(v, &["properties", "eventHubName"]).or_else(|| rule_hub.clone());
                 let ns = ns_name.as_ref().and_then(|name| {
                     eh.namespaces.iter().find(|n| {
                         n.name.eq_ignore_ascii_case(name)
@@ -624,13 +824,14 @@ pub fn entra(input: &mut Input<'_>, eh: &EventHub) -> Entra {
                 };
                 let rule = ns.and_then(|n| {
                     let rules = match &rule_hub {
-                        Some(h) => {
-                            &n.hubs
-                                .iter()
-                                .find(|x| x.name.eq_ignore_ascii_case(h))?
-                                .rules
-                        }
-                        None => &n.rules,
+                        Some(h) => n
+                            .hubs
+                            .iter()
+                            .flatten()
+                            .find(|x| x.name.eq_ignore_ascii_case(h))?
+                            .rules
+                            .as_ref()?,
+                        None => n.rules.as_ref()?,
                     };
                     rules.iter().find(|r| {
                         rule_name
@@ -643,22 +844,56 @@ pub fn entra(input: &mut Input<'_>, eh: &EventHub) -> Entra {
                 } else {
                     "arm.eventhub.namespace_rules"
                 });
+                let rule_listed = |n: &Namespace| match &rule_hub {
+                    Some(h) => n
+                        .hubs
+                        .iter()
+                        .flatten()
+                        .find(|x| x.name.eq_ignore_ascii_case(h))
+                        .is_some_and(|x| x.rules.is_some()),
+                    None => n.rules.is_some(),
+                };
                 let rule_exists = match (ns, rule) {
                     (_, Some(_)) => Some(true),
-                    (Some(_), None) if rules_listed => Some(false),
+                    (Some(n), None) if rules_listed && rule_listed(n) => Some(false),
+                    // The namespace does not exist, so neither does its rule.
+                    (None, None) if namespace_exists == Some(false) => Some(false),
                     _ => None,
                 };
                 let hub_exists = match (ns, &hub) {
-                    (Some(n), Some(h)) if hubs_listed => {
-                        Some(n.hubs.iter().any(|x| x.name.eq_ignore_ascii_case(h)))
-                    }
+                    (Some(n), Some(h)) if hubs_listed => n
+                        .hubs
+                        .as_ref()
+                        .map(|hubs| hubs.iter().any(|x| x.name.eq_ignore_ascii_case(h))),
+                    (None, Some(_)) if namespace_exists == Some(false) => Some(false),
                     _ => None,
                 };
-                let to_configured = eq(&ns_name, &cfg.eventhub.namespace)
-                    && eq(&hub, &cfg.eventhub.hub)
+                let same_ns = eq(&ns_name, &cfg.eventhub.namespace)
                     && sub
                         .as_deref()
                         .is_none_or(|s| s.eq_ignore_ascii_case(&cfg.eventhub.subscription_id));
+                // Without `eventHubName`, Azure Monitor writes each category to a hub of its own,
+                // `insights-logs-<category>` (lowercase), in the rule's namespace.
+                let configured_categories: Vec<String> = if !same_ns {
+                    vec![]
+                } else if let Some(h) = &hub {
+                    if h.eq_ignore_ascii_case(&cfg.eventhub.hub) {
+                        categories.clone()
+                    } else {
+                        vec![]
+                    }
+                } else {
+                    categories
+                        .iter()
+                        .filter(|c| default_hub(c).eq_ignore_ascii_case(&cfg.eventhub.hub))
+                        .cloned()
+                        .collect()
+                };
+                let to_configured = same_ns
+                    && (!configured_categories.is_empty()
+                        || hub
+                            .as_deref()
+                            .is_some_and(|h| h.eq_ignore_ascii_case(&cfg.eventhub.hub)));
                 DiagEventHub {
                     rule_scope: if rule_hub.is_some() {
                         "eventhub"
@@ -666,8 +901,8 @@ pub fn entra(input: &mut Input<'_>, eh: &EventHub) -> Entra {
                         "namespace"
                     }
                     .into(),
-                    rule_rights: rule.map(|r| r.rights.clone()),
-                    rule_send_only: rule.map(|r| r.send_only),
+                    rule_rights: rule.and_then(|r| r.rights.clone()),
+                    rule_send_only: rule.and_then(|r| r.send_only),
                     rule_is_root: rule_name
                         .as_deref()
                         .is_some_and(|r| r.eq_ignore_ascii_case("RootManageSharedAccessKey")),
@@ -681,6 +916,7 @@ pub fn entra(input: &mut Input<'_>, eh: &EventHub) -> Entra {
                     rule_exists,
                     hub_exists,
                     to_configured,
+                    configured_categories,
                 }
             });
             settings.push(DiagSetting {
@@ -702,8 +938,8 @@ pub fn entra(input: &mut Input<'_>, eh: &EventHub) -> Entra {
         .collect();
     let mut streamed: Vec<String> = settings
         .iter()
-        .filter(|s| s.event_hub.as_ref().is_some_and(|e| e.to_configured))
-        .flat_map(|s| s.categories.iter().cloned())
+        .filter_map(|s| s.event_hub.as_ref())
+        .flat_map(|e| e.configured_categories.iter().cloned())
         .collect();
     streamed.sort();
     streamed.dedup();
@@ -712,10 +948,7 @@ pub fn entra(input: &mut Input<'_>, eh: &EventHub) -> Entra {
     for st in &settings {
         let Some(e) = &st.event_hub else { continue };
         for c in &st.categories {
-            let hub = e
-                .hub
-                .clone()
-                .unwrap_or_else(|| format!("insights-logs-{}", c.to_ascii_lowercase()));
+            let hub = e.hub.clone().unwrap_or_else(|| default_hub(c));
             let target = format!(
                 "{}/{}",
                 e.namespace.clone().unwrap_or_default().to_ascii_lowercase(),
@@ -727,14 +960,18 @@ pub fn entra(input: &mut Input<'_>, eh: &EventHub) -> Entra {
                 .push(st.name.clone());
         }
     }
-    let duplicates = by_target
+    let targets: Vec<DuplicateCategory> = by_target
         .into_iter()
-        .filter(|(_, v)| v.len() > 1)
         .map(|((category, target), settings)| DuplicateCategory {
             category,
             target,
             settings,
         })
+        .collect();
+    let duplicates = targets
+        .iter()
+        .filter(|t| t.settings.len() > 1)
+        .cloned()
         .collect();
     Entra {
         status: input.status("arm.aadiam.diagnostic_settings"),
@@ -742,6 +979,7 @@ pub fn entra(input: &mut Input<'_>, eh: &EventHub) -> Entra {
         available_categories: available,
         to_configured_hub: to_configured,
         streamed_categories: streamed,
+        targets,
         duplicates,
     }
 }

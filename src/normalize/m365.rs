@@ -2,13 +2,13 @@
 //! credentials and permissions resolved by name, Management Activity API subscriptions and
 //! content, the Graph audit log API, Defender corroboration, and network probe results.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::model::*;
-use super::raw::{arr, b, s};
+use super::raw::{self, arr, b, s};
 use super::{parse_time, Input};
 use crate::coverage::LOG_TYPES;
 
@@ -106,12 +106,14 @@ fn credential(v: &Value, kind: &str, as_of: DateTime<Utc>, warn_days: i64) -> Cr
     let start_t = start.as_deref().and_then(parse_time);
     let days_left = end_t.map(|e| (e - as_of).num_seconds().div_euclid(86_400));
     let expired = end_t.is_some_and(|e| e <= as_of);
+    let not_yet_valid = !expired && start_t.is_some_and(|s| s > as_of);
     Credential {
         kind: kind.into(),
         key_id: s(v, &["keyId"]),
         display_name: s(v, &["displayName"]),
-        expiring: !expired && days_left.is_some_and(|d| d < warn_days),
+        expiring: !expired && !not_yet_valid && days_left.is_some_and(|d| d < warn_days),
         expired,
+        not_yet_valid,
         days_left,
         lifetime_days: match (start_t, end_t) {
             (Some(a), Some(b)) => Some((b - a).num_days()),
@@ -157,6 +159,60 @@ fn is_write(name: &str) -> bool {
     .any(|w| n.contains(w))
 }
 
+/// The elements of every listing of `kind`, keyed by the lowercase request scope (an app id,
+/// a service principal's object id); scopes whose listing is incomplete map to `None`.
+/// `own` names the field that must agree with the scope, and `required` the fields every
+/// element must carry (else the kind is malformed).
+fn by_scope<'a>(
+    input: &mut Input<'a>,
+    kind: &str,
+    own: &str,
+    required: &[&[&str]],
+) -> HashMap<String, Option<Vec<&'a Value>>> {
+    let mut out = HashMap::new();
+    for l in input.listings(kind) {
+        let key = l.scope.clone().unwrap_or_default().to_ascii_lowercase();
+        let mut scope_items = Vec::new();
+        let mut whole = l.complete();
+        for (item, v) in &l.elements {
+            if !input.require(kind, item, v, required) {
+                whole = false;
+                continue;
+            }
+            // A child whose own id names another app or principal disagrees with the
+            // request: keep it under the request's scope and report it.
+            if let Some(own) =
+                s(v, &[own]).filter(|o| !key.is_empty() && !o.eq_ignore_ascii_case(&key))
+            {
+                input.inconsistent(
+                    kind,
+                    item,
+                    &format!(
+                        "an item for {own} was returned by the request for {key}; kept under {key}"
+                    ),
+                );
+            }
+            scope_items.push(*v);
+        }
+        out.insert(key, whole.then_some(scope_items));
+    }
+    out
+}
+
+/// What the request for `app` returned: `None` when it was not read completely, `Some(None)`
+/// when it listed nothing for that app id.
+fn lookup<'v>(
+    lists: &HashMap<String, Option<Vec<&'v Value>>>,
+    app: &str,
+) -> Option<Option<&'v Value>> {
+    let list = lists.get(app)?.as_ref()?;
+    Some(
+        list.iter()
+            .copied()
+            .find(|v| s(v, &["appId"]).is_some_and(|a| a.eq_ignore_ascii_case(app))),
+    )
+}
+
 pub fn apps(input: &mut Input<'_>) -> Apps {
     let kinds = [
         "graph.applications",
@@ -165,48 +221,41 @@ pub fn apps(input: &mut Input<'_>) -> Apps {
         "graph.oauth2_permission_grants",
     ];
     let status = input.status_of(&kinds[..3]);
-    let mut applications: HashMap<String, &Value> = HashMap::new();
-    for (item, body) in input.bodies("graph.applications") {
-        for v in input.list_of("graph.applications", item, body) {
-            if let Some(id) = s(v, &["appId"]) {
-                applications.insert(id.to_ascii_lowercase(), v);
-            }
-        }
-    }
+    // Each request was for one app id (`$filter=appId eq '…'`): what it returned is what
+    // exists for that app id, and a configured id with no complete request is unknown.
+    let app_lists = by_scope(input, "graph.applications", "appId", &[&["appId"]]);
+    let sp_lists = by_scope(
+        input,
+        "graph.service_principals",
+        "appId",
+        &[&["appId"], &["id"]],
+    );
     let mut sp_by_app: HashMap<String, &Value> = HashMap::new();
     let mut sp_by_id: HashMap<String, &Value> = HashMap::new();
-    for (item, body) in input.bodies("graph.service_principals") {
-        for v in input.list_of("graph.service_principals", item, body) {
-            if let Some(a) = s(v, &["appId"]) {
-                sp_by_app.insert(a.to_ascii_lowercase(), v);
-            }
-            if let Some(id) = s(v, &["id"]) {
-                sp_by_id.insert(id.to_ascii_lowercase(), v);
-            }
+    for v in sp_lists.values().flatten().flatten() {
+        if let Some(a) = s(v, &["appId"]) {
+            sp_by_app.insert(a.to_ascii_lowercase(), v);
+        }
+        if let Some(id) = s(v, &["id"]) {
+            sp_by_id.insert(id.to_ascii_lowercase(), v);
         }
     }
-    let mut assignments: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
-    for (item, body) in input.bodies("graph.app_role_assignments") {
-        let scope = item.item.scope.clone().unwrap_or_default();
-        for v in input.list_of("graph.app_role_assignments", item, body) {
-            let principal = s(v, &["principalId"]).unwrap_or_else(|| scope.clone());
-            assignments
-                .entry(principal.to_ascii_lowercase())
-                .or_default()
-                .push(v);
-        }
-    }
-    let mut grants: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
-    for (item, body) in input.bodies("graph.oauth2_permission_grants") {
-        for v in input.list_of("graph.oauth2_permission_grants", item, body) {
-            if let Some(c) = s(v, &["clientId"]) {
-                grants.entry(c.to_ascii_lowercase()).or_default().push(v);
-            }
-        }
-    }
-    // Resolves an app role id on a resource service principal to its permission name.
+    let assignments = by_scope(
+        input,
+        "graph.app_role_assignments",
+        "principalId",
+        &[&["appRoleId"], &["resourceId"]],
+    );
+    let grants = by_scope(
+        input,
+        "graph.oauth2_permission_grants",
+        "clientId",
+        &[&["resourceId"], &["scope"], &["consentType"]],
+    );
+    // Resolves an app role id on a resource service principal to its permission name; `None`
+    // when the resource lists no such role (or no `appRoles` at all).
     let role_name = |resource_sp: &Value, role_id: &str| -> Option<String> {
-        arr(resource_sp, &["appRoles"])
+        raw::opt_arr(resource_sp, &["appRoles"])?
             .iter()
             .find(|r| s(r, &["id"]).is_some_and(|id| id.eq_ignore_ascii_case(role_id)))
             .and_then(|r| s(r, &["value"]))
@@ -215,14 +264,20 @@ pub fn apps(input: &mut Input<'_>) -> Apps {
     let as_of = input.as_of;
     let warn = cfg.thresholds.secret_expiry_warning_days;
     let mut items = Vec::new();
+    let mut any_sp = false;
     for client_id in &cfg.app.client_ids {
         let key = client_id.to_ascii_lowercase();
         let mut app = App {
             app_id: client_id.clone(),
             ..App::default()
         };
-        if let Some(v) = applications.get(&key) {
-            app.found = true;
+        let registration = lookup(&app_lists, &key);
+        app.found = registration.map(|r| r.is_some());
+        if registration.is_none() {
+            app.unresolved
+                .push("the app registration was not read completely".into());
+        }
+        if let Some(Some(v)) = registration {
             app.object_id = s(v, &["id"]);
             app.display_name = s(v, &["displayName"]);
             app.sign_in_audience = s(v, &["signInAudience"]);
@@ -230,116 +285,241 @@ pub fn apps(input: &mut Input<'_>) -> Apps {
                 .sign_in_audience
                 .as_deref()
                 .map(|a| a.eq_ignore_ascii_case("AzureADMyOrg"));
-            for c in arr(v, &["passwordCredentials"]) {
-                app.credentials.push(credential(c, "secret", as_of, warn));
+            // Both lists are selected explicitly; a body without one says nothing about it.
+            if let (Some(pw), Some(keys)) = (
+                raw::opt_arr(v, &["passwordCredentials"]),
+                raw::opt_arr(v, &["keyCredentials"]),
+            ) {
+                let mut creds: Vec<Credential> = pw
+                    .iter()
+                    .map(|c| credential(c, "secret", as_of, warn))
+                    .chain(
+                        keys.iter()
+                            .map(|c| credential(c, "certificate", as_of, warn)),
+                    )
+                    .collect();
+                creds.sort_by(|a, b| a.end.cmp(&b.end));
+                let secrets = creds.iter().filter(|c| c.kind == "secret").count() as i64;
+                app.secrets = Some(secrets);
+                app.certificates = Some(creds.len() as i64 - secrets);
+                app.valid_credentials =
+                    Some(creds.iter().filter(|c| in_force(c, as_of)).count() as i64);
+                let last_valid = last_valid_credential(&creds, as_of);
+                app.ingestion_stops = last_valid.and_then(|c| c.end.clone());
+                app.days_until_ingestion_stops = last_valid.and_then(|c| c.days_left);
+                app.credentials = Some(creds);
+            } else {
+                app.unresolved.push(
+                    "the registration's body lacks passwordCredentials or keyCredentials".into(),
+                );
             }
-            for c in arr(v, &["keyCredentials"]) {
-                app.credentials
-                    .push(credential(c, "certificate", as_of, warn));
-            }
-            app.credentials.sort_by(|a, b| a.end.cmp(&b.end));
-            app.secrets = app
-                .credentials
-                .iter()
-                .filter(|c| c.kind == "secret")
-                .count() as i64;
-            app.certificates = app.credentials.len() as i64 - app.secrets;
-            app.valid_credentials = app
-                .credentials
-                .iter()
-                .filter(|c| in_force(c, as_of))
-                .count() as i64;
-            let last_valid = last_valid_credential(&app.credentials, as_of);
-            app.ingestion_stops = last_valid.and_then(|c| c.end.clone());
-            app.days_until_ingestion_stops = last_valid.and_then(|c| c.days_left);
         }
         let mut granted_names: Vec<(String, String)> = Vec::new(); // (resource appId, name)
-        if let Some(sp) = sp_by_app.get(&key) {
+        let mut resolved = Some(true);
+        // Whether the application permissions granted are known (consent is judged on them
+        // alone; delegated grants matter only for what the app can write).
+        let principal = lookup(&sp_lists, &key);
+        let mut roles_known = principal == Some(None);
+        if principal.is_none() {
+            app.unresolved
+                .push("the app's service principal was not read completely".into());
+            resolved = None;
+        }
+        if let Some(Some(sp)) = principal {
+            any_sp = true;
             let sp_id = s(sp, &["id"]).unwrap_or_default();
             app.service_principal_id = Some(sp_id.clone());
             app.service_principal_enabled = b(sp, &["accountEnabled"]);
-            for a in assignments
-                .get(&sp_id.to_ascii_lowercase())
-                .into_iter()
-                .flatten()
-            {
-                let resource_id = s(a, &["resourceId"])
-                    .unwrap_or_default()
-                    .to_ascii_lowercase();
-                let role_id = s(a, &["appRoleId"]).unwrap_or_default();
-                let resource = sp_by_id.get(&resource_id);
-                let name = resource.and_then(|r| role_name(r, &role_id));
-                match (resource, name) {
-                    (Some(r), Some(name)) => {
-                        let rapp = s(r, &["appId"]).unwrap_or_default().to_ascii_lowercase();
-                        if rapp == GRAPH_APP_ID {
-                            app.graph_permissions.push(name.clone());
-                        } else if rapp == O365_MGMT_APP_ID {
-                            app.o365_permissions.push(name.clone());
-                        } else {
-                            let rname = s(r, &["displayName"])
-                                .or_else(|| s(a, &["resourceDisplayName"]))
-                                .unwrap_or(rapp.clone());
-                            app.other_permissions.push(format!("{rname}/{name}"));
+            match assignments.get(&sp_id.to_ascii_lowercase()) {
+                Some(Some(list)) => {
+                    roles_known = true;
+                    for a in list {
+                        let resource_id = s(a, &["resourceId"])
+                            .unwrap_or_default()
+                            .to_ascii_lowercase();
+                        let role_id = s(a, &["appRoleId"]).unwrap_or_default();
+                        let resource = sp_by_id.get(&resource_id);
+                        let name = resource.and_then(|r| role_name(r, &role_id));
+                        match (resource, name) {
+                            (Some(r), Some(name)) => {
+                                let rapp =
+                                    s(r, &["appId"]).unwrap_or_default().to_ascii_lowercase();
+                                if rapp == GRAPH_APP_ID {
+                                    app.graph_permissions.push(name.clone());
+                                } else if rapp == O365_MGMT_APP_ID {
+                                    app.o365_permissions.push(name.clone());
+                                } else {
+                                    let rname = s(r, &["displayName"])
+                                        .or_else(|| s(a, &["resourceDisplayName"]))
+                                        .unwrap_or(rapp.clone());
+                                    app.other_permissions.push(format!("{rname}/{name}"));
+                                }
+                                if is_write(&name) {
+                                    app.write_permissions.push(name.clone());
+                                }
+                                granted_names.push((rapp, name));
+                            }
+                            (r, _) => {
+                                app.unresolved_assignments += 1;
+                                let what = s(a, &["resourceDisplayName"])
+                                    .unwrap_or_else(|| resource_id.clone());
+                                app.unresolved.push(match r {
+                                    None => format!(
+                                        "an app role on {what} cannot be named: its service principal was not collected"
+                                    ),
+                                    Some(_) => format!(
+                                        "app role {role_id} on {what} is not among that service principal's appRoles"
+                                    ),
+                                });
+                                resolved = Some(false);
+                            }
                         }
-                        if is_write(&name) {
-                            app.write_permissions.push(name.clone());
-                        }
-                        granted_names.push((rapp, name));
                     }
-                    _ => app.unresolved_assignments += 1,
+                }
+                _ => {
+                    app.unresolved.push(
+                        "the service principal's app role assignments were not read completely"
+                            .into(),
+                    );
+                    resolved = None;
                 }
             }
-            for g in grants
-                .get(&sp_id.to_ascii_lowercase())
-                .into_iter()
-                .flatten()
-            {
-                let resource_id = s(g, &["resourceId"])
-                    .unwrap_or_default()
-                    .to_ascii_lowercase();
-                let rname = sp_by_id
-                    .get(&resource_id)
-                    .and_then(|r| s(r, &["displayName"]))
-                    .unwrap_or_else(|| resource_id.clone());
-                for scope in s(g, &["scope"]).unwrap_or_default().split_whitespace() {
-                    app.delegated_permissions.push(format!("{rname}/{scope}"));
+            match grants.get(&sp_id.to_ascii_lowercase()) {
+                Some(Some(list)) => {
+                    app.delegated_permissions = Some(vec![]);
+                    for g in list {
+                        let resource_id = s(g, &["resourceId"])
+                            .unwrap_or_default()
+                            .to_ascii_lowercase();
+                        let rname = sp_by_id
+                            .get(&resource_id)
+                            .and_then(|r| s(r, &["displayName"]))
+                            .unwrap_or_else(|| resource_id.clone());
+                        for scope in s(g, &["scope"]).unwrap_or_default().split_whitespace() {
+                            app.delegated_permissions
+                                .get_or_insert_with(Vec::new)
+                                .push(format!("{rname}/{scope}"));
+                            // A delegated write scope lets the app write as its user (or as
+                            // every user, with `consentType: AllPrincipals`): it counts.
+                            if is_write(scope) {
+                                let who = s(g, &["consentType"]).unwrap_or_default();
+                                app.write_permissions.push(format!(
+                                    "{rname}/{scope} (delegated{})",
+                                    if who.eq_ignore_ascii_case("AllPrincipals") {
+                                        ", admin-consented for all users"
+                                    } else {
+                                        ""
+                                    }
+                                ));
+                            }
+                        }
+                    }
+                }
+                _ => {
+                    app.unresolved
+                        .push("the delegated permission grants were not read completely".into());
+                    resolved = None;
                 }
             }
         }
-        if let Some(v) = applications.get(&key) {
-            for rra in arr(v, &["requiredResourceAccess"]) {
-                let rapp = s(rra, &["resourceAppId"])
-                    .unwrap_or_default()
-                    .to_ascii_lowercase();
-                let Some(resource) = sp_by_app.get(&rapp) else {
-                    continue;
-                };
-                for ra in arr(rra, &["resourceAccess"]) {
-                    if !s(ra, &["type"]).is_some_and(|t| t.eq_ignore_ascii_case("Role")) {
-                        continue;
+        if let Some(Some(v)) = registration {
+            match raw::opt_arr(v, &["requiredResourceAccess"]) {
+                None => {
+                    app.unresolved
+                        .push("the registration's body lacks requiredResourceAccess".into());
+                }
+                Some(rras) => {
+                    let mut missing = Vec::new();
+                    let mut known = true;
+                    for rra in rras {
+                        let rapp = s(rra, &["resourceAppId"])
+                            .unwrap_or_default()
+                            .to_ascii_lowercase();
+                        let Some(access) = raw::opt_arr(rra, &["resourceAccess"]) else {
+                            known = false;
+                            app.unresolved.push(format!(
+                                "a requiredResourceAccess entry for {rapp} lacks resourceAccess"
+                            ));
+                            continue;
+                        };
+                        for ra in access {
+                            let Some(ty) = s(ra, &["type"]) else {
+                                known = false;
+                                app.unresolved.push(format!(
+                                    "a requested permission of {rapp} does not say whether it is a Role or a Scope"
+                                ));
+                                continue;
+                            };
+                            if !ty.eq_ignore_ascii_case("Role") {
+                                continue;
+                            }
+                            let name = sp_by_app
+                                .get(&rapp)
+                                .and_then(|r| s(ra, &["id"]).and_then(|id| role_name(r, &id)));
+                            match name {
+                                Some(name) => {
+                                    if !granted_names.iter().any(|(r, n)| *r == rapp && *n == name)
+                                    {
+                                        missing.push(name);
+                                    }
+                                }
+                                None => {
+                                    known = false;
+                                    app.unresolved.push(format!(
+                                        "a requested app role of {rapp} cannot be named (its service principal or role is not in the evidence)"
+                                    ));
+                                }
+                            }
+                        }
                     }
-                    let Some(name) = s(ra, &["id"]).and_then(|id| role_name(resource, &id)) else {
-                        continue;
-                    };
-                    if !granted_names.iter().any(|(r, n)| *r == rapp && *n == name) {
-                        app.not_consented.push(name);
-                    }
+                    // Consent can only be judged against what was granted, completely.
+                    app.not_consented = (known && roles_known && app.unresolved_assignments == 0)
+                        .then_some(missing);
                 }
             }
         }
+        app.permissions_resolved = if app.service_principal_id.is_some() {
+            resolved
+        } else if app.found == Some(true) && principal == Some(None) {
+            // No service principal: nothing can have been granted to it.
+            Some(true)
+        } else {
+            None
+        };
         for list in [
             &mut app.o365_permissions,
             &mut app.graph_permissions,
             &mut app.other_permissions,
-            &mut app.delegated_permissions,
-            &mut app.not_consented,
             &mut app.write_permissions,
         ] {
             list.sort();
             list.dedup();
         }
+        if let Some(l) = app.delegated_permissions.as_mut() {
+            l.sort();
+            l.dedup();
+        }
+        if let Some(l) = app.not_consented.as_mut() {
+            l.sort();
+            l.dedup();
+        }
+        app.can_write = if !app.write_permissions.is_empty() {
+            Some(true)
+        } else {
+            app.permissions_resolved.filter(|r| *r).map(|_| false)
+        };
         items.push(app);
+    }
+    if !any_sp && input.usable("graph.service_principals") {
+        // No configured app has a service principal, so there was nothing to list.
+        input.vacuous(
+            "graph.app_role_assignments",
+            "no configured app has a service principal",
+        );
+        input.vacuous(
+            "graph.oauth2_permission_grants",
+            "no configured app has a service principal",
+        );
     }
     Apps { status, items }
 }
@@ -395,6 +575,9 @@ pub fn o365(input: &mut Input<'_>) -> O365 {
     let mut listed: HashMap<String, &Value> = HashMap::new();
     for (item, body) in input.bodies("o365.subscriptions") {
         for v in input.list_of("o365.subscriptions", item, body) {
+            if !input.require("o365.subscriptions", item, v, &[&["contentType"]]) {
+                continue;
+            }
             if let Some(ct) = s(v, &["contentType"]) {
                 listed.insert(ct.to_ascii_lowercase(), v);
             }
@@ -554,15 +737,16 @@ pub fn network(input: &mut Input<'_>) -> Network {
 }
 
 pub fn defender(input: &mut Input<'_>, eh: &EventHub, attested: &[String]) -> Defender {
-    let Some(ns) = &eh.namespace else {
-        return Defender {
-            attested: attested.to_vec(),
-            ..Defender::default()
-        };
+    let unknown = Defender {
+        attested: attested.to_vec(),
+        ..Defender::default()
+    };
+    // Without the namespace's complete hub list nothing can be said about the export's hubs.
+    let Some(all_hubs) = eh.namespace.as_ref().and_then(|n| n.hubs.as_ref()) else {
+        return unknown;
     };
     let prefix = "insights-logs-advancedhunting-";
-    let hubs: Vec<&Hub> = ns
-        .hubs
+    let hubs: Vec<&Hub> = all_hubs
         .iter()
         .filter(|h| h.name.to_ascii_lowercase().starts_with(prefix))
         .collect();
@@ -585,12 +769,13 @@ pub fn defender(input: &mut Input<'_>, eh: &EventHub, attested: &[String]) -> De
             .cloned()
             .collect()
     };
+    // A sum over the hubs is known only when every hub's figure is.
     let incoming = hubs
         .iter()
         .map(|h| h.metrics.as_ref().and_then(|m| m.incoming_messages))
         .try_fold(0.0, |acc, x| x.map(|x| acc + x));
     Defender {
-        advanced_hunting_hubs: hubs.iter().map(|h| h.name.clone()).collect(),
+        advanced_hunting_hubs: Some(hubs.iter().map(|h| h.name.clone()).collect()),
         tables_seen,
         missing_tables,
         incoming_messages: if hubs.is_empty() { None } else { incoming },

@@ -92,10 +92,101 @@ impl<'a> Input<'a> {
         st.reason = Some(format!("{file}: malformed response: {message}"));
     }
 
+    /// Downgrades a kind to `inconsistent`: an item disagrees with the request that returned it.
+    /// The item is kept (linked to the parent the request named); the checks that read the kind
+    /// are `not_assessed` with this reason, so nothing vanishes silently.
+    pub fn inconsistent(&mut self, kind: &str, item: &LoadedItem, message: &str) {
+        let file = item.item.path.clone().unwrap_or_default();
+        let st = self.states.entry(kind.to_string()).or_insert(KindState {
+            status: EvidenceStatus::Inconsistent,
+            reason: None,
+            files: vec![],
+        });
+        if st.status < EvidenceStatus::Inconsistent {
+            st.status = EvidenceStatus::Inconsistent;
+            st.reason = Some(format!("{file}: {message}"));
+        }
+    }
+
+    /// The listings of a kind, one per recorded request scope (a namespace's hubs, an account's
+    /// containers…), each with the status of its own pages. Elements are read only from a
+    /// listing whose every page was read and whose page chain is complete.
+    pub fn listings(&mut self, kind: &str) -> Vec<Listing<'a>> {
+        let paging = crate::evidence::kinds::kind(kind).map(|k| k.paging);
+        let mut groups: BTreeMap<String, Vec<&'a LoadedItem>> = BTreeMap::new();
+        for it in self.items.iter().copied().filter(|i| i.item.kind == kind) {
+            let key = it
+                .item
+                .scope
+                .as_deref()
+                .map(raw::norm_id)
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            groups.entry(key).or_default().push(it);
+        }
+        let mut out = Vec::new();
+        for (_, mut items) in groups {
+            items.sort_by_key(|i| i.item.page.unwrap_or(0));
+            let mut status = crate::evidence::state_of(&items).status;
+            if status == EvidenceStatus::Ok {
+                if let Some(p) = paging {
+                    if crate::evidence::chain_gap(p, &items).is_some() {
+                        status = EvidenceStatus::Incomplete;
+                    }
+                }
+            }
+            let mut elements = Vec::new();
+            let mut bodies = Vec::new();
+            if status == EvidenceStatus::Ok {
+                for it in &items {
+                    if let Some(Body::Json(v)) = &it.body {
+                        bodies.push((*it, v));
+                        for e in self.list_of(kind, it, v) {
+                            elements.push((*it, e));
+                        }
+                    }
+                }
+            }
+            out.push(Listing {
+                scope: items[0].item.scope.clone(),
+                status,
+                elements,
+                bodies,
+            });
+        }
+        out
+    }
+
+    /// Marks a child kind that was never collected because it had no parent to be collected for
+    /// (no namespace, so no hubs to list) as `ok`: its absence is then complete evidence.
+    pub fn vacuous(&mut self, kind: &str, why: &str) {
+        let st = self.states.entry(kind.to_string()).or_insert(KindState {
+            status: EvidenceStatus::NotCollected,
+            reason: None,
+            files: vec![],
+        });
+        if st.status == EvidenceStatus::NotCollected {
+            st.status = EvidenceStatus::Ok;
+            st.reason = Some(format!("nothing to collect: {why}"));
+        }
+    }
+
     /// Lists the elements of a list body, marking the kind malformed when it is not a list.
     pub fn list_of(&mut self, kind: &str, item: &LoadedItem, body: &'a Value) -> Vec<&'a Value> {
         match raw::list(body) {
-            Ok(v) => v,
+            Ok(v) => {
+                // Every list Microsoft returns holds objects; anything else is not a resource
+                // that can be judged, and dropping it would make the list look complete.
+                if let Some(i) = v.iter().position(|e| !e.is_object()) {
+                    self.malformed(
+                        kind,
+                        item,
+                        &format!("element {i} is {}, not an object", raw::type_name(v[i])),
+                    );
+                    return vec![];
+                }
+                v
+            }
             Err(e) => {
                 self.malformed(kind, item, &e);
                 vec![]
@@ -103,10 +194,51 @@ impl<'a> Input<'a> {
         }
     }
 
+    /// Marks the kind malformed unless `v` has every key in `keys` (as a non-null value).
+    pub fn require(&mut self, kind: &str, item: &LoadedItem, v: &Value, keys: &[&[&str]]) -> bool {
+        for k in keys {
+            if matches!(raw::path(v, k), None | Some(Value::Null)) {
+                self.malformed(kind, item, &format!("an element lacks `{}`", k.join(".")));
+                return false;
+            }
+        }
+        true
+    }
+
     /// Hours from `t` to the audit clock, to a tenth of an hour.
     pub fn hours_since(&self, t: DateTime<Utc>) -> f64 {
         ((self.as_of - t).num_seconds() as f64 / 360.0).round() / 10.0
     }
+}
+
+/// One request chain's listing: the elements of all its pages, when they could all be read.
+pub struct Listing<'a> {
+    /// The resource the request was about (the parent), as recorded by the collector.
+    pub scope: Option<String>,
+    /// `ok` only when every page was read and the chain is complete.
+    pub status: EvidenceStatus,
+    /// The listed elements with the page they came from; empty unless `status` is `ok`.
+    pub elements: Vec<(&'a LoadedItem, &'a Value)>,
+    /// The whole bodies (one per page), for responses that are not lists (metrics).
+    pub bodies: Vec<(&'a LoadedItem, &'a Value)>,
+}
+
+impl Listing<'_> {
+    /// Whether the listing can show what exists (and so what does not).
+    pub fn complete(&self) -> bool {
+        self.status == EvidenceStatus::Ok
+    }
+}
+
+/// Whether an ARM id lies below `parent` (case-insensitive, normalised). An item with no id
+/// cannot disagree with its request, so it is taken as below it.
+pub fn is_below(id: &str, parent: &str) -> bool {
+    if id.trim().is_empty() {
+        return true;
+    }
+    let id = raw::norm_id(id).to_ascii_lowercase();
+    let parent = raw::norm_id(parent).to_ascii_lowercase();
+    id.starts_with(&format!("{parent}/"))
 }
 
 /// Parses Microsoft timestamps: RFC 3339, or without an offset (the Management Activity API

@@ -100,6 +100,8 @@ pub struct Entra {
     pub to_configured_hub: Vec<String>,
     /// Categories enabled in those settings (canonical spelling).
     pub streamed_categories: Vec<String>,
+    /// Every (category, target hub) pair the settings stream, with the settings that send it.
+    pub targets: Vec<DuplicateCategory>,
     /// The same category sent twice to the same hub.
     pub duplicates: Vec<DuplicateCategory>,
 }
@@ -154,6 +156,9 @@ pub struct DiagEventHub {
     pub hub_exists: Option<bool>,
     /// Targets the configured namespace and hub.
     pub to_configured: bool,
+    /// The setting's categories that reach the configured hub (all of them when it names that
+    /// hub; with no `eventHubName`, those whose `insights-logs-<category>` hub it is).
+    pub configured_categories: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -219,12 +224,15 @@ pub struct Namespace {
     pub auto_inflate: Option<bool>,
     pub max_throughput_units: Option<i64>,
     pub private_endpoints: i64,
-    pub rules: Vec<AuthRule>,
-    pub hubs: Vec<Hub>,
+    /// `null` when the namespace's rules were not listed completely.
+    pub rules: Option<Vec<AuthRule>>,
+    /// `null` when the namespace's hubs were not listed completely.
+    pub hubs: Option<Vec<Hub>>,
     pub network: Option<NetworkRules>,
     pub metrics: Option<Metrics>,
-    /// Hubs named `insights-logs-advancedhunting-*` (created by the Defender Streaming API).
-    pub advanced_hunting_hubs: Vec<String>,
+    /// Hubs named `insights-logs-advancedhunting-*` (created by the Defender Streaming API);
+    /// `null` when the hubs are unknown.
+    pub advanced_hunting_hubs: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -234,12 +242,18 @@ pub struct Hub {
     pub name: String,
     pub status: Option<String>,
     pub partition_count: Option<i64>,
-    /// Retention in days (from `retentionTimeInHours` or `messageRetentionInDays`).
+    /// Retention in days (from `retentionTimeInHours` or `messageRetentionInDays`); `null`
+    /// when unknown or unlimited.
     pub retention_days: Option<f64>,
+    /// `retentionTimeInHours: -1`: kept without limit (Premium, Dedicated).
+    pub retention_unlimited: Option<bool>,
+    /// `Delete` or `Compact` (`retentionDescription.cleanupPolicy`), as returned.
+    pub cleanup_policy: Option<String>,
     pub capture_enabled: Option<bool>,
-    /// `null` when the consumer groups were not readable.
+    /// `null` when the consumer groups were not listed completely.
     pub consumer_groups: Option<Vec<ConsumerGroup>>,
-    pub rules: Vec<AuthRule>,
+    /// `null` when the hub's rules were not listed completely.
+    pub rules: Option<Vec<AuthRule>>,
     pub metrics: Option<Metrics>,
 }
 
@@ -258,14 +272,15 @@ pub struct AuthRule {
     pub name: String,
     /// `namespace` or `eventhub`.
     pub scope: String,
-    /// Sorted, canonical spelling (`Listen`, `Manage`, `Send`).
-    pub rights: Vec<String>,
-    pub listen: bool,
-    pub send: bool,
+    /// Sorted, canonical spelling (`Listen`, `Manage`, `Send`); `null` when the rule's body
+    /// has no `rights` (then every flag below is `null` too).
+    pub rights: Option<Vec<String>>,
+    pub listen: Option<bool>,
+    pub send: Option<bool>,
     /// Manage implies Listen and Send.
-    pub manage: bool,
-    pub listen_only: bool,
-    pub send_only: bool,
+    pub manage: Option<bool>,
+    pub listen_only: Option<bool>,
+    pub send_only: Option<bool>,
     pub is_root: bool,
 }
 
@@ -277,10 +292,13 @@ pub struct NetworkRules {
     pub ip_rules: Vec<String>,
     pub virtual_network_rules: i64,
     pub trusted_service_access: Option<bool>,
-    /// Public access is off or the default action is Deny.
-    pub restricted: bool,
-    /// Every configured collector egress address is allowed; `null` when none are configured.
+    /// Public access is off or the default action is Deny; `null` when neither is known.
+    pub restricted: Option<bool>,
+    /// Every configured collector egress address is allowed; `null` when none are configured
+    /// or the rules are unknown.
     pub collector_allowed: Option<bool>,
+    /// Configured collector egress addresses the firewall does not admit.
+    pub collector_denied: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -373,18 +391,22 @@ impl Apps {
 #[serde(default, deny_unknown_fields)]
 pub struct App {
     pub app_id: String,
-    pub found: bool,
+    /// Whether the request for this app id returned a registration; `null` when it was not
+    /// read completely.
+    pub found: Option<bool>,
     pub object_id: Option<String>,
     pub display_name: Option<String>,
     pub sign_in_audience: Option<String>,
     pub single_tenant: Option<bool>,
     pub service_principal_id: Option<String>,
     pub service_principal_enabled: Option<bool>,
-    pub credentials: Vec<Credential>,
-    pub secrets: i64,
-    pub certificates: i64,
+    /// `null` when the registration was not found or its body lacks `passwordCredentials` or
+    /// `keyCredentials` (absent is unknown, not none).
+    pub credentials: Option<Vec<Credential>>,
+    pub secrets: Option<i64>,
+    pub certificates: Option<i64>,
     /// Credentials valid at the audit clock.
-    pub valid_credentials: i64,
+    pub valid_credentials: Option<i64>,
     /// When the SIEM's ingestion stops unless a credential is added: the latest `end` among the
     /// credentials valid at the audit clock; `null` when none is valid (it has already stopped).
     pub ingestion_stops: Option<String>,
@@ -397,14 +419,25 @@ pub struct App {
     pub graph_permissions: Vec<String>,
     /// Application permissions on any other API, as `Resource/Name`.
     pub other_permissions: Vec<String>,
-    /// Delegated permissions granted (oauth2PermissionGrants), as `Resource/scope`.
-    pub delegated_permissions: Vec<String>,
-    /// Application permissions requested in the registration but not granted (no admin consent).
-    pub not_consented: Vec<String>,
-    /// Granted application permissions that can write.
+    /// Delegated permissions granted (oauth2PermissionGrants), as `Resource/scope`; `null`
+    /// when the grants were not read completely.
+    pub delegated_permissions: Option<Vec<String>>,
+    /// Application permissions requested in the registration but not granted (no admin
+    /// consent); `null` when the registration's `requiredResourceAccess` is unknown or a
+    /// requested role cannot be resolved to a name.
+    pub not_consented: Option<Vec<String>>,
+    /// Granted permissions that can write, application and delegated (`Resource/scope`).
     pub write_permissions: Vec<String>,
+    /// Whether the app can write: `true` when a write permission is known, `null` when an
+    /// assignment or grant could not be resolved (it might be one), else `false`.
+    pub can_write: Option<bool>,
+    /// Whether the permission lists below are complete: `null` when the app's assignments or
+    /// grants were not readable, `false` when an assignment could not be resolved to a name.
+    pub permissions_resolved: Option<bool>,
     /// Assignments whose role id no resource service principal lists.
     pub unresolved_assignments: i64,
+    /// Why the permissions are not fully known, in plain words.
+    pub unresolved: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -419,6 +452,8 @@ pub struct Credential {
     /// Whole days from the audit clock to `end` (negative once expired).
     pub days_left: Option<i64>,
     pub expired: bool,
+    /// Starts after the audit clock: not usable yet, and not expired either.
+    pub not_yet_valid: bool,
     /// Expires within `thresholds.secret_expiry_warning_days`.
     pub expiring: bool,
     pub lifetime_days: Option<i64>,
@@ -519,8 +554,8 @@ impl Default for GraphLog {
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct Defender {
-    /// Advanced hunting hubs in the configured namespace.
-    pub advanced_hunting_hubs: Vec<String>,
+    /// Advanced hunting hubs in the configured namespace; `null` when its hubs are unknown.
+    pub advanced_hunting_hubs: Option<Vec<String>>,
     /// Tables those hubs carry (`AlertInfo`, …), from their names.
     pub tables_seen: Vec<String>,
     /// Configured required tables with no hub of their own; only meaningful when hubs exist.
@@ -534,10 +569,11 @@ pub struct Defender {
 impl Defender {
     /// Defender XDR streaming: corroborated by advanced hunting hubs, else attested, else unknown.
     pub fn streaming_path(&self, detail: &mut Vec<String>) -> Path {
-        if !self.advanced_hunting_hubs.is_empty() {
+        let hubs = self.advanced_hunting_hubs.as_deref().unwrap_or_default();
+        if !hubs.is_empty() {
             detail.push(format!(
                 "{} advanced hunting hub(s) in the namespace",
-                self.advanced_hunting_hubs.len()
+                hubs.len()
             ));
             return Path {
                 configured: Some(true),

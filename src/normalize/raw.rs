@@ -57,11 +57,20 @@ pub fn i(v: &Value, keys: &[&str]) -> Option<i64> {
     n(v, keys).filter(|x| x.fract() == 0.0).map(|x| x as i64)
 }
 
-/// An array at a path (missing → empty).
+/// An array at a path where an absent array really means none (Microsoft omits empty
+/// optional lists such as `ipRules`). Use [`opt_arr`] wherever absence means "not returned".
 pub fn arr<'a>(v: &'a Value, keys: &[&str]) -> &'a [Value] {
     match path(v, keys) {
         Some(Value::Array(a)) => a,
         _ => &[],
+    }
+}
+
+/// An array at a path, `None` when it is absent, `null` or not an array: absent is unknown.
+pub fn opt_arr<'a>(v: &'a Value, keys: &[&str]) -> Option<&'a [Value]> {
+    match path(v, keys) {
+        Some(Value::Array(a)) => Some(a),
+        _ => None,
     }
 }
 
@@ -72,7 +81,8 @@ pub fn list(body: &Value) -> Result<Vec<&Value>, String> {
         Value::Array(a) => Ok(a.iter().collect()),
         Value::Object(_) => match field(body, "value") {
             Some(Value::Array(a)) => Ok(a.iter().collect()),
-            Some(Value::Null) => Ok(vec![]),
+            // `"value": null` says nothing about what exists: it is not an empty list.
+            Some(Value::Null) => Err("at `value`: null instead of a list".into()),
             Some(other) => Err(format!(
                 "at `value`: expected an array, found {}",
                 type_name(other)

@@ -18,6 +18,12 @@ pub struct View<'a> {
     /// Checks sorted by status (worst first), then severity, then id.
     pub checks: Vec<CheckView>,
     pub generated_by: String,
+    /// Which clock judged the evidence, and why, in one clause.
+    pub clock_note: String,
+    /// How old the evidence was at the audit (wall clock), when recorded.
+    pub evidence_age: Option<String>,
+    /// Notes about the bundle no check reads (unknown evidence kinds).
+    pub notes: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -188,7 +194,7 @@ impl<'a> View<'a> {
                 flowing: tri(c.flowing, "yes", "no"),
                 in_siem: tri(c.in_siem, "yes", "no"),
                 state_class: c.state.replace(' ', "_"),
-                state: if c.double_collection {
+                state: if c.double_collection == Some(true) {
                     format!("{} (double collection)", c.state)
                 } else {
                     c.state.clone()
@@ -322,6 +328,28 @@ impl<'a> View<'a> {
                 "siemproof {} · catalogue {}",
                 results.run.tool_version, results.run.catalogue_version
             ),
+            clock_note: if results.run.clock == "--as-of" {
+                "set with --as-of".into()
+            } else {
+                "the evidence's collection time: re-auditing this bundle gives the same verdicts"
+                    .into()
+            },
+            evidence_age: results.run.evidence_age.as_ref().map(|a| {
+                format!(
+                    "{} h at {}{}",
+                    a.hours,
+                    a.audited_at,
+                    if a.stale {
+                        format!(
+                            " — older than {} h: collect again for a current picture",
+                            a.threshold_hours
+                        )
+                    } else {
+                        String::new()
+                    }
+                )
+            }),
+            notes: results.run.notes.clone(),
         }
     }
 }

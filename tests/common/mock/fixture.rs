@@ -57,7 +57,8 @@ pub fn key_of(url: &str) -> String {
     let Ok(u) = parsed else {
         return url.to_ascii_lowercase();
     };
-    // One metrics request per namespace: its `$filter` (dimension split) does not select data.
+    // One metrics request per namespace: its `$filter` (dimension split) and `top` (how many
+    // hub series, at most) do not select which body answers it.
     let metrics = u
         .path()
         .to_ascii_lowercase()
@@ -65,7 +66,7 @@ pub fn key_of(url: &str) -> String {
     let mut q: Vec<(String, String)> = u
         .query_pairs()
         .filter(|(k, _)| !IGNORED.contains(&k.to_ascii_lowercase().as_str()))
-        .filter(|(k, _)| !(metrics && k == "$filter"))
+        .filter(|(k, _)| !(metrics && (k == "$filter" || k == "top")))
         .map(|(k, v)| (k.to_ascii_lowercase(), v.to_ascii_lowercase()))
         .collect();
     q.sort();
