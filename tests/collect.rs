@@ -1082,3 +1082,52 @@ fn collect_sign_writes_a_manifest_signature_that_audit_pubkey_requires() {
     assert!(o.status.code().is_some_and(|c| c <= 1), "{err}");
     assert!(err.contains("verified"), "{err}");
 }
+
+#[test]
+fn a_write_failure_during_collect_keeps_the_previous_bundle() {
+    let m = start(DEMO, MockOptions::default());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("siemproof.toml");
+    m.write_config(&cfg).expect("config");
+    let ev = dir.path().join("evidence");
+    let env = secret_env(&m);
+    let args = [
+        "collect",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--out",
+        ev.to_str().unwrap(),
+        "--force",
+    ];
+    let o = siemproof(&args, &env, Duration::from_secs(120));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let before = std::fs::read(ev.join("manifest.json")).unwrap();
+    // Writes over 8 KiB fail with EFBIG, as on a full disk (the metrics pages are larger).
+    let mut script = format!(
+        "trap '' XFSZ; ulimit -f 8; exec '{}'",
+        env!("CARGO_BIN_EXE_siemproof")
+    );
+    for a in args {
+        script.push_str(&format!(" '{a}'"));
+    }
+    let mut cmd = Command::new("bash");
+    cmd.args(["-c", &script])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    for (k, v) in &env {
+        cmd.env(k, v);
+    }
+    let o = cmd.output().expect("bash");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("the previous output there is unchanged"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(ev.join("manifest.json")).unwrap(), before);
+    assert!(
+        leftovers(dir.path()).is_empty(),
+        "{:?}",
+        leftovers(dir.path())
+    );
+}

@@ -147,12 +147,13 @@ fn resolve_relative(base: &Path, p: &str) -> PathBuf {
 pub async fn collect_async(opts: &CollectOptions) -> Result<Summary> {
     let started = Instant::now();
     // Judge --out before any request: a refused target costs nothing and is not touched.
-    crate::files::check_target(
+    let previous = crate::files::check_target(
         &opts.out,
         crate::files::OutputKind::Bundle,
         opts.force,
         "--out",
     )?;
+    let unchanged = || crate::files::unchanged_note(&opts.out, previous);
     let config_text = crate::files::read_text_bounded(&opts.config)?;
     let cfg = Config::parse(&config_text, &opts.config.display().to_string())?;
     let ep =
@@ -225,12 +226,14 @@ pub async fn collect_async(opts: &CollectOptions) -> Result<Summary> {
         contributors: vec![],
         items: vec![],
     };
-    let mut writer = BundleWriter::new(&opts.out, manifest)?;
-    writer.add_file(
-        Item::local("config", now),
-        "siemproof.toml",
-        config_text.as_bytes(),
-    )?;
+    let mut writer = BundleWriter::new(&opts.out, manifest).with_context(unchanged)?;
+    writer
+        .add_file(
+            Item::local("config", now),
+            "siemproof.toml",
+            config_text.as_bytes(),
+        )
+        .with_context(unchanged)?;
     let (records, skipped) = plan::run(&ctx, &cfg, &ep, &plan_opts).await;
     ctx.progress.finish();
     let mut failures = Vec::new();
@@ -254,7 +257,9 @@ pub async fn collect_async(opts: &CollectOptions) -> Result<Summary> {
             Some(body) => {
                 let path = writer.next_raw_path(r.plane, r.kind);
                 // Secrets never enter a bundle, not even inside Microsoft's own data.
-                writer.add_file(item, &path, &crate::redact::body(body))?;
+                writer
+                    .add_file(item, &path, &crate::redact::body(body))
+                    .with_context(unchanged)?;
             }
             None => {
                 let e = r
@@ -299,7 +304,9 @@ pub async fn collect_async(opts: &CollectOptions) -> Result<Summary> {
         failures.push(format!("{kind}: not collected: {why}"));
     }
     let items = writer.manifest.items.len();
-    let bundle = writer.finish_signed(Some(now), opts.sign.as_ref().map(|k| &*k.0))?;
+    let bundle = writer
+        .finish_signed(Some(now), opts.sign.as_ref().map(|k| &*k.0))
+        .with_context(unchanged)?;
     Ok(Summary {
         bundle,
         items,
