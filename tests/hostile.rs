@@ -593,8 +593,14 @@ fn every_command_handles_terminating_signals_like_ctrl_c() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(500));
         let pid = child.id().to_string();
+        // Wait until the signal watcher thread runs (its handlers are installed before main
+        // goes on to read the config), however slow the machine.
+        let started = Instant::now();
+        while !watcher_running(&pid) && started.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(200));
         assert!(Command::new("kill")
             .args([&format!("-{signal}"), &pid])
             .status()
@@ -619,4 +625,17 @@ fn every_command_handles_terminating_signals_like_ctrl_c() {
     }
     assert_eq!(tree(&out), before);
     assert!(leftovers(t.path()).is_empty(), "{:?}", leftovers(t.path()));
+}
+
+/// Whether the process runs siemproof's signal watcher thread (`siemproof-signals`, which
+/// /proc shows cut to 15 characters).
+fn watcher_running(pid: &str) -> bool {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|tasks| {
+            tasks.filter_map(|t| t.ok()).any(|t| {
+                std::fs::read_to_string(t.path().join("comm"))
+                    .is_ok_and(|c| c.trim() == "siemproof-signa")
+            })
+        })
+        .unwrap_or(false)
 }
