@@ -521,6 +521,8 @@ fn audit_says_an_unsigned_manifest_is_unprotected_and_pubkey_requires_a_signatur
     let o = audit_into(&b, AS_OF, &out, "json", &["--pubkey", pk]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("verified"), "{}", stderr(&o));
+    let o = run(&["verify", b.to_str().unwrap(), "--pubkey", pk]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
     // The stock tool agrees.
     if Command::new("minisign").arg("-v").output().is_ok() {
         let o = Command::new("minisign")
@@ -546,6 +548,13 @@ fn audit_says_an_unsigned_manifest_is_unprotected_and_pubkey_requires_a_signatur
             stderr(&o).contains("changed after signing"),
             "{}",
             stderr(&o)
+        );
+        let o = run(&["verify", b.to_str().unwrap(), "--pubkey", pk]);
+        assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+        assert!(
+            stdout(&o).contains("changed after signing"),
+            "{}",
+            stdout(&o)
         );
     }
     // A different key's public half: refused.

@@ -34,7 +34,8 @@ pub struct SignArgs {
 
 #[derive(Args)]
 pub struct VerifyArgs {
-    /// A signed report directory, or a .tar.gz written by `siemproof export`
+    /// A signed report directory, a .tar.gz written by `siemproof export`, or an evidence
+    /// bundle with a signed manifest (manifest.json.minisig)
     pub path: PathBuf,
     /// The signer's minisign public key
     #[arg(long)]
@@ -115,6 +116,11 @@ pub(crate) fn sign_cmd(a: &SignArgs, out: &mut dyn Write) -> Result<u8> {
 }
 
 pub(crate) fn verify_cmd(a: &VerifyArgs, out: &mut dyn Write) -> Result<u8> {
+    // A directory with a manifest and no SHA256SUMS is a bundle (even one whose manifest was
+    // edited so far that it no longer reads as one).
+    if a.path.join("manifest.json").is_file() && !a.path.join(crate::sign::sums::SUMS).exists() {
+        return verify_bundle_cmd(a, out);
+    }
     let r = crate::sign::verify::verify_path(&a.path, &a.pubkey)?;
     for p in &r.problems {
         writeln!(out, "FAIL {p}")?;
@@ -137,6 +143,40 @@ pub(crate) fn verify_cmd(a: &VerifyArgs, out: &mut dyn Write) -> Result<u8> {
             "NOT VERIFIED {}: {} problem(s)",
             a.path.display(),
             r.problems.len()
+        )?;
+        Ok(1)
+    }
+}
+
+/// `verify BUNDLE`: the manifest's signature (manifest.json.minisig) and every file against
+/// the manifest.
+fn verify_bundle_cmd(a: &VerifyArgs, out: &mut dyn Write) -> Result<u8> {
+    let mut problems = Vec::new();
+    let mut key = None;
+    match crate::sign::manifest::verify_bundle(&a.path, &a.pubkey) {
+        Ok(v) => key = Some(v.key_id),
+        Err(e) => problems.push(format!("signature: {e:#}")),
+    }
+    if let Err(e) = crate::evidence::Bundle::open(&a.path, false) {
+        problems.push(format!("evidence: {e}"));
+    }
+    for p in &problems {
+        writeln!(out, "FAIL {}", crate::redact::text(p))?;
+    }
+    if problems.is_empty() {
+        writeln!(
+            out,
+            "OK {}: evidence manifest signed by key {}, every file matches it",
+            a.path.display(),
+            key.as_deref().unwrap_or("?")
+        )?;
+        Ok(0)
+    } else {
+        writeln!(
+            out,
+            "NOT VERIFIED {}: {} problem(s)",
+            a.path.display(),
+            problems.len()
         )?;
         Ok(1)
     }
