@@ -78,15 +78,82 @@ fn default_m365() -> String {
     "enterprise".into()
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+/// The SIEM: `[siem]` (its kind and collector host, plus `[[siem.targets]]` to read its API),
+/// or `[[siem]]`, one table per SIEM API to read (several, of different kinds, are fine).
+/// Both forms become this one shape, which is also how it serialises.
+#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct SiemConfig {
-    /// `qradar`, `splunk` or `elastic`.
-    #[serde(default = "default_siem")]
+    /// `qradar`, `splunk` or `elastic`: the SIEM the guide's pipeline feeds (the first target's
+    /// kind with `[[siem]]`).
     pub kind: String,
-    /// Public egress addresses (or CIDRs) of the SIEM collector host, for firewall checks.
-    #[serde(default)]
+    /// Public egress addresses (or CIDRs) of the SIEM collector host(s), for firewall checks.
     pub collector_egress_ips: Vec<String>,
+    /// SIEM APIs to read (read-only), with where their credentials are.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<crate::siem::config::SiemTarget>,
+}
+
+impl<'de> Deserialize<'de> for SiemConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Table {
+            #[serde(default = "default_siem")]
+            kind: String,
+            #[serde(default)]
+            collector_egress_ips: Vec<String>,
+            #[serde(default)]
+            targets: Vec<crate::siem::config::SiemTarget>,
+        }
+        struct Form;
+        impl<'de> serde::de::Visitor<'de> for Form {
+            type Value = SiemConfig;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a [siem] table or [[siem]] tables")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<SiemConfig, A::Error> {
+                let t = Table::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                let mut ips = t.collector_egress_ips;
+                for target in &t.targets {
+                    ips.extend(target.collector_egress_ips.iter().cloned());
+                }
+                ips.dedup();
+                Ok(SiemConfig {
+                    kind: t.kind,
+                    collector_egress_ips: ips,
+                    targets: t.targets,
+                })
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                seq: A,
+            ) -> Result<SiemConfig, A::Error> {
+                let targets = Vec::<crate::siem::config::SiemTarget>::deserialize(
+                    serde::de::value::SeqAccessDeserializer::new(seq),
+                )?;
+                let mut ips: Vec<String> = Vec::new();
+                for t in &targets {
+                    for ip in &t.collector_egress_ips {
+                        if !ips.contains(ip) {
+                            ips.push(ip.clone());
+                        }
+                    }
+                }
+                Ok(SiemConfig {
+                    kind: targets
+                        .first()
+                        .map(|t| t.kind.clone())
+                        .unwrap_or_else(default_siem),
+                    collector_egress_ips: ips,
+                    targets,
+                })
+            }
+        }
+        d.deserialize_any(Form)
+    }
 }
 
 fn default_siem() -> String {
@@ -98,6 +165,7 @@ impl Default for SiemConfig {
         SiemConfig {
             kind: default_siem(),
             collector_egress_ips: vec![],
+            targets: vec![],
         }
     }
 }
@@ -477,6 +545,11 @@ impl Config {
                 "siem.kind",
                 format!("{:?} is not one of {}", self.siem.kind, SIEMS.join(", ")),
             ));
+        }
+        for (i, t) in self.siem.targets.iter().enumerate() {
+            if let Err((key, message)) = t.validate() {
+                return Err(bad(&format!("siem[{i}].{key}"), message));
+            }
         }
         for (i, ip) in self.siem.collector_egress_ips.iter().enumerate() {
             if crate::netaddr::parse_cidr(ip).is_none() {

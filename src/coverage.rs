@@ -142,6 +142,13 @@ pub struct LogTypeCoverage {
     pub flowing: Option<bool>,
     /// Seen in the SIEM's own log sources; `null` without SIEM evidence.
     pub in_siem: Option<bool>,
+    /// The SIEM inputs that carry this log type (`siem: name`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub siem_inputs: Vec<String>,
+    /// Hours by which the newest event in the SIEM trails the newest one Microsoft shows for
+    /// this log type; `null` unless both ends have a timestamp.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lag_hours: Option<f64>,
     /// Collected by both methods (duplicate events in the SIEM); `null` when one path's
     /// configuration is unknown and the other's is not known to be off.
     pub double_collection: Option<bool>,
@@ -179,6 +186,12 @@ pub fn compute(m: &Model) -> Vec<LogTypeCoverage> {
         .map(|lt| {
             let mut detail = Vec::new();
             let (a, b) = paths(m, lt.id, &mut detail);
+            let (in_siem, siem_inputs, siem_hours) = in_siem(m, lt.id, &mut detail);
+            // The SIEM cannot be ahead of Microsoft: a negative difference is the two ends'
+            // different granularity (a content blob's creation time trails its events).
+            let lag_hours = siem_hours
+                .zip(microsoft_newest_hours(m, lt.id))
+                .map(|(siem, ms)| (((siem - ms) * 10.0).round() / 10.0).max(0.0));
             let licensed = match lt.licence {
                 None => Some(true),
                 Some(flag) => m.tenant.licences.get(flag),
@@ -252,7 +265,9 @@ pub fn compute(m: &Model) -> Vec<LogTypeCoverage> {
                 configured_by,
                 configured,
                 flowing,
-                in_siem: None,
+                in_siem,
+                siem_inputs,
+                lag_hours,
                 double_collection,
                 gap,
                 state: state.into(),
@@ -260,6 +275,84 @@ pub fn compute(m: &Model) -> Vec<LogTypeCoverage> {
             }
         })
         .collect()
+}
+
+/// Whether the SIEM holds recent events of a log type: `true` when an enabled input carrying it
+/// is fresh, `false` when every SIEM input was read and none is, `null` without SIEM evidence.
+/// Also the inputs that carry it and the freshest one's age in hours.
+fn in_siem(
+    m: &Model,
+    id: &str,
+    detail: &mut Vec<String>,
+) -> (Option<bool>, Vec<String>, Option<f64>) {
+    if !m.siem.configured {
+        return (None, vec![], None);
+    }
+    let Some(inputs) = &m.siem.inputs else {
+        detail.push(format!("SIEM inputs unreadable ({})", m.siem.status));
+        return (None, vec![], None);
+    };
+    let carrying: Vec<_> = inputs
+        .iter()
+        .filter(|i| i.log_types.iter().any(|l| l == id) && i.enabled != Some(false))
+        .collect();
+    let names = carrying
+        .iter()
+        .map(|i| format!("{}: {}", i.siem, i.name))
+        .collect();
+    let newest = carrying
+        .iter()
+        .filter_map(|i| i.hours_since_last_event)
+        .fold(None, |acc: Option<f64>, h| {
+            Some(acc.map_or(h, |a| a.min(h)))
+        });
+    let seen = if carrying.iter().any(|i| i.fresh == Some(true)) {
+        detail.push("in the SIEM within the window".into());
+        Some(true)
+    } else if carrying.iter().all(|i| i.fresh.is_some()) {
+        detail.push(if carrying.is_empty() {
+            "no SIEM input carries it".into()
+        } else {
+            "no recent event in the SIEM".into()
+        });
+        Some(false)
+    } else {
+        None
+    };
+    (seen, names, newest)
+}
+
+/// Hours since the newest event Microsoft shows for a log type (Management Activity API content
+/// and the Graph audit log carry event times; Event Hub metrics do not).
+fn microsoft_newest_hours(m: &Model, id: &str) -> Option<f64> {
+    let ct = |c: &str| {
+        m.o365
+            .content_types
+            .iter()
+            .find(|x| x.content_type == c)
+            .and_then(|x| x.hours_since_latest)
+    };
+    match id {
+        "exchange_audit" => ct("Audit.Exchange"),
+        "sharepoint_audit" => ct("Audit.SharePoint"),
+        "teams_audit" => ct("Audit.General"),
+        "purview_dlp" => ct("DLP.All"),
+        "entra_audit" => {
+            ct("Audit.AzureActiveDirectory").or(m.graph.directory_audits.hours_since_latest)
+        }
+        "entra_signin" => m.graph.sign_ins.hours_since_latest,
+        // The unified audit log is as fresh as its stalest content type.
+        "unified_audit" => [
+            "Audit.AzureActiveDirectory",
+            "Audit.Exchange",
+            "Audit.SharePoint",
+            "Audit.General",
+        ]
+        .iter()
+        .map(|c| ct(c))
+        .try_fold(0.0f64, |acc, h| h.map(|h| acc.max(h))),
+        _ => None,
+    }
 }
 
 /// The Event Hub (A) and REST API (B) paths for one log type.

@@ -26,6 +26,7 @@ pub mod redact;
 pub mod report;
 pub mod results;
 pub mod selftest;
+pub mod siem;
 pub mod sign;
 pub mod signals;
 pub mod waiver;

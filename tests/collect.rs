@@ -107,6 +107,7 @@ fn secret_env(m: &Mock) -> Vec<(&'static str, String)> {
         ("AZURE_TENANT_ID", m.tenant_id.clone()),
         ("AZURE_CLIENT_ID", m.client_id().to_string()),
         ("AZURE_CLIENT_SECRET", m.secret().to_string()),
+        ("QRADAR_TOKEN", m.siem_token()),
     ]
 }
 

@@ -116,6 +116,8 @@ pub struct Http {
     authority_host: String,
     /// Origins a bearer token may be sent to (ARM, Graph, Management Activity API).
     token_origins: Vec<String>,
+    /// For a SIEM's client: the one origin its credential header may be sent to.
+    credential_origin: Option<String>,
     verbose: bool,
 }
 
@@ -148,8 +150,28 @@ impl Http {
             client: b.build().context("cannot build the HTTP client")?,
             authority_host: authority_host.to_string(),
             token_origins,
+            credential_origin: None,
             verbose,
         })
+    }
+
+    /// A client for one SIEM API: its credential header (`SEC`, `Authorization`) goes to
+    /// `origin` and nowhere else; every other rule of the guard holds.
+    pub fn for_siem(
+        origin: &str,
+        ca_pem: Option<&[u8]>,
+        request_timeout: Duration,
+        verbose: bool,
+    ) -> Result<Http> {
+        let mut h = Http::new(
+            "https://login.invalid",
+            vec![],
+            ca_pem,
+            request_timeout,
+            verbose,
+        )?;
+        h.credential_origin = Some(origin.to_string());
+        Ok(h)
     }
 
     /// Sends one request through the guard. `bearer` is attached only for cloud API origins.
@@ -173,10 +195,23 @@ impl Http {
         })?;
         let mut rb = self.client.request(m, url);
         for (k, v) in headers {
-            if k.eq_ignore_ascii_case("authorization") {
-                continue;
+            let credential =
+                k.eq_ignore_ascii_case("authorization") || k.eq_ignore_ascii_case("sec");
+            if credential {
+                // Only a SIEM client sends a credential header, and only to its own SIEM.
+                match &self.credential_origin {
+                    Some(o) if *o == crate::cloud::origin(url) => {}
+                    Some(_) => return Err(SendError::ForeignHost(redact_url(url))),
+                    None => continue,
+                }
             }
-            rb = rb.header(k.as_str(), v.as_str());
+            let mut value =
+                reqwest::header::HeaderValue::from_str(v).map_err(|_| SendError::Transport {
+                    timeout: false,
+                    message: format!("header {k} has a value HTTP cannot carry"),
+                })?;
+            value.set_sensitive(credential);
+            rb = rb.header(k.as_str(), value);
         }
         if let Some(token) = bearer {
             if !url.starts_with("https://") {

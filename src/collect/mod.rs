@@ -234,7 +234,18 @@ pub async fn collect_async(opts: &CollectOptions) -> Result<Summary> {
             config_text.as_bytes(),
         )
         .with_context(unchanged)?;
-    let (records, skipped) = plan::run(&ctx, &cfg, &ep, &plan_opts).await;
+    // The SIEM APIs are read side by side with Microsoft's, each on its own deadline.
+    let siem_opts = crate::siem::collect::SiemOptions {
+        request_timeout: opts.request_timeout,
+        retry: opts.retry,
+        deadline: opts.retry.deadline,
+        verbose: opts.verbose,
+    };
+    let ((mut records, skipped), siem_records) = tokio::join!(
+        plan::run(&ctx, &cfg, &ep, &plan_opts),
+        crate::siem::collect::collect(&cfg.siem.targets, siem_opts)
+    );
+    records.extend(siem_records);
     ctx.progress.finish();
     let mut failures = Vec::new();
     let (mut answered, mut unavailable) = (0usize, 0usize);

@@ -50,7 +50,8 @@ pub fn next_link(
     headers: &reqwest::header::HeaderMap,
 ) -> Option<String> {
     let s = match paging {
-        Paging::None => None,
+        // QRadar's Range paging is driven by the SIEM collector (`crate::siem::collect`).
+        Paging::None | Paging::RangeHeader => None,
         Paging::NextLink => crate::normalize::raw::s(body, &["nextLink"]),
         Paging::ODataNextLink => body
             .get("@odata.nextLink")

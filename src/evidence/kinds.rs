@@ -73,6 +73,8 @@ pub enum Paging {
     ODataNextLink,
     /// Management Activity API `NextPageUri` response header.
     NextPageUriHeader,
+    /// QRadar: `Range: items=a-b` request header, `Content-Range: items a-b/total` in the reply.
+    RangeHeader,
 }
 
 const EH: &str = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.EventHub/namespaces";
@@ -333,6 +335,56 @@ pub static KINDS: &[Kind] = &[
         reference: "6c",
         purpose: "Content blobs available per content type: proof that audit data flows",
     },
+    // QRadar (siem-apis.md §1). Every request carries the authorised-service token in `SEC`
+    // and the API `Version`; never the `x-qrd-encryption-*` headers, so no secret is returned.
+    Kind {
+        name: "siem.qradar.protocol_types",
+        plane: Plane::Siem,
+        method: "GET",
+        url: "/api/config/event_sources/log_source_management/protocol_types?fields=id,name,version,latest_version&filter={protocol_filter}",
+        api_version: None,
+        audience: None,
+        permission: "QRadar authorised-service token; user role with Log Activity, security profile covering the Microsoft log sources (siem.md)",
+        paging: Paging::RangeHeader,
+        reference: "siem-apis.md §1.3 [Q2]",
+        purpose: "The Microsoft protocols (Azure Event Hubs, Office 365 REST API, Graph Security API) resolved by name: ids differ per install",
+    },
+    Kind {
+        name: "siem.qradar.log_source_types",
+        plane: Plane::Siem,
+        method: "GET",
+        url: "/api/config/event_sources/log_source_types?fields=id,name,version,latest_version&filter={type_filter}",
+        api_version: None,
+        audience: None,
+        permission: "same as siem.qradar.protocol_types",
+        paging: Paging::RangeHeader,
+        reference: "siem-apis.md §1.3 [Q3]",
+        purpose: "The Microsoft DSMs (Azure Active Directory, Azure Platform, Office 365, 365 Defender) by name, with their installed versions",
+    },
+    Kind {
+        name: "siem.qradar.log_sources",
+        plane: Plane::Siem,
+        method: "GET",
+        url: "/api/config/event_sources/log_source_management/log_sources?fields=id,name,type_id,protocol_type_id,enabled,gateway,requires_deploy,status,last_event_time,average_eps,target_event_collector_id,protocol_parameters&filter={source_filter}",
+        api_version: None,
+        audience: None,
+        permission: "same as siem.qradar.protocol_types",
+        paging: Paging::RangeHeader,
+        reference: "siem-apis.md §1.2 [Q1]",
+        purpose: "The Microsoft log sources: enabled, status (NA = never ran), last event time, and their Event Hub / tenant / client binding",
+    },
+    Kind {
+        name: "siem.qradar.event_collectors",
+        plane: Plane::Siem,
+        method: "GET",
+        url: "/api/config/event_sources/event_collectors?fields=id,name,host_id,component_name",
+        api_version: None,
+        audience: None,
+        permission: "same as siem.qradar.protocol_types",
+        paging: Paging::RangeHeader,
+        reference: "siem-apis.md §1.2 [Q1]",
+        purpose: "The event collectors the Microsoft log sources run on",
+    },
     Kind {
         name: "probe.network",
         plane: Plane::Probe,
@@ -371,7 +423,6 @@ pub static KINDS: &[Kind] = &[
     },
 ];
 
-/// Looks a kind up by its stable name.
 /// Whether a 404 from this kind's endpoint means "the thing is absent". True for lists below an
 /// ARM resource group or resource (the group or parent does not exist); false for the
 /// tenant-scoped Entra diagnostic settings, Graph lists and the Management Activity API (whose
@@ -380,6 +431,7 @@ pub fn absent_on_404(name: &str) -> bool {
     name.starts_with("arm.") && !name.starts_with("arm.aadiam.")
 }
 
+/// Looks a kind up by its stable name.
 pub fn kind(name: &str) -> Option<&'static Kind> {
     KINDS.iter().find(|k| k.name == name)
 }

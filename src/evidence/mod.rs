@@ -561,8 +561,35 @@ pub fn names_next_page(paging: kinds::Paging, item: &LoadedItem) -> bool {
                 .find(|(k, _)| k.eq_ignore_ascii_case("NextPageUri"))
                 .map(|(_, v)| v.clone())
         }),
+        // `Content-Range: items 0-49/120`: more follow when the last index is below total - 1.
+        // A reply without the header cannot show it is whole, so it counts as cut short.
+        kinds::Paging::RangeHeader => {
+            let range = item.item.headers.as_ref().and_then(|h| {
+                h.iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case("Content-Range"))
+                    .map(|(_, v)| v.clone())
+            });
+            match range.as_deref().and_then(content_range) {
+                Some((_, last, total)) if last + 1 < total => Some("more".into()),
+                Some(_) => None,
+                None if body.as_array().is_some_and(|a| a.is_empty()) => None,
+                None => Some("no Content-Range".into()),
+            }
+        }
     };
     link.is_some_and(|l| !l.trim().is_empty())
+}
+
+/// Parses `items a-b/total` (QRadar's `Content-Range`), as (first, last, total).
+pub fn content_range(v: &str) -> Option<(u64, u64, u64)> {
+    let v = v.trim().strip_prefix("items")?.trim();
+    let (range, total) = v.split_once('/')?;
+    let (a, b) = range.split_once('-')?;
+    Some((
+        a.trim().parse().ok()?,
+        b.trim().parse().ok()?,
+        total.trim().parse().ok()?,
+    ))
 }
 
 /// Checks every page chain of a kind (one chain per recorded scope): pages numbered from 0

@@ -274,6 +274,7 @@ fn build(input: &mut Input<'_>, attested: &[String]) -> Model {
     let graph = m365::graph(input);
     let network = m365::network(input);
     let defender = m365::defender(input, &eventhub, attested);
+    let siem = crate::siem::normalize::siem(input);
     let mut model = Model {
         as_of: input
             .as_of
@@ -289,6 +290,7 @@ fn build(input: &mut Input<'_>, attested: &[String]) -> Model {
         graph,
         defender,
         network,
+        siem,
         coverage: vec![],
     };
     model.coverage = crate::coverage::compute(&model);

@@ -32,6 +32,8 @@ pub struct Model {
     pub graph: GraphAudit,
     pub defender: Defender,
     pub network: Network,
+    /// What the SIEM's own API says about its Microsoft inputs.
+    pub siem: crate::siem::model::Siem,
     pub coverage: Vec<LogTypeCoverage>,
 }
 

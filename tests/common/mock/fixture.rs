@@ -107,9 +107,19 @@ impl Fixture {
                 None => {
                     let code = item["error"]["code"].as_str().unwrap_or("Error");
                     let message = item["error"]["message"].as_str().unwrap_or("");
-                    serde_json::to_vec(
-                        &serde_json::json!({"error": {"code": code, "message": message}}),
-                    )?
+                    match code
+                        .strip_prefix("QRadar")
+                        .and_then(|n| n.parse::<u64>().ok())
+                    {
+                        // QRadar's error shape (REST API reference, "Error responses").
+                        Some(n) => serde_json::to_vec(&serde_json::json!({
+                            "http_response": {"code": status, "message": "Forbidden"},
+                            "code": n, "message": message, "description": "", "details": {}
+                        }))?,
+                        None => serde_json::to_vec(
+                            &serde_json::json!({"error": {"code": code, "message": message}}),
+                        )?,
+                    }
                 }
             };
             let status = if item["path"].is_null() && status < 400 {

@@ -163,6 +163,11 @@ impl Mock {
     pub fn secret(&self) -> &str {
         &self.state.creds.secret
     }
+    /// The QRadar authorised-service token the mock accepts in `SEC` (derived from the client
+    /// secret, so a canary secret makes a canary SIEM token too).
+    pub fn siem_token(&self) -> String {
+        siem_token_of(&self.state.creds.secret)
+    }
     pub fn federated_token(&self) -> &str {
         &self.state.creds.federated_token
     }
@@ -209,13 +214,27 @@ impl Mock {
         ep.insert("blob_suffix".into(), "blob.core.windows.net".into());
         ep.insert("ca_bundle".into(), ca.display().to_string().into());
         cfg.insert("endpoints".into(), toml::Value::Table(ep));
+        // Every SIEM target reads the mock too, trusting its CA.
+        if let Some(targets) = cfg
+            .get_mut("siem")
+            .and_then(|s| s.as_table_mut())
+            .and_then(|s| s.get_mut("targets"))
+            .and_then(|t| t.as_array_mut())
+        {
+            for t in targets.iter_mut().filter_map(|t| t.as_table_mut()) {
+                t.insert("url".into(), self.base.clone().into());
+                t.insert("ca_bundle".into(), ca.display().to_string().into());
+                t.insert("credential_env".into(), "QRADAR_TOKEN".into());
+            }
+        }
         std::fs::write(path, toml::to_string(&cfg)?)
             .with_context(|| format!("{}: cannot write", path.display()))?;
         let env = format!(
-            "AZURE_TENANT_ID={}\nAZURE_CLIENT_ID={}\nAZURE_CLIENT_SECRET={}\n",
+            "AZURE_TENANT_ID={}\nAZURE_CLIENT_ID={}\nAZURE_CLIENT_SECRET={}\nQRADAR_TOKEN={}\n",
             self.tenant_id,
             self.client_id(),
-            self.secret()
+            self.secret(),
+            self.siem_token()
         );
         std::fs::write(env_path(path), env)?;
         Ok(())
@@ -230,6 +249,17 @@ pub fn env_path(config: &Path) -> PathBuf {
 }
 
 type Resp = Response<Full<Bytes>>;
+
+fn siem_token_of(secret: &str) -> String {
+    format!("{secret}-qradar-sec")
+}
+
+/// QRadar's REST API lives below `/api/` on the console (siem-apis.md §1.1).
+fn is_qradar(path: &str) -> bool {
+    path.starts_with("/api/config/")
+        || path.starts_with("/api/ariel/")
+        || path.starts_with("/api/help/")
+}
 
 fn respond(status: u16, body: Vec<u8>, headers: &[(String, String)]) -> Resp {
     let mut r = Response::builder()
@@ -284,11 +314,16 @@ async fn handle(st: Arc<State>, req: Request<Incoming>) -> Result<Resp, Reset> {
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
+    let sec = req
+        .headers()
+        .get("sec")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let body = http_body_util::BodyExt::collect(req.into_body())
         .await
         .map(|b| b.to_bytes())
         .unwrap_or_default();
-    let out = route(&st, &method, &pq, auth.as_deref(), &body);
+    let out = route(&st, &method, &pq, auth.as_deref(), sec.as_deref(), &body);
     let status = match &out {
         Ok(r) => r.status().as_u16(),
         Err(_) => 0,
@@ -306,6 +341,7 @@ fn route(
     method: &str,
     pq: &str,
     auth: Option<&str>,
+    sec: Option<&str>,
     body: &[u8],
 ) -> Result<Resp, Reset> {
     let path = pq.split('?').next().unwrap_or_default();
@@ -343,7 +379,21 @@ fn route(
     let bearer = auth
         .and_then(|a| a.strip_prefix("Bearer "))
         .unwrap_or_default();
-    if !st
+    if is_qradar(path) {
+        // QRadar authenticates with the authorised-service token in `SEC`, never a bearer.
+        if sec != Some(siem_token_of(&st.creds.secret).as_str()) || auth.is_some() {
+            return Ok(respond(
+                401,
+                serde_json::to_vec(&json!({
+                    "http_response": {"code": 401, "message": "You are unauthorized to access the requested resource."},
+                    "code": 10, "description": "", "details": {},
+                    "message": "No SEC header present in request. Please provide it via \"SEC: token\"."
+                }))
+                .expect("json"),
+                &[],
+            ));
+        }
+    } else if !st
         .tokens
         .lock()
         .expect("tokens")
@@ -446,7 +496,10 @@ fn route(
     let mut headers: Vec<(String, String)> = entry
         .headers
         .iter()
-        .filter(|(k, _)| k.eq_ignore_ascii_case("NextPageUri"))
+        // Paging headers as recorded: Management Activity API `NextPageUri`, QRadar `Content-Range`.
+        .filter(|(k, _)| {
+            k.eq_ignore_ascii_case("NextPageUri") || k.eq_ignore_ascii_case("Content-Range")
+        })
         .map(|(k, v)| {
             let r = st.fixture.rewrite(v, &st.base);
             match &f.data_canary {

@@ -1,0 +1,577 @@
+//! The read-only SIEM collector: every configured `[[siem]]` target, GET only, through the same
+//! guarded client as the Microsoft planes.
+//!
+//! Each target runs on its own deadline, next to (not before or after) the Microsoft
+//! collection, so a SIEM that is slow or down never stalls it. Its credential is read from the
+//! named variable or file once, sent only to its own origin, and appears in no record. Secret
+//! protocol parameters that a SIEM returns are removed before anything is written (the manifest
+//! item says how many). Every request becomes a [`Record`] exactly like a Microsoft one:
+//! failures included, so "not authorised" stays distinct from "not configured".
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::Utc;
+use serde_json::Value;
+
+use super::config::{SiemTarget, QRADAR_DEFAULT_VERSION};
+use crate::collect::http::{Http, SendError};
+use crate::collect::paging::Record;
+use crate::evidence::kinds::{self, Kind};
+use crate::evidence::ItemError;
+
+/// QRadar protocol names (ids differ per install, so they are resolved by name).
+pub const QRADAR_PROTOCOLS: &[&str] = &[
+    "Microsoft Azure Event Hubs",
+    "Office 365 REST API",
+    "Microsoft Graph Security API",
+];
+
+/// QRadar DSM (log source type) names; "Microsoft Entra ID" in case a newer DSM renames it.
+pub const QRADAR_DSMS: &[&str] = &[
+    "Microsoft Azure Active Directory",
+    "Microsoft Entra ID",
+    "Microsoft Azure Platform",
+    "Microsoft Office 365",
+    "Microsoft 365 Defender",
+    "Microsoft Azure Security Center",
+];
+
+/// Items per QRadar page (`Range: items=a-b`).
+const QRADAR_PAGE: u64 = 200;
+/// The most pages one listing may take before it is recorded as cut short.
+const MAX_PAGES: u64 = 500;
+
+/// How the SIEM collection runs.
+#[derive(Debug, Clone, Copy)]
+pub struct SiemOptions {
+    pub request_timeout: Duration,
+    /// Retries of transient faults (resets, 5xx, 429, a body that is not JSON), as for Microsoft.
+    pub retry: crate::collect::retry::RetryPolicy,
+    /// Deadline for one target, all its requests included.
+    pub deadline: Duration,
+    pub verbose: bool,
+}
+
+/// The credential of a target, read once; never printed (its `Debug` hides it).
+struct Credential(String);
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Credential(..)")
+    }
+}
+
+fn read_credential(t: &SiemTarget) -> Result<Credential, String> {
+    let value = match (&t.credential_env, &t.credential_file) {
+        (Some(name), _) => std::env::var(name)
+            .map_err(|_| format!("environment variable {name} (siem credential_env) is not set"))?,
+        (None, Some(path)) => std::fs::read_to_string(path).map_err(|e| {
+            format!(
+                "{}: cannot read the SIEM credential: {}",
+                path.display(),
+                e.kind()
+            )
+        })?,
+        (None, None) => return Err("no credential_env or credential_file".into()),
+    };
+    let value = value.trim().to_string();
+    if value.is_empty() {
+        return Err("the SIEM credential is empty".into());
+    }
+    Ok(Credential(value))
+}
+
+/// Collects every target, concurrently, each within its own deadline.
+pub async fn collect(targets: &[SiemTarget], opts: SiemOptions) -> Vec<Record> {
+    let mut set = tokio::task::JoinSet::new();
+    for (i, t) in targets.iter().cloned().enumerate() {
+        set.spawn(async move {
+            let label = t.label();
+            let records = match tokio::time::timeout(opts.deadline, collect_target(&t, opts)).await {
+                Ok(records) => records,
+                Err(_) => vec![failure(
+                    first_kind(&t.kind),
+                    &label,
+                    &t.url,
+                    None,
+                    "SiemDeadline",
+                    &format!(
+                        "the {} API did not finish within {} s; the Microsoft collection went on without it",
+                        t.kind,
+                        opts.deadline.as_secs()
+                    ),
+                )],
+            };
+            (i, records)
+        });
+    }
+    let mut done = Vec::new();
+    while let Some(r) = set.join_next().await {
+        if let Ok(r) = r {
+            done.push(r);
+        }
+    }
+    // Targets in config order, so bundles are reproducible.
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().flat_map(|(_, r)| r).collect()
+}
+
+fn first_kind(siem: &str) -> &'static Kind {
+    kinds::KINDS
+        .iter()
+        .find(|k| k.name.starts_with(&format!("siem.{siem}.")))
+        .expect("every SIEM kind has table entries")
+}
+
+fn kinds_of(siem: &str) -> Vec<&'static Kind> {
+    kinds::KINDS
+        .iter()
+        .filter(|k| k.name.starts_with(&format!("siem.{siem}.")))
+        .collect()
+}
+
+fn plane_of(siem: &str) -> &'static str {
+    match siem {
+        "qradar" => "siem/qradar",
+        "splunk" => "siem/splunk",
+        _ => "siem/elastic",
+    }
+}
+
+fn failure(
+    kind: &'static Kind,
+    scope: &str,
+    url: &str,
+    status: Option<u16>,
+    code: &str,
+    message: &str,
+) -> Record {
+    Record {
+        kind: kind.name,
+        plane: plane_of(kind.name.split('.').nth(1).unwrap_or("qradar")),
+        scope: Some(scope.to_string()),
+        page: 0,
+        paged: kind.paging != kinds::Paging::None,
+        url: url.to_string(),
+        fetched_at: Utc::now(),
+        status,
+        body: None,
+        error: Some(ItemError {
+            code: code.into(),
+            message: message.into(),
+        }),
+        headers: BTreeMap::new(),
+    }
+}
+
+async fn collect_target(t: &SiemTarget, opts: SiemOptions) -> Vec<Record> {
+    let label = t.label();
+    let credential = match read_credential(t) {
+        Ok(c) => c,
+        Err(why) => {
+            return kinds_of(&t.kind)
+                .into_iter()
+                .map(|k| failure(k, &label, &t.url, None, "CredentialMissing", &why))
+                .collect()
+        }
+    };
+    let ca = match &t.ca_bundle {
+        Some(p) => match std::fs::read(p) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                let why = format!(
+                    "{}: cannot read the SIEM CA bundle: {}",
+                    p.display(),
+                    e.kind()
+                );
+                return kinds_of(&t.kind)
+                    .into_iter()
+                    .map(|k| failure(k, &label, &t.url, None, "CaBundle", &why))
+                    .collect();
+            }
+        },
+        None => None,
+    };
+    let origin = crate::cloud::origin(&t.url);
+    let http = match Http::for_siem(&origin, ca.as_deref(), opts.request_timeout, opts.verbose) {
+        Ok(h) => h,
+        Err(e) => {
+            let why = format!("{e:#}");
+            return kinds_of(&t.kind)
+                .into_iter()
+                .map(|k| failure(k, &label, &t.url, None, "ClientSetup", &why))
+                .collect();
+        }
+    };
+    match t.kind.as_str() {
+        "qradar" => qradar(t, &http, &credential, opts).await,
+        other => kinds_of(other)
+            .into_iter()
+            .map(|k| {
+                failure(
+                    k,
+                    &label,
+                    &t.url,
+                    None,
+                    "NotImplemented",
+                    "this siemproof does not read this SIEM's API yet",
+                )
+            })
+            .collect(),
+    }
+}
+
+/// A URL below `base` from a kind's template, with placeholders filled and percent-encoded.
+fn url_for(base: &str, kind: &Kind, vars: &[(&str, String)]) -> String {
+    let (path, query) = kind.url.split_once('?').unwrap_or((kind.url, ""));
+    let mut u = match url::Url::parse(base.trim_end_matches('/')) {
+        Ok(u) => u,
+        Err(_) => return format!("{base}{path}"),
+    };
+    let joined = format!("{}{}", u.path().trim_end_matches('/'), path);
+    u.set_path(&joined);
+    let pairs: Vec<(String, String)> = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            let mut v = v.to_string();
+            for (name, value) in vars {
+                v = v.replace(&format!("{{{name}}}"), value);
+            }
+            (k.to_string(), v)
+        })
+        .collect();
+    u.set_query(None);
+    if !pairs.is_empty() {
+        u.query_pairs_mut().extend_pairs(pairs);
+    }
+    u.to_string()
+}
+
+/// QRadar's error body: `{"code": 1010, "message": "…", "description": "…", "http_response": …}`.
+fn qradar_error(status: u16, body: &[u8]) -> ItemError {
+    let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let code = v
+        .get("code")
+        .map(|c| {
+            format!(
+                "QRadar{}",
+                c.as_i64()
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|| c.to_string())
+            )
+        })
+        .unwrap_or_else(|| format!("HTTP{status}"));
+    let message = v
+        .get("message")
+        .or_else(|| v.get("description"))
+        .and_then(|m| m.as_str())
+        .unwrap_or("no error message in the response")
+        .to_string();
+    ItemError {
+        code,
+        message: crate::collect::http::redact_url(&message),
+    }
+}
+
+/// Parameter names whose values are secrets (SAS connection strings, client secrets,
+/// certificate passwords); their values are removed before a body is written.
+fn is_secret_parameter(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    [
+        "secret",
+        "password",
+        "connection",
+        "sharedaccess",
+        "token",
+        "certificate",
+        "key",
+    ]
+    .iter()
+    .any(|w| n.contains(w))
+        && !n.ends_with("keyname")
+        && !n.contains("id")
+}
+
+/// Removes secret protocol parameter values from a log source listing; returns how many.
+fn scrub_log_sources(v: &mut Value) -> usize {
+    let mut n = 0;
+    for src in v.as_array_mut().into_iter().flatten() {
+        for p in src
+            .get_mut("protocol_parameters")
+            .and_then(|p| p.as_array_mut())
+            .into_iter()
+            .flatten()
+        {
+            let secret = p
+                .get("name")
+                .and_then(|x| x.as_str())
+                .is_some_and(is_secret_parameter);
+            if secret {
+                if let Some(o) = p.as_object_mut() {
+                    if o.get("value").is_some_and(|x| !x.is_null()) {
+                        o.insert(
+                            "value".into(),
+                            Value::String("[removed by siemproof: secret]".into()),
+                        );
+                        n += 1;
+                    }
+                }
+            }
+        }
+    }
+    n
+}
+
+/// Reads one QRadar listing, page by page with `Range`, within the target's deadline.
+async fn qradar_list(
+    t: &SiemTarget,
+    http: &Http,
+    cred: &Credential,
+    kind: &'static Kind,
+    url: &str,
+    opts: SiemOptions,
+) -> Vec<Record> {
+    let label = t.label();
+    let version = t
+        .version
+        .clone()
+        .unwrap_or_else(|| QRADAR_DEFAULT_VERSION.into());
+    let mut out = Vec::new();
+    let mut start = 0u64;
+    for page in 0..MAX_PAGES {
+        let range = format!("items={}-{}", start, start + QRADAR_PAGE - 1);
+        let headers = vec![
+            ("SEC".to_string(), cred.0.clone()),
+            ("Version".to_string(), version.clone()),
+            ("Accept".to_string(), "application/json".to_string()),
+            ("Range".to_string(), range),
+        ];
+        let mut attempt = 0u32;
+        let resp = loop {
+            let r = http.send("GET", url, &headers, None, None).await;
+            let transient = match &r {
+                Err(SendError::Transport { .. }) => true,
+                Ok(x) if x.status == 429 || x.status >= 500 => true,
+                Ok(x) if (200..300).contains(&x.status) => {
+                    serde_json::from_slice::<Value>(&x.body).is_err()
+                }
+                _ => false,
+            };
+            if !transient || attempt >= opts.retry.max_retries {
+                break r;
+            }
+            // The server's Retry-After when it names one (bounded by the target's deadline,
+            // which wraps this whole listing), else jittered backoff.
+            let wait = r
+                .as_ref()
+                .ok()
+                .and_then(|x| x.headers.get("retry-after"))
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| crate::collect::retry::parse_retry_after(v, Utc::now()))
+                .unwrap_or_else(|| opts.retry.backoff(attempt));
+            attempt += 1;
+            tokio::time::sleep(wait).await;
+        };
+        let mut rec = Record {
+            kind: kind.name,
+            plane: "siem/qradar",
+            scope: Some(label.clone()),
+            page: page as u32,
+            paged: true,
+            url: url.to_string(),
+            fetched_at: Utc::now(),
+            status: None,
+            body: None,
+            error: None,
+            headers: BTreeMap::new(),
+        };
+        match resp {
+            Err(e) => {
+                let (code, message) = match &e {
+                    SendError::Transport { timeout: true, .. } => ("Timeout", e.to_string()),
+                    SendError::Refused(_) => ("Refused", e.to_string()),
+                    _ => ("Transport", e.to_string()),
+                };
+                rec.error = Some(ItemError {
+                    code: code.into(),
+                    message,
+                });
+                out.push(rec);
+                break;
+            }
+            Ok(r) if !(200..300).contains(&r.status) => {
+                rec.status = Some(r.status);
+                rec.error = Some(qradar_error(r.status, &r.body));
+                out.push(rec);
+                break;
+            }
+            Ok(r) => {
+                rec.status = Some(r.status);
+                let content_range = r
+                    .headers
+                    .get("content-range")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
+                if let Some(cr) = &content_range {
+                    rec.headers.insert("Content-Range".into(), cr.clone());
+                }
+                match serde_json::from_slice::<Value>(&r.body) {
+                    Ok(mut v) if v.is_array() => {
+                        if kind.name == "siem.qradar.log_sources" {
+                            let removed = scrub_log_sources(&mut v);
+                            if removed > 0 {
+                                rec.headers.insert(
+                                    "siemproof-removed".into(),
+                                    format!("{removed} secret protocol parameter value(s)"),
+                                );
+                            }
+                        }
+                        rec.body = Some(serde_json::to_vec_pretty(&v).unwrap_or_default());
+                    }
+                    _ => {
+                        rec.error = Some(ItemError {
+                            code: "MalformedJson".into(),
+                            message: "the SIEM answered 2xx with a body that is not a JSON list"
+                                .into(),
+                        });
+                    }
+                }
+                let more = rec.error.is_none()
+                    && content_range
+                        .as_deref()
+                        .and_then(crate::evidence::content_range)
+                        .is_some_and(|(_, last, total)| last + 1 < total);
+                out.push(rec);
+                if !more {
+                    break;
+                }
+                start += QRADAR_PAGE;
+            }
+        }
+    }
+    out
+}
+
+fn quoted_list(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| format!("\"{}\"", n.replace('"', "")))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn ids_of(records: &[Record], kind: &str) -> Vec<i64> {
+    records
+        .iter()
+        .filter(|r| r.kind == kind)
+        .filter_map(|r| r.json())
+        .flat_map(|v| v.as_array().cloned().unwrap_or_default())
+        .filter_map(|x| x.get("id").and_then(|i| i.as_i64()))
+        .collect()
+}
+
+async fn qradar(t: &SiemTarget, http: &Http, cred: &Credential, opts: SiemOptions) -> Vec<Record> {
+    let k = |name: &str| kinds::kind(name).expect("QRadar kinds are in the table");
+    let protocols_kind = k("siem.qradar.protocol_types");
+    let types_kind = k("siem.qradar.log_source_types");
+    let sources_kind = k("siem.qradar.log_sources");
+    let collectors_kind = k("siem.qradar.event_collectors");
+    let protocols_url = url_for(
+        &t.url,
+        protocols_kind,
+        &[(
+            "protocol_filter",
+            format!("name in ({})", quoted_list(QRADAR_PROTOCOLS)),
+        )],
+    );
+    let types_url = url_for(
+        &t.url,
+        types_kind,
+        &[(
+            "type_filter",
+            format!("name in ({})", quoted_list(QRADAR_DSMS)),
+        )],
+    );
+    let mut out = qradar_list(t, http, cred, protocols_kind, &protocols_url, opts).await;
+    out.extend(qradar_list(t, http, cred, types_kind, &types_url, opts).await);
+    let protocol_ids = ids_of(&out, protocols_kind.name);
+    let type_ids = ids_of(&out, types_kind.name);
+    let join = |ids: &[i64]| ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    let filter = match (protocol_ids.is_empty(), type_ids.is_empty()) {
+        (true, true) => None,
+        (false, true) => Some(format!("protocol_type_id in ({})", join(&protocol_ids))),
+        (true, false) => Some(format!("type_id in ({})", join(&type_ids))),
+        (false, false) => Some(format!(
+            "protocol_type_id in ({}) or type_id in ({})",
+            join(&protocol_ids),
+            join(&type_ids)
+        )),
+    };
+    match filter {
+        Some(f) => {
+            let url = url_for(&t.url, sources_kind, &[("source_filter", f)]);
+            out.extend(qradar_list(t, http, cred, sources_kind, &url, opts).await);
+        }
+        None => {
+            let resolved = out.iter().all(|r| r.error.is_none());
+            // Nothing to filter on: either the console has no Microsoft protocol or DSM, or
+            // those listings failed. Both are recorded; the log sources are not guessed at.
+            out.push(failure(
+                sources_kind,
+                &t.label(),
+                &t.url,
+                None,
+                if resolved { "NoMicrosoftProtocol" } else { "Skipped" },
+                if resolved {
+                    "the console lists none of the Microsoft protocols or DSMs, so it has no Microsoft log source"
+                } else {
+                    "not read: the Microsoft protocol and DSM ids could not be resolved"
+                },
+            ));
+        }
+    }
+    let collectors_url = url_for(&t.url, collectors_kind, &[]);
+    out.extend(qradar_list(t, http, cred, collectors_kind, &collectors_url, opts).await);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_built_below_the_base_and_encoded() {
+        let k = kinds::kind("siem.qradar.protocol_types").unwrap();
+        let u = url_for(
+            "https://qradar.example/",
+            k,
+            &[(
+                "protocol_filter",
+                "name in (\"Office 365 REST API\")".into(),
+            )],
+        );
+        assert!(u.starts_with(
+            "https://qradar.example/api/config/event_sources/log_source_management/protocol_types?"
+        ));
+        assert!(
+            u.contains("filter=name+in+%28%22Office+365+REST+API%22%29"),
+            "{u}"
+        );
+    }
+
+    #[test]
+    fn secret_parameters_are_removed() {
+        let mut v = serde_json::json!([{"protocol_parameters": [
+            {"id": 1, "name": "eventHubConnectionString", "value": "Endpoint=sb://x/;SharedAccessKey=abc"},
+            {"id": 2, "name": "consumerGroup", "value": "qradar-cg"},
+            {"id": 3, "name": "clientSecret", "value": "s3cr3t"},
+            {"id": 4, "name": "tenantId", "value": "t"}
+        ]}]);
+        assert_eq!(scrub_log_sources(&mut v), 2);
+        let s = v.to_string();
+        assert!(!s.contains("abc") && !s.contains("s3cr3t") && s.contains("qradar-cg"));
+    }
+}
