@@ -540,16 +540,16 @@ impl Config {
                 }
             }
         }
+        for (i, t) in self.siem.targets.iter().enumerate() {
+            if let Err((key, message)) = t.validate() {
+                return Err(bad(&format!("siem[{i}].{key}"), message));
+            }
+        }
         if !SIEMS.contains(&self.siem.kind.as_str()) {
             return Err(bad(
                 "siem.kind",
                 format!("{:?} is not one of {}", self.siem.kind, SIEMS.join(", ")),
             ));
-        }
-        for (i, t) in self.siem.targets.iter().enumerate() {
-            if let Err((key, message)) = t.validate() {
-                return Err(bad(&format!("siem[{i}].{key}"), message));
-            }
         }
         for (i, ip) in self.siem.collector_egress_ips.iter().enumerate() {
             if crate::netaddr::parse_cidr(ip).is_none() {

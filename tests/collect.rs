@@ -1132,3 +1132,89 @@ fn a_write_failure_during_collect_keeps_the_previous_bundle() {
         leftovers(dir.path())
     );
 }
+
+/// A SIEM API that accepts connections and never answers: the Microsoft collection completes,
+/// and the SIEM's evidence is recorded as failed within its own deadline.
+#[test]
+fn a_siem_that_hangs_does_not_hold_up_the_microsoft_collection() {
+    let m = start(DEMO, MockOptions::default());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    listener.set_nonblocking(true).expect("nonblocking");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let hold = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        let started = Instant::now();
+        // Bounded: at most 60 s, at most 64 connections, then it lets go.
+        while !stop2.load(std::sync::atomic::Ordering::Relaxed)
+            && started.elapsed() < Duration::from_secs(60)
+            && held.len() < 64
+        {
+            match listener.accept() {
+                Ok((s, _)) => held.push(s),
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("siemproof.toml");
+    m.write_config(&cfg).expect("write config");
+    let mut t: toml::Table = toml::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
+    let targets = t["siem"]["targets"].as_array().cloned().unwrap_or_default();
+    assert!(
+        !targets.is_empty(),
+        "the demo tenant configures a QRadar target"
+    );
+    let mut target = targets[0].as_table().unwrap().clone();
+    target.insert("url".into(), format!("https://127.0.0.1:{port}").into());
+    t["siem"].as_table_mut().unwrap().insert(
+        "targets".into(),
+        toml::Value::Array(vec![toml::Value::Table(target)]),
+    );
+    std::fs::write(&cfg, toml::to_string(&t).unwrap()).unwrap();
+    let bundle = dir.path().join("evidence");
+    let started = Instant::now();
+    let out = siemproof(
+        &[
+            "collect",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--out",
+            bundle.to_str().unwrap(),
+            "--siem-deadline",
+            "3",
+            "--timeout",
+            "2",
+        ],
+        &secret_env(&m),
+        Duration::from_secs(60),
+    );
+    let took = started.elapsed();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    hold.join().expect("listener thread");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(took < Duration::from_secs(30), "took {took:?}");
+    let b = siemproof::evidence::Bundle::open(&bundle, false).expect("bundle");
+    let states = b.kind_states();
+    assert_eq!(
+        states["arm.eventhub.namespaces"].status,
+        siemproof::evidence::EvidenceStatus::Ok,
+        "the Microsoft side is complete"
+    );
+    let siem: Vec<_> = b
+        .manifest
+        .items
+        .iter()
+        .filter(|i| i.kind.starts_with("siem."))
+        .collect();
+    assert!(!siem.is_empty());
+    assert!(
+        siem.iter().all(|i| i.error.is_some()),
+        "every SIEM request is a recorded failure: {siem:?}"
+    );
+}

@@ -58,6 +58,10 @@ pub struct CollectArgs {
     /// are computed from it instead of now. For reproducible demos and tests against the mock.
     #[arg(long, env = "SIEMPROOF_COLLECT_CLOCK", hide = true)]
     pub clock: Option<String>,
+    /// Seconds the SIEM APIs may take in all, per target ([[siem]]); the Microsoft collection
+    /// does not wait for a SIEM that is slow or down beyond this
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub siem_deadline: u64,
 }
 
 pub(crate) fn probe_cmd(a: &crate::probe::command::ProbeArgs, out: &mut dyn Write) -> Result<u8> {
@@ -84,6 +88,7 @@ pub(crate) fn collect_cmd(a: &CollectArgs, out: &mut dyn Write) -> Result<u8> {
     opts.retry.max_retries = a.max_retries;
     opts.retry.deadline = std::time::Duration::from_secs(a.deadline.max(1));
     opts.request_timeout = std::time::Duration::from_secs(a.timeout.max(1));
+    opts.siem_deadline = std::time::Duration::from_secs(a.siem_deadline);
     opts.clock = a
         .clock
         .as_deref()

@@ -54,6 +54,8 @@ pub struct CollectOptions {
     pub sign: Option<crate::sign::keys::HeldKey>,
     /// The collection clock; `None` is now.
     pub clock: Option<chrono::DateTime<Utc>>,
+    /// How long each SIEM target may take in all.
+    pub siem_deadline: Duration,
 }
 
 impl CollectOptions {
@@ -73,6 +75,7 @@ impl CollectOptions {
             force: false,
             sign: None,
             clock: None,
+            siem_deadline: Duration::from_secs(60),
         }
     }
 }
@@ -238,7 +241,7 @@ pub async fn collect_async(opts: &CollectOptions) -> Result<Summary> {
     let siem_opts = crate::siem::collect::SiemOptions {
         request_timeout: opts.request_timeout,
         retry: opts.retry,
-        deadline: opts.retry.deadline,
+        deadline: opts.siem_deadline,
         verbose: opts.verbose,
     };
     let ((mut records, skipped), siem_records) = tokio::join!(
