@@ -42,6 +42,8 @@ pub struct CoverageRow {
     pub configured: String,
     pub flowing: String,
     pub in_siem: String,
+    /// The SIEM inputs that carry it (`siem: input`).
+    pub siem_inputs: String,
     pub state: String,
     pub state_class: String,
     pub detail: String,
@@ -192,7 +194,13 @@ impl<'a> View<'a> {
                     _ => tri(c.configured, "yes", "no"),
                 },
                 flowing: tri(c.flowing, "yes", "no"),
-                in_siem: tri(c.in_siem, "yes", "no"),
+                in_siem: match (tri(c.in_siem, "yes", "no"), c.lag_hours) {
+                    (t, Some(lag)) if c.in_siem == Some(true) => {
+                        format!("{t} ({lag} h behind Microsoft)")
+                    }
+                    (t, _) => t,
+                },
+                siem_inputs: c.siem_inputs.join(", "),
                 state_class: c.state.replace(' ', "_"),
                 state: if c.double_collection == Some(true) {
                     format!("{} (double collection)", c.state)
