@@ -153,6 +153,33 @@ pub fn audit(opts: &AuditOptions, catalog: &Catalog) -> Result<(Results, Model)>
     Ok((results, model))
 }
 
+/// Normalises a loaded bundle with its own config and attestations and evaluates the catalogue
+/// on it at `as_of`, without waivers: what a check concludes from the evidence alone. Tests and
+/// tools that mutate a bundle in memory use it.
+pub fn evaluate_bundle(
+    bundle: &Bundle,
+    catalog: &Catalog,
+    as_of: DateTime<Utc>,
+) -> Result<(Model, Vec<CheckResult>)> {
+    let (config, _) = config_for(bundle, None)?;
+    let attestations = attest::load(bundle, None, as_of.date_naive())?;
+    let attested: Vec<String> = attestations
+        .iter()
+        .filter(|a| a.valid)
+        .map(|a| a.check.clone())
+        .collect();
+    let model = normalize::normalize(bundle, &config, as_of, &attested);
+    let (checks, _) = assess(
+        catalog,
+        &model,
+        &attestations,
+        &[],
+        as_of.date_naive(),
+        &BTreeMap::new(),
+    );
+    Ok((model, checks))
+}
+
 /// Evaluates every check against a model, then applies attestations and waivers.
 pub fn assess(
     catalog: &Catalog,

@@ -18,7 +18,6 @@ use serde_json::Value;
 use siemproof::audit;
 use siemproof::catalog::Catalog;
 use siemproof::evidence::{Body, Bundle, ItemError};
-use siemproof::normalize;
 use siemproof::results::Status;
 
 const TENANTS: &[&str] = &[
@@ -143,23 +142,8 @@ struct Auditor {
 
 impl Auditor {
     fn statuses(&self, bundle: &Bundle) -> BTreeMap<String, Status> {
-        let (config, _) = audit::config_for(bundle, None).expect("bundled config");
-        let attestations = siemproof::attest::load(bundle, None, self.as_of.date_naive())
-            .expect("attestations parse");
-        let attested: Vec<String> = attestations
-            .iter()
-            .filter(|a| a.valid)
-            .map(|a| a.check.clone())
-            .collect();
-        let model = normalize::normalize(bundle, &config, self.as_of, &attested);
-        let (checks, _) = audit::assess(
-            &self.catalog,
-            &model,
-            &attestations,
-            &[],
-            self.as_of.date_naive(),
-            &BTreeMap::new(),
-        );
+        let (_, checks) =
+            audit::evaluate_bundle(bundle, &self.catalog, self.as_of).expect("evaluates");
         checks.into_iter().map(|c| (c.id, c.status)).collect()
     }
 }

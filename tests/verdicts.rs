@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use siemproof::audit;
 use siemproof::catalog::Catalog;
 use siemproof::evidence::{Body, Bundle, EvidenceStatus, ItemError};
-use siemproof::normalize::{self, model::Model};
+use siemproof::normalize::model::Model;
 use siemproof::results::{CheckResult, Status};
 
 fn dir(name: &str) -> PathBuf {
@@ -48,23 +48,8 @@ impl Run {
 fn audit_edited(tenant: &str, edit: impl FnOnce(&mut Bundle)) -> Run {
     let mut b = Bundle::open(&dir(tenant), false).expect("fixture verifies");
     edit(&mut b);
-    let (config, _) = audit::config_for(&b, None).expect("config");
-    let attestations = siemproof::attest::load(&b, None, clock().date_naive()).expect("attest");
-    let attested: Vec<String> = attestations
-        .iter()
-        .filter(|a| a.valid)
-        .map(|a| a.check.clone())
-        .collect();
-    let model = normalize::normalize(&b, &config, clock(), &attested);
     let catalog = Catalog::load(&[]).expect("catalogue");
-    let (checks, _) = audit::assess(
-        &catalog,
-        &model,
-        &attestations,
-        &[],
-        clock().date_naive(),
-        &BTreeMap::new(),
-    );
+    let (model, checks) = audit::evaluate_bundle(&b, &catalog, clock()).expect("evaluates");
     Run {
         model,
         checks: checks.into_iter().map(|c| (c.id.clone(), c)).collect(),
