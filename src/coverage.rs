@@ -149,6 +149,9 @@ pub struct LogTypeCoverage {
     /// this log type; `null` unless both ends have a timestamp.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lag_hours: Option<f64>,
+    /// Hours from the newest event the SIEM holds for this log type to the audit clock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub siem_last_event_hours: Option<f64>,
     /// Collected by both methods (duplicate events in the SIEM); `null` when one path's
     /// configuration is unknown and the other's is not known to be off.
     pub double_collection: Option<bool>,
@@ -268,6 +271,7 @@ pub fn compute(m: &Model) -> Vec<LogTypeCoverage> {
                 in_siem,
                 siem_inputs,
                 lag_hours,
+                siem_last_event_hours: siem_hours,
                 double_collection,
                 gap,
                 state: state.into(),

@@ -47,6 +47,34 @@ pub struct CoverageRow {
     pub state: String,
     pub state_class: String,
     pub detail: String,
+    /// The pipeline of a required log type, link by link: source, hub or API, SIEM input,
+    /// last event in the SIEM; each `ok`, `bad` or `unknown`.
+    pub chain: Vec<ChainLink>,
+}
+
+#[derive(Serialize)]
+pub struct ChainLink {
+    pub label: String,
+    pub value: String,
+    /// `ok`, `bad` or `unknown`.
+    pub class: String,
+}
+
+fn link(label: &str, v: Option<bool>, yes: String, no: &str) -> ChainLink {
+    ChainLink {
+        label: label.into(),
+        value: match v {
+            Some(true) => yes,
+            Some(false) => no.into(),
+            None => "unknown".into(),
+        },
+        class: match v {
+            Some(true) => "ok",
+            Some(false) => "bad",
+            None => "unknown",
+        }
+        .into(),
+    }
 }
 
 #[derive(Serialize)]
@@ -208,6 +236,44 @@ impl<'a> View<'a> {
                     c.state.clone()
                 },
                 detail: c.detail.join("; "),
+                chain: if c.required {
+                    vec![
+                        link(
+                            "source",
+                            c.configured,
+                            c.configured_by
+                                .as_ref()
+                                .filter(|v| !v.is_empty())
+                                .map(|v| format!("configured ({})", v.join(" + ")))
+                                .unwrap_or_else(|| "configured".into()),
+                            "not configured",
+                        ),
+                        link(
+                            "hub or API",
+                            c.flowing,
+                            "data flowing".into(),
+                            "nothing flowing",
+                        ),
+                        link(
+                            "SIEM input",
+                            c.in_siem.map(|_| !c.siem_inputs.is_empty()),
+                            c.siem_inputs.join(", "),
+                            "none",
+                        ),
+                        link(
+                            "newest event of those inputs",
+                            c.in_siem,
+                            c.siem_last_event_hours
+                                .map(|h| format!("{h} h old"))
+                                .unwrap_or_else(|| "recent".into()),
+                            &c.siem_last_event_hours
+                                .map(|h| format!("{h} h old"))
+                                .unwrap_or_else(|| "no recent event".into()),
+                        ),
+                    ]
+                } else {
+                    vec![]
+                },
             })
             .collect();
         let checklist = steps
