@@ -351,6 +351,7 @@ pub fn permissions_text() -> String {
             Plane::Arm => "Azure RBAC (assign to the app's service principal)",
             Plane::Graph => "Microsoft Graph application permissions (admin consent)",
             Plane::O365 => "Office 365 Management APIs application permissions (admin consent)",
+            Plane::Siem => "SIEM APIs ([[siem]] targets: one read-only credential per SIEM, named by variable or file; docs/siem.md)",
             _ => continue,
         };
         by_plane.entry(title).or_default().push(format!(
