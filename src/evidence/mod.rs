@@ -701,6 +701,64 @@ mod tests {
         assert_eq!(failed(400, "AF20030").status(), EvidenceStatus::Error);
     }
 
+    fn page(
+        kind: &str,
+        page: u32,
+        headers: &[(&str, &str)],
+        body: serde_json::Value,
+    ) -> LoadedItem {
+        let mut it: Item = serde_json::from_value(serde_json::json!({
+            "kind": kind, "scope": "qradar", "page": page, "status": 200,
+            "path": format!("raw/siem/qradar/{kind}.{page}.json"), "sha256": "0",
+            "fetched_at": "2026-11-20T08:00:00Z"
+        }))
+        .unwrap();
+        it.headers = Some(
+            headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        );
+        LoadedItem {
+            item: it,
+            body: Some(Body::Json(body)),
+            problem: None,
+        }
+    }
+
+    #[test]
+    fn qradar_range_paging_is_complete_only_when_content_range_says_so() {
+        assert_eq!(content_range("items 0-199/420"), Some((0, 199, 420)));
+        assert_eq!(content_range("items 0-0/1"), Some((0, 0, 1)));
+        assert_eq!(content_range("bytes 0-9/10"), None);
+        let k = "siem.qradar.log_sources";
+        let p0 = page(
+            k,
+            0,
+            &[("Content-Range", "items 0-199/250")],
+            serde_json::json!([{}]),
+        );
+        let p1 = page(
+            k,
+            1,
+            &[("Content-Range", "items 200-249/250")],
+            serde_json::json!([{}]),
+        );
+        let paging = kinds::Paging::RangeHeader;
+        assert!(
+            chain_gap(paging, &[&p0]).is_some(),
+            "page 1 of 2 alone is incomplete"
+        );
+        assert!(chain_gap(paging, &[&p0, &p1]).is_none());
+        let bare = page(k, 0, &[], serde_json::json!([{}]));
+        assert!(
+            chain_gap(paging, &[&bare]).is_some(),
+            "without Content-Range a non-empty page cannot show it is whole"
+        );
+        let empty = page(k, 0, &[], serde_json::json!([]));
+        assert!(chain_gap(paging, &[&empty]).is_none());
+    }
+
     #[test]
     fn unsafe_paths_are_refused() {
         for p in ["../x.json", "/etc/passwd", "a/../../b", "a\\b", "", "./a"] {
