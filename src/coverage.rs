@@ -189,7 +189,7 @@ pub fn compute(m: &Model) -> Vec<LogTypeCoverage> {
         .map(|lt| {
             let mut detail = Vec::new();
             let (a, b) = paths(m, lt.id, &mut detail);
-            let (in_siem, siem_inputs, siem_hours) = in_siem(m, lt.id, &mut detail);
+            let (in_siem, siem_inputs, siem_hours) = siem_side(m, lt.id, &mut detail);
             // The SIEM cannot be ahead of Microsoft: a negative difference is the two ends'
             // different granularity (a content blob's creation time trails its events).
             let lag_hours = siem_hours
@@ -284,7 +284,7 @@ pub fn compute(m: &Model) -> Vec<LogTypeCoverage> {
 /// Whether the SIEM holds recent events of a log type: `true` when an enabled input carrying it
 /// is fresh, `false` when every SIEM input was read and none is, `null` without SIEM evidence.
 /// Also the inputs that carry it and the freshest one's age in hours.
-fn in_siem(
+fn siem_side(
     m: &Model,
     id: &str,
     detail: &mut Vec<String>,
@@ -310,18 +310,24 @@ fn in_siem(
         .fold(None, |acc: Option<f64>, h| {
             Some(acc.map_or(h, |a| a.min(h)))
         });
+    // An input whose log types are unknown (an Office 365 source without an Event Filter)
+    // might carry it: then its absence from the others proves nothing.
+    let maybe_elsewhere = inputs
+        .iter()
+        .any(|i| !i.log_types_known && i.enabled != Some(false));
     let seen = if carrying.iter().any(|i| i.fresh == Some(true)) {
         detail.push("in the SIEM within the window".into());
         Some(true)
-    } else if carrying.iter().all(|i| i.fresh.is_some()) {
+    } else if maybe_elsewhere || carrying.iter().any(|i| i.fresh.is_none()) {
+        detail.push("SIEM inputs whose log types or freshness are unknown".into());
+        None
+    } else {
         detail.push(if carrying.is_empty() {
             "no SIEM input carries it".into()
         } else {
             "no recent event in the SIEM".into()
         });
         Some(false)
-    } else {
-        None
     };
     (seen, names, newest)
 }

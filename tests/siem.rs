@@ -67,6 +67,14 @@ fn a_credential_in_the_config_is_refused_without_echoing_it() {
         assert!(e.contains(key), "{bad}: {e}");
     }
     let text = base()
+        + "\n[[siem]]\nkind = \"qradar\"\nurl = \"https://qradar.example\"\ncredential_env = \"T\"\nevent_counts = true\n";
+    assert!(
+        parse(&text)
+            .expect_err("not built yet")
+            .contains("siem[0].event_counts"),
+        "an option that would do nothing is refused"
+    );
+    let text = base()
         + "\n[[siem]]\nkind = \"elastic\"\nurl = \"https://es.example:9200\"\ncredential_env = \"ES_KEY\"\n";
     assert!(parse(&text)
         .expect_err("elastic needs kibana")

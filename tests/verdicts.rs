@@ -433,3 +433,41 @@ fn infinite_retention_passes_and_compaction_fails() {
     assert_eq!(r.status("EH-HUB-RETENTION"), Status::Fail);
     assert!(r.text("EH-HUB-RETENTION").contains("compacted"));
 }
+
+// SIEM: a console with no Microsoft protocol or DSM has no Microsoft input, which fails
+// SIEM-INPUT-EXISTS rather than being unknown; an Office 365 source without an Event Filter
+// leaves "in the SIEM" unknown for the types it might carry, never false.
+#[test]
+fn siem_inputs_that_cannot_exist_fail_and_unknown_event_filters_stay_unknown() {
+    let r = audit_edited("contoso-compliant", |b| {
+        *body(b, "siem.qradar.protocol_types") = json!([]);
+        *body(b, "siem.qradar.log_source_types") = json!([]);
+        let n = b.items.len();
+        b.items.retain(|i| i.item.kind != "siem.qradar.log_sources");
+        assert!(b.items.len() < n);
+    });
+    assert_eq!(r.model.siem.inputs.as_ref().map(Vec::len), Some(0));
+    assert_eq!(
+        r.status("SIEM-INPUT-EXISTS"),
+        Status::Fail,
+        "{}",
+        r.text("SIEM-INPUT-EXISTS")
+    );
+
+    let r = audit_edited("contoso-compliant", |b| {
+        let sources = body(b, "siem.qradar.log_sources");
+        for s in sources.as_array_mut().unwrap() {
+            if let Some(params) = s["protocol_parameters"].as_array_mut() {
+                params.retain(|p| p["name"] != json!("eventFilter"));
+            }
+        }
+    });
+    let dlp = r
+        .model
+        .coverage
+        .iter()
+        .find(|c| c.id == "purview_dlp")
+        .unwrap();
+    assert_eq!(dlp.in_siem, None, "{:?}", dlp.detail);
+    assert_ne!(r.status("SIEM-INPUT-EXISTS"), Status::Pass);
+}

@@ -49,21 +49,13 @@ pub fn next_link(
     body: &Value,
     headers: &reqwest::header::HeaderMap,
 ) -> Option<String> {
-    let s = match paging {
-        // QRadar's Range paging is driven by the SIEM collector (`crate::siem::collect`).
-        Paging::None | Paging::RangeHeader => None,
-        Paging::NextLink => crate::normalize::raw::s(body, &["nextLink"]),
-        Paging::ODataNextLink => body
-            .get("@odata.nextLink")
-            .and_then(|v| v.as_str())
-            .map(str::to_string),
-        Paging::NextPageUriHeader => headers
-            .get("NextPageUri")
+    // QRadar's Range paging is driven by the SIEM collector (`crate::siem::collect`).
+    paging.next_link(body, |name| {
+        headers
+            .get(name)
             .and_then(|v| v.to_str().ok())
-            .map(str::to_string),
-    }?;
-    let s = s.trim().to_string();
-    (!s.is_empty()).then_some(s)
+            .map(str::to_string)
+    })
 }
 
 /// Fetches a chain of pages starting at `url`.

@@ -77,6 +77,25 @@ pub enum Paging {
     RangeHeader,
 }
 
+impl Paging {
+    /// The next page a response names by link (`nextLink`, `@odata.nextLink`, `NextPageUri`),
+    /// if any. `header` looks a response header up by name. Range paging names no link.
+    pub fn next_link(
+        self,
+        body: &serde_json::Value,
+        header: impl Fn(&str) -> Option<String>,
+    ) -> Option<String> {
+        let link = match self {
+            Paging::None | Paging::RangeHeader => None,
+            Paging::NextLink => crate::normalize::raw::s(body, &["nextLink"]),
+            Paging::ODataNextLink => crate::normalize::raw::s(body, &["@odata.nextLink"]),
+            Paging::NextPageUriHeader => header("NextPageUri"),
+        }?;
+        let link = link.trim().to_string();
+        (!link.is_empty()).then_some(link)
+    }
+}
+
 const EH: &str = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.EventHub/namespaces";
 
 /// Every evidence kind siemproof knows, in the order the collector fetches them.

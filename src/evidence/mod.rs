@@ -552,32 +552,24 @@ pub fn names_next_page(paging: kinds::Paging, item: &LoadedItem) -> bool {
         Some(Body::Json(v)) => v,
         _ => return false,
     };
-    let link = match paging {
-        kinds::Paging::None => None,
-        kinds::Paging::NextLink => crate::normalize::raw::s(body, &["nextLink"]),
-        kinds::Paging::ODataNextLink => crate::normalize::raw::s(body, &["@odata.nextLink"]),
-        kinds::Paging::NextPageUriHeader => item.item.headers.as_ref().and_then(|h| {
+    let header = |name: &str| {
+        item.item.headers.as_ref().and_then(|h| {
             h.iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case("NextPageUri"))
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
                 .map(|(_, v)| v.clone())
-        }),
+        })
+    };
+    match paging {
         // `Content-Range: items 0-49/120`: more follow when the last index is below total - 1.
         // A reply without the header cannot show it is whole, so it counts as cut short.
         kinds::Paging::RangeHeader => {
-            let range = item.item.headers.as_ref().and_then(|h| {
-                h.iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case("Content-Range"))
-                    .map(|(_, v)| v.clone())
-            });
-            match range.as_deref().and_then(content_range) {
-                Some((_, last, total)) if last + 1 < total => Some("more".into()),
-                Some(_) => None,
-                None if body.as_array().is_some_and(|a| a.is_empty()) => None,
-                None => Some("no Content-Range".into()),
+            match header("Content-Range").as_deref().and_then(content_range) {
+                Some((_, last, total)) => last + 1 < total,
+                None => !body.as_array().is_some_and(|a| a.is_empty()),
             }
         }
-    };
-    link.is_some_and(|l| !l.trim().is_empty())
+        _ => paging.next_link(body, header).is_some(),
+    }
 }
 
 /// Parses `items a-b/total` (QRadar's `Content-Range`), as (first, last, total).

@@ -270,9 +270,10 @@ fn qradar_error(status: u16, body: &[u8]) -> ItemError {
         .and_then(|m| m.as_str())
         .unwrap_or("no error message in the response")
         .to_string();
+    // A message is prose, not a URL: it goes through the one redaction of evidence text.
     ItemError {
         code,
-        message: crate::collect::http::redact_url(&message),
+        message: crate::redact::text(&message).into_owned(),
     }
 }
 
@@ -515,23 +516,18 @@ async fn qradar(t: &SiemTarget, http: &Http, cred: &Credential, opts: SiemOption
             let url = url_for(&t.url, sources_kind, &[("source_filter", f)]);
             out.extend(qradar_list(t, http, cred, sources_kind, &url, opts).await);
         }
-        None => {
-            let resolved = out.iter().all(|r| r.error.is_none());
-            // Nothing to filter on: either the console has no Microsoft protocol or DSM, or
-            // those listings failed. Both are recorded; the log sources are not guessed at.
-            out.push(failure(
-                sources_kind,
-                &t.label(),
-                &t.url,
-                None,
-                if resolved { "NoMicrosoftProtocol" } else { "Skipped" },
-                if resolved {
-                    "the console lists none of the Microsoft protocols or DSMs, so it has no Microsoft log source"
-                } else {
-                    "not read: the Microsoft protocol and DSM ids could not be resolved"
-                },
-            ));
-        }
+        // Both listings read and empty: the console has no Microsoft protocol or DSM, so it
+        // can have no Microsoft log source and there is nothing to ask for (the normaliser
+        // takes the inputs as none).
+        None if out.iter().all(|r| r.error.is_none()) => {}
+        None => out.push(failure(
+            sources_kind,
+            &t.label(),
+            &t.url,
+            None,
+            "Skipped",
+            "not read: the Microsoft protocol and DSM ids could not be resolved",
+        )),
     }
     let collectors_url = url_for(&t.url, collectors_kind, &[]);
     out.extend(qradar_list(t, http, cred, collectors_kind, &collectors_url, opts).await);

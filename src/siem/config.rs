@@ -100,6 +100,13 @@ impl SiemTarget {
                 "required for elastic: the Fleet policies are read from Kibana".into(),
             ));
         }
+        if self.event_counts {
+            // Accepting it and doing nothing would let a user believe counts were checked.
+            return Err((
+                "event_counts".into(),
+                "the opt-in SIEM searches are not available in this version of siemproof; remove it (or set false)".into(),
+            ));
+        }
         match (&self.credential_env, &self.credential_file) {
             (None, None) => {
                 return Err((

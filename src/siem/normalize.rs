@@ -173,6 +173,13 @@ fn qradar_lists<'a>(input: &mut Input<'a>, label: &str) -> Result<QradarLists<'a
             .filter(|l| l.scope.as_deref() == Some(label))
             .collect();
         let Some(l) = mine.into_iter().next() else {
+            if *kind == "siem.qradar.log_sources" && lists.values().all(|v| v.is_empty()) {
+                // No Microsoft protocol or DSM on the console (both listings complete and
+                // empty): it has no Microsoft log source, which is complete evidence.
+                input.vacuous(kind, "the console has no Microsoft protocol or DSM");
+                lists.insert(kind, vec![]);
+                continue;
+            }
             return Err(EvidenceStatus::NotCollected);
         };
         if !l.complete() {
