@@ -292,6 +292,13 @@ pub struct Thresholds {
     /// as stale. It never changes a check's verdict: those are judged at the audit clock.
     #[serde(default = "h48")]
     pub max_evidence_age_hours: i64,
+    /// The most a Microsoft SIEM input's events may be unparsed, in percent (opt-in counts).
+    #[serde(default = "p5")]
+    pub max_unparsed_percent: i64,
+}
+
+fn p5() -> i64 {
+    5
 }
 
 fn d30() -> i64 {
@@ -315,6 +322,7 @@ impl Default for Thresholds {
             freshness_hours: 24,
             metrics_window_hours: 24,
             max_evidence_age_hours: 48,
+            max_unparsed_percent: 5,
         }
     }
 }
@@ -451,6 +459,7 @@ pub const RANGE_FRESHNESS_HOURS: (i64, i64) = (1, 8760);
 pub const RANGE_METRICS_HOURS: (i64, i64) = (1, 2232);
 /// One hour to ten years.
 pub const RANGE_EVIDENCE_AGE_HOURS: (i64, i64) = (1, 87600);
+pub const RANGE_PERCENT: (i64, i64) = (0, 100);
 
 fn int_in(_key: &str, v: i64, (lo, hi): (i64, i64)) -> Result<(), String> {
     if v < lo || v > hi {
@@ -543,6 +552,19 @@ impl Config {
         for (i, t) in self.siem.targets.iter().enumerate() {
             if let Err((key, message)) = t.validate() {
                 return Err(bad(&format!("siem[{i}].{key}"), message));
+            }
+            // Evidence is filed by target label: two targets with one label would mix.
+            if let Some(j) = self.siem.targets[..i]
+                .iter()
+                .position(|o| o.label().eq_ignore_ascii_case(&t.label()))
+            {
+                return Err(bad(
+                    &format!("siem[{i}].name"),
+                    format!(
+                        "{:?} is already the label of siem[{j}]: give each target its own name",
+                        t.label()
+                    ),
+                ));
             }
         }
         if !SIEMS.contains(&self.siem.kind.as_str()) {
@@ -652,6 +674,11 @@ impl Config {
                 "thresholds.max_evidence_age_hours",
                 t.max_evidence_age_hours,
                 RANGE_EVIDENCE_AGE_HOURS,
+            ),
+            (
+                "thresholds.max_unparsed_percent",
+                t.max_unparsed_percent,
+                RANGE_PERCENT,
             ),
         ] {
             int_in(k, v, range).map_err(|m| bad(k, m))?;

@@ -43,6 +43,18 @@ pub fn guard(method: &str, url: &str, authority_host: &str) -> Result<(), Refuse
     })
 }
 
+/// A URL's origin and path, without query or fragment: what an admitted search POST must match.
+fn post_key(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) => format!(
+            "{}{}",
+            u.origin().ascii_serialization(),
+            u.path().trim_end_matches('/')
+        ),
+        Err(_) => String::from("\0unparsable"),
+    }
+}
+
 /// `https://<authority>/<tenant>/oauth2/v2.0/token`, nothing else.
 fn is_token_endpoint(url: &str, authority_host: &str) -> bool {
     let (Ok(u), Ok(a)) = (url::Url::parse(url), url::Url::parse(authority_host)) else {
@@ -118,6 +130,9 @@ pub struct Http {
     token_origins: Vec<String>,
     /// For a SIEM's client: the one origin its credential header may be sent to.
     credential_origin: Option<String>,
+    /// For a SIEM's client with opt-in searches: the exact URLs (origin and path, any query)
+    /// a POST may go to. Empty otherwise, so the guard admits only GET.
+    search_posts: Vec<String>,
     verbose: bool,
 }
 
@@ -151,6 +166,7 @@ impl Http {
             authority_host: authority_host.to_string(),
             token_origins,
             credential_origin: None,
+            search_posts: vec![],
             verbose,
         })
     }
@@ -174,6 +190,13 @@ impl Http {
         Ok(h)
     }
 
+    /// Admits a POST to exactly these URLs (origin and path; the query may vary): the SIEM's
+    /// documented search endpoints, when the target opted in with `event_counts = true`.
+    pub fn allow_search_posts(mut self, urls: Vec<String>) -> Http {
+        self.search_posts = urls.iter().map(|u| post_key(u)).collect();
+        self
+    }
+
     /// Sends one request through the guard. `bearer` is attached only for cloud API origins.
     pub async fn send(
         &self,
@@ -183,7 +206,16 @@ impl Http {
         body: Option<Vec<u8>>,
         bearer: Option<&str>,
     ) -> Result<Response, SendError> {
-        guard(method, url, &self.authority_host).map_err(SendError::Refused)?;
+        let search_post = method.eq_ignore_ascii_case("POST")
+            && !self.search_posts.is_empty()
+            && self.search_posts.contains(&post_key(url));
+        if !search_post {
+            guard(method, url, &self.authority_host).map_err(SendError::Refused)?;
+        } else if url.to_ascii_lowercase().contains("listkeys") {
+            return Err(SendError::Refused(Refused::WriteAction {
+                url: redact_url(url),
+            }));
+        }
         if !url.starts_with("https://") && !is_local_identity_endpoint(url) {
             return Err(SendError::Insecure(redact_url(url)));
         }

@@ -243,6 +243,7 @@ pub async fn collect_async(opts: &CollectOptions) -> Result<Summary> {
         retry: opts.retry,
         deadline: opts.siem_deadline,
         verbose: opts.verbose,
+        window_hours: cfg.thresholds.freshness_hours.clamp(1, 24 * 30) as u32,
     };
     let ((mut records, skipped), siem_records) = tokio::join!(
         plan::run(&ctx, &cfg, &ep, &plan_opts),

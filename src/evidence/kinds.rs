@@ -75,6 +75,10 @@ pub enum Paging {
     NextPageUriHeader,
     /// QRadar: `Range: items=a-b` request header, `Content-Range: items a-b/total` in the reply.
     RangeHeader,
+    /// Splunk REST: `count`/`offset` query parameters, `paging{total,perPage,offset}` in the body.
+    SplunkOffset,
+    /// Kibana Fleet: `page`/`perPage` query parameters, `{items,total,page,perPage}` in the body.
+    PageNumber,
 }
 
 impl Paging {
@@ -86,7 +90,9 @@ impl Paging {
         header: impl Fn(&str) -> Option<String>,
     ) -> Option<String> {
         let link = match self {
-            Paging::None | Paging::RangeHeader => None,
+            Paging::None | Paging::RangeHeader | Paging::SplunkOffset | Paging::PageNumber => {
+                None
+            }
             Paging::NextLink => crate::normalize::raw::s(body, &["nextLink"]),
             Paging::ODataNextLink => crate::normalize::raw::s(body, &["@odata.nextLink"]),
             Paging::NextPageUriHeader => header("NextPageUri"),
@@ -405,6 +411,158 @@ pub static KINDS: &[Kind] = &[
         purpose: "The event collectors the Microsoft log sources run on",
     },
     Kind {
+        name: "siem.qradar.ariel_search",
+        plane: Plane::Siem,
+        method: "POST",
+        url: "/api/ariel/searches?query_expression={aql}",
+        api_version: None,
+        audience: None,
+        permission: "user role with Log Activity and a security profile covering the Microsoft log sources (opt-in: event_counts = true)",
+        paging: Paging::None,
+        reference: "siem-apis.md §1.5 [Q5][Q20]",
+        purpose: "Opt-in Ariel search: events and unparsed events per Microsoft log source over the freshness window (a stored search, no configuration change)",
+    },
+    Kind {
+        name: "siem.qradar.ariel_results",
+        plane: Plane::Siem,
+        method: "GET",
+        url: "/api/ariel/searches/{search_id}/results",
+        api_version: None,
+        audience: None,
+        permission: "same as siem.qradar.ariel_search",
+        paging: Paging::None,
+        reference: "siem-apis.md §1.5 [Q5]",
+        purpose: "The Ariel search's rows (polled through GET /api/ariel/searches/{search_id} until COMPLETED)",
+    },
+    // Splunk (siem-apis.md §2). `Authorization: Bearer <token>`, `output_mode=json`, and
+    // `count=0` (all entries); `paging.total` in the body shows the listing is whole.
+    Kind {
+        name: "siem.splunk.apps",
+        plane: Plane::Siem,
+        method: "GET",
+        url: "/services/apps/local?output_mode=json&count=0",
+        api_version: None,
+        audience: None,
+        permission: "Splunk token of a role with list_inputs and search only, srchIndexesAllowed limited to the Microsoft indexes (siem.md); apps/local is readable by every role",
+        paging: Paging::SplunkOffset,
+        reference: "siem-apis.md §2.1 [S11]",
+        purpose: "Installed add-ons (Splunk_TA_microsoft-cloudservices, splunk_ta_o365) and their versions",
+    },
+    Kind {
+        name: "siem.splunk.eventhub_inputs",
+        plane: Plane::Siem,
+        method: "GET",
+        url: "/servicesNS/-/-/data/inputs/mscs_azure_event_hub?output_mode=json&count=0",
+        api_version: None,
+        audience: None,
+        permission: "same as siem.splunk.apps (list_inputs)",
+        paging: Paging::SplunkOffset,
+        reference: "siem-apis.md §2.2 [S1][S11]",
+        purpose: "Microsoft Cloud Services Event Hub inputs: namespace, hub, consumer group, account, disabled",
+    },
+    Kind {
+        name: "siem.splunk.azure_accounts",
+        plane: Plane::Siem,
+        method: "GET",
+        // The plain conf endpoint, not the add-on's UCC handler: listing through the handler
+        // moves a clear-text secret into the credential store and writes the conf (a write).
+        url: "/servicesNS/nobody/Splunk_TA_microsoft-cloudservices/configs/conf-mscs_azure_accounts?output_mode=json&count=0",
+        api_version: None,
+        audience: None,
+        permission: "same as siem.splunk.apps (read access to the add-on's app)",
+        paging: Paging::SplunkOffset,
+        reference: "siem-apis.md §2.2 [S3]; UCC handler side effect: splunktaucclib rest_handler/handler.py (_encrypt_raw_credentials on list)",
+        purpose: "The Azure accounts the Event Hub inputs use: tenant and client id (secrets removed)",
+    },
+    Kind {
+        name: "siem.splunk.o365_inputs",
+        plane: Plane::Siem,
+        method: "GET",
+        url: "/servicesNS/-/-/data/inputs/splunk_ta_o365_management_activity?output_mode=json&count=0",
+        api_version: None,
+        audience: None,
+        permission: "same as siem.splunk.apps (list_inputs)",
+        paging: Paging::SplunkOffset,
+        reference: "siem-apis.md §2.3 [S6][S11]",
+        purpose: "Office 365 add-on Management Activity inputs: one content type each, tenant, disabled",
+    },
+    Kind {
+        name: "siem.splunk.o365_tenants",
+        plane: Plane::Siem,
+        method: "GET",
+        url: "/servicesNS/nobody/splunk_ta_o365/configs/conf-splunk_ta_o365_tenants?output_mode=json&count=0",
+        api_version: None,
+        audience: None,
+        permission: "same as siem.splunk.apps (read access to the add-on's app)",
+        paging: Paging::SplunkOffset,
+        reference: "siem-apis.md §2.3 [S7]; plain conf endpoint, as for siem.splunk.azure_accounts",
+        purpose: "The Office 365 tenants the inputs use: tenant and client id (secrets removed)",
+    },
+    Kind {
+        name: "siem.splunk.search",
+        plane: Plane::Siem,
+        method: "POST",
+        url: "/services/search/v2/jobs/export",
+        api_version: None,
+        audience: None,
+        permission: "search capability, srchIndexesAllowed covering the Microsoft indexes and _internal (opt-in: event_counts = true)",
+        paging: Paging::None,
+        reference: "siem-apis.md §2.1, §2.5 [S4][S11]",
+        purpose: "Opt-in tstats: newest event and count per index, sourcetype and source (the source names hub and consumer group); input errors in _internal",
+    },
+    // Elastic (siem-apis.md §3). `Authorization: ApiKey <key>`; Fleet on Kibana (optionally
+    // below `/s/{space}`), data stream stats on Elasticsearch.
+    Kind {
+        name: "siem.elastic.package_policies",
+        plane: Plane::Siem,
+        method: "GET",
+        url: "/api/fleet/package_policies?kuery={kuery}&perPage=100&page={page}",
+        api_version: None,
+        audience: None,
+        permission: "Elastic API key with Kibana Fleet: read and Integrations: read (siem.md)",
+        paging: Paging::PageNumber,
+        reference: "siem-apis.md §3.1 [E7]",
+        purpose: "Fleet package policies of the azure, o365 and m365_defender integrations: hub, consumer group, tenant, client, content types, enabled streams",
+    },
+    Kind {
+        name: "siem.elastic.agent_status",
+        plane: Plane::Siem,
+        method: "GET",
+        url: "/api/fleet/agent_status?policyId={policy}",
+        api_version: None,
+        audience: None,
+        permission: "same as siem.elastic.package_policies",
+        paging: Paging::None,
+        reference: "siem-apis.md §3.1 [E9]",
+        purpose: "Agents of each agent policy running a Microsoft integration: online, error, offline",
+    },
+    Kind {
+        name: "siem.elastic.data_stream_stats",
+        plane: Plane::Siem,
+        method: "GET",
+        url: "/_data_stream/logs-azure.*,logs-o365.*,logs-m365_defender.*/_stats",
+        api_version: None,
+        audience: None,
+        permission: "monitor index privilege on logs-azure.*, logs-o365.*, logs-m365_defender.*",
+        paging: Paging::None,
+        reference: "siem-apis.md §3.4 [E10][E11]",
+        purpose: "Newest event (maximum_timestamp) per Microsoft data stream",
+    },
+    // Derived: the inputs of every configured SIEM target together, as the SIEM checks read
+    // them. Its state is the worst state of the kinds each target's inputs are read from.
+    Kind {
+        name: "siem.inputs",
+        plane: Plane::Siem,
+        method: "-",
+        url: "(derived from each [[siem]] target's listings)",
+        api_version: None,
+        audience: None,
+        permission: "the credential of each [[siem]] target (see its kinds)",
+        paging: Paging::None,
+        reference: "siem-apis.md §0",
+        purpose: "Every SIEM's Microsoft inputs in one shape: complete only when every target's inputs were read completely",
+    },
+    Kind {
         name: "probe.network",
         plane: Plane::Probe,
         method: "-",
@@ -450,6 +608,25 @@ pub fn absent_on_404(name: &str) -> bool {
     name.starts_with("arm.") && !name.starts_with("arm.aadiam.")
 }
 
+/// The kinds sent as POST: opt-in SIEM searches (`event_counts = true`) that create a
+/// server-side search job and change no configuration. The SIEM client admits a POST to exactly
+/// these paths and no other.
+pub const SEARCH_POSTS: &[&str] = &["siem.qradar.ariel_search", "siem.splunk.search"];
+
+/// The key of the list in a kind's body: `value` (ARM, Graph), `entry` (Splunk), `items`
+/// (Fleet), `data_streams` (data stream stats); QRadar answers a bare array.
+pub fn list_key(name: &str) -> &'static str {
+    if name.starts_with("siem.splunk.") {
+        "entry"
+    } else if name == "siem.elastic.package_policies" {
+        "items"
+    } else if name == "siem.elastic.data_stream_stats" {
+        "data_streams"
+    } else {
+        "value"
+    }
+}
+
 /// Looks a kind up by its stable name.
 pub fn kind(name: &str) -> Option<&'static Kind> {
     KINDS.iter().find(|k| k.name == name)
@@ -467,8 +644,11 @@ mod tests {
         names.dedup();
         assert_eq!(before, names.len(), "duplicate kind names");
         for k in KINDS {
+            // The only POSTs are the opt-in SIEM searches, each a documented read.
             assert!(
-                k.method == "GET" || k.method == "-",
+                k.method == "GET"
+                    || k.method == "-"
+                    || (k.method == "POST" && SEARCH_POSTS.contains(&k.name)),
                 "{} is not a read",
                 k.name
             );

@@ -568,6 +568,27 @@ pub fn names_next_page(paging: kinds::Paging, item: &LoadedItem) -> bool {
                 None => !body.as_array().is_some_and(|a| a.is_empty()),
             }
         }
+        // Splunk `paging{total,offset}`: more follow when offset + entries < total. Without
+        // the counts the listing cannot show it is whole.
+        kinds::Paging::SplunkOffset => {
+            let n = |k: &str| crate::normalize::raw::i(body, &["paging", k]);
+            let entries = body.get("entry").and_then(|e| e.as_array()).map(Vec::len);
+            match (n("total"), n("offset"), entries) {
+                (Some(total), Some(offset), Some(e)) => offset + (e as i64) < total,
+                _ => true,
+            }
+        }
+        // Fleet `{items,total,page,perPage}`: more follow when (page-1)·perPage + items < total.
+        kinds::Paging::PageNumber => {
+            let n = |k: &str| crate::normalize::raw::i(body, &[k]);
+            let items = body.get("items").and_then(|e| e.as_array()).map(Vec::len);
+            match (n("total"), n("page"), n("perPage"), items) {
+                (Some(total), Some(page), Some(per), Some(e)) if page >= 1 => {
+                    (page - 1) * per + (e as i64) < total
+                }
+                _ => true,
+            }
+        }
         _ => paging.next_link(body, header).is_some(),
     }
 }

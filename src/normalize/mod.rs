@@ -171,9 +171,36 @@ impl<'a> Input<'a> {
         }
     }
 
+    /// Sets a derived kind's state from the kinds it is made of: the worst of them (with its
+    /// reason and every file), `not_collected` when there are none.
+    pub fn derive(&mut self, name: &str, from: &[&str]) {
+        let mut st = KindState {
+            status: EvidenceStatus::NotCollected,
+            reason: Some("no [[siem]] target is configured".into()),
+            files: vec![],
+        };
+        let mut first = true;
+        for k in from {
+            let s = self.states.get(*k).cloned().unwrap_or(KindState {
+                status: EvidenceStatus::NotCollected,
+                reason: Some("not in the bundle".into()),
+                files: vec![],
+            });
+            if first || s.status > st.status {
+                st.status = s.status;
+                st.reason = s.reason.map(|r| format!("{k}: {r}"));
+                first = false;
+            }
+            st.files.extend(s.files);
+        }
+        st.files.sort();
+        st.files.dedup();
+        self.states.insert(name.to_string(), st);
+    }
+
     /// Lists the elements of a list body, marking the kind malformed when it is not a list.
     pub fn list_of(&mut self, kind: &str, item: &LoadedItem, body: &'a Value) -> Vec<&'a Value> {
-        match raw::list(body) {
+        match raw::list_at(body, crate::evidence::kinds::list_key(kind)) {
             Ok(v) => {
                 // Every list Microsoft returns holds objects; anything else is not a resource
                 // that can be judged, and dropping it would make the list look complete.

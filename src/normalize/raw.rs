@@ -77,18 +77,25 @@ pub fn opt_arr<'a>(v: &'a Value, keys: &[&str]) -> Option<&'a [Value]> {
 /// The elements of a list response: `{"value": [...]}` (ARM, Graph) or a bare array (O365).
 /// A single object (a GET of one resource) is a list of one.
 pub fn list(body: &Value) -> Result<Vec<&Value>, String> {
+    list_at(body, "value")
+}
+
+/// Like [`list`], with the list under `key` (Splunk `entry`, Fleet `items`, …).
+pub fn list_at<'a>(body: &'a Value, key: &str) -> Result<Vec<&'a Value>, String> {
     match body {
         Value::Array(a) => Ok(a.iter().collect()),
-        Value::Object(_) => match field(body, "value") {
+        Value::Object(_) => match field(body, key) {
             Some(Value::Array(a)) => Ok(a.iter().collect()),
             // `"value": null` says nothing about what exists: it is not an empty list.
-            Some(Value::Null) => Err("at `value`: null instead of a list".into()),
+            Some(Value::Null) => Err(format!("at `{key}`: null instead of a list")),
             Some(other) => Err(format!(
-                "at `value`: expected an array, found {}",
+                "at `{key}`: expected an array, found {}",
                 type_name(other)
             )),
             None if field(body, "id").is_some() || field(body, "name").is_some() => Ok(vec![body]),
-            None => Err("expected a list (`value` array) or a resource object".into()),
+            None => Err(format!(
+                "expected a list (`{key}` array) or a resource object"
+            )),
         },
         other => Err(format!(
             "expected an object or array, found {}",

@@ -40,7 +40,7 @@ pub const QRADAR_DSMS: &[&str] = &[
 /// Items per QRadar page (`Range: items=a-b`).
 const QRADAR_PAGE: u64 = 200;
 /// The most pages one listing may take before it is recorded as cut short.
-const MAX_PAGES: u64 = 500;
+pub(crate) const MAX_PAGES: u64 = 500;
 
 /// How the SIEM collection runs.
 #[derive(Debug, Clone, Copy)]
@@ -51,10 +51,12 @@ pub struct SiemOptions {
     /// Deadline for one target, all its requests included.
     pub deadline: Duration,
     pub verbose: bool,
+    /// The freshness window the opt-in searches count over, in hours.
+    pub window_hours: u32,
 }
 
 /// The credential of a target, read once; never printed (its `Debug` hides it).
-struct Credential(String);
+pub(crate) struct Credential(pub(crate) String);
 
 impl std::fmt::Debug for Credential {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -124,11 +126,18 @@ fn first_kind(siem: &str) -> &'static Kind {
         .expect("every SIEM kind has table entries")
 }
 
-fn kinds_of(siem: &str) -> Vec<&'static Kind> {
+/// The kinds a target is read through (its opt-in searches only when it opted in).
+fn kinds_of(t: &SiemTarget) -> Vec<&'static Kind> {
     kinds::KINDS
         .iter()
-        .filter(|k| k.name.starts_with(&format!("siem.{siem}.")))
+        .filter(|k| k.name.starts_with(&format!("siem.{}.", t.kind)))
+        .filter(|k| t.event_counts || !is_opt_in(k.name))
         .collect()
+}
+
+/// Kinds read only with `event_counts = true`.
+pub fn is_opt_in(name: &str) -> bool {
+    kinds::SEARCH_POSTS.contains(&name) || name == "siem.qradar.ariel_results"
 }
 
 fn plane_of(siem: &str) -> &'static str {
@@ -139,7 +148,7 @@ fn plane_of(siem: &str) -> &'static str {
     }
 }
 
-fn failure(
+pub(crate) fn failure(
     kind: &'static Kind,
     scope: &str,
     url: &str,
@@ -170,7 +179,7 @@ async fn collect_target(t: &SiemTarget, opts: SiemOptions) -> Vec<Record> {
     let credential = match read_credential(t) {
         Ok(c) => c,
         Err(why) => {
-            return kinds_of(&t.kind)
+            return kinds_of(t)
                 .into_iter()
                 .map(|k| failure(k, &label, &t.url, None, "CredentialMissing", &why))
                 .collect()
@@ -185,7 +194,7 @@ async fn collect_target(t: &SiemTarget, opts: SiemOptions) -> Vec<Record> {
                     p.display(),
                     e.kind()
                 );
-                return kinds_of(&t.kind)
+                return kinds_of(t)
                     .into_iter()
                     .map(|k| failure(k, &label, &t.url, None, "CaBundle", &why))
                     .collect();
@@ -193,37 +202,51 @@ async fn collect_target(t: &SiemTarget, opts: SiemOptions) -> Vec<Record> {
         },
         None => None,
     };
-    let origin = crate::cloud::origin(&t.url);
-    let http = match Http::for_siem(&origin, ca.as_deref(), opts.request_timeout, opts.verbose) {
-        Ok(h) => h,
-        Err(e) => {
-            let why = format!("{e:#}");
-            return kinds_of(&t.kind)
-                .into_iter()
-                .map(|k| failure(k, &label, &t.url, None, "ClientSetup", &why))
-                .collect();
+    let client = |base: &str, posts: Vec<String>| {
+        Http::for_siem(
+            &crate::cloud::origin(base),
+            ca.as_deref(),
+            opts.request_timeout,
+            opts.verbose,
+        )
+        .map(|h| h.allow_search_posts(posts))
+    };
+    let setup_failed = |e: anyhow::Error| {
+        let why = format!("{e:#}");
+        kinds_of(t)
+            .into_iter()
+            .map(|k| failure(k, &label, &t.url, None, "ClientSetup", &why))
+            .collect::<Vec<_>>()
+    };
+    // A POST is admitted only to the documented search endpoint, and only when opted in.
+    let search_url = |path: &str| {
+        if t.event_counts {
+            vec![format!("{}{}", t.url.trim_end_matches('/'), path)]
+        } else {
+            vec![]
         }
     };
     match t.kind.as_str() {
-        "qradar" => qradar(t, &http, &credential, opts).await,
-        other => kinds_of(other)
-            .into_iter()
-            .map(|k| {
-                failure(
-                    k,
-                    &label,
-                    &t.url,
-                    None,
-                    "NotImplemented",
-                    "this siemproof does not read this SIEM's API yet",
-                )
-            })
-            .collect(),
+        "qradar" => match client(&t.url, search_url("/api/ariel/searches")) {
+            Ok(http) => qradar(t, &http, &credential, opts).await,
+            Err(e) => setup_failed(e),
+        },
+        "splunk" => match client(&t.url, search_url("/services/search/v2/jobs/export")) {
+            Ok(http) => super::splunk::collect(t, &http, &credential, opts).await,
+            Err(e) => setup_failed(e),
+        },
+        _ => {
+            let kibana = t.kibana_url.clone().unwrap_or_else(|| t.url.clone());
+            match (client(&t.url, vec![]), client(&kibana, vec![])) {
+                (Ok(es), Ok(kb)) => super::elastic::collect(t, &es, &kb, &credential, opts).await,
+                (Err(e), _) | (_, Err(e)) => setup_failed(e),
+            }
+        }
     }
 }
 
 /// A URL below `base` from a kind's template, with placeholders filled and percent-encoded.
-fn url_for(base: &str, kind: &Kind, vars: &[(&str, String)]) -> String {
+pub(crate) fn url_for(base: &str, kind: &Kind, vars: &[(&str, String)]) -> String {
     let (path, query) = kind.url.split_once('?').unwrap_or((kind.url, ""));
     let mut u = match url::Url::parse(base.trim_end_matches('/')) {
         Ok(u) => u,
@@ -279,7 +302,7 @@ fn qradar_error(status: u16, body: &[u8]) -> ItemError {
 
 /// Parameter names whose values are secrets (SAS connection strings, client secrets,
 /// certificate passwords); their values are removed before a body is written.
-fn is_secret_parameter(name: &str) -> bool {
+pub(crate) fn is_secret_parameter(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
     [
         "secret",
@@ -350,56 +373,11 @@ async fn qradar_list(
             ("Accept".to_string(), "application/json".to_string()),
             ("Range".to_string(), range),
         ];
-        let mut attempt = 0u32;
-        let resp = loop {
-            let r = http.send("GET", url, &headers, None, None).await;
-            let transient = match &r {
-                Err(SendError::Transport { .. }) => true,
-                Ok(x) if x.status == 429 || x.status >= 500 => true,
-                Ok(x) if (200..300).contains(&x.status) => {
-                    serde_json::from_slice::<Value>(&x.body).is_err()
-                }
-                _ => false,
-            };
-            if !transient || attempt >= opts.retry.max_retries {
-                break r;
-            }
-            // The server's Retry-After when it names one (bounded by the target's deadline,
-            // which wraps this whole listing), else jittered backoff.
-            let wait = r
-                .as_ref()
-                .ok()
-                .and_then(|x| x.headers.get("retry-after"))
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| crate::collect::retry::parse_retry_after(v, Utc::now()))
-                .unwrap_or_else(|| opts.retry.backoff(attempt));
-            attempt += 1;
-            tokio::time::sleep(wait).await;
-        };
-        let mut rec = Record {
-            kind: kind.name,
-            plane: "siem/qradar",
-            scope: Some(label.clone()),
-            page: page as u32,
-            paged: true,
-            url: url.to_string(),
-            fetched_at: Utc::now(),
-            status: None,
-            body: None,
-            error: None,
-            headers: BTreeMap::new(),
-        };
+        let resp = send_retrying(http, "GET", url, &headers, None, opts).await;
+        let mut rec = record(kind, &label, url, page as u32);
         match resp {
             Err(e) => {
-                let (code, message) = match &e {
-                    SendError::Transport { timeout: true, .. } => ("Timeout", e.to_string()),
-                    SendError::Refused(_) => ("Refused", e.to_string()),
-                    _ => ("Transport", e.to_string()),
-                };
-                rec.error = Some(ItemError {
-                    code: code.into(),
-                    message,
-                });
+                rec.error = Some(transport_error(&e));
                 out.push(rec);
                 break;
             }
@@ -454,6 +432,82 @@ async fn qradar_list(
         }
     }
     out
+}
+
+/// Sends one request, retrying transient faults (resets, 5xx, 429, a 2xx body that is not
+/// JSON when `json` is set) as the Microsoft planes do: the server's `Retry-After` when it
+/// names one (bounded by the target's deadline, which wraps every request of a target), else
+/// jittered backoff.
+pub(crate) async fn send_retrying(
+    http: &Http,
+    method: &str,
+    url: &str,
+    headers: &[(String, String)],
+    body: Option<Vec<u8>>,
+    opts: SiemOptions,
+) -> Result<crate::collect::http::Response, SendError> {
+    let mut attempt = 0u32;
+    loop {
+        let r = http.send(method, url, headers, body.clone(), None).await;
+        let transient = match &r {
+            Err(SendError::Transport { .. }) => true,
+            Ok(x) if x.status == 429 || x.status >= 500 => true,
+            Ok(x) if (200..300).contains(&x.status) => serde_json::from_slice::<Value>(&x.body)
+                .is_err()
+                && !looks_like_json_lines(&x.body),
+            _ => false,
+        };
+        if !transient || attempt >= opts.retry.max_retries {
+            return r;
+        }
+        let wait = r
+            .as_ref()
+            .ok()
+            .and_then(|x| x.headers.get("retry-after"))
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| crate::collect::retry::parse_retry_after(v, Utc::now()))
+            .unwrap_or_else(|| opts.retry.backoff(attempt));
+        attempt += 1;
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// A body made of JSON lines (Splunk's export stream), each line a JSON object.
+pub(crate) fn looks_like_json_lines(body: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(body);
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty()).peekable();
+    lines.peek().is_some()
+        && lines.all(|l| serde_json::from_str::<Value>(l).is_ok_and(|v| v.is_object()))
+}
+
+/// A transport failure as a record's error.
+pub(crate) fn transport_error(e: &SendError) -> ItemError {
+    let code = match e {
+        SendError::Transport { timeout: true, .. } => "Timeout",
+        SendError::Refused(_) => "Refused",
+        _ => "Transport",
+    };
+    ItemError {
+        code: code.into(),
+        message: e.to_string(),
+    }
+}
+
+/// A record for one request of a SIEM kind, to be filled with its outcome.
+pub(crate) fn record(kind: &'static Kind, scope: &str, url: &str, page: u32) -> Record {
+    Record {
+        kind: kind.name,
+        plane: plane_of(kind.name.split('.').nth(1).unwrap_or("qradar")),
+        scope: Some(scope.to_string()),
+        page,
+        paged: kind.paging != kinds::Paging::None,
+        url: url.to_string(),
+        fetched_at: Utc::now(),
+        status: None,
+        body: None,
+        error: None,
+        headers: BTreeMap::new(),
+    }
 }
 
 fn quoted_list(names: &[&str]) -> String {
@@ -531,7 +585,166 @@ async fn qradar(t: &SiemTarget, http: &Http, cred: &Credential, opts: SiemOption
     }
     let collectors_url = url_for(&t.url, collectors_kind, &[]);
     out.extend(qradar_list(t, http, cred, collectors_kind, &collectors_url, opts).await);
+    if t.event_counts {
+        let sources = ids_of(&out, sources_kind.name);
+        out.extend(ariel(t, http, cred, &sources, opts).await);
+    }
     out
+}
+
+/// The opt-in Ariel query: events, unparsed events and the newest event per Microsoft log
+/// source over the freshness window (siem-apis.md §1.5 [Q5][Q20]).
+pub fn ariel_query(source_ids: &[i64], hours: u32) -> String {
+    let ids = source_ids
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    format!(
+        "SELECT logsourceid, isunparsed, COUNT(*) AS events, MAX(starttime) AS last FROM events WHERE logsourceid IN ({ids}) GROUP BY logsourceid, isunparsed LAST {hours} HOURS"
+    )
+}
+
+/// Most polls of one Ariel search's status (one a second, inside the target's deadline).
+const ARIEL_POLLS: u32 = 120;
+
+/// Runs the Ariel search: POST it, poll its status until `COMPLETED`, read its rows. The
+/// search is recorded (with its AQL) as `siem.qradar.ariel_search`, its rows as
+/// `siem.qradar.ariel_results`; a search that fails or never completes is a failed
+/// `ariel_results` record, so nothing counts as "no events".
+async fn ariel(
+    t: &SiemTarget,
+    http: &Http,
+    cred: &Credential,
+    sources: &[i64],
+    opts: SiemOptions,
+) -> Vec<Record> {
+    let search_kind = kinds::kind("siem.qradar.ariel_search").expect("in the table");
+    let results_kind = kinds::kind("siem.qradar.ariel_results").expect("in the table");
+    let label = t.label();
+    if sources.is_empty() {
+        return vec![];
+    }
+    let aql = ariel_query(sources, opts.window_hours);
+    let url = url_for(&t.url, search_kind, &[("aql", aql.clone())]);
+    let version = t
+        .version
+        .clone()
+        .unwrap_or_else(|| QRADAR_DEFAULT_VERSION.into());
+    let headers = vec![
+        ("SEC".to_string(), cred.0.clone()),
+        ("Version".to_string(), version),
+        ("Accept".to_string(), "application/json".to_string()),
+    ];
+    let mut rec = record(search_kind, &label, &url, 0);
+    rec.headers.insert("siemproof-aql".into(), aql);
+    let fail = |code: &str, message: String| {
+        let mut r = record(results_kind, &label, &url, 0);
+        r.error = Some(ItemError {
+            code: code.into(),
+            message,
+        });
+        r
+    };
+    let created = match send_retrying(http, "POST", &url, &headers, None, opts).await {
+        Err(e) => {
+            rec.error = Some(transport_error(&e));
+            return vec![rec];
+        }
+        Ok(r) if !(200..300).contains(&r.status) => {
+            rec.status = Some(r.status);
+            rec.error = Some(qradar_error(r.status, &r.body));
+            return vec![rec];
+        }
+        Ok(r) => {
+            rec.status = Some(r.status);
+            let v: Option<Value> = serde_json::from_slice(&r.body).ok();
+            rec.body = Some(r.body);
+            v
+        }
+    };
+    let Some(id) = created
+        .as_ref()
+        .and_then(|v| v.get("search_id"))
+        .and_then(Value::as_str)
+        .filter(|id| !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        .map(str::to_string)
+    else {
+        rec.error = Some(ItemError {
+            code: "MalformedJson".into(),
+            message: "the Ariel search answer has no usable search_id".into(),
+        });
+        return vec![rec];
+    };
+    let base = t.url.trim_end_matches('/');
+    let status_url = format!("{base}/api/ariel/searches/{id}");
+    let mut status = created
+        .as_ref()
+        .and_then(|v| v.get("status"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let mut polls = 0;
+    while status != "COMPLETED" && polls < ARIEL_POLLS {
+        if matches!(status.as_str(), "CANCELED" | "ERROR") {
+            break;
+        }
+        polls += 1;
+        tokio::time::sleep(Duration::from_millis(if polls == 1 { 200 } else { 1000 })).await;
+        match send_retrying(http, "GET", &status_url, &headers, None, opts).await {
+            Ok(r) if (200..300).contains(&r.status) => {
+                status = serde_json::from_slice::<Value>(&r.body)
+                    .ok()
+                    .and_then(|v| v.get("status").and_then(Value::as_str).map(str::to_string))
+                    .unwrap_or_default();
+            }
+            // 404 with code 1003: "still in progress" [Q5].
+            Ok(r) if r.status == 404 => {}
+            Ok(r) => {
+                return vec![
+                    rec,
+                    fail(
+                        &qradar_error(r.status, &r.body).code,
+                        "the Ariel search's status could not be read".into(),
+                    ),
+                ]
+            }
+            Err(e) => return vec![rec, fail("Transport", e.to_string())],
+        }
+    }
+    rec.headers
+        .insert("siemproof-final-status".into(), status.clone());
+    if status != "COMPLETED" {
+        return vec![
+            rec,
+            fail(
+                "ArielIncomplete",
+                format!("the Ariel search ended as {status:?} (not COMPLETED) after {polls} poll(s)"),
+            ),
+        ];
+    }
+    let results_url = format!("{base}/api/ariel/searches/{id}/results");
+    let mut res = record(results_kind, &label, &results_url, 0);
+    match send_retrying(http, "GET", &results_url, &headers, None, opts).await {
+        Err(e) => res.error = Some(transport_error(&e)),
+        Ok(r) if !(200..300).contains(&r.status) => {
+            res.status = Some(r.status);
+            res.error = Some(qradar_error(r.status, &r.body));
+        }
+        Ok(r) => {
+            res.status = Some(r.status);
+            match serde_json::from_slice::<Value>(&r.body) {
+                Ok(v) if v.get("events").is_some_and(Value::is_array) => res.body = Some(r.body),
+                _ => {
+                    res.error = Some(ItemError {
+                        code: "MalformedJson".into(),
+                        message: "the Ariel results have no `events` list".into(),
+                    })
+                }
+            }
+        }
+    }
+    vec![rec, res]
 }
 
 #[cfg(test)]

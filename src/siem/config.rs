@@ -100,11 +100,11 @@ impl SiemTarget {
                 "required for elastic: the Fleet policies are read from Kibana".into(),
             ));
         }
-        if self.event_counts {
+        if self.event_counts && self.kind == "elastic" {
             // Accepting it and doing nothing would let a user believe counts were checked.
             return Err((
                 "event_counts".into(),
-                "the opt-in SIEM searches are not available in this version of siemproof; remove it (or set false)".into(),
+                "elastic has no opt-in search: its data stream stats are always read; remove it (or set false)".into(),
             ));
         }
         match (&self.credential_env, &self.credential_file) {

@@ -8,5 +8,7 @@
 
 pub mod collect;
 pub mod config;
+pub mod elastic;
 pub mod model;
 pub mod normalize;
+pub mod splunk;

@@ -67,6 +67,24 @@ pub struct SiemInput {
     /// Whether `log_types` is known (an Office 365 source without an Event Filter is not).
     pub log_types_known: bool,
     pub binding: Binding,
+    /// Whether the target ran the opt-in searches (`event_counts = true`) for this input.
+    pub counted: bool,
+    /// Splunk: the hubs and consumer groups that delivered this input's events in the window,
+    /// from the events' `source`; `null` without the opt-in searches.
+    pub delivered: Option<Vec<Delivery>>,
+}
+
+/// One `source` seen in the SIEM: `eventhub://<fqdn>/<hub>;[partition_id=N;][consumer_group=<cg>;]`.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Delivery {
+    pub namespace: String,
+    pub hub: String,
+    /// Present only when the input writes it (`event_format_flags` & 4).
+    pub consumer_group: Option<String>,
+    pub partition: Option<String>,
+    pub events: Option<i64>,
+    pub last_event_at: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]

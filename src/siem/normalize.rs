@@ -55,7 +55,7 @@ fn log_types_of_dsm(name: &str) -> &'static [&'static str] {
 }
 
 /// QRadar's Office 365 Event Filter values → Management Activity API content types.
-fn content_type_of_filter(v: &str) -> Option<&'static str> {
+pub(crate) fn content_type_of_filter(v: &str) -> Option<&'static str> {
     match v.trim().to_ascii_lowercase().as_str() {
         "azure active directory" | "audit.azureactivedirectory" => {
             Some("Audit.AzureActiveDirectory")
@@ -69,7 +69,7 @@ fn content_type_of_filter(v: &str) -> Option<&'static str> {
 }
 
 /// The log types a set of content types carries.
-fn log_types_of_content(cts: &[String]) -> Vec<String> {
+pub(crate) fn log_types_of_content(cts: &[String]) -> Vec<String> {
     let has = |c: &str| cts.iter().any(|x| x == c);
     let mut out = Vec::new();
     for (lt, ct) in [
@@ -149,7 +149,7 @@ fn epoch_ms(v: Option<i64>) -> Option<chrono::DateTime<Utc>> {
 
 /// How old an input's last event may be: streaming is near real time; REST polling adds its
 /// interval (up to 30 min) to the freshness window.
-fn window_hours(path: &str, freshness_hours: f64) -> f64 {
+pub(crate) fn window_hours(path: &str, freshness_hours: f64) -> f64 {
     match path {
         "event_hub" => freshness_hours,
         _ => freshness_hours + 0.5,
@@ -344,6 +344,8 @@ fn qradar_inputs(input: &Input<'_>, label: &str, lists: &QradarLists<'_>) -> Vec
             log_types,
             log_types_known,
             binding,
+            counted: false,
+            delivered: None,
         });
     }
     // A gateway receives nothing itself: its freshness is that of the sources it feeds (same
@@ -375,6 +377,76 @@ fn qradar_inputs(input: &Input<'_>, label: &str, lists: &QradarLists<'_>) -> Vec
     out
 }
 
+/// Adds the opt-in Ariel counts to a QRadar target's inputs: events and unparsed events per
+/// log source over the window, and the newest event. A search that was not read leaves them
+/// unknown; a complete search without a row for a source means no event in the window.
+fn ariel_counts(input: &mut Input<'_>, label: &str, inputs: &mut [SiemInput]) {
+    for x in inputs.iter_mut() {
+        x.counted = true;
+    }
+    let Some(l) = input
+        .listings("siem.qradar.ariel_results")
+        .into_iter()
+        .find(|l| l.scope.as_deref() == Some(label))
+    else {
+        return;
+    };
+    let Some((item, body)) = l.bodies.first().copied().filter(|_| l.complete()) else {
+        return;
+    };
+    let rows = match raw::list_at(body, "events") {
+        Ok(rows) => rows,
+        Err(e) => {
+            input.malformed("siem.qradar.ariel_results", item, &e);
+            return;
+        }
+    };
+    // Column names follow the AQL aliases; IBM's own samples vary the case of field names.
+    let get = |r: &Value, k: &str| -> Option<Value> {
+        r.as_object()?
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(k))
+            .map(|(_, v)| v.clone())
+    };
+    let num = |v: Option<Value>| -> Option<f64> {
+        match v? {
+            Value::Number(n) => n.as_f64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+    };
+    let mut per: HashMap<String, (f64, f64, Option<i64>)> = HashMap::new();
+    for r in rows {
+        let (Some(src), Some(n)) = (num(get(r, "logsourceid")), num(get(r, "events"))) else {
+            input.malformed(
+                "siem.qradar.ariel_results",
+                item,
+                "a row lacks logsourceid or events",
+            );
+            for x in inputs.iter_mut() {
+                x.events_in_window = None;
+                x.unparsed_ratio = None;
+            }
+            return;
+        };
+        let unparsed = matches!(get(r, "isunparsed"), Some(Value::Bool(true)))
+            || get(r, "isunparsed").and_then(|v| v.as_str().map(|s| s == "true")) == Some(true);
+        let e = per.entry((src as i64).to_string()).or_insert((0.0, 0.0, None));
+        e.0 += n;
+        if unparsed {
+            e.1 += n;
+        }
+        if let Some(last) = num(get(r, "last")).map(|l| l as i64) {
+            e.2 = Some(e.2.map_or(last, |p: i64| p.max(last)));
+        }
+    }
+    for x in inputs.iter_mut() {
+        let (n, unparsed, _) = per.get(&x.id).copied().unwrap_or((0.0, 0.0, None));
+        x.events_in_window = Some(n as i64);
+        x.unparsed_ratio = (n > 0.0).then(|| ((unparsed / n) * 10000.0).round() / 10000.0);
+    }
+}
+
 /// `model.siem` from the bundle's SIEM evidence.
 pub fn siem(input: &mut Input<'_>) -> Siem {
     let targets = input.config.siem.targets.clone();
@@ -395,41 +467,93 @@ pub fn siem(input: &mut Input<'_>) -> Siem {
         return model;
     }
     let mut worst = EvidenceStatus::Ok;
+    let mut input_kinds: Vec<&str> = Vec::new();
     for t in &targets {
         let label = t.label();
-        match t.kind.as_str() {
-            "qradar" => match qradar_lists(input, &label) {
-                Ok(lists) => {
-                    let inputs = qradar_inputs(input, &label, &lists);
-                    if let Some(v) = model.inputs.as_mut() {
-                        v.extend(inputs);
+        let read = match t.kind.as_str() {
+            "qradar" => {
+                input_kinds.extend(QRADAR_KINDS);
+                qradar_lists(input, &label).map(|lists| {
+                    let mut inputs = qradar_inputs(input, &label, &lists);
+                    if t.event_counts {
+                        ariel_counts(input, &label, &mut inputs);
                     }
-                    if let Some(v) = model.products.as_mut() {
-                        v.extend(lists.products.into_iter().map(|mut p| {
-                            p.min_version = t.min_versions.get(&p.name).cloned();
-                            p.meets_minimum = match (&p.version, &p.min_version) {
-                                (Some(v), Some(m)) => version_at_least(v, m),
-                                _ => None,
-                            };
-                            p
-                        }));
-                    }
+                    (inputs, lists.products)
+                })
+            }
+            "splunk" => {
+                input_kinds.extend(super::splunk::INPUT_KINDS);
+                super::splunk::inputs(input, t)
+            }
+            "elastic" => {
+                input_kinds.extend(super::elastic::INPUT_KINDS);
+                super::elastic::inputs(input, t)
+            }
+            _ => Err(EvidenceStatus::NotCollected),
+        };
+        match read {
+            Ok((mut inputs, products)) => {
+                unified_audit_across(&mut inputs);
+                if let Some(v) = model.inputs.as_mut() {
+                    v.extend(inputs);
                 }
-                Err(st) => {
-                    worst = worst.max(st);
-                    model.inputs = None;
-                    model.products = None;
+                if let Some(v) = model.products.as_mut() {
+                    v.extend(products.into_iter().map(|mut p| {
+                        p.min_version = t.min_versions.get(&p.name).cloned();
+                        p.meets_minimum = match (&p.version, &p.min_version) {
+                            (Some(v), Some(m)) => version_at_least(v, m),
+                            _ => None,
+                        };
+                        p
+                    }));
                 }
-            },
-            _ => {
-                worst = worst.max(EvidenceStatus::NotCollected);
+            }
+            Err(st) => {
+                worst = worst.max(st);
                 model.inputs = None;
                 model.products = None;
             }
         }
     }
+    input.derive("siem.inputs", &input_kinds);
     model.status = worst.as_str().into();
     model
+}
+
+/// The Unified Audit Log is every Audit.* content type: a SIEM that collects all four through
+/// separate inputs (Splunk: one input per content type) carries it across them.
+fn unified_audit_across(inputs: &mut [SiemInput]) {
+    let all = [
+        "Audit.AzureActiveDirectory",
+        "Audit.Exchange",
+        "Audit.SharePoint",
+        "Audit.General",
+    ];
+    let covered = all.iter().all(|c| {
+        inputs.iter().any(|i| {
+            i.path == "o365_api"
+                && i.enabled != Some(false)
+                && i.binding
+                    .content_types
+                    .as_ref()
+                    .is_some_and(|cts| cts.iter().any(|x| x == c))
+        })
+    });
+    if !covered {
+        return;
+    }
+    for i in inputs.iter_mut().filter(|i| {
+        i.path == "o365_api"
+            && i.enabled != Some(false)
+            && i.binding
+                .content_types
+                .as_ref()
+                .is_some_and(|cts| cts.iter().any(|x| all.contains(&x.as_str())))
+    }) {
+        if !i.log_types.iter().any(|l| l == "unified_audit") {
+            i.log_types.push("unified_audit".into());
+        }
+    }
 }
 
 /// Compares dotted versions numerically (`7.5.0` ≥ `7.4.12`); `None` when either has a part
