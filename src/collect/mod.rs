@@ -260,7 +260,7 @@ pub async fn collect_async(opts: &CollectOptions) -> Result<Summary> {
         } else {
             answered += 1;
         }
-        let item = Item {
+        let mut item = Item {
             scope: r.scope.clone(),
             page: r.paged.then_some(r.page),
             status: r.status,
@@ -268,6 +268,12 @@ pub async fn collect_async(opts: &CollectOptions) -> Result<Summary> {
             headers: (!r.headers.is_empty()).then(|| r.headers.clone()),
             ..Item::get(r.kind, &r.url, r.fetched_at)
         };
+        // The opt-in searches are the only POSTs, and their manifest items say so.
+        if let (Some(src), Some(k)) = (item.source.as_mut(), crate::evidence::kinds::kind(r.kind)) {
+            if k.method == "POST" {
+                src.method = "POST".into();
+            }
+        }
         match &r.body {
             Some(body) => {
                 let path = writer.next_raw_path(r.plane, r.kind);

@@ -179,19 +179,28 @@ impl<'a> Input<'a> {
             reason: Some("no [[siem]] target is configured".into()),
             files: vec![],
         };
-        let mut first = true;
-        for k in from {
+        let mut why = Vec::new();
+        for (n, k) in from.iter().enumerate() {
             let s = self.states.get(*k).cloned().unwrap_or(KindState {
                 status: EvidenceStatus::NotCollected,
                 reason: Some("not in the bundle".into()),
                 files: vec![],
             });
-            if first || s.status > st.status {
+            if n == 0 || s.status > st.status {
                 st.status = s.status;
-                st.reason = s.reason.map(|r| format!("{k}: {r}"));
-                first = false;
+            }
+            // Every unusable part is named: the first failure (a 403) explains the ones after it.
+            if s.status != EvidenceStatus::Ok && !why.iter().any(|w: &String| w.starts_with(k)) {
+                let mut line = format!("{k} is {}", s.status.as_str());
+                if let Some(r) = s.reason {
+                    line.push_str(&format!(" ({r})"));
+                }
+                why.push(line);
             }
             st.files.extend(s.files);
+        }
+        if !from.is_empty() {
+            st.reason = (!why.is_empty()).then(|| why.join("; "));
         }
         st.files.sort();
         st.files.dedup();

@@ -50,6 +50,10 @@ pub struct SiemTarget {
     /// to count events per source over the freshness window.
     #[serde(default)]
     pub event_counts: bool,
+    /// The consumer group this SIEM's Event Hub inputs must read through, when it is not
+    /// `[eventhub] consumer_group` (every reader of a hub needs a group of its own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consumer_group: Option<String>,
     /// Public egress addresses (or CIDRs) of this SIEM's collector host, for firewall checks.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub collector_egress_ips: Vec<String>,
@@ -99,6 +103,14 @@ impl SiemTarget {
                 "kibana_url".into(),
                 "required for elastic: the Fleet policies are read from Kibana".into(),
             ));
+        }
+        if let Some(cg) = &self.consumer_group {
+            if cg.trim().is_empty() || cg.len() > 50 {
+                return Err((
+                    "consumer_group".into(),
+                    "must name an Event Hub consumer group (1 to 50 characters)".into(),
+                ));
+            }
         }
         if self.event_counts && self.kind == "elastic" {
             // Accepting it and doing nothing would let a user believe counts were checked.

@@ -67,6 +67,9 @@ pub struct SiemInput {
     /// Whether `log_types` is known (an Office 365 source without an Event Filter is not).
     pub log_types_known: bool,
     pub binding: Binding,
+    /// Event Hub inputs: the consumer group they must read through (the target's
+    /// `consumer_group`, else `[eventhub] consumer_group`).
+    pub expected_consumer_group: Option<String>,
     /// Whether the target ran the opt-in searches (`event_counts = true`) for this input.
     pub counted: bool,
     /// Splunk: the hubs and consumer groups that delivered this input's events in the window,

@@ -346,6 +346,7 @@ fn qradar_inputs(input: &Input<'_>, label: &str, lists: &QradarLists<'_>) -> Vec
             binding,
             counted: false,
             delivered: None,
+            expected_consumer_group: None,
         });
     }
     // A gateway receives nothing itself: its freshness is that of the sources it feeds (same
@@ -494,6 +495,13 @@ pub fn siem(input: &mut Input<'_>) -> Siem {
         match read {
             Ok((mut inputs, products)) => {
                 unified_audit_across(&mut inputs);
+                let expected = t
+                    .consumer_group
+                    .clone()
+                    .unwrap_or_else(|| input.config.eventhub.consumer_group.clone());
+                for i in inputs.iter_mut().filter(|i| i.path == "event_hub") {
+                    i.expected_consumer_group = Some(expected.clone());
+                }
                 if let Some(v) = model.inputs.as_mut() {
                     v.extend(inputs);
                 }

@@ -59,7 +59,7 @@ pub const SEARCHES: &[(&str, &str)] = &[
     ),
     (
         "o365_workloads",
-        "search index=* sourcetype=o365:management:activity | stats latest(_time) as last count by Workload",
+        "search index=* sourcetype=o365:management:activity | eval Workload=if(like(Operation, \"Dlp%\"), \"DLP\", Workload) | stats latest(_time) as last count by Workload",
     ),
     (
         "input_errors",
@@ -419,9 +419,11 @@ fn row_count(r: &Value) -> Option<i64> {
 }
 
 /// Workloads of the Management Activity schema a content type's records carry. DLP records
-/// carry the workload they happened in, so `DLP.All` cannot be told apart by workload.
+/// carry the workload they happened in, so the search relabels them `DLP` by their operation
+/// (`DlpRuleMatch`, `DlpRuleUndo`, `DlpInfo` in the DLP schema).
 fn workloads_of(content_type: &str) -> &'static [&'static str] {
     match content_type {
+        "DLP.All" => &["DLP"],
         "Audit.Exchange" => &["Exchange"],
         "Audit.SharePoint" => &["SharePoint", "OneDrive"],
         "Audit.AzureActiveDirectory" => &["AzureActiveDirectory"],
