@@ -17,6 +17,10 @@ use serde_json::Value;
 
 const AS_OF: &str = "2026-11-20T09:00:00Z";
 const DEMO: &str = "fixtures/tenants/contoso-demo";
+/// QRadar and Splunk, both with the opt-in searches (Ariel and export POSTs).
+const COMPLIANT: &str = "fixtures/tenants/contoso-compliant";
+/// QRadar and Elastic (Fleet on Kibana, data stream stats on Elasticsearch).
+const FABRIKAM: &str = "fixtures/tenants/fabrikam-misconfigured";
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -108,6 +112,8 @@ fn secret_env(m: &Mock) -> Vec<(&'static str, String)> {
         ("AZURE_CLIENT_ID", m.client_id().to_string()),
         ("AZURE_CLIENT_SECRET", m.secret().to_string()),
         ("QRADAR_TOKEN", m.siem_token()),
+        ("SPLUNK_TOKEN", m.splunk_token()),
+        ("ELASTIC_API_KEY", m.elastic_key()),
     ]
 }
 
@@ -248,12 +254,26 @@ fn round_trip_every_fixture_tenant() {
         let config = t.join("siemproof.toml");
         let expected = audit(reference.path(), Some(&config));
         let actual = audit(&run.bundle, Some(&config));
-        assert_eq!(
+        let (a, e) = (
             serde_json::to_string_pretty(&actual).expect("json"),
             serde_json::to_string_pretty(&expected).expect("json"),
-            "{}: auditing the collected bundle differs from auditing the fixture",
-            t.display()
         );
+        if a != e {
+            // The first lines that differ, not two whole result sets.
+            let diff: Vec<String> = a
+                .lines()
+                .zip(e.lines())
+                .enumerate()
+                .filter(|(_, (x, y))| x != y)
+                .take(12)
+                .map(|(n, (x, y))| format!("line {n}: collected {x:?} / fixture {y:?}"))
+                .collect();
+            panic!(
+                "{}: auditing the collected bundle differs from auditing the fixture:\n{}",
+                t.display(),
+                diff.join("\n")
+            );
+        }
         // Stronger than the (growing) catalogue: the normalised models are equal too.
         assert_eq!(
             serde_json::to_string_pretty(&model(&run.bundle, &config)).expect("json"),
@@ -531,35 +551,97 @@ fn forbidden_kinds_are_recorded_with_microsofts_error() {
 
 #[test]
 fn only_reads_are_ever_sent() {
-    let m = start(
-        DEMO,
-        faults(Faults {
-            throttle: 1,
-            retry_after: Some("0".into()),
-            nextlink_loop: true,
-            ..Faults::default()
-        }),
-    );
-    let run = collect(&m, FAST, secret_env(&m));
-    assert!(run.out.status.success(), "{}", run.stderr());
-    let seen = m.requests();
-    assert!(seen.len() > 20, "{}", seen.len());
-    for s in &seen {
-        let lower = s.path_and_query.to_ascii_lowercase();
-        let token = s.method == "POST" && lower.ends_with("/oauth2/v2.0/token");
-        assert!(
-            s.method == "GET" || token,
-            "{} {}",
-            s.method,
-            s.path_and_query
+    for tenant in [DEMO, COMPLIANT, FABRIKAM] {
+        let m = start(
+            tenant,
+            faults(Faults {
+                throttle: 1,
+                retry_after: Some("0".into()),
+                nextlink_loop: true,
+                ..Faults::default()
+            }),
         );
-        assert!(!lower.contains("listkeys"), "{}", s.path_and_query);
+        let run = collect(&m, FAST, secret_env(&m));
+        assert!(run.out.status.success(), "{tenant}: {}", run.stderr());
+        let seen = m.requests();
+        assert!(seen.len() > 20, "{}", seen.len());
+        let mut searches = 0;
+        for s in &seen {
+            let lower = s.path_and_query.to_ascii_lowercase();
+            let path = lower.split('?').next().unwrap_or_default();
+            let token = s.method == "POST" && path.ends_with("/oauth2/v2.0/token");
+            // The opt-in SIEM searches: exactly these two endpoints, and only for targets
+            // that set event_counts = true.
+            let search = s.method == "POST"
+                && (path == "/api/ariel/searches" || path == "/services/search/v2/jobs/export");
+            searches += usize::from(search);
+            assert!(
+                s.method == "GET" || token || search,
+                "{tenant}: {} {}",
+                s.method,
+                s.path_and_query
+            );
+            assert!(!lower.contains("listkeys"), "{}", s.path_and_query);
+            assert!(
+                !lower.contains("subscriptions/start"),
+                "{}",
+                s.path_and_query
+            );
+            // Never the add-ons' UCC handlers (their list call can write the conf) and
+            // never QRadar's decryption of secret parameters.
+            assert!(
+                !path.contains("splunk_ta_mscs_azureaccount")
+                    && !path.contains("/splunk_ta_o365_tenants")
+                    && !lower.contains("--cred--"),
+                "{}",
+                s.path_and_query
+            );
+        }
+        let expected = if tenant == COMPLIANT { 4 } else { 0 };
         assert!(
-            !lower.contains("subscriptions/start"),
-            "{}",
-            s.path_and_query
+            (expected..=expected * 2).contains(&searches),
+            "{tenant}: {searches} search POSTs (throttled ones are retried)"
         );
+        if tenant == FABRIKAM {
+            assert!(seen
+                .iter()
+                .any(|s| s.path_and_query.starts_with("/api/fleet/package_policies")));
+            assert!(seen
+                .iter()
+                .any(|s| s.path_and_query.starts_with("/_data_stream/")));
+        }
     }
+}
+
+#[test]
+fn qradar_secret_headers_are_never_sent_and_siem_credentials_go_only_to_their_siem() {
+    // The collector's SIEM client refuses to send a credential header to another origin; the
+    // mock answers 401 to a request without the right credential, so a green collection of
+    // the three SIEMs proves each got its own and only its own.
+    let m = start(COMPLIANT, MockOptions::default());
+    let mut env = secret_env(&m);
+    env.retain(|(k, _)| *k != "SPLUNK_TOKEN");
+    env.push(("SPLUNK_TOKEN", m.siem_token()));
+    let run = collect(&m, FAST, env);
+    assert!(run.out.status.success(), "{}", run.stderr());
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.bundle.join("manifest.json")).expect("manifest"))
+            .expect("json");
+    let splunk: Vec<_> = manifest["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|i| {
+            i["kind"]
+                .as_str()
+                .is_some_and(|k| k.starts_with("siem.splunk."))
+        })
+        .collect();
+    assert!(!splunk.is_empty());
+    assert!(
+        splunk.iter().all(|i| i["status"] == 401),
+        "the QRadar token is not a Splunk token: {splunk:?}"
+    );
 }
 
 fn scan(dir: &Path, needles: &[String]) -> Vec<String> {
@@ -590,9 +672,15 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn canaries_never_reach_the_bundle_or_the_output() {
+    for tenant in [DEMO, COMPLIANT, FABRIKAM] {
+        canaries_stay_out(tenant);
+    }
+}
+
+fn canaries_stay_out(tenant: &str) {
     let canary = format!("CANARY{}", fastrand::u64(..));
     let m = start(
-        DEMO,
+        tenant,
         MockOptions {
             canary: Some(canary.clone()),
             faults: Faults {
@@ -605,7 +693,12 @@ fn canaries_never_reach_the_bundle_or_the_output() {
     assert_eq!(m.secret(), canary, "the canary is the client secret");
     let run = collect(&m, &["--verbose"], secret_env(&m));
     assert!(run.out.status.success(), "{}", run.stderr());
-    let mut needles = vec![canary.clone()];
+    let mut needles = vec![
+        canary.clone(),
+        m.siem_token(),
+        m.splunk_token(),
+        m.elastic_key(),
+    ];
     needles.extend(m.issued_tokens());
     assert!(needles.len() > 1, "tokens were issued");
     let hits = scan(&run.bundle, &needles);

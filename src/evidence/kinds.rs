@@ -90,9 +90,7 @@ impl Paging {
         header: impl Fn(&str) -> Option<String>,
     ) -> Option<String> {
         let link = match self {
-            Paging::None | Paging::RangeHeader | Paging::SplunkOffset | Paging::PageNumber => {
-                None
-            }
+            Paging::None | Paging::RangeHeader | Paging::SplunkOffset | Paging::PageNumber => None,
             Paging::NextLink => crate::normalize::raw::s(body, &["nextLink"]),
             Paging::ODataNextLink => crate::normalize::raw::s(body, &["@odata.nextLink"]),
             Paging::NextPageUriHeader => header("NextPageUri"),

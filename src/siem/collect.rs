@@ -452,9 +452,9 @@ pub(crate) async fn send_retrying(
         let transient = match &r {
             Err(SendError::Transport { .. }) => true,
             Ok(x) if x.status == 429 || x.status >= 500 => true,
-            Ok(x) if (200..300).contains(&x.status) => serde_json::from_slice::<Value>(&x.body)
-                .is_err()
-                && !looks_like_json_lines(&x.body),
+            Ok(x) if (200..300).contains(&x.status) => {
+                serde_json::from_slice::<Value>(&x.body).is_err() && !looks_like_json_lines(&x.body)
+            }
             _ => false,
         };
         if !transient || attempt >= opts.retry.max_retries {
@@ -474,6 +474,7 @@ pub(crate) async fn send_retrying(
 
 /// A body made of JSON lines (Splunk's export stream), each line a JSON object.
 pub(crate) fn looks_like_json_lines(body: &[u8]) -> bool {
+    let body = body.strip_prefix("\u{feff}".as_bytes()).unwrap_or(body);
     let text = String::from_utf8_lossy(body);
     let mut lines = text.lines().filter(|l| !l.trim().is_empty()).peekable();
     lines.peek().is_some()
@@ -719,7 +720,9 @@ async fn ariel(
             rec,
             fail(
                 "ArielIncomplete",
-                format!("the Ariel search ended as {status:?} (not COMPLETED) after {polls} poll(s)"),
+                format!(
+                    "the Ariel search ended as {status:?} (not COMPLETED) after {polls} poll(s)"
+                ),
             ),
         ];
     }

@@ -15,8 +15,8 @@ use chrono::{TimeZone, Utc};
 use serde_json::Value;
 
 use super::collect::{
-    is_secret_parameter, record, send_retrying, transport_error, url_for, Credential,
-    SiemOptions, MAX_PAGES,
+    is_secret_parameter, record, send_retrying, transport_error, url_for, Credential, SiemOptions,
+    MAX_PAGES,
 };
 use super::config::SiemTarget;
 use super::model::{Binding, SiemInput, SiemProduct};
@@ -60,7 +60,8 @@ fn scrub_vars(v: &mut Value) -> usize {
                 if k == "vars" {
                     if let Some(vars) = val.as_object_mut() {
                         for (name, var) in vars.iter_mut() {
-                            let password = var.get("type").and_then(Value::as_str) == Some("password");
+                            let password =
+                                var.get("type").and_then(Value::as_str) == Some("password");
                             if !(password || is_secret_parameter(name)) {
                                 continue;
                             }
@@ -72,7 +73,8 @@ fn scrub_vars(v: &mut Value) -> usize {
                             } else {
                                 continue;
                             };
-                            let reference = slot.get("isSecretRef").and_then(Value::as_bool) == Some(true);
+                            let reference =
+                                slot.get("isSecretRef").and_then(Value::as_bool) == Some(true);
                             let empty = slot.is_null() || slot.as_str().is_some_and(str::is_empty);
                             if !reference && !empty {
                                 *slot = Value::String("[removed by siemproof: secret]".into());
@@ -273,10 +275,15 @@ fn var_str(scopes: &[Option<&Value>], name: &str) -> Option<String> {
 
 /// `content_types`: a comma-separated string (the default) or a list.
 fn content_types(scopes: &[Option<&Value>]) -> Option<Vec<String>> {
-    let v = scopes.iter().find_map(|vars| var(*vars, "content_types").filter(|x| !x.is_null()))?;
+    let v = scopes
+        .iter()
+        .find_map(|vars| var(*vars, "content_types").filter(|x| !x.is_null()))?;
     let parts: Vec<String> = match v {
         Value::String(x) => x.split(',').map(|p| p.trim().to_string()).collect(),
-        Value::Array(a) => a.iter().filter_map(|p| p.as_str().map(|x| x.trim().to_string())).collect(),
+        Value::Array(a) => a
+            .iter()
+            .filter_map(|p| p.as_str().map(|x| x.trim().to_string()))
+            .collect(),
         _ => return None,
     };
     Some(
@@ -307,7 +314,11 @@ fn agent_health(
     policies: &[String],
 ) -> (String, Option<String>, Vec<String>) {
     if policies.is_empty() {
-        return ("unknown".into(), None, vec!["the policy names no agent policy".into()]);
+        return (
+            "unknown".into(),
+            None,
+            vec!["the policy names no agent policy".into()],
+        );
     }
     let (mut total, mut online, mut error, mut offline) = (0, 0, 0, 0);
     for p in policies {
@@ -317,10 +328,18 @@ fn agent_health(
             .into_iter()
             .find(|l| l.scope.as_deref() == Some(scope.as_str()))
         else {
-            return ("unknown".into(), None, vec![format!("agent status of {p} not read")]);
+            return (
+                "unknown".into(),
+                None,
+                vec![format!("agent status of {p} not read")],
+            );
         };
         let Some((item, body)) = l.bodies.first().copied().filter(|_| l.complete()) else {
-            return ("unknown".into(), None, vec![format!("agent status of {p} not read")]);
+            return (
+                "unknown".into(),
+                None,
+                vec![format!("agent status of {p} not read")],
+            );
         };
         let n = |k: &str| i(body, &["results", k]);
         // Newer Kibana drops `total` (it keeps `all`); `error` counts degraded agents too.
@@ -367,10 +386,18 @@ fn stream_times(input: &mut Input<'_>, label: &str) -> Option<Vec<(String, Optio
     // The stats of a wildcard that matched nothing are a complete, empty answer.
     let mut out = Vec::new();
     for (item, v) in &l.elements {
-        if !input.require("siem.elastic.data_stream_stats", item, v, &[&["data_stream"]]) {
+        if !input.require(
+            "siem.elastic.data_stream_stats",
+            item,
+            v,
+            &[&["data_stream"]],
+        ) {
             return None;
         }
-        out.push((s(v, &["data_stream"]).unwrap_or_default(), i(v, &["maximum_timestamp"])));
+        out.push((
+            s(v, &["data_stream"]).unwrap_or_default(),
+            i(v, &["maximum_timestamp"]),
+        ));
     }
     Some(out)
 }
@@ -391,7 +418,12 @@ pub fn inputs(
     }
     let mut whole = true;
     for (item, v) in &listing.elements {
-        whole &= input.require(kind, item, v, &[&["id"], &["name"], &["package", "name"], &["inputs"]]);
+        whole &= input.require(
+            kind,
+            item,
+            v,
+            &[&["id"], &["name"], &["package", "name"], &["inputs"]],
+        );
     }
     if !whole {
         return Err(EvidenceStatus::Error);
@@ -407,7 +439,10 @@ pub fn inputs(
             continue;
         }
         let version = s(p, &["package", "version"]);
-        if !products.iter().any(|x| x.name == package && x.version == version) {
+        if !products
+            .iter()
+            .any(|x| x.name == package && x.version == version)
+        {
             products.push(SiemProduct {
                 siem: label.clone(),
                 role: "integration".into(),
@@ -460,17 +495,29 @@ pub fn inputs(
                 }
                 binding.tenant_id = var_str(&scopes, "tenant_id");
                 binding.client_id = var_str(&scopes, "client_id");
-                log_types.extend(datasets.iter().filter_map(|d| log_type_of_dataset(d)).map(str::to_string));
+                log_types.extend(
+                    datasets
+                        .iter()
+                        .filter_map(|d| log_type_of_dataset(d))
+                        .map(str::to_string),
+                );
             } else if path == "o365_api" {
-                binding.tenant_id = var_str(&scopes, "azure_tenant_id").or_else(|| var_str(&scopes, "tenant_id"));
+                binding.tenant_id =
+                    var_str(&scopes, "azure_tenant_id").or_else(|| var_str(&scopes, "tenant_id"));
                 binding.client_id = var_str(&scopes, "client_id");
                 // Unset means the integration's default: all five content types [E2].
                 binding.content_types = content_types(&scopes).or_else(|| {
                     Some(
-                        ["Audit.AzureActiveDirectory", "Audit.Exchange", "Audit.SharePoint", "Audit.General", "DLP.All"]
-                            .iter()
-                            .map(|c| c.to_string())
-                            .collect(),
+                        [
+                            "Audit.AzureActiveDirectory",
+                            "Audit.Exchange",
+                            "Audit.SharePoint",
+                            "Audit.General",
+                            "DLP.All",
+                        ]
+                        .iter()
+                        .map(|c| c.to_string())
+                        .collect(),
                     )
                 });
                 log_types = binding
@@ -479,9 +526,15 @@ pub fn inputs(
                     .map(super::normalize::log_types_of_content)
                     .unwrap_or_default();
             } else {
-                binding.tenant_id = var_str(&scopes, "azure_tenant_id").or_else(|| var_str(&scopes, "tenant_id"));
+                binding.tenant_id =
+                    var_str(&scopes, "azure_tenant_id").or_else(|| var_str(&scopes, "tenant_id"));
                 binding.client_id = var_str(&scopes, "client_id");
-                log_types.extend(datasets.iter().filter_map(|d| log_type_of_dataset(d)).map(str::to_string));
+                log_types.extend(
+                    datasets
+                        .iter()
+                        .filter_map(|d| log_type_of_dataset(d))
+                        .map(str::to_string),
+                );
                 if log_types.iter().any(|l| l == "defender_alerts") {
                     log_types.push("mdca_alerts".into());
                 }
@@ -492,7 +545,8 @@ pub fn inputs(
             let (last, read) = match &streams {
                 None => (None, false),
                 Some(all) => {
-                    let names: Vec<String> = datasets.iter().map(|d| format!("logs-{d}-{ns}")).collect();
+                    let names: Vec<String> =
+                        datasets.iter().map(|d| format!("logs-{d}-{ns}")).collect();
                     let newest = all
                         .iter()
                         .filter(|(n, _)| names.iter().any(|x| x == n))
@@ -512,7 +566,11 @@ pub fn inputs(
                 product: Some(package.clone()),
                 parser: datasets.first().cloned(),
                 enabled,
-                health: if enabled == Some(false) { "disabled".into() } else { health.clone() },
+                health: if enabled == Some(false) {
+                    "disabled".into()
+                } else {
+                    health.clone()
+                },
                 health_raw: health_raw.clone(),
                 health_messages: messages.clone(),
                 last_event_at: last.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),

@@ -432,7 +432,9 @@ fn ariel_counts(input: &mut Input<'_>, label: &str, inputs: &mut [SiemInput]) {
         };
         let unparsed = matches!(get(r, "isunparsed"), Some(Value::Bool(true)))
             || get(r, "isunparsed").and_then(|v| v.as_str().map(|s| s == "true")) == Some(true);
-        let e = per.entry((src as i64).to_string()).or_insert((0.0, 0.0, None));
+        let e = per
+            .entry((src as i64).to_string())
+            .or_insert((0.0, 0.0, None));
         e.0 += n;
         if unparsed {
             e.1 += n;

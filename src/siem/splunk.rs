@@ -163,13 +163,12 @@ async fn list(
                             _ => break,
                         }
                     }
-                    _ => {
-                        rec.error = Some(ItemError {
-                            code: "MalformedJson".into(),
-                            message: "Splunk answered 2xx with a body that is not a JSON feed with `entry`"
+                    _ => rec.error = Some(ItemError {
+                        code: "MalformedJson".into(),
+                        message:
+                            "Splunk answered 2xx with a body that is not a JSON feed with `entry`"
                                 .into(),
-                        })
-                    }
+                    }),
                 }
             }
         }
@@ -188,7 +187,10 @@ pub fn transcode_export(body: &[u8]) -> Option<Value> {
         if v.get("results").is_some_and(Value::is_array) {
             return Some(v);
         }
-        if v.get("result").is_none() && v.get("messages").is_none() {
+        if ["result", "messages", "preview"]
+            .iter()
+            .all(|k| v.get(k).is_none())
+        {
             return None;
         }
     }
@@ -347,9 +349,7 @@ pub fn parse_source(src: &str) -> Option<Delivery> {
     let mut parts = rest.split(';');
     let (fqdn, hub) = parts.next()?.split_once('/')?;
     let mut d = Delivery {
-        namespace: fqdn
-            .trim_end_matches(".servicebus.windows.net")
-            .to_string(),
+        namespace: fqdn.trim_end_matches(".servicebus.windows.net").to_string(),
         hub: hub.to_string(),
         consumer_group: None,
         partition: None,
@@ -390,7 +390,11 @@ fn search_rows<'a>(input: &mut Input<'a>, label: &str, which: &str) -> Option<Ve
     match raw::list_at(body, "results") {
         Ok(rows) if rows.iter().all(|r| r.is_object()) => Some(rows),
         _ => {
-            input.malformed("siem.splunk.search", item, "`results` is not a list of rows");
+            input.malformed(
+                "siem.splunk.search",
+                item,
+                "`results` is not a list of rows",
+            );
             None
         }
     }
@@ -521,7 +525,8 @@ pub fn inputs(
         .collect();
     for e in &eventhub {
         let name = s(e, &["name"]).unwrap_or_default();
-        let account = content_str(e, "account").and_then(|a| by_name("siem.splunk.azure_accounts", &a));
+        let account =
+            content_str(e, "account").and_then(|a| by_name("siem.splunk.azure_accounts", &a));
         let namespace = content_str(e, "event_hub_namespace")
             .map(|n| n.trim_end_matches(".servicebus.windows.net").to_string());
         let hub = content_str(e, "event_hub_name");
@@ -558,12 +563,18 @@ pub fn inputs(
                             .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
                         Some(d)
                     })
-                    .filter(|d| d.namespace.eq_ignore_ascii_case(ns) && d.hub.eq_ignore_ascii_case(hub))
+                    .filter(|d| {
+                        d.namespace.eq_ignore_ascii_case(ns) && d.hub.eq_ignore_ascii_case(hub)
+                    })
                     .collect();
                 seen.sort_by(|a, b| a.consumer_group.cmp(&b.consumer_group));
                 let newest = seen
                     .iter()
-                    .filter_map(|d| d.last_event_at.as_deref().and_then(crate::normalize::parse_time))
+                    .filter_map(|d| {
+                        d.last_event_at
+                            .as_deref()
+                            .and_then(crate::normalize::parse_time)
+                    })
                     .max();
                 x.events_in_window = Some(seen.iter().filter_map(|d| d.events).sum());
                 set_last(input, &mut x, newest);
@@ -579,16 +590,15 @@ pub fn inputs(
         .collect();
     for e in &o365 {
         let name = s(e, &["name"]).unwrap_or_default();
-        let tenant = content_str(e, "tenant_name").and_then(|n| by_name("siem.splunk.o365_tenants", &n));
+        let tenant =
+            content_str(e, "tenant_name").and_then(|n| by_name("siem.splunk.o365_tenants", &n));
         let ct = content_str(e, "content_type");
-        let cts: Option<Vec<String>> = ct
-            .as_deref()
-            .map(|c| {
-                super::normalize::content_type_of_filter(c)
-                    .map(str::to_string)
-                    .into_iter()
-                    .collect()
-            });
+        let cts: Option<Vec<String>> = ct.as_deref().map(|c| {
+            super::normalize::content_type_of_filter(c)
+                .map(str::to_string)
+                .into_iter()
+                .collect()
+        });
         let mut x = base_input(&label, &name, "o365_api", e, O365_APP);
         x.parser = Some("o365:management:activity".into());
         x.log_types_known = cts.as_ref().is_some_and(|c| !c.is_empty());
@@ -613,7 +623,8 @@ pub fn inputs(
                 let mine: Vec<&&Value> = rows
                     .iter()
                     .filter(|r| {
-                        s(r, &["Workload"]).is_some_and(|w| workloads.iter().any(|x| x.eq_ignore_ascii_case(&w)))
+                        s(r, &["Workload"])
+                            .is_some_and(|w| workloads.iter().any(|x| x.eq_ignore_ascii_case(&w)))
                     })
                     .collect();
                 x.events_in_window = Some(mine.iter().filter_map(|r| row_count(r)).sum());
@@ -684,8 +695,10 @@ fn health_from_errors(x: &mut SiemInput, rows: Option<&[&Value]>, name: &str) {
     x.health = if errors > 0 { "error" } else { "ok" }.into();
     for r in mine {
         if let Some(src) = s(r, &["source"]) {
-            x.health_messages
-                .push(format!("ERROR lines in {src}: {}", row_count(r).unwrap_or(0)));
+            x.health_messages.push(format!(
+                "ERROR lines in {src}: {}",
+                row_count(r).unwrap_or(0)
+            ));
         }
     }
 }
@@ -718,6 +731,9 @@ mod tests {
         let only_preview = b"{\"preview\":true,\"offset\":0,\"result\":{\"count\":\"1\"}}\n";
         assert_eq!(transcode_export(only_preview).unwrap()["preview"], true);
         assert!(transcode_export(b"<html>").is_none());
+        // A search with no rows ends with a bare last-row marker.
+        let empty = transcode_export(b"{\"preview\":false,\"lastrow\":true}\n").unwrap();
+        assert_eq!(empty["results"].as_array().unwrap().len(), 0);
     }
 
     #[test]

@@ -136,8 +136,13 @@ impl Fixture {
                         .collect()
                 })
                 .unwrap_or_default();
+            // Splunk's export searches share one URL; the recorded SPL tells them apart.
+            let key = match item["headers"]["siemproof-search"].as_str() {
+                Some(spl) => format!("{}#{spl}", key_of(url)),
+                None => key_of(url),
+            };
             entries.insert(
-                key_of(url),
+                key,
                 Entry {
                     kind,
                     status,

@@ -168,6 +168,14 @@ impl Mock {
     pub fn siem_token(&self) -> String {
         siem_token_of(&self.state.creds.secret)
     }
+    /// The Splunk bearer token the mock accepts (canary-derived like the QRadar one).
+    pub fn splunk_token(&self) -> String {
+        splunk_token_of(&self.state.creds.secret)
+    }
+    /// The Elastic API key the mock accepts.
+    pub fn elastic_key(&self) -> String {
+        elastic_key_of(&self.state.creds.secret)
+    }
     pub fn federated_token(&self) -> &str {
         &self.state.creds.federated_token
     }
@@ -222,19 +230,34 @@ impl Mock {
             .and_then(|t| t.as_array_mut())
         {
             for t in targets.iter_mut().filter_map(|t| t.as_table_mut()) {
+                let kind = t
+                    .get("kind")
+                    .and_then(|k| k.as_str())
+                    .unwrap_or("qradar")
+                    .to_string();
+                let env = match kind.as_str() {
+                    "splunk" => "SPLUNK_TOKEN",
+                    "elastic" => "ELASTIC_API_KEY",
+                    _ => "QRADAR_TOKEN",
+                };
                 t.insert("url".into(), self.base.clone().into());
+                if kind == "elastic" {
+                    t.insert("kibana_url".into(), self.base.clone().into());
+                }
                 t.insert("ca_bundle".into(), ca.display().to_string().into());
-                t.insert("credential_env".into(), "QRADAR_TOKEN".into());
+                t.insert("credential_env".into(), env.into());
             }
         }
         std::fs::write(path, toml::to_string(&cfg)?)
             .with_context(|| format!("{}: cannot write", path.display()))?;
         let env = format!(
-            "AZURE_TENANT_ID={}\nAZURE_CLIENT_ID={}\nAZURE_CLIENT_SECRET={}\nQRADAR_TOKEN={}\n",
+            "AZURE_TENANT_ID={}\nAZURE_CLIENT_ID={}\nAZURE_CLIENT_SECRET={}\nQRADAR_TOKEN={}\nSPLUNK_TOKEN={}\nELASTIC_API_KEY={}\n",
             self.tenant_id,
             self.client_id(),
             self.secret(),
-            self.siem_token()
+            self.siem_token(),
+            self.splunk_token(),
+            self.elastic_key()
         );
         std::fs::write(env_path(path), env)?;
         Ok(())
@@ -252,6 +275,30 @@ type Resp = Response<Full<Bytes>>;
 
 fn siem_token_of(secret: &str) -> String {
     format!("{secret}-qradar-sec")
+}
+
+fn splunk_token_of(secret: &str) -> String {
+    format!("{secret}-splunk-token")
+}
+
+fn elastic_key_of(secret: &str) -> String {
+    format!("{secret}-elastic-key")
+}
+
+/// Splunk's REST API: the management port's `/services` and `/servicesNS` (siem-apis.md §2.1).
+fn is_splunk(path: &str) -> bool {
+    path.starts_with("/services/") || path.starts_with("/servicesNS/")
+}
+
+/// Kibana's Fleet API (optionally below a space) and Elasticsearch's data stream stats.
+fn is_elastic(path: &str) -> bool {
+    path.starts_with("/api/fleet/") || path.starts_with("/s/") || path.starts_with("/_data_stream/")
+}
+
+/// The only POSTs a read-only collector may send besides the token request: the documented
+/// opt-in searches.
+fn is_search_post(path: &str) -> bool {
+    path == "/api/ariel/searches" || path == "/services/search/v2/jobs/export"
 }
 
 /// QRadar's REST API lives below `/api/` on the console (siem-apis.md §1.1).
@@ -369,7 +416,7 @@ fn route(
             &[],
         ));
     }
-    if method != "GET" {
+    if method != "GET" && !(method == "POST" && is_search_post(path)) {
         return Ok(respond(
             405,
             error_body("MethodNotAllowed", "the mock serves reads only"),
@@ -393,6 +440,24 @@ fn route(
                 &[],
             ));
         }
+    } else if is_splunk(path) {
+        if auth != Some(format!("Bearer {}", splunk_token_of(&st.creds.secret)).as_str()) {
+            return Ok(respond(
+                401,
+                serde_json::to_vec(&json!({"messages": [{"type": "WARN", "text": "call not properly authenticated"}]}))
+                    .expect("json"),
+                &[],
+            ));
+        }
+    } else if is_elastic(path) {
+        if auth != Some(format!("ApiKey {}", elastic_key_of(&st.creds.secret)).as_str()) {
+            return Ok(respond(
+                401,
+                serde_json::to_vec(&json!({"statusCode": 401, "error": "Unauthorized", "message": "[security_exception]: unable to authenticate with provided credentials and anonymous access is not allowed for this request"}))
+                    .expect("json"),
+                &[],
+            ));
+        }
     } else if !st
         .tokens
         .lock()
@@ -409,8 +474,32 @@ fn route(
             &[],
         ));
     }
-    let key = key_of(pq);
+    // Splunk's export searches share one URL: the form's `search` selects the answer.
+    let key = if path == "/services/search/v2/jobs/export" {
+        let form: HashMap<String, String> =
+            url::form_urlencoded::parse(body).into_owned().collect();
+        format!(
+            "{}#{}",
+            key_of(pq),
+            form.get("search").cloned().unwrap_or_default()
+        )
+    } else {
+        key_of(pq)
+    };
     let entry = st.fixture.entries.get(&key).cloned();
+    // An Ariel search's status: the fixture's searches have all completed.
+    if entry.is_none() && method == "GET" {
+        if let Some(id) = path.strip_prefix("/api/ariel/searches/") {
+            if !id.contains('/') {
+                return Ok(respond(
+                    200,
+                    serde_json::to_vec(&json!({"search_id": id, "cursor_id": id, "status": "COMPLETED", "progress": 100, "error_messages": []}))
+                        .expect("json"),
+                    &[],
+                ));
+            }
+        }
+    }
     let kind = entry.as_ref().map(|e| e.kind.clone()).unwrap_or_default();
     let f = &st.opts.faults;
     if f.forbidden_kinds.contains(&kind) {
@@ -552,8 +641,37 @@ fn route(
         if changed {
             body = serde_json::to_vec(&v).expect("json");
         }
+        if entry.kind == "siem.splunk.search" && entry.status < 300 {
+            body = export_stream(&v);
+        }
     }
     Ok(respond(entry.status, body, &headers))
+}
+
+/// Splunk's export stream as `output_mode=json` sends it: a preview set first (offsets from 0,
+/// `preview: true`), then the final rows, one JSON object per line, the last with `lastrow`
+/// (splunk-sdk-java's recorded `export-json-preview-stats`).
+fn export_stream(doc: &Value) -> Vec<u8> {
+    let rows = doc["results"].as_array().cloned().unwrap_or_default();
+    let mut out = String::from("\u{feff}");
+    if let Some(first) = rows.first() {
+        out.push_str(
+            &json!({"preview": true, "offset": 0, "lastrow": true, "result": first}).to_string(),
+        );
+        out.push('\n');
+    }
+    for (i, r) in rows.iter().enumerate() {
+        let mut line = json!({"preview": false, "offset": i, "result": r});
+        if i + 1 == rows.len() {
+            line["lastrow"] = Value::Bool(true);
+        }
+        out.push_str(&line.to_string());
+        out.push('\n');
+    }
+    if rows.is_empty() {
+        out.push_str("{\"preview\":false,\"lastrow\":true}\n");
+    }
+    out.into_bytes()
 }
 
 /// Whether the request's `$select` (absent: Graph's defaults, which we treat as "everything")
