@@ -66,15 +66,21 @@ fn shapes() -> Vec<(String, PathBuf)> {
     out
 }
 
-/// The compliant tenant with `body` in place of the first response of `kind`.
+/// The compliant tenant (fabrikam for Elastic, the SIEM only it reads) with `body` in place
+/// of the first response of `kind`.
 fn with_shape(kind: &str, body: &Value) -> Bundle {
-    let dir = root().join("tenants/contoso-compliant");
+    let tenant = if kind.starts_with("siem.elastic.") {
+        "tenants/fabrikam-misconfigured"
+    } else {
+        "tenants/contoso-compliant"
+    };
+    let dir = root().join(tenant);
     let mut b = Bundle::open(&dir, false).expect("fixture verifies");
     let i = b
         .items
         .iter()
         .position(|i| i.item.kind == kind && i.body.is_some())
-        .unwrap_or_else(|| panic!("contoso-compliant has no {kind} response"));
+        .unwrap_or_else(|| panic!("{tenant} has no {kind} response"));
     b.items[i].body = Some(Body::Json(body.clone()));
     b
 }
@@ -96,6 +102,14 @@ fn ensure(ok: bool, what: &str) -> Result<(), String> {
     } else {
         Err(what.to_string())
     }
+}
+
+fn elastic_input(m: &Model) -> Result<&siemproof::siem::model::SiemInput, String> {
+    m.siem
+        .inputs
+        .as_ref()
+        .and_then(|v| v.iter().find(|i| i.kind == "elastic"))
+        .ok_or_else(|| "the Elastic input".to_string())
 }
 
 fn state(m: &Model, kind: &str) -> EvidenceStatus {
@@ -179,6 +193,62 @@ fn expectations() -> BTreeMap<&'static str, Expect> {
             )
         },
     );
+    e.insert(
+        "siem.elastic.data_stream_stats/spec-example-200.json",
+        |m| {
+            // Stats read completely, but no stream of the azure integration among them.
+            let i = elastic_input(m)?;
+            ensure(
+                i.last_event_at.is_none() && i.fresh == Some(false),
+                "no data stream of the input: never received, not fresh",
+            )
+        },
+    );
+    e.insert("siem.elastic.agent_status/ftr-current.json", |m| {
+        // Newer Kibana drops `total`; 2 agents in error (degraded counts as error).
+        let i = elastic_input(m)?;
+        ensure(
+            i.health == "error" && i.health_raw.as_deref().is_some_and(|r| r.contains("2 error")),
+            "agents in error make the input's health error",
+        )
+    });
+    e.insert("siem.elastic.agent_status/ftr-with-total.json", |m| {
+        let i = elastic_input(m)?;
+        ensure(
+            i.health == "error" && i.health_raw.as_deref().is_some_and(|r| r.contains("8 total")),
+            "the older body's `total` is read",
+        )
+    });
+    e.insert("siem.elastic.package_policies/oas-example.json", |m| {
+        let inputs = m.siem.inputs.as_ref().ok_or("inputs read")?;
+        ensure(
+            !inputs.iter().any(|i| i.kind == "elastic"),
+            "an nginx policy is no Microsoft input",
+        )
+    });
+    e.insert("siem.qradar.ariel_results/ibm-26.0-sample-200.json", |m| {
+        let inputs = m.siem.inputs.as_ref().ok_or("inputs read")?;
+        ensure(
+            state(m, "siem.qradar.ariel_results") == EvidenceStatus::Error
+                && inputs
+                    .iter()
+                    .filter(|i| i.kind == "qradar")
+                    .all(|i| i.events_in_window.is_none() && i.unparsed_ratio.is_none()),
+            "rows without logsourceid are malformed: counts unknown, never zero",
+        )
+    });
+    e.insert("siem.splunk.search/sdk-java-results-v5.json", |m| {
+        // Rows of another search in place of the tstats: no row names the hub.
+        let inputs = m.siem.inputs.as_ref().ok_or("inputs read")?;
+        let i = inputs
+            .iter()
+            .find(|i| i.kind == "splunk" && i.path == "event_hub")
+            .ok_or("the Splunk Event Hub input")?;
+        ensure(
+            i.delivered.as_ref().is_some_and(|d| d.is_empty()) && i.fresh == Some(false),
+            "a search that shows no event of the hub: nothing delivered, not fresh",
+        )
+    });
     e.insert("arm.storage.containers/list-2023-05-01.json", |m| {
         ensure(
             state(m, "arm.storage.containers") == EvidenceStatus::Incomplete,
@@ -245,6 +315,35 @@ fn microsoft_published_bodies_never_make_a_check_pass_on_what_they_lack() {
             for k in &c.check.evidence {
                 acc.entry(k.clone()).or_default().push(c.check.id.clone());
             }
+            // `siem.inputs` is derived from each SIEM's input listings: its readers read those.
+            // The optional kinds (searches, agents, data streams) feed single facts of an
+            // input, so their readers are the checks that judge those facts.
+            if c.check.evidence.iter().any(|k| k == "siem.inputs") {
+                let feeds: &[(&str, &[&str])] = &[
+                    ("siem.qradar.ariel_search", &["SIEM-UNPARSED"]),
+                    ("siem.qradar.ariel_results", &["SIEM-UNPARSED"]),
+                    ("siem.splunk.search", &["SIEM-SPLUNK-SOURCE", "SIEM-INPUT-FRESH"]),
+                    ("siem.elastic.agent_status", &["SIEM-INPUT-HEALTHY"]),
+                    (
+                        "siem.elastic.data_stream_stats",
+                        &["SIEM-INPUT-FRESH", "SIEM-LOG-TYPE-ARRIVES"],
+                    ),
+                ];
+                for k in siemproof::evidence::kinds::KINDS
+                    .iter()
+                    .filter(|k| k.name.starts_with("siem.") && k.name != "siem.inputs")
+                {
+                    let reads = match feeds.iter().find(|(f, _)| *f == k.name) {
+                        Some((_, checks)) => checks.contains(&c.check.id.as_str()),
+                        None => true,
+                    };
+                    if reads {
+                        acc.entry(k.name.to_string())
+                            .or_default()
+                            .push(c.check.id.clone());
+                    }
+                }
+            }
             acc
         },
     );
@@ -296,4 +395,20 @@ fn microsoft_published_bodies_never_make_a_check_pass_on_what_they_lack() {
         "every expectation names a file of the corpus"
     );
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn splunk_export_stream_keeps_only_the_final_set() {
+    // splunk-sdk-java's recorded export of a reporting search: preview sets, then the final one.
+    let path = root().join("shapes/siem.splunk.search/sdk-java-export-preview-stats.ndjson");
+    let body = std::fs::read(&path).expect("the recorded stream");
+    let doc = siemproof::siem::splunk::transcode_export(&body).expect("a Splunk export stream");
+    assert_eq!(doc["preview"], false, "the stream ends with a final set");
+    let rows = doc["results"].as_array().expect("rows");
+    let finals = String::from_utf8_lossy(&body)
+        .lines()
+        .filter(|l| l.contains("\"preview\":false") && l.contains("\"result\""))
+        .count();
+    assert_eq!(rows.len(), finals, "only the rows of the final set");
+    assert!(rows.iter().all(|r| r["count"].is_string()), "values stay strings");
 }

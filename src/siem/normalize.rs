@@ -385,6 +385,20 @@ fn ariel_counts(input: &mut Input<'_>, label: &str, inputs: &mut [SiemInput]) {
     for x in inputs.iter_mut() {
         x.counted = true;
     }
+    // Rows count only from a search the collector saw complete.
+    let completed = input.items("siem.qradar.ariel_search").iter().any(|i| {
+        i.item.scope.as_deref() == Some(label)
+            && i.status() == EvidenceStatus::Ok
+            && i
+                .item
+                .headers
+                .as_ref()
+                .and_then(|h| h.get("siemproof-final-status"))
+                .is_some_and(|s| s == "COMPLETED")
+    });
+    if !completed {
+        return;
+    }
     let Some(l) = input
         .listings("siem.qradar.ariel_results")
         .into_iter()
