@@ -208,14 +208,20 @@ fn expectations() -> BTreeMap<&'static str, Expect> {
         // Newer Kibana drops `total`; 2 agents in error (degraded counts as error).
         let i = elastic_input(m)?;
         ensure(
-            i.health == "error" && i.health_raw.as_deref().is_some_and(|r| r.contains("2 error")),
+            i.health == "error"
+                && i.health_raw
+                    .as_deref()
+                    .is_some_and(|r| r.contains("2 error")),
             "agents in error make the input's health error",
         )
     });
     e.insert("siem.elastic.agent_status/ftr-with-total.json", |m| {
         let i = elastic_input(m)?;
         ensure(
-            i.health == "error" && i.health_raw.as_deref().is_some_and(|r| r.contains("8 total")),
+            i.health == "error"
+                && i.health_raw
+                    .as_deref()
+                    .is_some_and(|r| r.contains("8 total")),
             "the older body's `total` is read",
         )
     });
@@ -322,7 +328,10 @@ fn microsoft_published_bodies_never_make_a_check_pass_on_what_they_lack() {
                 let feeds: &[(&str, &[&str])] = &[
                     ("siem.qradar.ariel_search", &["SIEM-UNPARSED"]),
                     ("siem.qradar.ariel_results", &["SIEM-UNPARSED"]),
-                    ("siem.splunk.search", &["SIEM-SPLUNK-SOURCE", "SIEM-INPUT-FRESH"]),
+                    (
+                        "siem.splunk.search",
+                        &["SIEM-SPLUNK-SOURCE", "SIEM-INPUT-FRESH"],
+                    ),
                     ("siem.elastic.agent_status", &["SIEM-INPUT-HEALTHY"]),
                     (
                         "siem.elastic.data_stream_stats",
@@ -410,5 +419,8 @@ fn splunk_export_stream_keeps_only_the_final_set() {
         .filter(|l| l.contains("\"preview\":false") && l.contains("\"result\""))
         .count();
     assert_eq!(rows.len(), finals, "only the rows of the final set");
-    assert!(rows.iter().all(|r| r["count"].is_string()), "values stay strings");
+    assert!(
+        rows.iter().all(|r| r["count"].is_string()),
+        "values stay strings"
+    );
 }

@@ -389,8 +389,7 @@ fn ariel_counts(input: &mut Input<'_>, label: &str, inputs: &mut [SiemInput]) {
     let completed = input.items("siem.qradar.ariel_search").iter().any(|i| {
         i.item.scope.as_deref() == Some(label)
             && i.status() == EvidenceStatus::Ok
-            && i
-                .item
+            && i.item
                 .headers
                 .as_ref()
                 .and_then(|h| h.get("siemproof-final-status"))
