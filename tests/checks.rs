@@ -215,8 +215,11 @@ fn catalogue_lints() {
             assert!(
                 r.starts_with("https://learn.microsoft.com/")
                     || r.starts_with("https://www.ibm.com/docs/")
-                    || r.starts_with("https://github.com/Azure/"),
-                "{}: reference {r} is not a Microsoft/IBM documentation page",
+                    || r.starts_with("https://github.com/Azure/")
+                    || r.starts_with("https://splunk.github.io/")
+                    || r.starts_with("https://help.splunk.com/")
+                    || r.starts_with("https://www.elastic.co/docs/"),
+                "{}: reference {r} is not a Microsoft, IBM, Splunk or Elastic documentation page",
                 c.id
             );
         }

@@ -68,11 +68,22 @@ fn a_credential_in_the_config_is_refused_without_echoing_it() {
     }
     let text = base()
         + "\n[[siem]]\nkind = \"qradar\"\nurl = \"https://qradar.example\"\ncredential_env = \"T\"\nevent_counts = true\n";
+    assert!(parse(&text).is_ok(), "QRadar runs the opt-in Ariel search");
+    let text = base()
+        + "\n[[siem]]\nkind = \"elastic\"\nurl = \"https://es.example:9200\"\nkibana_url = \"https://kb.example\"\ncredential_env = \"T\"\nevent_counts = true\n";
     assert!(
         parse(&text)
-            .expect_err("not built yet")
+            .expect_err("elastic has no opt-in search")
             .contains("siem[0].event_counts"),
         "an option that would do nothing is refused"
+    );
+    let text = base()
+        + "\n[[siem]]\nkind = \"qradar\"\nurl = \"https://a.example\"\ncredential_env = \"T\"\n[[siem]]\nkind = \"qradar\"\nurl = \"https://b.example\"\ncredential_env = \"T\"\n";
+    assert!(
+        parse(&text)
+            .expect_err("two targets, one label")
+            .contains("siem[1].name"),
+        "two targets with one label would mix their evidence"
     );
     let text = base()
         + "\n[[siem]]\nkind = \"elastic\"\nurl = \"https://es.example:9200\"\ncredential_env = \"ES_KEY\"\n";
