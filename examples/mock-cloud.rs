@@ -1,8 +1,9 @@
-//! A local HTTPS mock of the Microsoft endpoints siemproof reads, serving a fixture tenant.
+//! A local HTTPS mock of the Microsoft endpoints siemproof reads, and of the tenant's SIEM APIs
+//! (QRadar, Splunk, Elastic, as the fixture records them), serving a fixture tenant.
 //!
 //! `cargo run --release --example mock-cloud -- --tenant fixtures/tenants/contoso-demo --port 8443 --write-config FILE`
 //! writes FILE (a siemproof.toml pointing at the mock, with its generated CA) and FILE.env (a
-//! client secret only this mock accepts), then serves until Ctrl-C:
+//! client secret and SIEM credentials only this mock accepts), then serves until Ctrl-C:
 //! `set -a; . FILE.env; siemproof collect --config FILE --out DIR`.
 //! The server code is shared with the tests (tests/common/mock).
 
@@ -16,7 +17,7 @@ use clap::Parser;
 
 #[derive(Parser)]
 #[command(
-    about = "Local HTTPS mock of the Entra token endpoint, ARM, Graph and the Management Activity API"
+    about = "Local HTTPS mock of the Entra token endpoint, ARM, Graph, the Management Activity API and the SIEM APIs (QRadar, Splunk, Elastic)"
 )]
 struct Args {
     /// Fixture tenant bundle to serve

@@ -1311,3 +1311,78 @@ fn a_siem_that_hangs_does_not_hold_up_the_microsoft_collection() {
         "every SIEM request is a recorded failure: {siem:?}"
     );
 }
+
+/// SIEM faults fail closed: a forbidden Splunk listing, an Elastic policy listing that stays
+/// malformed, a Splunk API throttled past every retry. The SIEM checks are then never `pass`
+/// and `in_siem` is unknown, while the Microsoft side is unaffected.
+#[test]
+fn siem_faults_give_not_assessed_never_pass() {
+    let cases: Vec<(&str, Faults)> = vec![
+        (
+            COMPLIANT,
+            Faults {
+                forbidden_kinds: vec!["siem.splunk.eventhub_inputs".into()],
+                ..Faults::default()
+            },
+        ),
+        (
+            FABRIKAM,
+            Faults {
+                malformed: 20,
+                only_kinds: vec!["siem.elastic.package_policies".into()],
+                ..Faults::default()
+            },
+        ),
+        (
+            COMPLIANT,
+            Faults {
+                throttle: 20,
+                retry_after: Some("0".into()),
+                only_kinds: vec!["siem.splunk.apps".into()],
+                ..Faults::default()
+            },
+        ),
+    ];
+    for (tenant, f) in cases {
+        let what = format!("{tenant} with {f:?}");
+        let m = start(tenant, faults(f));
+        let run = collect(&m, FAST, secret_env(&m));
+        assert!(run.out.status.success(), "{what}: {}", run.stderr());
+        let config = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(tenant)
+            .join("siemproof.toml");
+        let results = audit(&run.bundle, Some(&config));
+        let siem: Vec<&Value> = results["checks"]
+            .as_array()
+            .expect("checks")
+            .iter()
+            .filter(|c| c["id"].as_str().is_some_and(|i| i.starts_with("SIEM-")))
+            .collect();
+        assert!(siem.len() >= 12, "{what}");
+        for c in &siem {
+            assert!(
+                c["status"] == "not_assessed" || c["status"] == "not_applicable",
+                "{what}: {} is {}",
+                c["id"],
+                c["status"]
+            );
+        }
+        assert!(
+            siem.iter().any(|c| c["status"] == "not_assessed"),
+            "{what}: the SIEM side could not be read"
+        );
+        for row in results["coverage"].as_array().expect("coverage") {
+            assert!(row["in_siem"].is_null(), "{what}: {} in_siem", row["id"]);
+        }
+        let ns = results["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == "EH-NS-EXISTS")
+            .expect("EH-NS-EXISTS");
+        assert_eq!(
+            ns["status"], "pass",
+            "{what}: the Microsoft side is unaffected"
+        );
+    }
+}

@@ -32,6 +32,30 @@ const TENANTS: &[&str] = &[
 /// is matched against the end of the mutated path.
 const GENUINE: &[(&str, &str, &str, &str)] = &[
     (
+        "SIEM-INPUT-ENABLED",
+        "empty-list",
+        "siem.qradar.log_sources.json",
+        "a QRadar console with no Microsoft log source: the other SIEM's input (fabrikam's Elastic pilot) is enabled",
+    ),
+    (
+        "SIEM-INPUT-HEALTHY",
+        "empty-list",
+        "siem.qradar.log_sources.json",
+        "as above: the remaining input's agents are online",
+    ),
+    (
+        "SIEM-INPUT-FRESH",
+        "empty-list",
+        "siem.qradar.log_sources.json",
+        "as above: the remaining input's data streams are recent",
+    ),
+    (
+        "SIEM-NO-SHARED-CG",
+        "empty-list",
+        "siem.qradar.log_sources.json",
+        "as above: with the QRadar sources gone, the remaining input is the only reader of its group",
+    ),
+    (
         "COV-DOUBLE-COLLECTION",
         "empty",
         "arm.aadiam.diagnostic_settings.json.value",

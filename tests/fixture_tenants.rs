@@ -76,7 +76,13 @@ fn every_tenant_verifies_and_carries_its_config() {
                 item.kind
             );
             if let Some(src) = &item.source {
-                assert!(src.method == "GET" || src.method == "-", "{name}: {src:?}");
+                // The only POSTs are the opt-in SIEM searches, and the kinds table says so.
+                let search = src.method == "POST"
+                    && siemproof::evidence::kinds::SEARCH_POSTS.contains(&item.kind.as_str());
+                assert!(
+                    src.method == "GET" || src.method == "-" || search,
+                    "{name}: {src:?}"
+                );
             }
         }
     }
@@ -146,6 +152,10 @@ fn contoso_demo_reads_as_its_readme_says() {
 fn contoso_compliant_has_nothing_failing_and_every_evidence_kind_ok() {
     let m = model("contoso-compliant");
     for (kind, st) in &m.evidence {
+        // It runs QRadar and Splunk, not Elastic.
+        if kind.starts_with("siem.elastic.") {
+            continue;
+        }
         assert_eq!(st.status, EvidenceStatus::Ok, "{kind}: {:?}", st.reason);
     }
     assert!(m.defender.attested.iter().any(|c| c == "DEF-STREAMING-API"));

@@ -434,12 +434,12 @@ fn infinite_retention_passes_and_compaction_fails() {
     assert!(r.text("EH-HUB-RETENTION").contains("compacted"));
 }
 
-// SIEM: a console with no Microsoft protocol or DSM has no Microsoft input, which fails
+// SIEM (contoso-demo: QRadar is its only SIEM): a console with no Microsoft protocol or DSM has no Microsoft input, which fails
 // SIEM-INPUT-EXISTS rather than being unknown; an Office 365 source without an Event Filter
 // leaves "in the SIEM" unknown for the types it might carry, never false.
 #[test]
 fn siem_inputs_that_cannot_exist_fail_and_unknown_event_filters_stay_unknown() {
-    let r = audit_edited("contoso-compliant", |b| {
+    let r = audit_edited("contoso-demo", |b| {
         *body(b, "siem.qradar.protocol_types") = json!([]);
         *body(b, "siem.qradar.log_source_types") = json!([]);
         let n = b.items.len();
@@ -454,7 +454,7 @@ fn siem_inputs_that_cannot_exist_fail_and_unknown_event_filters_stay_unknown() {
         r.text("SIEM-INPUT-EXISTS")
     );
 
-    let r = audit_edited("contoso-compliant", |b| {
+    let r = audit_edited("contoso-demo", |b| {
         let sources = body(b, "siem.qradar.log_sources");
         for s in sources.as_array_mut().unwrap() {
             if let Some(params) = s["protocol_parameters"].as_array_mut() {

@@ -611,10 +611,18 @@ pub fn absent_on_404(name: &str) -> bool {
 /// these paths and no other.
 pub const SEARCH_POSTS: &[&str] = &["siem.qradar.ariel_search", "siem.splunk.search"];
 
-/// The key of the list in a kind's body: `value` (ARM, Graph), `entry` (Splunk), `items`
-/// (Fleet), `data_streams` (data stream stats); QRadar answers a bare array.
+/// The key of the list in a kind's body: `value` (ARM, Graph), `entry` (Splunk listings),
+/// `results` (Splunk searches), `items` (Fleet), `data_streams` (data stream stats), `events`
+/// (Ariel results); QRadar listings are a bare array.
 pub fn list_key(name: &str) -> &'static str {
-    if name.starts_with("siem.splunk.") {
+    if name == "siem.splunk.search" {
+        "results"
+    } else if name == "siem.qradar.ariel_results" {
+        "events"
+    } else if name == "siem.qradar.ariel_search" || name == "siem.elastic.agent_status" {
+        // One object, not a list: taken as the listing's single element.
+        "-"
+    } else if name.starts_with("siem.splunk.") {
         "entry"
     } else if name == "siem.elastic.package_policies" {
         "items"

@@ -92,7 +92,9 @@ pub fn list_at<'a>(body: &'a Value, key: &str) -> Result<Vec<&'a Value>, String>
                 "at `{key}`: expected an array, found {}",
                 type_name(other)
             )),
-            None if field(body, "id").is_some() || field(body, "name").is_some() => Ok(vec![body]),
+            None if key == "-" || field(body, "id").is_some() || field(body, "name").is_some() => {
+                Ok(vec![body])
+            }
             None => Err(format!(
                 "expected a list (`{key}` array) or a resource object"
             )),

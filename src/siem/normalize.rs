@@ -166,6 +166,7 @@ struct QradarLists<'a> {
 /// The complete listings of one QRadar target, or the status that kept them from being read.
 fn qradar_lists<'a>(input: &mut Input<'a>, label: &str) -> Result<QradarLists<'a>, EvidenceStatus> {
     let mut lists: HashMap<&str, Vec<&'a Value>> = HashMap::new();
+    let mut source_items = Vec::new();
     for kind in QRADAR_KINDS {
         let mine: Vec<_> = input
             .listings(kind)
@@ -207,6 +208,9 @@ fn qradar_lists<'a>(input: &mut Input<'a>, label: &str) -> Result<QradarLists<'a
         if !whole {
             return Err(EvidenceStatus::Error);
         }
+        if *kind == "siem.qradar.log_sources" {
+            source_items = l.elements.clone();
+        }
         lists.insert(kind, l.elements.iter().map(|(_, v)| *v).collect());
     }
     let mut protocols = HashMap::new();
@@ -229,6 +233,27 @@ fn qradar_lists<'a>(input: &mut Input<'a>, label: &str) -> Result<QradarLists<'a
                 latest_version: s(v, &["latest_version"]),
                 ..SiemProduct::default()
             });
+        }
+    }
+    // The sources were asked for by the ids these listings named: a source whose protocol is
+    // not among them, yet whose DSM is a Microsoft one, contradicts the listing that named it
+    // (its path cannot be told), so it is reported, never silently skipped.
+    for (item, v) in &source_items {
+        let protocol = i(v, &["protocol_type_id"]);
+        let dsm = i(v, &["type_id"]);
+        if protocol.is_some_and(|p| !protocols.contains_key(&p))
+            && dsm.is_some_and(|d| dsms.contains_key(&d))
+        {
+            input.inconsistent(
+                "siem.qradar.log_sources",
+                item,
+                &format!(
+                    "log source {} uses protocol id {}, which the console's protocol listing does not name",
+                    s(v, &["id"]).unwrap_or_default(),
+                    protocol.unwrap_or_default()
+                ),
+            );
+            return Err(EvidenceStatus::Inconsistent);
         }
     }
     Ok(QradarLists {
