@@ -1386,3 +1386,41 @@ fn siem_faults_give_not_assessed_never_pass() {
         );
     }
 }
+
+/// `collect --only siem` reads the SIEM APIs and nothing of Microsoft's, without a Microsoft
+/// credential; `--only microsoft` leaves the SIEM alone.
+#[test]
+fn only_one_side_is_read_when_asked() {
+    let m = start(COMPLIANT, MockOptions::default());
+    let env: Vec<(&'static str, String)> = secret_env(&m)
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with("AZURE_"))
+        .collect();
+    let run = collect(&m, &["--only", "siem"], env);
+    assert!(run.out.status.success(), "{}", run.stderr());
+    let seen = m.requests();
+    assert!(!seen.is_empty());
+    for s in &seen {
+        let p = s.path_and_query.as_str();
+        assert!(
+            p.starts_with("/api/") || p.starts_with("/services"),
+            "a Microsoft request with --only siem: {} {p}",
+            s.method
+        );
+    }
+    let b = siemproof::evidence::Bundle::open(&run.bundle, false).expect("bundle");
+    assert_eq!(b.manifest.collector.auth, "none");
+    assert!(b
+        .items
+        .iter()
+        .all(|i| i.item.kind.starts_with("siem.") || i.item.kind == "config"));
+
+    let m = start(COMPLIANT, MockOptions::default());
+    let run = collect(&m, &["--only", "microsoft"], secret_env(&m));
+    assert!(run.out.status.success(), "{}", run.stderr());
+    assert!(m
+        .requests()
+        .iter()
+        .all(|s| !s.path_and_query.starts_with("/services")
+            && !s.path_and_query.starts_with("/api/")));
+}

@@ -62,6 +62,10 @@ pub struct CollectArgs {
     /// does not wait for a SIEM that is slow or down beyond this
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub siem_deadline: u64,
+    /// Read only one side: `microsoft` (skip the [[siem]] targets) or `siem` (only the SIEM
+    /// APIs; no Microsoft credential is needed)
+    #[arg(long, value_enum, default_value = "all")]
+    pub only: crate::collect::Only,
 }
 
 pub(crate) fn probe_cmd(a: &crate::probe::command::ProbeArgs, out: &mut dyn Write) -> Result<u8> {
@@ -89,6 +93,7 @@ pub(crate) fn collect_cmd(a: &CollectArgs, out: &mut dyn Write) -> Result<u8> {
     opts.retry.deadline = std::time::Duration::from_secs(a.deadline.max(1));
     opts.request_timeout = std::time::Duration::from_secs(a.timeout.max(1));
     opts.siem_deadline = std::time::Duration::from_secs(a.siem_deadline);
+    opts.only = a.only;
     opts.clock = a
         .clock
         .as_deref()

@@ -33,6 +33,18 @@ use fetch::Ctx;
 use retry::{Counters, Limits, RetryPolicy};
 
 /// Everything `collect` needs besides the environment's credentials.
+/// Which sides a collection reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum Only {
+    /// Microsoft (ARM, Graph, Management Activity API) and every `[[siem]]` target.
+    #[default]
+    All,
+    /// The Microsoft planes only.
+    Microsoft,
+    /// The `[[siem]]` targets only: no Microsoft credential is needed or used.
+    Siem,
+}
+
 #[derive(Debug, Clone)]
 pub struct CollectOptions {
     pub config: PathBuf,
@@ -56,6 +68,8 @@ pub struct CollectOptions {
     pub clock: Option<chrono::DateTime<Utc>>,
     /// How long each SIEM target may take in all.
     pub siem_deadline: Duration,
+    /// Which sides to read (`collect --only`).
+    pub only: Only,
 }
 
 impl CollectOptions {
@@ -76,6 +90,7 @@ impl CollectOptions {
             sign: None,
             clock: None,
             siem_deadline: Duration::from_secs(60),
+            only: Only::All,
         }
     }
 }
@@ -187,24 +202,43 @@ pub async fn collect_async(opts: &CollectOptions) -> Result<Summary> {
         Some(p) => anyhow!("{}: {e:#}", p.display()),
         None => e,
     })?;
-    let cred = auth::credential(opts.auth, &cfg.tenant.id, &ep.authority_host, &http)?;
+    let microsoft = opts.only != Only::Siem;
+    if !microsoft && cfg.siem.targets.is_empty() {
+        bail!(
+            "{}: --only siem needs at least one [[siem]] target in the config",
+            opts.config.display()
+        );
+    }
+    let cred = if microsoft {
+        Some(auth::credential(
+            opts.auth,
+            &cfg.tenant.id,
+            &ep.authority_host,
+            &http,
+        )?)
+    } else {
+        None
+    };
     let counters = Arc::new(Counters::default());
-    let ctx = Ctx {
-        http,
-        tokens: Tokens::new(cred.inner.clone()),
+    // The Microsoft side's context exists only when that side is read.
+    let ctx = cred.as_ref().map(|c| Ctx {
+        http: http.clone(),
+        tokens: Tokens::new(c.inner.clone()),
         limits: Limits::new(opts.concurrency),
         retry: opts.retry,
         counters: counters.clone(),
         progress: progress::Progress::new(opts.progress),
-    };
+    });
     // Fail fast on a credential that does not work at all: one clear error, no bundle.
-    let arm_scope = ep.scope("arm").expect("ARM always has a scope");
-    ctx.tokens.get(&arm_scope).await.map_err(|e| {
-        anyhow!(
-            "authentication failed ({} credential, token for {arm_scope}): {e}",
-            cred.kind.manifest_name()
-        )
-    })?;
+    if let (Some(cred), Some(ctx)) = (&cred, &ctx) {
+        let arm_scope = ep.scope("arm").expect("ARM always has a scope");
+        ctx.tokens.get(&arm_scope).await.map_err(|e| {
+            anyhow!(
+                "authentication failed ({} credential, token for {arm_scope}): {e}",
+                cred.kind.manifest_name()
+            )
+        })?;
+    }
     let now = opts.clock.unwrap_or_else(Utc::now);
     let plan_opts = plan::PlanOptions {
         page_limit: opts.page_limit,
@@ -221,8 +255,12 @@ pub async fn collect_async(opts: &CollectOptions) -> Result<Summary> {
         cloud: cfg.tenant.cloud.clone(),
         collected_at: now,
         collector: Collector {
-            app_id: cred.app_id.clone(),
-            auth: cred.kind.manifest_name().into(),
+            app_id: cred.as_ref().and_then(|c| c.app_id.clone()),
+            auth: cred
+                .as_ref()
+                .map(|c| c.kind.manifest_name())
+                .unwrap_or("none")
+                .into(),
             host: hostname(),
             at: Some(now),
         },
@@ -245,12 +283,26 @@ pub async fn collect_async(opts: &CollectOptions) -> Result<Summary> {
         verbose: opts.verbose,
         window_hours: cfg.thresholds.freshness_hours.clamp(1, 24 * 30) as u32,
     };
+    let no_targets: &[crate::siem::config::SiemTarget] = &[];
+    let siem_targets = if opts.only == Only::Microsoft {
+        no_targets
+    } else {
+        &cfg.siem.targets[..]
+    };
+    let microsoft_side = async {
+        match &ctx {
+            Some(ctx) => plan::run(ctx, &cfg, &ep, &plan_opts).await,
+            None => (Vec::new(), Vec::new()),
+        }
+    };
     let ((mut records, skipped), siem_records) = tokio::join!(
-        plan::run(&ctx, &cfg, &ep, &plan_opts),
-        crate::siem::collect::collect(&cfg.siem.targets, siem_opts)
+        microsoft_side,
+        crate::siem::collect::collect(siem_targets, siem_opts)
     );
     records.extend(siem_records);
-    ctx.progress.finish();
+    if let Some(ctx) = &ctx {
+        ctx.progress.finish();
+    }
     let mut failures = Vec::new();
     let (mut answered, mut unavailable) = (0usize, 0usize);
     for r in records {

@@ -38,7 +38,7 @@ pub struct Collector {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_id: Option<String>,
     /// `client_secret`, `client_certificate`, `workload_identity`, `managed_identity`,
-    /// `azure_cli`, `fixture`, `probe`.
+    /// `azure_cli`, `fixture`, `probe`, or `none` (`collect --only siem`: no Microsoft request).
     pub auth: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,

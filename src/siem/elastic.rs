@@ -104,20 +104,17 @@ fn headers(cred: &Credential) -> Vec<(String, String)> {
     ]
 }
 
-/// One GET, recorded; `expect` names the key the body must hold.
+/// One GET of `rec.url`, filled into `rec`; `expect` names the key the body must hold.
 async fn get(
     http: &Http,
     cred: &Credential,
-    kind: &'static kinds::Kind,
-    scope: &str,
-    url: &str,
-    page: u32,
+    mut rec: Record,
     expect: &str,
     opts: SiemOptions,
 ) -> (Record, Option<Value>) {
-    let mut rec = record(kind, scope, url, page);
     let mut parsed = None;
-    match send_retrying(http, "GET", url, &headers(cred), None, opts).await {
+    let url = rec.url.clone();
+    match send_retrying(http, "GET", &url, &headers(cred), None, opts).await {
         Err(e) => rec.error = Some(transport_error(&e)),
         Ok(r) if !(200..300).contains(&r.status) => {
             rec.status = Some(r.status);
@@ -192,17 +189,13 @@ pub(crate) async fn collect(
             k("siem.elastic.package_policies"),
             &[("kuery", kuery.clone()), ("page", page.to_string())],
         );
-        let (rec, body) = get(
-            kb,
-            cred,
+        let rec = record(
             k("siem.elastic.package_policies"),
             &label,
             &url,
             (page - 1) as u32,
-            "items",
-            opts,
-        )
-        .await;
+        );
+        let (rec, body) = get(kb, cred, rec, "items", opts).await;
         out.push(rec);
         let Some(v) = body else { break };
         let items = raw::arr(&v, &["items"]);
@@ -221,31 +214,18 @@ pub(crate) async fn collect(
             k("siem.elastic.agent_status"),
             &[("policy", policy.clone())],
         );
-        let (rec, _) = get(
-            kb,
-            cred,
+        let rec = record(
             k("siem.elastic.agent_status"),
             &format!("{label}/{policy}"),
             &url,
             0,
-            "results",
-            opts,
-        )
-        .await;
+        );
+        let (rec, _) = get(kb, cred, rec, "results", opts).await;
         out.push(rec);
     }
     let url = url_for(&t.url, k("siem.elastic.data_stream_stats"), &[]);
-    let (rec, _) = get(
-        es,
-        cred,
-        k("siem.elastic.data_stream_stats"),
-        &label,
-        &url,
-        0,
-        "data_streams",
-        opts,
-    )
-    .await;
+    let rec = record(k("siem.elastic.data_stream_stats"), &label, &url, 0);
+    let (rec, _) = get(es, cred, rec, "data_streams", opts).await;
     out.push(rec);
     out
 }
@@ -472,7 +452,7 @@ pub fn inputs(
                 _ => None,
             };
             let on_streams: Vec<&Value> = raw::arr(inp, &["streams"])
-                .into_iter()
+                .iter()
                 .filter(|st| st.get("enabled").and_then(Value::as_bool) != Some(false))
                 .collect();
             let datasets: Vec<String> = on_streams
