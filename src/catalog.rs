@@ -22,8 +22,8 @@ static EMBEDDED: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/checks");
 pub const CATALOGUE_VERSION: &str = "2026.11.0";
 
 pub const FAMILIES: &[&str] = &[
-    "tenant", "entra", "eventhub", "storage", "defender", "app", "o365", "graph", "network",
-    "coverage", "siem",
+    "tenant", "entra", "eventhub", "storage", "consumer", "defender", "app", "o365", "graph",
+    "network", "coverage", "siem",
 ];
 
 #[derive(Debug, Error)]

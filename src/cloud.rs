@@ -81,6 +81,10 @@ pub struct CloudEndpoints {
     pub management_activity: Option<String>,
     pub eventhub_suffix: String,
     pub blob_suffix: String,
+    /// The Blob service URL of an account, `{account}` standing for its name (default
+    /// `https://{account}.<blob_suffix>`; `[endpoints] blob` overrides it, e.g. a path-style
+    /// emulator `https://127.0.0.1:10000/{account}`).
+    pub blob: String,
 }
 
 impl CloudEndpoints {
@@ -139,7 +143,19 @@ impl CloudEndpoints {
                 row.map(|r| r.eventhub_suffix),
             )?,
             blob_suffix: need(&ov.blob_suffix, "blob_suffix", row.map(|r| r.blob_suffix))?,
+            blob: String::new(),
         };
+        let mut ep = ep;
+        ep.blob = match &ov.blob {
+            Some(b) => b.trim_end_matches('/').to_string(),
+            None => format!("https://{{account}}.{}", ep.blob_suffix),
+        };
+        if !ep.blob.contains("{account}") {
+            bail!("endpoints.blob: {:?} must contain {{account}}", ep.blob);
+        }
+        if !ep.blob.starts_with("https://") {
+            bail!("endpoints.blob: {:?} must use https", ep.blob);
+        }
         for (k, v) in [
             ("authority_host", Some(&ep.authority_host)),
             ("arm", Some(&ep.arm)),
@@ -159,6 +175,10 @@ impl CloudEndpoints {
 
     /// The token scope (`<resource>/.default`) for a plane audience name from the kinds table.
     pub fn scope(&self, audience: &str) -> Option<String> {
+        // Storage takes one resource in every cloud (authorize-with-azure-active-directory).
+        if audience == "storage" {
+            return Some("https://storage.azure.com/.default".into());
+        }
         let base = match audience {
             "arm" => &self.arm,
             "graph" => &self.graph,
@@ -166,6 +186,11 @@ impl CloudEndpoints {
             _ => return None,
         };
         Some(format!("{}/.default", origin(base)))
+    }
+
+    /// The Blob service URL of a storage account.
+    pub fn blob_base(&self, account: &str) -> String {
+        self.blob.replace("{account}", account)
     }
 
     /// The base URL requests of a plane audience are joined to.

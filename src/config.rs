@@ -295,6 +295,21 @@ pub struct Thresholds {
     /// The most a Microsoft SIEM input's events may be unparsed, in percent (opt-in counts).
     #[serde(default = "p5")]
     pub max_unparsed_percent: i64,
+    /// The newest checkpoint of the SIEM's consumer group may be at most this old (the SIEM is
+    /// alive and reading).
+    #[serde(default = "m30")]
+    pub max_checkpoint_age_minutes: i64,
+    /// An SDK ownership blob younger than this counts as held (Azure SDKs expire ownership after
+    /// 60 s by default; Splunk's add-on after 300 s).
+    #[serde(default = "m5")]
+    pub ownership_expiry_minutes: i64,
+}
+
+fn m30() -> i64 {
+    30
+}
+fn m5() -> i64 {
+    5
 }
 
 fn p5() -> i64 {
@@ -323,6 +338,8 @@ impl Default for Thresholds {
             metrics_window_hours: 24,
             max_evidence_age_hours: 48,
             max_unparsed_percent: 5,
+            max_checkpoint_age_minutes: 30,
+            ownership_expiry_minutes: 5,
         }
     }
 }
@@ -375,6 +392,9 @@ pub struct Endpoints {
     pub eventhub_suffix: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blob_suffix: Option<String>,
+    /// The Blob service URL with `{account}` (default `https://{account}.<blob_suffix>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blob: Option<String>,
     /// Extra CA certificate (PEM) to trust, e.g. a TLS-intercepting proxy or a local mock.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_bundle: Option<String>,
@@ -460,6 +480,7 @@ pub const RANGE_METRICS_HOURS: (i64, i64) = (1, 2232);
 /// One hour to ten years.
 pub const RANGE_EVIDENCE_AGE_HOURS: (i64, i64) = (1, 87600);
 pub const RANGE_PERCENT: (i64, i64) = (0, 100);
+pub const RANGE_MINUTES: (i64, i64) = (1, 10080);
 
 fn int_in(_key: &str, v: i64, (lo, hi): (i64, i64)) -> Result<(), String> {
     if v < lo || v > hi {
@@ -679,6 +700,16 @@ impl Config {
                 "thresholds.max_unparsed_percent",
                 t.max_unparsed_percent,
                 RANGE_PERCENT,
+            ),
+            (
+                "thresholds.max_checkpoint_age_minutes",
+                t.max_checkpoint_age_minutes,
+                RANGE_MINUTES,
+            ),
+            (
+                "thresholds.ownership_expiry_minutes",
+                t.ownership_expiry_minutes,
+                RANGE_MINUTES,
             ),
         ] {
             int_in(k, v, range).map_err(|m| bad(k, m))?;

@@ -275,7 +275,14 @@ pub fn compute(m: &Model) -> Vec<LogTypeCoverage> {
                 double_collection,
                 gap,
                 state: state.into(),
-                detail,
+                detail: {
+                    // A fact shared by several categories (the SIEM's checkpoints) once.
+                    let mut seen = std::collections::BTreeSet::new();
+                    detail
+                        .into_iter()
+                        .filter(|d| seen.insert(d.clone()))
+                        .collect()
+                },
             }
         })
         .collect()
@@ -365,11 +372,38 @@ fn microsoft_newest_hours(m: &Model, id: &str) -> Option<f64> {
     }
 }
 
+/// Whether the SIEM consumes the configured hub, from its checkpoints: `None` when the store
+/// was not read (the metrics alone then decide).
+fn consumption(m: &Model, detail: &mut Vec<String>) -> Option<bool> {
+    let c = &m.consumer;
+    if !c.configured || c.status != "ok" {
+        return None;
+    }
+    let limit_h = m.config.thresholds.max_checkpoint_age_minutes as f64 / 60.0;
+    match &c.configured_reader {
+        None => {
+            detail.push("no checkpoint of the SIEM's consumer group".into());
+            Some(false)
+        }
+        Some(r) => match r.hours_since_newest_checkpoint {
+            Some(h) if h <= limit_h => {
+                detail.push(format!("the SIEM's checkpoints advance (newest {h} h old)"));
+                Some(true)
+            }
+            Some(h) => {
+                detail.push(format!("the SIEM's newest checkpoint is {h} h old"));
+                Some(false)
+            }
+            None => None,
+        },
+    }
+}
+
 /// The Event Hub (A) and REST API (B) paths for one log type.
 fn paths(m: &Model, id: &str, detail: &mut Vec<String>) -> (Path, Path) {
     let entra = |cat: &str, detail: &mut Vec<String>| -> Path {
         let configured = m.entra.category_streamed(cat);
-        let flowing = if configured == Some(true) {
+        let incoming = if configured == Some(true) {
             m.eventhub.configured_hub_incoming().map(|n| n > 0.0)
         } else {
             None
@@ -379,6 +413,17 @@ fn paths(m: &Model, id: &str, detail: &mut Vec<String>) -> (Path, Path) {
             Some(false) => detail.push(format!("{cat} not streamed to the configured hub")),
             None => detail.push(format!("Entra diagnostic settings unreadable ({cat})")),
         }
+        // Messages entering the hub are half the flow; the SIEM's own checkpoints advancing is
+        // the other half, when its checkpoint store could be read.
+        let consuming = if configured == Some(true) {
+            consumption(m, detail)
+        } else {
+            None
+        };
+        let flowing = match consuming {
+            Some(c) => and3(incoming, Some(c)),
+            None => incoming,
+        };
         Path {
             configured,
             flowing,

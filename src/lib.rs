@@ -14,6 +14,7 @@ pub mod cli;
 pub mod cloud;
 pub mod collect;
 pub mod config;
+pub mod consumer;
 pub mod coverage;
 pub mod diff;
 pub mod engine;

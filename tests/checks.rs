@@ -198,6 +198,7 @@ fn catalogue_lints() {
                 "graph" => "GRAPH-",
                 "network" => "NET-",
                 "coverage" => "COV-",
+                "consumer" => "CONSUMER-",
                 _ => "SIEM-",
             }),
             "{}: id not prefixed by its family",

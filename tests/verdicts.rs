@@ -471,3 +471,68 @@ fn siem_inputs_that_cannot_exist_fail_and_unknown_event_filters_stay_unknown() {
     assert_eq!(dlp.in_siem, None, "{:?}", dlp.detail);
     assert_ne!(r.status("SIEM-INPUT-EXISTS"), Status::Pass);
 }
+
+/// The checkpoint listing as text (the Blob service's XML).
+fn xml<'a>(b: &'a mut Bundle, kind: &str) -> &'a mut String {
+    let it = b
+        .items
+        .iter_mut()
+        .find(|i| i.item.kind == kind && i.body.is_some())
+        .unwrap_or_else(|| panic!("no {kind}"));
+    match it.body.as_mut() {
+        Some(Body::Text(t)) => t,
+        _ => panic!("{kind} is not text"),
+    }
+}
+
+// Consumer: a checkpoint listing whose last page still names a NextMarker is cut short, and
+// blobs of a layout siemproof does not know are never read as "no checkpoints".
+#[test]
+fn checkpoint_listings_cut_short_or_of_unknown_layout_are_not_assessed() {
+    const CONSUMER: &[&str] = &[
+        "CONSUMER-CHECKPOINT-EVERY-PARTITION",
+        "CONSUMER-ALIVE",
+        "CONSUMER-ONE-READER",
+    ];
+    let r = audit_edited("contoso-compliant", |b| {
+        let t = xml(b, "blob.checkpoints");
+        *t = t.replace(
+            "<NextMarker />",
+            "<NextMarker>2!96!MDAwMDQ2IXBzaWVt</NextMarker>",
+        );
+    });
+    for c in CONSUMER {
+        assert_eq!(r.status(c), Status::NotAssessed, "{c}: {}", r.text(c));
+    }
+    assert!(
+        r.text("CONSUMER-ALIVE").contains("incomplete"),
+        "{}",
+        r.text("CONSUMER-ALIVE")
+    );
+
+    let r = audit_edited("contoso-compliant", |b| {
+        let t = xml(b, "blob.checkpoints");
+        *t = t
+            .replace("/checkpoint/", "/cp-v9/")
+            .replace("/ownership/", "/own-v9/");
+    });
+    assert_eq!(
+        r.model.consumer.layouts.as_deref(),
+        Some(&["unknown".to_string()][..])
+    );
+    for c in ["CONSUMER-CHECKPOINT-EVERY-PARTITION", "CONSUMER-ALIVE"] {
+        assert_eq!(r.status(c), Status::NotAssessed, "{c}: {}", r.text(c));
+    }
+
+    // A listing that is not the Blob service's XML is malformed, not empty.
+    let r = audit_edited("contoso-compliant", |b| {
+        *xml(b, "blob.checkpoints") = "<Error><Code>InternalError</Code></Error>".into();
+    });
+    assert_eq!(
+        r.model.evidence["blob.checkpoints"].status,
+        siemproof::evidence::EvidenceStatus::Error
+    );
+    for c in CONSUMER {
+        assert_eq!(r.status(c), Status::NotAssessed, "{c}");
+    }
+}

@@ -73,6 +73,30 @@ fn throttled_beyond_deadline(failed: Outcome, wait: std::time::Duration) -> Outc
     }
 }
 
+/// The Blob service's version header: OAuth needs 2017-11-09 or later (consumer-health.md §4.1).
+pub const STORAGE_VERSION: &str = "2021-08-06";
+
+/// Request headers per plane: the Blob service answers XML and wants its version.
+fn headers_for(audience: &str) -> Vec<(String, String)> {
+    if audience == "storage" {
+        vec![
+            ("Accept".into(), "application/xml".into()),
+            ("x-ms-version".into(), STORAGE_VERSION.into()),
+        ]
+    } else {
+        vec![("Accept".into(), "application/json".into())]
+    }
+}
+
+/// Whether a 2xx body has its plane's syntax (XML for the Blob service, JSON elsewhere).
+fn well_formed(audience: &str, body: &[u8]) -> bool {
+    if audience == "storage" {
+        std::str::from_utf8(body).is_ok_and(|t| roxmltree::Document::parse(t).is_ok())
+    } else {
+        serde_json::from_slice::<serde_json::Value>(body).is_ok()
+    }
+}
+
 /// GETs `url` with a token for `scope`, honouring limits and retrying what is transient.
 pub async fn get(ctx: &Ctx, audience: &str, scope: &str, url: &str, audit_log: bool) -> Outcome {
     let started = Instant::now();
@@ -104,13 +128,7 @@ pub async fn get(ctx: &Ctx, audience: &str, scope: &str, url: &str, audit_log: b
             }
             Counters::add(&ctx.counters.requests, 1);
             ctx.http
-                .send(
-                    "GET",
-                    url,
-                    &[("Accept".into(), "application/json".into())],
-                    None,
-                    Some(&token),
-                )
+                .send("GET", url, &headers_for(audience), None, Some(&token))
                 .await
         };
         let Ok(r) = tokio::time::timeout(remaining, attempt_fut).await else {
@@ -131,8 +149,7 @@ pub async fn get(ctx: &Ctx, audience: &str, scope: &str, url: &str, audit_log: b
                     let verdict = match classify(resp.status, &resp.body) {
                         Verdict::Done
                             if (200..300).contains(&resp.status)
-                                && serde_json::from_slice::<serde_json::Value>(&resp.body)
-                                    .is_err() =>
+                                && !well_formed(audience, &resp.body) =>
                         {
                             Verdict::Transient
                         }
@@ -171,9 +188,16 @@ pub async fn get(ctx: &Ctx, audience: &str, scope: &str, url: &str, audit_log: b
                         }
                         Verdict::Transient => {
                             let error = if (200..300).contains(&resp.status) {
-                                ItemError {
-                                    code: "MalformedJson".into(),
-                                    message: "the response body is not valid JSON".into(),
+                                if audience == "storage" {
+                                    ItemError {
+                                        code: "MalformedXml".into(),
+                                        message: "the response body is not well-formed XML".into(),
+                                    }
+                                } else {
+                                    ItemError {
+                                        code: "MalformedJson".into(),
+                                        message: "the response body is not valid JSON".into(),
+                                    }
                                 }
                             } else {
                                 parse_error(resp.status, &resp.body)

@@ -191,6 +191,13 @@ pub async fn collect_async(opts: &CollectOptions) -> Result<Summary> {
     };
     let mut token_origins = vec![origin(&ep.arm), origin(&ep.graph)];
     token_origins.extend(ep.management_activity.as_deref().map(origin));
+    // The checkpoint account's Blob service (List Blobs with a storage token, nothing else).
+    token_origins.extend(
+        cfg.storage
+            .account
+            .as_deref()
+            .map(|a| origin(&ep.blob_base(a))),
+    );
     let http = http::Http::new(
         &ep.authority_host,
         token_origins,
@@ -411,6 +418,7 @@ pub fn permissions_text() -> String {
             Plane::Graph => "Microsoft Graph application permissions (admin consent)",
             Plane::O365 => "Office 365 Management APIs application permissions (admin consent)",
             Plane::Siem => "SIEM APIs ([[siem]] targets: one read-only credential per SIEM, named by variable or file; docs/siem.md)",
+            Plane::Blob => "Azure Storage data plane (assign the data role to the app's service principal on the checkpoint container; docs/consumer.md)",
             _ => continue,
         };
         by_plane.entry(title).or_default().push(format!(

@@ -125,8 +125,12 @@ pub async fn fetch_chain(
                 headers,
                 body,
             } => {
-                let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                let link = next_link(kind.paging, &json, &headers);
+                let link = if kind.paging == Paging::NextMarker {
+                    next_marker(&body).map(|m| with_marker(&url, &m))
+                } else {
+                    let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                    next_link(kind.paging, &json, &headers)
+                };
                 let kept = headers
                     .iter()
                     .filter(|(k, _)| KEPT_HEADERS.contains(&k.as_str()))
@@ -169,6 +173,39 @@ pub async fn fetch_chain(
         }
     }
     out
+}
+
+/// The Blob service's continuation: a non-empty `<NextMarker>` of an `<EnumerationResults>`.
+pub fn next_marker(body: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    let doc = roxmltree::Document::parse(text).ok()?;
+    let m = doc
+        .root_element()
+        .children()
+        .find(|n| n.has_tag_name("NextMarker"))?
+        .text()?
+        .trim()
+        .to_string();
+    (!m.is_empty()).then_some(m)
+}
+
+/// `url` with its `marker` query parameter set to `marker` (replacing any previous one).
+fn with_marker(url: &str, marker: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            let kept: Vec<(String, String)> = u
+                .query_pairs()
+                .filter(|(k, _)| k != "marker")
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            u.query_pairs_mut()
+                .clear()
+                .extend_pairs(kept)
+                .append_pair("marker", marker);
+            u.to_string()
+        }
+        Err(_) => url.to_string(),
+    }
 }
 
 /// The Management Activity API wants `PublisherIdentifier` on every request, next pages too.

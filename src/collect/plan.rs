@@ -57,7 +57,11 @@ pub fn fill(template: &str, vars: &[(&str, &str)]) -> String {
 
 /// The full URL of a kind: plane base + filled template + api-version.
 pub fn url_of(ep: &CloudEndpoints, k: &Kind, vars: &[(&str, &str)]) -> Option<String> {
-    let base = ep.base(k.audience?)?;
+    let base = match k.audience? {
+        // The Blob service is per account.
+        "storage" => ep.blob_base(vars.iter().find(|(n, _)| *n == "acct_name")?.1),
+        a => ep.base(a)?,
+    };
     let mut s = format!("{base}{}", fill(k.url, vars));
     if let Some(v) = k.api_version {
         s.push(if s.contains('?') { '&' } else { '?' });
@@ -229,6 +233,15 @@ pub async fn run(
                 "arm.storage.containers",
                 Some(id.clone()),
                 &[("acct_id", &id)],
+            ));
+        }
+        // The checkpoint blobs, when the SIEM's container is known: the data plane, read with
+        // a storage token (Storage Blob Data Reader), never with the account keys.
+        if let Some(container) = &cfg.storage.container {
+            steps.extend(p.step(
+                "blob.checkpoints",
+                Some(format!("{acct}/{container}")),
+                &[("acct_name", acct), ("container", container)],
             ));
         }
     }

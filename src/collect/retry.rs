@@ -104,8 +104,30 @@ pub fn parse_error(status: u16, body: &[u8]) -> ItemError {
         message: text_excerpt(body),
     };
     let Ok(v) = serde_json::from_slice::<Value>(body) else {
-        // AF429 bodies have been seen with single quotes; look for the code in the text.
         let t = String::from_utf8_lossy(body);
+        // The Blob service: `<Error><Code>…</Code><Message>…</Message></Error>`.
+        if let Ok(doc) = roxmltree::Document::parse(&t) {
+            let text = |name: &str| {
+                doc.descendants()
+                    .find(|n| n.has_tag_name(name))
+                    .and_then(|n| n.text())
+                    .map(|x| x.trim().to_string())
+            };
+            if let Some(code) = text("Code") {
+                return ItemError {
+                    code,
+                    message: crate::redact::text(
+                        text("Message")
+                            .unwrap_or_default()
+                            .lines()
+                            .next()
+                            .unwrap_or_default(),
+                    )
+                    .into_owned(),
+                };
+            }
+        }
+        // AF429 bodies have been seen with single quotes; look for the code in the text.
         if let Some(p) = t.find("AF") {
             let code: String = t[p..]
                 .chars()

@@ -23,6 +23,8 @@ pub enum Plane {
     Local,
     /// Read-only responses of the SIEM's own API.
     Siem,
+    /// The Blob service of the checkpoint storage account (data plane, Entra ID token).
+    Blob,
 }
 
 impl Plane {
@@ -34,6 +36,7 @@ impl Plane {
             Plane::Probe => "probe",
             Plane::Local => "local",
             Plane::Siem => "siem",
+            Plane::Blob => "blob",
         }
     }
 }
@@ -79,6 +82,8 @@ pub enum Paging {
     SplunkOffset,
     /// Kibana Fleet: `page`/`perPage` query parameters, `{items,total,page,perPage}` in the body.
     PageNumber,
+    /// Blob service: `<NextMarker>` in the XML body, passed back as `marker`; empty when done.
+    NextMarker,
 }
 
 impl Paging {
@@ -90,7 +95,12 @@ impl Paging {
         header: impl Fn(&str) -> Option<String>,
     ) -> Option<String> {
         let link = match self {
-            Paging::None | Paging::RangeHeader | Paging::SplunkOffset | Paging::PageNumber => None,
+            // The Blob service's marker is in its XML body (`collect::paging::next_marker`).
+            Paging::None
+            | Paging::RangeHeader
+            | Paging::SplunkOffset
+            | Paging::PageNumber
+            | Paging::NextMarker => None,
             Paging::NextLink => crate::normalize::raw::s(body, &["nextLink"]),
             Paging::ODataNextLink => crate::normalize::raw::s(body, &["@odata.nextLink"]),
             Paging::NextPageUriHeader => header("NextPageUri"),
@@ -357,6 +367,20 @@ pub static KINDS: &[Kind] = &[
         paging: Paging::NextPageUriHeader,
         reference: "6c",
         purpose: "Content blobs available per content type: proof that audit data flows",
+    },
+    // The SIEM's checkpoint store (consumer-health.md §4): the Blob service's List Blobs, GET,
+    // with an Entra token for storage. Never the account keys, never a blob write or a lease.
+    Kind {
+        name: "blob.checkpoints",
+        plane: Plane::Blob,
+        method: "GET",
+        url: "/{container}?restype=container&comp=list&include=metadata&maxresults=5000",
+        api_version: None,
+        audience: Some("storage"),
+        permission: "Storage Blob Data Reader (Entra ID) on the checkpoint container or its account; never the account keys",
+        paging: Paging::NextMarker,
+        reference: "consumer-health.md §4.1 (List Blobs, x-ms-version 2021-08-06)",
+        purpose: "The SIEM's checkpoint and ownership blobs, with metadata and last-modified times: is the SIEM reading every partition, and does anyone else read its consumer group",
     },
     // QRadar (siem-apis.md §1). Every request carries the authorised-service token in `SEC`
     // and the API `Version`; never the `x-qrd-encryption-*` headers, so no secret is returned.

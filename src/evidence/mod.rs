@@ -548,6 +548,16 @@ impl Bundle {
 
 /// Whether a body (or the item's kept headers) still names a next page.
 pub fn names_next_page(paging: kinds::Paging, item: &LoadedItem) -> bool {
+    if paging == kinds::Paging::NextMarker {
+        return match &item.body {
+            Some(Body::Text(t)) => match roxmltree::Document::parse(t) {
+                Ok(_) => crate::collect::paging::next_marker(t.as_bytes()).is_some(),
+                // A body that cannot be read cannot show the listing ends.
+                Err(_) => true,
+            },
+            _ => true,
+        };
+    }
     let body = match &item.body {
         Some(Body::Json(v)) => v,
         _ => return false,

@@ -101,10 +101,12 @@ impl BundleWriter {
             .iter()
             .filter(|i| i.kind == kind && i.path.is_some())
             .count();
+        // The Blob service answers XML, kept as it came.
+        let ext = if plane == "blob" { "xml" } else { "json" };
         if n == 0 {
-            format!("raw/{plane}/{kind}.json")
+            format!("raw/{plane}/{kind}.{ext}")
         } else {
-            format!("raw/{plane}/{kind}.{n}.json")
+            format!("raw/{plane}/{kind}.{n}.{ext}")
         }
     }
 

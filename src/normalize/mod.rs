@@ -24,6 +24,8 @@ pub struct Input<'a> {
     states: BTreeMap<String, KindState>,
     pub config: &'a Config,
     pub as_of: DateTime<Utc>,
+    /// When the evidence was collected (the manifest's `collected_at`).
+    pub collected_at: DateTime<Utc>,
 }
 
 impl<'a> Input<'a> {
@@ -33,6 +35,7 @@ impl<'a> Input<'a> {
             states: bundle.kind_states(),
             config,
             as_of,
+            collected_at: bundle.manifest.collected_at,
         }
     }
 
@@ -311,6 +314,7 @@ fn build(input: &mut Input<'_>, attested: &[String]) -> Model {
     let network = m365::network(input);
     let defender = m365::defender(input, &eventhub, attested);
     let siem = crate::siem::normalize::siem(input);
+    let consumer = crate::consumer::normalize::consumer(input, &eventhub);
     let mut model = Model {
         as_of: input
             .as_of
@@ -327,6 +331,7 @@ fn build(input: &mut Input<'_>, attested: &[String]) -> Model {
         defender,
         network,
         siem,
+        consumer,
         coverage: vec![],
     };
     model.coverage = crate::coverage::compute(&model);

@@ -34,6 +34,8 @@ pub struct Model {
     pub network: Network,
     /// What the SIEM's own API says about its Microsoft inputs.
     pub siem: crate::siem::model::Siem,
+    /// The SIEM's consumption as its checkpoint store shows it.
+    pub consumer: crate::consumer::model::Consumer,
     pub coverage: Vec<LogTypeCoverage>,
 }
 

@@ -107,18 +107,22 @@ impl Fixture {
                 None => {
                     let code = item["error"]["code"].as_str().unwrap_or("Error");
                     let message = item["error"]["message"].as_str().unwrap_or("");
-                    match code
-                        .strip_prefix("QRadar")
-                        .and_then(|n| n.parse::<u64>().ok())
-                    {
-                        // QRadar's error shape (REST API reference, "Error responses").
-                        Some(n) => serde_json::to_vec(&serde_json::json!({
-                            "http_response": {"code": status, "message": "Forbidden"},
-                            "code": n, "message": message, "description": "", "details": {}
-                        }))?,
-                        None => serde_json::to_vec(
-                            &serde_json::json!({"error": {"code": code, "message": message}}),
-                        )?,
+                    if kind.starts_with("blob.") {
+                        super::storage_error(code, message)
+                    } else {
+                        match code
+                            .strip_prefix("QRadar")
+                            .and_then(|n| n.parse::<u64>().ok())
+                        {
+                            // QRadar's error shape (REST API reference, "Error responses").
+                            Some(n) => serde_json::to_vec(&serde_json::json!({
+                                "http_response": {"code": status, "message": "Forbidden"},
+                                "code": n, "message": message, "description": "", "details": {}
+                            }))?,
+                            None => serde_json::to_vec(
+                                &serde_json::json!({"error": {"code": code, "message": message}}),
+                            )?,
+                        }
                     }
                 }
             };
@@ -139,6 +143,24 @@ impl Fixture {
             // Splunk's export searches share one URL; the recorded SPL tells them apart.
             let key = match item["headers"]["siemproof-search"].as_str() {
                 Some(spl) => format!("{}#{spl}", key_of(url)),
+                // The mock serves the Blob service path-style (`/<account>/<container>`), as the
+                // storage emulator does; the bundle records the account's own host.
+                None if kind.starts_with("blob.") => match url::Url::parse(url) {
+                    Ok(u) => {
+                        let account = u
+                            .host_str()
+                            .unwrap_or_default()
+                            .split('.')
+                            .next()
+                            .unwrap_or_default();
+                        key_of(&format!(
+                            "/{account}{}?{}",
+                            u.path(),
+                            u.query().unwrap_or_default()
+                        ))
+                    }
+                    Err(_) => key_of(url),
+                },
                 None => key_of(url),
             };
             entries.insert(

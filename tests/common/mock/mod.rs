@@ -220,6 +220,8 @@ impl Mock {
         }
         ep.insert("eventhub_suffix".into(), "servicebus.windows.net".into());
         ep.insert("blob_suffix".into(), "blob.core.windows.net".into());
+        // The Blob service path-style, as the storage emulator serves it.
+        ep.insert("blob".into(), format!("{}/{{account}}", self.base).into());
         ep.insert("ca_bundle".into(), ca.display().to_string().into());
         cfg.insert("endpoints".into(), toml::Value::Table(ep));
         // Every SIEM target reads the mock too, trusting its CA.
@@ -502,6 +504,16 @@ fn route(
     }
     let kind = entry.as_ref().map(|e| e.kind.clone()).unwrap_or_default();
     let f = &st.opts.faults;
+    if f.forbidden_kinds.contains(&kind) && kind.starts_with("blob.") {
+        // The Blob service's error: XML, with the role-mismatch code a missing data role gives.
+        return Ok(respond_xml(
+            403,
+            storage_error(
+                "AuthorizationPermissionMismatch",
+                "This request is not authorized to perform this operation using this permission.",
+            ),
+        ));
+    }
     if f.forbidden_kinds.contains(&kind) {
         let m = "The client does not have authorization to perform action over this scope (mock).";
         let m = match &f.data_canary {
@@ -645,7 +657,28 @@ fn route(
             body = export_stream(&v);
         }
     }
+    if entry.kind.starts_with("blob.") {
+        return Ok(respond_xml(entry.status, body));
+    }
     Ok(respond(entry.status, body, &headers))
+}
+
+/// A Blob service response: XML, with the service's version header.
+fn respond_xml(status: u16, body: Vec<u8>) -> Resp {
+    Response::builder()
+        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header("content-type", "application/xml")
+        .header("x-ms-version", "2021-08-06")
+        .body(Full::new(Bytes::from(body)))
+        .expect("valid response")
+}
+
+/// The Blob service's error body (Storage services REST API, "Status and error codes").
+pub fn storage_error(code: &str, message: &str) -> Vec<u8> {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>{code}</Code><Message>{message}\nRequestId:6f1c2d3e-501e-0046-2b3c-mock00000000\nTime:2026-11-20T07:59:59.0000000Z</Message></Error>"
+    )
+    .into_bytes()
 }
 
 /// Splunk's export stream as `output_mode=json` sends it: a preview set first (offsets from 0,

@@ -1,0 +1,349 @@
+//! Checkpoint blobs → `model.consumer`.
+//!
+//! The listing counts only when every page was read and the last page names no further one; a
+//! blob the normaliser cannot place is kept as `unknown` and named. The hub's partitions are
+//! `0 … partitionCount-1` (Event Hubs numbers them so) and its consumer groups come from ARM. An SDK ownership counts as held while it is younger than
+//! `thresholds.ownership_expiry_minutes` and names an owner; an EPH lease blob while its lease is
+//! `leased`. Checkpoint and ownership ages are taken when the evidence was collected (the
+//! bundle's `collected_at`), not at the audit clock: a checkpoint a minute old then proves the
+//! reader was reading then, and auditing the bundle later (`--as-of`) must not declare it dead;
+//! the evidence's own age is reported apart.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use super::layout::{classify, parse_page, Blob, Entry};
+use super::model::{Checkpoint, Consumer, Owner, Reader};
+use crate::evidence::{Body, EvidenceStatus};
+use crate::normalize::model::EventHub;
+use crate::normalize::Input;
+
+const KIND: &str = "blob.checkpoints";
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// The blobs of the configured container, or the status that kept them from being read.
+fn blobs(input: &mut Input<'_>, scope: &str) -> Result<Vec<Blob>, EvidenceStatus> {
+    let Some(l) = input.listings(KIND).into_iter().find(|l| {
+        l.scope
+            .as_deref()
+            .is_some_and(|s| s.eq_ignore_ascii_case(scope))
+    }) else {
+        return Err(EvidenceStatus::NotCollected);
+    };
+    if !l.complete() {
+        return Err(l.status);
+    }
+    let mut items: Vec<_> = input
+        .items(KIND)
+        .into_iter()
+        .filter(|i| {
+            i.item
+                .scope
+                .as_deref()
+                .is_some_and(|s| s.eq_ignore_ascii_case(scope))
+        })
+        .collect();
+    items.sort_by_key(|i| i.item.page.unwrap_or(0));
+    let mut out = Vec::new();
+    for it in items {
+        let Some(Body::Text(xml)) = &it.body else {
+            input.malformed(KIND, it, "the listing is not the Blob service's XML");
+            return Err(EvidenceStatus::Error);
+        };
+        match parse_page(xml) {
+            Ok(p) => out.extend(p.blobs),
+            Err(e) => {
+                input.malformed(KIND, it, &e);
+                return Err(EvidenceStatus::Error);
+            }
+        }
+    }
+    Ok(out)
+}
+
+pub fn consumer(input: &mut Input<'_>, eventhub: &EventHub) -> Consumer {
+    let cfg = input.config;
+    let (account, container) = (cfg.storage.account.clone(), cfg.storage.container.clone());
+    let mut model = Consumer {
+        status: "not_configured".into(),
+        account: account.clone(),
+        container: container.clone(),
+        ..Consumer::default()
+    };
+    let (Some(account), Some(container)) = (account, container) else {
+        return model;
+    };
+    model.configured = true;
+    let hub = eventhub.hub.as_ref();
+    model.partition_ids = hub
+        .and_then(|h| h.partition_count)
+        .filter(|n| (1..=4096).contains(n))
+        .map(|n| (0..n).map(|p| p.to_string()).collect());
+    model.hub_groups = hub
+        .and_then(|h| h.consumer_groups.as_ref())
+        .map(|g| g.iter().map(|c| c.name.clone()).collect());
+    let blobs = match blobs(input, &format!("{account}/{container}")) {
+        Ok(b) => b,
+        Err(st) => {
+            model.status = st.as_str().into();
+            return model;
+        }
+    };
+    model.status = "ok".into();
+    model.blobs = Some(blobs.len());
+    let t = &cfg.thresholds;
+    let expiry_h = t.ownership_expiry_minutes as f64 / 60.0;
+    let eh = &cfg.eventhub;
+    let suffix = crate::cloud::CloudEndpoints::resolve(cfg)
+        .map(|e| e.eventhub_suffix)
+        .unwrap_or_default();
+    let fqdn = format!("{}.{}", eh.namespace, suffix).to_ascii_lowercase();
+    let ns_matches = |ns: &str| {
+        let ns = ns.to_ascii_lowercase();
+        ns == fqdn || ns.split('.').next() == Some(eh.namespace.to_ascii_lowercase().as_str())
+    };
+    let mut readers: BTreeMap<(String, String, String, String), Reader> = BTreeMap::new();
+    let mut layouts = std::collections::BTreeSet::new();
+    let seen_at = input.collected_at;
+    for b in &blobs {
+        // A checkpoint's age when the evidence was collected: what proves the reader was
+        // reading then. A later audit clock cannot make it older (evidence age is reported on
+        // its own); one written during the collection is 0 h old.
+        let hours = b
+            .last_modified
+            .map(|m| ((seen_at - m).num_seconds().max(0) as f64 / 360.0).round() / 10.0);
+        let lm = b.last_modified.map(rfc3339);
+        let (layout, ns, hubname, group, partition, is_owner) = match classify(&b.name) {
+            Entry::SdkCheckpoint {
+                namespace,
+                hub,
+                group,
+                partition,
+            } => ("sdk", Some(namespace), Some(hub), group, partition, false),
+            Entry::SdkOwnership {
+                namespace,
+                hub,
+                group,
+                partition,
+            } => ("sdk", Some(namespace), Some(hub), group, partition, true),
+            Entry::EphLease { group, partition } => (
+                "eph",
+                None,
+                // The lease names no hub: the container is the SIEM's, configured for this hub
+                // (QRadar's Java EPH even names the container after it).
+                Some(eh.hub.clone()),
+                // A root lease (Go `eph`) does not name its group: the container is the SIEM's.
+                group.unwrap_or_else(|| "(not in the layout)".into()),
+                partition,
+                false,
+            ),
+            Entry::Unknown => {
+                layouts.insert("unknown");
+                if model.unknown_blobs.len() < 20 {
+                    model.unknown_blobs.push(b.name.clone());
+                }
+                continue;
+            }
+        };
+        layouts.insert(layout);
+        // The service matches group names case-insensitively, and SDKs differ in case.
+        let key = (
+            layout.to_string(),
+            ns.clone().unwrap_or_default().to_ascii_lowercase(),
+            hubname.clone().unwrap_or_default().to_ascii_lowercase(),
+            group.to_ascii_lowercase(),
+        );
+        let r = readers.entry(key).or_insert_with(|| Reader {
+            layout: layout.into(),
+            namespace: ns.clone(),
+            hub: hubname.clone(),
+            consumer_group: group.clone(),
+            ..Reader::default()
+        });
+        if layout == "eph" {
+            // One blob is both: the lease JSON carries the checkpoint, the lease the owner.
+            r.checkpoints.push(Checkpoint {
+                partition: partition.clone(),
+                sequence_number: None,
+                offset: None,
+                last_modified: lm.clone(),
+                hours_since: hours,
+            });
+            let owner = b.meta("owninghost").map(str::to_string);
+            r.owners.push(Owner {
+                partition,
+                active: b.lease_state.as_deref().map(|s| s == "leased"),
+                owner_id: owner,
+                last_modified: lm,
+                hours_since: hours,
+            });
+        } else if is_owner {
+            let owner = b.meta("ownerid").map(str::to_string);
+            let active =
+                hours.map(|h| h <= expiry_h && owner.as_deref().is_some_and(|o| !o.is_empty()));
+            r.owners.push(Owner {
+                partition,
+                owner_id: owner,
+                last_modified: lm,
+                hours_since: hours,
+                active,
+            });
+        } else {
+            r.checkpoints.push(Checkpoint {
+                partition,
+                sequence_number: b.meta("sequencenumber").and_then(|v| v.trim().parse().ok()),
+                offset: b
+                    .meta("offset")
+                    .filter(|o| !o.is_empty() && *o != "no offset")
+                    .map(str::to_string),
+                last_modified: lm,
+                hours_since: hours,
+            });
+        }
+    }
+    let groups_lower: Option<Vec<String>> = model
+        .hub_groups
+        .as_ref()
+        .map(|g| g.iter().map(|x| x.to_ascii_lowercase()).collect());
+    let mut out: Vec<Reader> = readers.into_values().collect();
+    for r in out.iter_mut() {
+        let of_hub = r
+            .hub
+            .as_deref()
+            .is_some_and(|h| h.eq_ignore_ascii_case(&eh.hub))
+            && r.namespace.as_deref().is_none_or(ns_matches);
+        let group_known = r.consumer_group != "(not in the layout)";
+        r.is_configured =
+            (of_hub && group_known && r.consumer_group.eq_ignore_ascii_case(&eh.consumer_group))
+                || (!group_known && r.layout == "eph");
+        r.group_exists = match (&groups_lower, of_hub && group_known) {
+            (Some(g), true) => Some(g.contains(&r.consumer_group.to_ascii_lowercase())),
+            _ => None,
+        };
+        r.checkpoints.sort_by_key(|a| part_key(&a.partition));
+        r.owners.sort_by_key(|a| part_key(&a.partition));
+        r.missing_partitions = model.partition_ids.as_ref().map(|ids| {
+            ids.iter()
+                .filter(|p| !r.checkpoints.iter().any(|c| &c.partition == *p))
+                .cloned()
+                .collect()
+        });
+        let newest = r
+            .checkpoints
+            .iter()
+            .filter_map(|c| c.hours_since.map(|h| (h, c.last_modified.clone())))
+            .min_by(|a, b| a.0.total_cmp(&b.0));
+        r.hours_since_newest_checkpoint = newest.as_ref().map(|n| n.0);
+        r.newest_checkpoint_at = newest.and_then(|n| n.1);
+        r.hours_since_oldest_checkpoint = r
+            .checkpoints
+            .iter()
+            .filter_map(|c| c.hours_since)
+            .max_by(|a, b| a.total_cmp(b));
+        let owners = |active_only: bool| -> Option<Vec<String>> {
+            if r.owners.is_empty() {
+                return None;
+            }
+            let mut v: Vec<String> = r
+                .owners
+                .iter()
+                .filter(|o| !active_only || o.active == Some(true))
+                .filter_map(|o| o.owner_id.clone())
+                .filter(|o| !o.is_empty())
+                .collect();
+            v.sort();
+            v.dedup();
+            Some(v)
+        };
+        r.active_owners = owners(true);
+        r.all_owners = owners(false);
+    }
+    model.layouts = Some(layouts.into_iter().map(str::to_string).collect());
+    // The configured reader, across layouts: a migration (Elastic v1 → v2) or a second client
+    // in the same container writes both, and both are readers of the group.
+    let mine: Vec<&Reader> = out.iter().filter(|r| r.is_configured).collect();
+    model.configured_reader = merge(&mine, model.partition_ids.as_deref());
+    model.readers = Some(out);
+    model
+}
+
+/// One reader from the configured group's readers of every layout: per partition the newest
+/// checkpoint, the owners of all.
+fn merge(readers: &[&Reader], partitions: Option<&[String]>) -> Option<Reader> {
+    let first = (*readers.first()?).clone();
+    if readers.len() == 1 {
+        return Some(first);
+    }
+    let mut r = Reader {
+        layout: readers
+            .iter()
+            .map(|r| r.layout.as_str())
+            .collect::<Vec<_>>()
+            .join("+"),
+        checkpoints: vec![],
+        owners: vec![],
+        ..first
+    };
+    for x in readers {
+        for c in &x.checkpoints {
+            match r
+                .checkpoints
+                .iter_mut()
+                .find(|k| k.partition == c.partition)
+            {
+                Some(k)
+                    if k.hours_since.unwrap_or(f64::MAX) > c.hours_since.unwrap_or(f64::MAX) =>
+                {
+                    *k = c.clone()
+                }
+                Some(_) => {}
+                None => r.checkpoints.push(c.clone()),
+            }
+        }
+        r.owners.extend(x.owners.iter().cloned());
+    }
+    r.checkpoints.sort_by_key(|a| part_key(&a.partition));
+    r.missing_partitions = partitions.map(|ids| {
+        ids.iter()
+            .filter(|p| !r.checkpoints.iter().any(|c| &c.partition == *p))
+            .cloned()
+            .collect()
+    });
+    let newest = r
+        .checkpoints
+        .iter()
+        .filter_map(|c| c.hours_since.map(|h| (h, c.last_modified.clone())))
+        .min_by(|a, b| a.0.total_cmp(&b.0));
+    r.hours_since_newest_checkpoint = newest.as_ref().map(|n| n.0);
+    r.newest_checkpoint_at = newest.and_then(|n| n.1);
+    r.hours_since_oldest_checkpoint = r
+        .checkpoints
+        .iter()
+        .filter_map(|c| c.hours_since)
+        .max_by(|a, b| a.total_cmp(b));
+    let union = |f: fn(&Reader) -> &Option<Vec<String>>| -> Option<Vec<String>> {
+        let mut v: Vec<String> = Vec::new();
+        let mut any = false;
+        for x in readers {
+            if let Some(o) = f(x) {
+                any = true;
+                v.extend(o.iter().cloned());
+            }
+        }
+        v.sort();
+        v.dedup();
+        any.then_some(v)
+    };
+    r.active_owners = union(|x| &x.active_owners);
+    r.all_owners = union(|x| &x.all_owners);
+    Some(r)
+}
+
+/// Partition ids sort numerically.
+fn part_key(p: &str) -> (usize, String) {
+    (p.len(), p.to_string())
+}
