@@ -144,6 +144,7 @@ pub fn audit(opts: &AuditOptions, catalog: &Catalog) -> Result<(Results, Model)>
         run,
         summary: Summary::from_checks(&checks),
         coverage: model.coverage.clone(),
+        consumer: crate::results::ConsumerSummary::of(&model),
         checks,
         waivers,
         attestations,

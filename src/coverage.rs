@@ -387,7 +387,10 @@ fn consumption(m: &Model, detail: &mut Vec<String>) -> Option<bool> {
         }
         Some(r) => match r.hours_since_newest_checkpoint {
             Some(h) if h <= limit_h => {
-                detail.push(format!("the SIEM's checkpoints advance (newest {h} h old)"));
+                detail.push(format!(
+                    "the SIEM's checkpoints advance (newest {} min old)",
+                    (h * 60.0).round()
+                ));
                 Some(true)
             }
             Some(h) => {

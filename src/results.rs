@@ -273,10 +273,79 @@ pub struct Results {
     pub run: Run,
     pub summary: Summary,
     pub coverage: Vec<LogTypeCoverage>,
+    /// The SIEM's consumption per partition, from its checkpoint store (when it was read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consumer: Option<ConsumerSummary>,
     pub checks: Vec<CheckResult>,
     pub waivers: WaiverReport,
     pub attestations: Vec<Attestation>,
     pub config: crate::config::Config,
+}
+
+/// Per partition of the configured hub: the SIEM's checkpoint as its store showed it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ConsumerSummary {
+    pub account: String,
+    pub container: String,
+    pub consumer_group: String,
+    /// `sdk`, `eph` or both (`eph+sdk`); `null` when no checkpoint of the group was found.
+    pub layout: Option<String>,
+    /// `thresholds.max_checkpoint_age_minutes`.
+    pub threshold_minutes: i64,
+    pub partitions: Vec<PartitionState>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PartitionState {
+    pub partition: String,
+    /// Hours from the checkpoint's last write to the collection; `null` without a checkpoint.
+    pub checkpoint_age_hours: Option<f64>,
+    pub sequence_number: Option<i64>,
+    /// The owner holding it now (SDK ownership or EPH lease), when one does.
+    pub owner: Option<String>,
+}
+
+impl ConsumerSummary {
+    /// The summary of a model's checkpoint store; `None` when it was not read.
+    pub fn of(m: &crate::normalize::model::Model) -> Option<ConsumerSummary> {
+        let c = &m.consumer;
+        if !c.configured || c.status != "ok" {
+            return None;
+        }
+        let r = c.configured_reader.as_ref();
+        let ids: Vec<String> = c.partition_ids.clone().unwrap_or_else(|| {
+            r.map(|r| r.checkpoints.iter().map(|k| k.partition.clone()).collect())
+                .unwrap_or_default()
+        });
+        let partitions = ids
+            .iter()
+            .map(|p| {
+                let cp = r.and_then(|r| r.checkpoints.iter().find(|k| &k.partition == p));
+                PartitionState {
+                    partition: p.clone(),
+                    checkpoint_age_hours: cp.and_then(|k| k.hours_since),
+                    sequence_number: cp.and_then(|k| k.sequence_number),
+                    owner: r.and_then(|r| {
+                        r.owners
+                            .iter()
+                            .filter(|o| &o.partition == p && o.active == Some(true))
+                            .filter_map(|o| o.owner_id.clone())
+                            .next()
+                    }),
+                }
+            })
+            .collect();
+        Some(ConsumerSummary {
+            account: c.account.clone().unwrap_or_default(),
+            container: c.container.clone().unwrap_or_default(),
+            consumer_group: m.config.eventhub.consumer_group.clone(),
+            layout: r.map(|r| r.layout.clone()),
+            threshold_minutes: m.config.thresholds.max_checkpoint_age_minutes,
+            partitions,
+        })
+    }
 }
 
 impl Results {

@@ -727,6 +727,8 @@ fn permissions_lists_what_each_kind_needs() {
         "Monitoring Reader",
         "arm.eventhub.metrics",
         "graph.oauth2_permission_grants",
+        "blob.checkpoints",
+        "Storage Blob Data Reader",
     ] {
         assert!(text.contains(needle), "{needle} missing from:\n{text}");
     }
@@ -1426,4 +1428,47 @@ fn only_one_side_is_read_when_asked() {
         .iter()
         .any(|s| s.path_and_query.contains("/providers/")));
     assert!(seen.iter().all(|s| !is_siem(&s.path_and_query)));
+}
+
+/// The checkpoint listing fails closed: forbidden (no Storage Blob Data Reader), throttled past
+/// every retry, or malformed, the consumer checks are `not_assessed`, never `pass`.
+#[test]
+fn checkpoint_listing_faults_give_not_assessed() {
+    let cases = vec![
+        Faults {
+            forbidden_kinds: vec!["blob.checkpoints".into()],
+            ..Faults::default()
+        },
+        Faults {
+            throttle: 30,
+            retry_after: Some("0".into()),
+            only_kinds: vec!["blob.checkpoints".into()],
+            ..Faults::default()
+        },
+        Faults {
+            malformed: 30,
+            only_kinds: vec!["blob.checkpoints".into()],
+            ..Faults::default()
+        },
+    ];
+    for f in cases {
+        let what = format!("{f:?}");
+        let m = start(COMPLIANT, faults(f));
+        let run = collect(&m, FAST, secret_env(&m));
+        assert!(run.out.status.success(), "{what}: {}", run.stderr());
+        let config = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(COMPLIANT)
+            .join("siemproof.toml");
+        let results = audit(&run.bundle, Some(&config));
+        let consumer: Vec<&Value> = results["checks"]
+            .as_array()
+            .expect("checks")
+            .iter()
+            .filter(|c| c["id"].as_str().is_some_and(|i| i.starts_with("CONSUMER-")))
+            .collect();
+        assert_eq!(consumer.len(), 5, "{what}");
+        for c in consumer {
+            assert_eq!(c["status"], "not_assessed", "{what}: {}", c["id"]);
+        }
+    }
 }

@@ -115,7 +115,8 @@ pub fn consumer(input: &mut Input<'_>, eventhub: &EventHub) -> Consumer {
         // its own); one written during the collection is 0 h old.
         let hours = b
             .last_modified
-            .map(|m| ((seen_at - m).num_seconds().max(0) as f64 / 360.0).round() / 10.0);
+            // To a thousandth of an hour (3.6 s): the thresholds are in minutes.
+            .map(|m| ((seen_at - m).num_seconds().max(0) as f64 / 3.6).round() / 1000.0);
         let lm = b.last_modified.map(rfc3339);
         let (layout, ns, hubname, group, partition, is_owner) = match classify(&b.name) {
             Entry::SdkCheckpoint {

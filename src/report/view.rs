@@ -24,6 +24,92 @@ pub struct View<'a> {
     pub evidence_age: Option<String>,
     /// Notes about the bundle no check reads (unknown evidence kinds).
     pub notes: Vec<String>,
+    /// The SIEM's checkpoint age per partition, as bars (inline SVG in the HTML report).
+    pub consumer: Option<ConsumerChart>,
+}
+
+#[derive(Serialize)]
+pub struct ConsumerChart {
+    pub caption: String,
+    /// The SVG's height in px (one row per partition).
+    pub height: usize,
+    /// Where the threshold line sits, in px from the bars' start.
+    pub threshold_x: f64,
+    pub bars: Vec<Bar>,
+}
+
+#[derive(Serialize)]
+pub struct Bar {
+    pub label: String,
+    pub y: usize,
+    /// Width in px (at least 2, so a fresh checkpoint still shows).
+    pub width: f64,
+    /// `ok`, `bad` or `missing`.
+    pub class: String,
+    pub text: String,
+}
+
+/// Bars of checkpoint age: the scale runs to twice the threshold or the oldest age, whichever
+/// is larger, over 360 px, so the threshold line is always inside the chart.
+fn consumer_chart(results: &Results) -> Option<ConsumerChart> {
+    let c = results.consumer.as_ref()?;
+    let limit_h = c.threshold_minutes as f64 / 60.0;
+    let max_h = c
+        .partitions
+        .iter()
+        .filter_map(|p| p.checkpoint_age_hours)
+        .fold(limit_h * 2.0, f64::max)
+        .max(1e-6);
+    const W: f64 = 360.0;
+    let bars = c
+        .partitions
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let (width, class, text) = match p.checkpoint_age_hours {
+                None => (
+                    W,
+                    "missing",
+                    "no checkpoint: no reader holds it".to_string(),
+                ),
+                Some(h) => (
+                    (h / max_h * W).clamp(2.0, W),
+                    if h <= limit_h { "ok" } else { "bad" },
+                    format!(
+                        "{} min{}{}",
+                        (h * 60.0).round(),
+                        p.sequence_number
+                            .map(|s| format!(" · seq {s}"))
+                            .unwrap_or_default(),
+                        p.owner
+                            .as_ref()
+                            .map(|o| format!(" · {o}"))
+                            .unwrap_or_default()
+                    ),
+                ),
+            };
+            Bar {
+                label: format!("partition {}", p.partition),
+                y: i * 22,
+                width: (width * 10.0).round() / 10.0,
+                class: class.into(),
+                text,
+            }
+        })
+        .collect::<Vec<_>>();
+    Some(ConsumerChart {
+        caption: format!(
+            "Checkpoint age per partition of {} / {} ({}, layout {}), when the evidence was collected; the line is the {} min threshold",
+            c.account,
+            c.container,
+            c.consumer_group,
+            c.layout.as_deref().unwrap_or("none found"),
+            c.threshold_minutes
+        ),
+        height: bars.len() * 22 + 4,
+        threshold_x: ((limit_h / max_h * W) * 10.0).round() / 10.0,
+        bars,
+    })
 }
 
 #[derive(Serialize)]
@@ -424,6 +510,7 @@ impl<'a> View<'a> {
                 )
             }),
             notes: results.run.notes.clone(),
+            consumer: consumer_chart(results),
         }
     }
 }
