@@ -56,15 +56,19 @@ fn audit_edited(tenant: &str, edit: impl FnOnce(&mut Bundle)) -> Run {
     }
 }
 
-/// The JSON body of the first response of `kind`.
-fn body<'a>(b: &'a mut Bundle, kind: &str) -> &'a mut Value {
-    let it = b
-        .items
+/// The body of the first response of `kind`.
+fn first<'a>(b: &'a mut Bundle, kind: &str) -> &'a mut Body {
+    b.items
         .iter_mut()
         .find(|i| i.item.kind == kind && i.body.is_some())
-        .unwrap_or_else(|| panic!("no {kind}"));
-    match it.body.as_mut() {
-        Some(Body::Json(v)) => v,
+        .and_then(|i| i.body.as_mut())
+        .unwrap_or_else(|| panic!("no {kind}"))
+}
+
+/// The JSON body of the first response of `kind`.
+fn body<'a>(b: &'a mut Bundle, kind: &str) -> &'a mut Value {
+    match first(b, kind) {
+        Body::Json(v) => v,
         _ => panic!("{kind} is not JSON"),
     }
 }
@@ -474,13 +478,8 @@ fn siem_inputs_that_cannot_exist_fail_and_unknown_event_filters_stay_unknown() {
 
 /// The checkpoint listing as text (the Blob service's XML).
 fn xml<'a>(b: &'a mut Bundle, kind: &str) -> &'a mut String {
-    let it = b
-        .items
-        .iter_mut()
-        .find(|i| i.item.kind == kind && i.body.is_some())
-        .unwrap_or_else(|| panic!("no {kind}"));
-    match it.body.as_mut() {
-        Some(Body::Text(t)) => t,
+    match first(b, kind) {
+        Body::Text(t) => t,
         _ => panic!("{kind} is not text"),
     }
 }

@@ -225,26 +225,8 @@ pub fn consumer(input: &mut Input<'_>, eventhub: &EventHub) -> Consumer {
             (Some(g), true) => Some(g.contains(&r.consumer_group.to_ascii_lowercase())),
             _ => None,
         };
-        r.checkpoints.sort_by_key(|a| part_key(&a.partition));
         r.owners.sort_by_key(|a| part_key(&a.partition));
-        r.missing_partitions = model.partition_ids.as_ref().map(|ids| {
-            ids.iter()
-                .filter(|p| !r.checkpoints.iter().any(|c| &c.partition == *p))
-                .cloned()
-                .collect()
-        });
-        let newest = r
-            .checkpoints
-            .iter()
-            .filter_map(|c| c.hours_since.map(|h| (h, c.last_modified.clone())))
-            .min_by(|a, b| a.0.total_cmp(&b.0));
-        r.hours_since_newest_checkpoint = newest.as_ref().map(|n| n.0);
-        r.newest_checkpoint_at = newest.and_then(|n| n.1);
-        r.hours_since_oldest_checkpoint = r
-            .checkpoints
-            .iter()
-            .filter_map(|c| c.hours_since)
-            .max_by(|a, b| a.total_cmp(b));
+        summarise(r, model.partition_ids.as_deref());
         let owners = |active_only: bool| -> Option<Vec<String>> {
             if r.owners.is_empty() {
                 return None;
@@ -307,6 +289,27 @@ fn merge(readers: &[&Reader], partitions: Option<&[String]>) -> Option<Reader> {
         }
         r.owners.extend(x.owners.iter().cloned());
     }
+    summarise(&mut r, partitions);
+    let union = |f: fn(&Reader) -> &Option<Vec<String>>| -> Option<Vec<String>> {
+        let mut v: Vec<String> = Vec::new();
+        let mut any = false;
+        for x in readers {
+            if let Some(o) = f(x) {
+                any = true;
+                v.extend(o.iter().cloned());
+            }
+        }
+        v.sort();
+        v.dedup();
+        any.then_some(v)
+    };
+    r.active_owners = union(|x| &x.active_owners);
+    r.all_owners = union(|x| &x.all_owners);
+    Some(r)
+}
+
+/// Fills a reader's partition gaps and checkpoint ages from its checkpoints.
+fn summarise(r: &mut Reader, partitions: Option<&[String]>) {
     r.checkpoints.sort_by_key(|a| part_key(&a.partition));
     r.missing_partitions = partitions.map(|ids| {
         ids.iter()
@@ -326,22 +329,6 @@ fn merge(readers: &[&Reader], partitions: Option<&[String]>) -> Option<Reader> {
         .iter()
         .filter_map(|c| c.hours_since)
         .max_by(|a, b| a.total_cmp(b));
-    let union = |f: fn(&Reader) -> &Option<Vec<String>>| -> Option<Vec<String>> {
-        let mut v: Vec<String> = Vec::new();
-        let mut any = false;
-        for x in readers {
-            if let Some(o) = f(x) {
-                any = true;
-                v.extend(o.iter().cloned());
-            }
-        }
-        v.sort();
-        v.dedup();
-        any.then_some(v)
-    };
-    r.active_owners = union(|x| &x.active_owners);
-    r.all_owners = union(|x| &x.all_owners);
-    Some(r)
 }
 
 /// Partition ids sort numerically.

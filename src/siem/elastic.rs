@@ -462,7 +462,13 @@ pub fn inputs(
             let first_stream_vars = on_streams.first().and_then(|st| st.get("vars"));
             let scopes = [first_stream_vars, inp.get("vars"), p.get("vars")];
             let mut binding = Binding::default();
-            let mut log_types: Vec<String> = Vec::new();
+            let mut log_types: Vec<String>;
+            // The guide's log types the enabled streams' datasets carry.
+            let of_datasets: Vec<String> = datasets
+                .iter()
+                .filter_map(|d| log_type_of_dataset(d))
+                .map(str::to_string)
+                .collect();
             if path == "event_hub" {
                 binding.hub = var_str(&scopes, "eventhub");
                 // Unset means the integration's documented default.
@@ -475,12 +481,7 @@ pub fn inputs(
                 }
                 binding.tenant_id = var_str(&scopes, "tenant_id");
                 binding.client_id = var_str(&scopes, "client_id");
-                log_types.extend(
-                    datasets
-                        .iter()
-                        .filter_map(|d| log_type_of_dataset(d))
-                        .map(str::to_string),
-                );
+                log_types = of_datasets.clone();
             } else if path == "o365_api" {
                 binding.tenant_id =
                     var_str(&scopes, "azure_tenant_id").or_else(|| var_str(&scopes, "tenant_id"));
@@ -509,12 +510,7 @@ pub fn inputs(
                 binding.tenant_id =
                     var_str(&scopes, "azure_tenant_id").or_else(|| var_str(&scopes, "tenant_id"));
                 binding.client_id = var_str(&scopes, "client_id");
-                log_types.extend(
-                    datasets
-                        .iter()
-                        .filter_map(|d| log_type_of_dataset(d))
-                        .map(str::to_string),
-                );
+                log_types = of_datasets.clone();
                 if log_types.iter().any(|l| l == "defender_alerts") {
                     log_types.push("mdca_alerts".into());
                 }

@@ -519,10 +519,8 @@ pub fn inputs(
     };
     let freshness = input.config.thresholds.freshness_hours as f64;
     let mut out = Vec::new();
-    let eventhub: Vec<Value> = lists["siem.splunk.eventhub_inputs"]
-        .iter()
-        .map(|e| (*e).clone())
-        .collect();
+    let owned = |kind: &str| -> Vec<Value> { lists[kind].iter().map(|e| (*e).clone()).collect() };
+    let eventhub = owned("siem.splunk.eventhub_inputs");
     for e in &eventhub {
         let name = s(e, &["name"]).unwrap_or_default();
         let account =
@@ -584,10 +582,7 @@ pub fn inputs(
         }
         out.push(x);
     }
-    let o365: Vec<Value> = lists["siem.splunk.o365_inputs"]
-        .iter()
-        .map(|e| (*e).clone())
-        .collect();
+    let o365 = owned("siem.splunk.o365_inputs");
     for e in &o365 {
         let name = s(e, &["name"]).unwrap_or_default();
         let tenant =
