@@ -2,8 +2,9 @@
 //!
 //! Every request, including the token requests azure_identity makes through
 //! [`crate::collect::auth`], passes [`guard`]: GET is the only method allowed, except a POST to
-//! the authority's `/{tenant}/oauth2/v2.0/token` endpoint; a URL naming `listKeys` or
-//! `subscriptions/start` is refused whatever the method. Bearer tokens are attached only for
+//! the authority's `/{tenant}/oauth2/v2.0/token` endpoint and, for a SIEM client whose target
+//! opted in (`event_counts = true`), a POST to exactly its documented search endpoint; a URL
+//! naming `listKeys` or `subscriptions/start` is refused whatever the method. Bearer tokens are attached only for
 //! hosts of the configured cloud. TLS is rustls with the webpki roots plus an optional extra CA
 //! (`--ca-bundle`). `--verbose` prints one line per request: method, URL with query values
 //! redacted except for known harmless parameters, status and milliseconds.

@@ -426,7 +426,9 @@ pub fn permissions_text() -> String {
             k.name, k.purpose, "", k.permission
         ));
     }
-    let mut s = String::from("siemproof collect reads only (GET). Grant its app registration:\n\n");
+    let mut s = String::from(
+        "siemproof collect reads only (GET; a POST only for the token request and, with event_counts = true, the SIEM searches). Grant its app registration:\n\n",
+    );
     for (title, lines) in by_plane {
         s.push_str(title);
         s.push('\n');
