@@ -32,6 +32,42 @@ const TENANTS: &[&str] = &[
 /// is matched against the end of the mutated path.
 const GENUINE: &[(&str, &str, &str, &str)] = &[
     (
+        "CONSUMER-ONE-READER",
+        "drop",
+        "blob.checkpoints.xml.Blob[0]",
+        "fabrikam without QRadar's lease blob: the Elastic pilot is the group's only reader",
+    ),
+    (
+        "CONSUMER-ONE-READER",
+        "no-lease",
+        "blob.checkpoints.xml.Blob[0]",
+        "QRadar's lease lapsed (available): only the Elastic pilot holds the partition",
+    ),
+    (
+        "CONSUMER-ONE-READER",
+        "empty-list",
+        "blob.checkpoints.xml.Blobs",
+        "a first page without QRadar's lease: the Elastic pilot's ownership on page 2 is the only one",
+    ),
+    (
+        "CONSUMER-ONE-READER",
+        "drop",
+        "blob.checkpoints.1.xml.Blob[0]",
+        "fabrikam without the Elastic pilot's ownership blob: QRadar is the group's only reader",
+    ),
+    (
+        "CONSUMER-ONE-READER",
+        "empty-list",
+        "blob.checkpoints.1.xml.Blobs",
+        "a second page without the Elastic pilot's ownership: QRadar is the only reader",
+    ),
+    (
+        "CONSUMER-KNOWN-GROUPS",
+        "empty-list",
+        "blob.checkpoints.1.xml.Blobs",
+        "without the second page, no checkpoint of the deleted qradar-cg group remains",
+    ),
+    (
         "SIEM-INPUT-ENABLED",
         "empty-list",
         "siem.qradar.log_sources.json",
@@ -311,6 +347,75 @@ fn body_mutations(index: usize, label: &str, body: &Value) -> Vec<Mutation> {
     out
 }
 
+/// The spans of every `<tag>…</tag>` in `text`, in order.
+fn spans(text: &str, tag: &str) -> Vec<(usize, usize)> {
+    let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(a) = text[from..].find(&open).map(|i| i + from) {
+        let Some(b) = text[a..].find(&close).map(|i| i + a + close.len()) else {
+            break;
+        };
+        out.push((a, b));
+        from = b;
+    }
+    out
+}
+
+/// Mutations of an XML body (the Blob service's listing): each blob dropped, stripped of its
+/// metadata, of its date or of its lease; every blob removed; the listing cut short.
+fn xml_mutations(index: usize, label: &str, text: &str) -> Vec<Mutation> {
+    let mut out: Vec<Mutation> = Vec::new();
+    let set = |f: Box<dyn Fn(&str) -> String>| -> Box<dyn Fn(&mut Bundle)> {
+        Box::new(move |b: &mut Bundle| {
+            if let Some(Body::Text(t)) = &mut b.items[index].body {
+                *t = f(t);
+            }
+        })
+    };
+    for (i, (a, z)) in spans(text, "Blob").into_iter().enumerate() {
+        let name = format!("{label}.Blob[{i}]");
+        out.push((
+            format!("drop {name}"),
+            set(Box::new(move |t: &str| format!("{}{}", &t[..a], &t[z..]))),
+        ));
+        for (verb, tag, with) in [
+            ("strip-metadata", "Metadata", "<Metadata></Metadata>"),
+            ("no-date", "Last-Modified", ""),
+            (
+                "no-lease",
+                "LeaseState",
+                "<LeaseState>available</LeaseState>",
+            ),
+        ] {
+            let Some((x, y)) = spans(&text[a..z], tag).first().map(|(x, y)| (a + x, a + y)) else {
+                continue;
+            };
+            out.push((
+                format!("{verb} {name}"),
+                set(Box::new(move |t: &str| {
+                    format!("{}{with}{}", &t[..x], &t[y..])
+                })),
+            ));
+        }
+    }
+    if let Some((a, z)) = spans(text, "Blobs").first().copied() {
+        out.push((
+            format!("empty-list {label}.Blobs"),
+            set(Box::new(move |t: &str| {
+                format!("{}<Blobs></Blobs>{}", &t[..a], &t[z..])
+            })),
+        ));
+    }
+    out.push((
+        format!("truncate {label}"),
+        set(Box::new(|t: &str| {
+            t.replace("<NextMarker />", "<NextMarker>2!96!MUTATED</NextMarker>")
+        })),
+    ));
+    out
+}
+
 fn failed(b: &mut Bundle, index: usize, status: u16, code: &str) {
     let it = &mut b.items[index];
     it.body = None;
@@ -396,9 +501,16 @@ fn no_mutation_of_the_evidence_turns_a_verdict_into_a_pass() {
                 .path
                 .clone()
                 .unwrap_or_else(|| format!("{kind}#{index}"));
-            if let Some(Body::Json(v)) = &it.body {
-                mutations.extend(body_mutations(index, &label, v));
-                mutations.extend(item_mutations(index, &label, v.is_array()));
+            match &it.body {
+                Some(Body::Json(v)) => {
+                    mutations.extend(body_mutations(index, &label, v));
+                    mutations.extend(item_mutations(index, &label, v.is_array()));
+                }
+                Some(Body::Text(t)) => {
+                    mutations.extend(xml_mutations(index, &label, t));
+                    mutations.extend(item_mutations(index, &label, false));
+                }
+                None => {}
             }
         }
         for (name, mutate) in &mutations {

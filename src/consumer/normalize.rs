@@ -183,9 +183,12 @@ pub fn consumer(input: &mut Input<'_>, eventhub: &EventHub) -> Consumer {
                 hours_since: hours,
             });
         } else if is_owner {
+            // No `ownerid` key at all is not "relinquished" (that is an empty value): unknown.
             let owner = b.meta("ownerid").map(str::to_string);
-            let active =
-                hours.map(|h| h <= expiry_h && owner.as_deref().is_some_and(|o| !o.is_empty()));
+            let active = match (&owner, hours) {
+                (Some(o), Some(h)) => Some(h <= expiry_h && !o.is_empty()),
+                _ => None,
+            };
             r.owners.push(Owner {
                 partition,
                 owner_id: owner,
@@ -228,7 +231,13 @@ pub fn consumer(input: &mut Input<'_>, eventhub: &EventHub) -> Consumer {
         r.owners.sort_by_key(|a| part_key(&a.partition));
         summarise(r, model.partition_ids.as_deref());
         let owners = |active_only: bool| -> Option<Vec<String>> {
-            if r.owners.is_empty() {
+            // No ownership shown, or one whose state or holder cannot be read (a held lease
+            // without OWNINGHOST): the owners are unknown.
+            let unreadable = |o: &Owner| {
+                o.active.is_none()
+                    || (o.active == Some(true) && o.owner_id.as_deref().is_none_or(str::is_empty))
+            };
+            if r.owners.is_empty() || (active_only && r.owners.iter().any(unreadable)) {
                 return None;
             }
             let mut v: Vec<String> = r
@@ -290,13 +299,19 @@ fn merge(readers: &[&Reader], partitions: Option<&[String]>) -> Option<Reader> {
         r.owners.extend(x.owners.iter().cloned());
     }
     summarise(&mut r, partitions);
+    // Owners of several layouts: unknown as soon as one layout's owners are (a reader that
+    // shows ownership it cannot name may be the second reader).
     let union = |f: fn(&Reader) -> &Option<Vec<String>>| -> Option<Vec<String>> {
         let mut v: Vec<String> = Vec::new();
         let mut any = false;
         for x in readers {
-            if let Some(o) = f(x) {
-                any = true;
-                v.extend(o.iter().cloned());
+            match f(x) {
+                Some(o) => {
+                    any = true;
+                    v.extend(o.iter().cloned());
+                }
+                None if !x.owners.is_empty() => return None,
+                None => {}
             }
         }
         v.sort();
