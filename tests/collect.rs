@@ -1314,6 +1314,27 @@ fn a_siem_that_hangs_does_not_hold_up_the_microsoft_collection() {
     );
 }
 
+/// Collects `tenant` from a mock with faults `f`, then audits the bundle with the tenant's config.
+fn collect_and_audit(tenant: &str, f: Faults, what: &str) -> Value {
+    let m = start(tenant, faults(f));
+    let run = collect(&m, FAST, secret_env(&m));
+    assert!(run.out.status.success(), "{what}: {}", run.stderr());
+    let config = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(tenant)
+        .join("siemproof.toml");
+    audit(&run.bundle, Some(&config))
+}
+
+/// The results of one check family (by id prefix).
+fn family<'a>(results: &'a Value, prefix: &str) -> Vec<&'a Value> {
+    results["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter(|c| c["id"].as_str().is_some_and(|i| i.starts_with(prefix)))
+        .collect()
+}
+
 /// SIEM faults fail closed: a forbidden Splunk listing, an Elastic policy listing that stays
 /// malformed, a Splunk API throttled past every retry. The SIEM checks are then never `pass`
 /// and `in_siem` is unknown, while the Microsoft side is unaffected.
@@ -1347,19 +1368,8 @@ fn siem_faults_give_not_assessed_never_pass() {
     ];
     for (tenant, f) in cases {
         let what = format!("{tenant} with {f:?}");
-        let m = start(tenant, faults(f));
-        let run = collect(&m, FAST, secret_env(&m));
-        assert!(run.out.status.success(), "{what}: {}", run.stderr());
-        let config = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join(tenant)
-            .join("siemproof.toml");
-        let results = audit(&run.bundle, Some(&config));
-        let siem: Vec<&Value> = results["checks"]
-            .as_array()
-            .expect("checks")
-            .iter()
-            .filter(|c| c["id"].as_str().is_some_and(|i| i.starts_with("SIEM-")))
-            .collect();
+        let results = collect_and_audit(tenant, f, &what);
+        let siem = family(&results, "SIEM-");
         assert!(siem.len() >= 12, "{what}");
         for c in &siem {
             assert!(
@@ -1453,19 +1463,8 @@ fn checkpoint_listing_faults_give_not_assessed() {
     ];
     for f in cases {
         let what = format!("{f:?}");
-        let m = start(COMPLIANT, faults(f));
-        let run = collect(&m, FAST, secret_env(&m));
-        assert!(run.out.status.success(), "{what}: {}", run.stderr());
-        let config = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join(COMPLIANT)
-            .join("siemproof.toml");
-        let results = audit(&run.bundle, Some(&config));
-        let consumer: Vec<&Value> = results["checks"]
-            .as_array()
-            .expect("checks")
-            .iter()
-            .filter(|c| c["id"].as_str().is_some_and(|i| i.starts_with("CONSUMER-")))
-            .collect();
+        let results = collect_and_audit(COMPLIANT, f, &what);
+        let consumer = family(&results, "CONSUMER-");
         assert_eq!(consumer.len(), 5, "{what}");
         for c in consumer {
             assert_eq!(c["status"], "not_assessed", "{what}: {}", c["id"]);

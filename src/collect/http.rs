@@ -210,13 +210,9 @@ impl Http {
         let search_post = method.eq_ignore_ascii_case("POST")
             && !self.search_posts.is_empty()
             && self.search_posts.contains(&post_key(url));
-        if !search_post {
-            guard(method, url, &self.authority_host).map_err(SendError::Refused)?;
-        } else if url.to_ascii_lowercase().contains("listkeys") {
-            return Err(SendError::Refused(Refused::WriteAction {
-                url: redact_url(url),
-            }));
-        }
+        // An admitted search POST still passes the guard's write-action rules (as a read).
+        let as_method = if search_post { "GET" } else { method };
+        guard(as_method, url, &self.authority_host).map_err(SendError::Refused)?;
         if !url.starts_with("https://") && !is_local_identity_endpoint(url) {
             return Err(SendError::Insecure(redact_url(url)));
         }

@@ -24,6 +24,10 @@ pub struct Consumer {
     pub layouts: Option<Vec<String>>,
     /// Blob names no known layout explains (at most 20 shown).
     pub unknown_blobs: Vec<String>,
+    /// Some blobs cannot be tied to a reader's group (an unknown layout, a lease at the
+    /// container root): the absence of the SIEM's checkpoints, or of a second reader, is then
+    /// not proven.
+    pub unattributed: bool,
     /// Partition ids of the configured hub (from ARM); `null` when unknown.
     pub partition_ids: Option<Vec<String>>,
     /// The consumer groups of the configured hub (from ARM); `null` when unknown.

@@ -98,13 +98,11 @@ pub fn consumer(input: &mut Input<'_>, eventhub: &EventHub) -> Consumer {
     let t = &cfg.thresholds;
     let expiry_h = t.ownership_expiry_minutes as f64 / 60.0;
     let eh = &cfg.eventhub;
-    let suffix = crate::cloud::CloudEndpoints::resolve(cfg)
-        .map(|e| e.eventhub_suffix)
-        .unwrap_or_default();
-    let fqdn = format!("{}.{}", eh.namespace, suffix).to_ascii_lowercase();
+    // SDK blobs name the namespace by its FQDN; its first label is the namespace's name.
     let ns_matches = |ns: &str| {
-        let ns = ns.to_ascii_lowercase();
-        ns == fqdn || ns.split('.').next() == Some(eh.namespace.to_ascii_lowercase().as_str())
+        ns.split('.')
+            .next()
+            .is_some_and(|n| n.eq_ignore_ascii_case(&eh.namespace))
     };
     let mut readers: BTreeMap<(String, String, String, String), Reader> = BTreeMap::new();
     let mut layouts = std::collections::BTreeSet::new();
@@ -116,7 +114,12 @@ pub fn consumer(input: &mut Input<'_>, eventhub: &EventHub) -> Consumer {
         let hours = b
             .last_modified
             // To a thousandth of an hour (3.6 s): the thresholds are in minutes.
-            .map(|m| ((seen_at - m).num_seconds().max(0) as f64 / 3.6).round() / 1000.0);
+            // A write up to 5 min after the collection started is the collection's own time;
+            // a later one (a skewed or edited date) is no age at all.
+            .and_then(|m| {
+                let secs = (seen_at - m).num_seconds();
+                (secs >= -300).then(|| (secs.max(0) as f64 / 3.6).round() / 1000.0)
+            });
         let lm = b.last_modified.map(rfc3339);
         let (layout, ns, hubname, group, partition, is_owner) = match classify(&b.name) {
             Entry::SdkCheckpoint {
@@ -144,6 +147,7 @@ pub fn consumer(input: &mut Input<'_>, eventhub: &EventHub) -> Consumer {
             ),
             Entry::Unknown => {
                 layouts.insert("unknown");
+                model.unattributed = true;
                 if model.unknown_blobs.len() < 20 {
                     model.unknown_blobs.push(b.name.clone());
                 }
@@ -221,9 +225,13 @@ pub fn consumer(input: &mut Input<'_>, eventhub: &EventHub) -> Consumer {
             .is_some_and(|h| h.eq_ignore_ascii_case(&eh.hub))
             && r.namespace.as_deref().is_none_or(ns_matches);
         let group_known = r.consumer_group != "(not in the layout)";
+        // A lease that names no group (Go `eph` at the container root) cannot be tied to the
+        // SIEM's group: it is nobody's checkpoint for certain, and it leaves the verdicts open.
         r.is_configured =
-            (of_hub && group_known && r.consumer_group.eq_ignore_ascii_case(&eh.consumer_group))
-                || (!group_known && r.layout == "eph");
+            of_hub && group_known && r.consumer_group.eq_ignore_ascii_case(&eh.consumer_group);
+        if !group_known {
+            model.unattributed = true;
+        }
         r.group_exists = match (&groups_lower, of_hub && group_known) {
             (Some(g), true) => Some(g.contains(&r.consumer_group.to_ascii_lowercase())),
             _ => None,

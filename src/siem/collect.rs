@@ -68,13 +68,9 @@ fn read_credential(t: &SiemTarget) -> Result<Credential, String> {
     let value = match (&t.credential_env, &t.credential_file) {
         (Some(name), _) => std::env::var(name)
             .map_err(|_| format!("environment variable {name} (siem credential_env) is not set"))?,
-        (None, Some(path)) => std::fs::read_to_string(path).map_err(|e| {
-            format!(
-                "{}: cannot read the SIEM credential: {}",
-                path.display(),
-                e.kind()
-            )
-        })?,
+        // Bounded like every input file; the error names the file, never its content.
+        (None, Some(path)) => crate::files::read_text_bounded(path)
+            .map_err(|_| format!("{}: cannot read the SIEM credential", path.display()))?,
         (None, None) => return Err("no credential_env or credential_file".into()),
     };
     let value = value.trim().to_string();
@@ -375,61 +371,46 @@ async fn qradar_list(
         ];
         let resp = send_retrying(http, "GET", url, &headers, None, opts).await;
         let mut rec = record(kind, &label, url, page as u32);
-        match resp {
-            Err(e) => {
-                rec.error = Some(transport_error(&e));
-                out.push(rec);
-                break;
-            }
-            Ok(r) if !(200..300).contains(&r.status) => {
-                rec.status = Some(r.status);
-                rec.error = Some(qradar_error(r.status, &r.body));
-                out.push(rec);
-                break;
-            }
-            Ok(r) => {
-                rec.status = Some(r.status);
-                let content_range = r
-                    .headers
-                    .get("content-range")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string);
-                if let Some(cr) = &content_range {
-                    rec.headers.insert("Content-Range".into(), cr.clone());
-                }
-                match serde_json::from_slice::<Value>(&r.body) {
-                    Ok(mut v) if v.is_array() => {
-                        if kind.name == "siem.qradar.log_sources" {
-                            let removed = scrub_log_sources(&mut v);
-                            if removed > 0 {
-                                rec.headers.insert(
-                                    "siemproof-removed".into(),
-                                    format!("{removed} secret protocol parameter value(s)"),
-                                );
-                            }
-                        }
-                        rec.body = Some(serde_json::to_vec_pretty(&v).unwrap_or_default());
-                    }
-                    _ => {
-                        rec.error = Some(ItemError {
-                            code: "MalformedJson".into(),
-                            message: "the SIEM answered 2xx with a body that is not a JSON list"
-                                .into(),
-                        });
-                    }
-                }
-                let more = rec.error.is_none()
-                    && content_range
-                        .as_deref()
-                        .and_then(crate::evidence::content_range)
-                        .is_some_and(|(_, last, total)| last + 1 < total);
-                out.push(rec);
-                if !more {
-                    break;
-                }
-                start += QRADAR_PAGE;
-            }
+        let Some(r) = answered(&mut rec, resp, qradar_error) else {
+            out.push(rec);
+            break;
+        };
+        let content_range = r
+            .headers
+            .get("content-range")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        if let Some(cr) = &content_range {
+            rec.headers.insert("Content-Range".into(), cr.clone());
         }
+        match serde_json::from_slice::<Value>(&r.body) {
+            Ok(mut v) if v.is_array() => {
+                if kind.name == "siem.qradar.log_sources" {
+                    let removed = scrub_log_sources(&mut v);
+                    if removed > 0 {
+                        rec.headers.insert(
+                            "siemproof-removed".into(),
+                            format!("{removed} secret protocol parameter value(s)"),
+                        );
+                    }
+                }
+                rec.body = Some(serde_json::to_vec_pretty(&v).unwrap_or_default());
+            }
+            _ => malformed(
+                &mut rec,
+                "the SIEM answered 2xx with a body that is not a JSON list",
+            ),
+        }
+        let more = rec.error.is_none()
+            && content_range
+                .as_deref()
+                .and_then(crate::evidence::content_range)
+                .is_some_and(|(_, last, total)| last + 1 < total);
+        out.push(rec);
+        if !more {
+            break;
+        }
+        start += QRADAR_PAGE;
     }
     out
 }
@@ -492,6 +473,38 @@ pub(crate) fn transport_error(e: &SendError) -> ItemError {
         code: code.into(),
         message: e.to_string(),
     }
+}
+
+/// Files a request's outcome into `rec`: a transport failure, or a non-2xx answer read through
+/// the SIEM's own error shape, becomes its error; a 2xx answer is returned for its body.
+pub(crate) fn answered(
+    rec: &mut Record,
+    resp: Result<crate::collect::http::Response, SendError>,
+    error: fn(u16, &[u8]) -> ItemError,
+) -> Option<crate::collect::http::Response> {
+    match resp {
+        Err(e) => {
+            rec.error = Some(transport_error(&e));
+            None
+        }
+        Ok(r) => {
+            rec.status = Some(r.status);
+            if (200..300).contains(&r.status) {
+                Some(r)
+            } else {
+                rec.error = Some(error(r.status, &r.body));
+                None
+            }
+        }
+    }
+}
+
+/// Marks `rec` as a 2xx answer whose body is not the documented shape.
+pub(crate) fn malformed(rec: &mut Record, message: &str) {
+    rec.error = Some(ItemError {
+        code: "MalformedJson".into(),
+        message: message.into(),
+    });
 }
 
 /// A record for one request of a SIEM kind, to be filled with its outcome.
@@ -647,23 +660,12 @@ async fn ariel(
         });
         r
     };
-    let created = match send_retrying(http, "POST", &url, &headers, None, opts).await {
-        Err(e) => {
-            rec.error = Some(transport_error(&e));
-            return vec![rec];
-        }
-        Ok(r) if !(200..300).contains(&r.status) => {
-            rec.status = Some(r.status);
-            rec.error = Some(qradar_error(r.status, &r.body));
-            return vec![rec];
-        }
-        Ok(r) => {
-            rec.status = Some(r.status);
-            let v: Option<Value> = serde_json::from_slice(&r.body).ok();
-            rec.body = Some(r.body);
-            v
-        }
+    let resp = send_retrying(http, "POST", &url, &headers, None, opts).await;
+    let Some(r) = answered(&mut rec, resp, qradar_error) else {
+        return vec![rec];
     };
+    let created: Option<Value> = serde_json::from_slice(&r.body).ok();
+    rec.body = Some(r.body);
     let Some(id) = created
         .as_ref()
         .and_then(|v| v.get("search_id"))
@@ -728,23 +730,11 @@ async fn ariel(
     }
     let results_url = format!("{base}/api/ariel/searches/{id}/results");
     let mut res = record(results_kind, &label, &results_url, 0);
-    match send_retrying(http, "GET", &results_url, &headers, None, opts).await {
-        Err(e) => res.error = Some(transport_error(&e)),
-        Ok(r) if !(200..300).contains(&r.status) => {
-            res.status = Some(r.status);
-            res.error = Some(qradar_error(r.status, &r.body));
-        }
-        Ok(r) => {
-            res.status = Some(r.status);
-            match serde_json::from_slice::<Value>(&r.body) {
-                Ok(v) if v.get("events").is_some_and(Value::is_array) => res.body = Some(r.body),
-                _ => {
-                    res.error = Some(ItemError {
-                        code: "MalformedJson".into(),
-                        message: "the Ariel results have no `events` list".into(),
-                    })
-                }
-            }
+    let resp = send_retrying(http, "GET", &results_url, &headers, None, opts).await;
+    if let Some(r) = answered(&mut res, resp, qradar_error) {
+        match serde_json::from_slice::<Value>(&r.body) {
+            Ok(v) if v.get("events").is_some_and(Value::is_array) => res.body = Some(r.body),
+            _ => malformed(&mut res, "the Ariel results have no `events` list"),
         }
     }
     vec![rec, res]

@@ -15,8 +15,8 @@ use chrono::{TimeZone, Utc};
 use serde_json::Value;
 
 use super::collect::{
-    is_secret_parameter, record, send_retrying, transport_error, url_for, Credential, SiemOptions,
-    MAX_PAGES,
+    answered, is_secret_parameter, malformed, record, send_retrying, url_for, Credential,
+    SiemOptions, MAX_PAGES,
 };
 use super::config::SiemTarget;
 use super::model::{Binding, SiemInput, SiemProduct};
@@ -32,8 +32,6 @@ pub const PACKAGES: &[&str] = &["azure", "o365", "m365_defender"];
 
 /// The kinds an Elastic target's inputs are read from (the state of `siem.inputs`).
 pub const INPUT_KINDS: &[&str] = &["siem.elastic.package_policies"];
-
-const PAGE_SIZE: i64 = 100;
 
 /// Kibana's `{statusCode, error, message}` or Elasticsearch's `{error: {type, reason}, status}`.
 fn elastic_error(status: u16, body: &[u8]) -> ItemError {
@@ -57,6 +55,15 @@ fn scrub_vars(v: &mut Value) -> usize {
     match v {
         Value::Object(o) => {
             for (k, val) in o.iter_mut() {
+                // The compiled agent config repeats every var, secrets in clear text where the
+                // Kibana has no secret storage; siemproof reads only `vars`.
+                if k == "compiled_input" || k == "compiled_stream" {
+                    if !val.is_null() {
+                        *val = Value::String("[removed by siemproof: compiled config]".into());
+                        n += 1;
+                    }
+                    continue;
+                }
                 if k == "vars" {
                     if let Some(vars) = val.as_object_mut() {
                         for (name, var) in vars.iter_mut() {
@@ -114,33 +121,24 @@ async fn get(
 ) -> (Record, Option<Value>) {
     let mut parsed = None;
     let url = rec.url.clone();
-    match send_retrying(http, "GET", &url, &headers(cred), None, opts).await {
-        Err(e) => rec.error = Some(transport_error(&e)),
-        Ok(r) if !(200..300).contains(&r.status) => {
-            rec.status = Some(r.status);
-            rec.error = Some(elastic_error(r.status, &r.body));
-        }
-        Ok(r) => {
-            rec.status = Some(r.status);
-            match serde_json::from_slice::<Value>(&r.body) {
-                Ok(mut v) if v.get(expect).is_some() => {
-                    let removed = scrub_vars(&mut v);
-                    if removed > 0 {
-                        rec.headers.insert(
-                            "siemproof-removed".into(),
-                            format!("{removed} secret var value(s)"),
-                        );
-                    }
-                    rec.body = Some(serde_json::to_vec_pretty(&v).unwrap_or_default());
-                    parsed = Some(v);
+    let resp = send_retrying(http, "GET", &url, &headers(cred), None, opts).await;
+    if let Some(r) = answered(&mut rec, resp, elastic_error) {
+        match serde_json::from_slice::<Value>(&r.body) {
+            Ok(mut v) if v.get(expect).is_some() => {
+                let removed = scrub_vars(&mut v);
+                if removed > 0 {
+                    rec.headers.insert(
+                        "siemproof-removed".into(),
+                        format!("{removed} secret var value(s)"),
+                    );
                 }
-                _ => {
-                    rec.error = Some(ItemError {
-                        code: "MalformedJson".into(),
-                        message: format!("Elastic answered 2xx with a body that has no `{expect}`"),
-                    })
-                }
+                rec.body = Some(serde_json::to_vec_pretty(&v).unwrap_or_default());
+                parsed = Some(v);
             }
+            _ => malformed(
+                &mut rec,
+                &format!("Elastic answered 2xx with a body that has no `{expect}`"),
+            ),
         }
     }
     (rec, parsed)
@@ -204,7 +202,9 @@ pub(crate) async fn collect(
         }
         seen += items.len() as i64;
         let total = i(&v, &["total"]).unwrap_or(0);
-        if items.is_empty() || seen >= total || (items.len() as i64) < PAGE_SIZE.min(total) {
+        // A server may cap perPage below what was asked: follow pages until `total` is reached
+        // (a short page is not the end; the evidence check compares against `total` too).
+        if items.is_empty() || seen >= total {
             break;
         }
     }
@@ -240,6 +240,18 @@ fn var<'a>(vars: Option<&'a Value>, name: &str) -> Option<&'a Value> {
         None if v.is_object() => None,
         None => Some(v),
     }
+}
+
+/// Whether a scope declares the var but leaves it unset (`{"type": "text"}` or a null value):
+/// then the integration's documented default applies. A var no scope names is unknown.
+fn declared_unset(scopes: &[Option<&Value>], name: &str) -> bool {
+    let declared = scopes
+        .iter()
+        .any(|vars| vars.and_then(|v| v.get(name)).is_some());
+    declared
+        && scopes
+            .iter()
+            .all(|vars| var(*vars, name).is_none_or(|x| x.is_null() || x.as_str() == Some("")))
 }
 
 fn var_str(scopes: &[Option<&Value>], name: &str) -> Option<String> {
@@ -463,6 +475,7 @@ pub fn inputs(
             let scopes = [first_stream_vars, inp.get("vars"), p.get("vars")];
             let mut binding = Binding::default();
             let mut log_types: Vec<String>;
+            let mut known = true;
             // The guide's log types the enabled streams' datasets carry.
             let of_datasets: Vec<String> = datasets
                 .iter()
@@ -472,8 +485,11 @@ pub fn inputs(
             if path == "event_hub" {
                 binding.hub = var_str(&scopes, "eventhub");
                 // Unset means the integration's documented default.
-                binding.consumer_group =
-                    Some(var_str(&scopes, "consumer_group").unwrap_or_else(|| "$Default".into()));
+                // Declared but unset means the integration's documented default [E1]; a policy
+                // that does not name the var at all leaves the group unknown.
+                binding.consumer_group = var_str(&scopes, "consumer_group").or_else(|| {
+                    declared_unset(&scopes, "consumer_group").then(|| "$Default".to_string())
+                });
                 binding.namespace = var_str(&scopes, "eventhub_namespace")
                     .map(|n| n.trim_end_matches(".servicebus.windows.net").to_string());
                 if binding.namespace.is_none() {
@@ -487,8 +503,10 @@ pub fn inputs(
                     var_str(&scopes, "azure_tenant_id").or_else(|| var_str(&scopes, "tenant_id"));
                 binding.client_id = var_str(&scopes, "client_id");
                 // Unset means the integration's default: all five content types [E2].
+                // Declared but unset means the default, all five content types [E2]; not
+                // named at all, they are unknown.
                 binding.content_types = content_types(&scopes).or_else(|| {
-                    Some(
+                    declared_unset(&scopes, "content_types").then(|| {
                         [
                             "Audit.AzureActiveDirectory",
                             "Audit.Exchange",
@@ -498,14 +516,15 @@ pub fn inputs(
                         ]
                         .iter()
                         .map(|c| c.to_string())
-                        .collect(),
-                    )
+                        .collect()
+                    })
                 });
                 log_types = binding
                     .content_types
                     .as_deref()
                     .map(super::normalize::log_types_of_content)
                     .unwrap_or_default();
+                known = binding.content_types.is_some();
             } else {
                 binding.tenant_id =
                     var_str(&scopes, "azure_tenant_id").or_else(|| var_str(&scopes, "tenant_id"));
@@ -551,7 +570,7 @@ pub fn inputs(
                 health_messages: messages.clone(),
                 last_event_at: last.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
                 hours_since_last_event: last.map(|t| input.hours_since(t)),
-                log_types_known: path != "event_hub" || !datasets.is_empty(),
+                log_types_known: known && (path != "event_hub" || !datasets.is_empty()),
                 log_types,
                 binding,
                 ..SiemInput::default()
@@ -582,6 +601,24 @@ mod tests {
         let text = v.to_string();
         assert!(!text.contains("abc") && !text.contains("s3cr3t"));
         assert!(text.contains("ref1") && text.contains("insights-logs"));
+    }
+
+    #[test]
+    fn compiled_config_is_removed() {
+        let mut v = json!({"items": [{"inputs": [{"compiled_input": {"connection_string": "Endpoint=sb://x;SharedAccessKey=abc"},
+            "streams": [{"compiled_stream": {"storage_account_key": "a2V5"}}]}]}]});
+        assert_eq!(scrub_vars(&mut v), 2);
+        assert!(!v.to_string().contains("abc") && !v.to_string().contains("a2V5"));
+    }
+
+    #[test]
+    fn a_default_applies_only_to_a_declared_unset_var() {
+        let unset = json!({"consumer_group": {"type": "text"}});
+        assert!(declared_unset(&[Some(&unset)], "consumer_group"));
+        let absent = json!({"eventhub": {"value": "h"}});
+        assert!(!declared_unset(&[Some(&absent)], "consumer_group"));
+        let set = json!({"consumer_group": {"value": "elastic-cg"}});
+        assert!(!declared_unset(&[Some(&set)], "consumer_group"));
     }
 
     #[test]

@@ -16,8 +16,8 @@ use chrono::{TimeZone, Utc};
 use serde_json::{json, Value};
 
 use super::collect::{
-    failure, is_secret_parameter, looks_like_json_lines, record, send_retrying, transport_error,
-    url_for, Credential, SiemOptions, MAX_PAGES,
+    answered, failure, is_secret_parameter, looks_like_json_lines, malformed, record,
+    send_retrying, url_for, Credential, SiemOptions, MAX_PAGES,
 };
 use super::config::SiemTarget;
 use super::model::{Binding, Delivery, SiemInput, SiemProduct};
@@ -62,8 +62,8 @@ pub const SEARCHES: &[(&str, &str)] = &[
         "search index=* sourcetype=o365:management:activity | eval Workload=if(like(Operation, \"Dlp%\"), \"DLP\", Workload) | stats latest(_time) as last count by Workload",
     ),
     (
-        "input_errors",
-        "search index=_internal (source=*mscs_azure_event_hub* OR source=*splunk_ta_o365*) log_level=ERROR | stats count latest(_time) as last by source",
+        "input_logs",
+        "search index=_internal (source=*mscs_azure_event_hub* OR source=*splunk_ta_o365*) | stats count as count count(eval(log_level=\"ERROR\")) as errors latest(_time) as last by source",
     ),
 ];
 
@@ -134,42 +134,33 @@ async fn list(
             format!("{base_url}&offset={offset}")
         };
         let mut rec = record(kind, &label, &url, page);
-        match send_retrying(http, "GET", &url, &headers(cred), None, opts).await {
-            Err(e) => rec.error = Some(transport_error(&e)),
-            Ok(r) if !(200..300).contains(&r.status) => {
-                rec.status = Some(r.status);
-                rec.error = Some(splunk_error(r.status, &r.body));
-            }
-            Ok(r) => {
-                rec.status = Some(r.status);
-                match serde_json::from_slice::<Value>(&r.body) {
-                    Ok(mut v) if v.get("entry").is_some_and(Value::is_array) => {
-                        let removed = scrub_entries(&mut v);
-                        if removed > 0 {
-                            rec.headers.insert(
-                                "siemproof-removed".into(),
-                                format!("{removed} secret field value(s)"),
-                            );
-                        }
-                        let total = raw::i(&v, &["paging", "total"]);
-                        let got = v["entry"].as_array().map(Vec::len).unwrap_or(0) as i64;
-                        rec.body = Some(serde_json::to_vec_pretty(&v).unwrap_or_default());
-                        out.push(rec);
-                        match total {
-                            Some(total) if got > 0 && offset + got < total => {
-                                offset += got;
-                                continue;
-                            }
-                            _ => break,
-                        }
+        let resp = send_retrying(http, "GET", &url, &headers(cred), None, opts).await;
+        if let Some(r) = answered(&mut rec, resp, splunk_error) {
+            match serde_json::from_slice::<Value>(&r.body) {
+                Ok(mut v) if v.get("entry").is_some_and(Value::is_array) => {
+                    let removed = scrub_entries(&mut v);
+                    if removed > 0 {
+                        rec.headers.insert(
+                            "siemproof-removed".into(),
+                            format!("{removed} secret field value(s)"),
+                        );
                     }
-                    _ => rec.error = Some(ItemError {
-                        code: "MalformedJson".into(),
-                        message:
-                            "Splunk answered 2xx with a body that is not a JSON feed with `entry`"
-                                .into(),
-                    }),
+                    let total = raw::i(&v, &["paging", "total"]);
+                    let got = v["entry"].as_array().map(Vec::len).unwrap_or(0) as i64;
+                    rec.body = Some(serde_json::to_vec_pretty(&v).unwrap_or_default());
+                    out.push(rec);
+                    match total {
+                        Some(total) if got > 0 && offset + got < total => {
+                            offset += got;
+                            continue;
+                        }
+                        _ => break,
+                    }
                 }
+                _ => malformed(
+                    &mut rec,
+                    "Splunk answered 2xx with a body that is not a JSON feed with `entry`",
+                ),
             }
         }
         out.push(rec);
@@ -245,29 +236,20 @@ async fn search(
         "Content-Type".into(),
         "application/x-www-form-urlencoded".into(),
     ));
-    match send_retrying(http, "POST", &url, &h, Some(form.into_bytes()), opts).await {
-        Err(e) => rec.error = Some(transport_error(&e)),
-        Ok(r) if !(200..300).contains(&r.status) => {
-            rec.status = Some(r.status);
-            rec.error = Some(splunk_error(r.status, &r.body));
-        }
-        Ok(r) => {
-            rec.status = Some(r.status);
-            match transcode_export(&r.body) {
-                Some(v) => {
-                    rec.headers.insert(
-                        "siemproof-transcoded".into(),
-                        "export stream (one JSON object per line) → {results, messages}".into(),
-                    );
-                    rec.body = Some(serde_json::to_vec_pretty(&v).unwrap_or_default());
-                }
-                None => {
-                    rec.error = Some(ItemError {
-                        code: "MalformedJson".into(),
-                        message: "the export search answered 2xx with a body that is not Splunk's JSON results stream".into(),
-                    })
-                }
+    let resp = send_retrying(http, "POST", &url, &h, Some(form.into_bytes()), opts).await;
+    if let Some(r) = answered(&mut rec, resp, splunk_error) {
+        match transcode_export(&r.body) {
+            Some(v) => {
+                rec.headers.insert(
+                    "siemproof-transcoded".into(),
+                    "export stream (one JSON object per line) → {results, messages}".into(),
+                );
+                rec.body = Some(serde_json::to_vec_pretty(&v).unwrap_or_default());
             }
+            None => malformed(
+                &mut rec,
+                "the export search answered 2xx with a body that is not Splunk's JSON results stream",
+            ),
         }
     }
     rec
@@ -415,7 +397,12 @@ fn row_time(r: &Value) -> Option<chrono::DateTime<Utc>> {
 }
 
 fn row_count(r: &Value) -> Option<i64> {
-    match r.get("count")? {
+    row_number(r, "count")
+}
+
+/// A numeric column of a result row (Splunk writes numbers as strings).
+fn row_number(r: &Value, key: &str) -> Option<i64> {
+    match r.get(key)? {
         Value::String(x) => x.trim().parse().ok(),
         Value::Number(n) => n.as_i64(),
         _ => None,
@@ -506,7 +493,7 @@ pub fn inputs(
         Some(Searches {
             tstats: search_rows(input, &label, "tstats"),
             workloads: search_rows(input, &label, "o365_workloads"),
-            errors: search_rows(input, &label, "input_errors"),
+            errors: search_rows(input, &label, "input_logs"),
         })
     } else {
         None
@@ -668,31 +655,52 @@ fn base_input(label: &str, name: &str, path: &str, e: &Value, app: &str) -> Siem
     }
 }
 
-/// Health from the `_internal` ERROR counts: an input whose log file has errors in the
-/// window is in error; none is ok (the search covered every add-on log).
+/// Health from the add-on's own log lines in `_internal` over the window: the input's log file
+/// (`…_<input name>.log`) must have logged (proof that it ran), and any ERROR line makes it
+/// `error`. An input without a log line in the window is `unknown`: silence proves nothing.
 fn health_from_errors(x: &mut SiemInput, rows: Option<&[&Value]>, name: &str) {
     x.health_messages.clear();
     let Some(rows) = rows else {
         x.health_messages
-            .push("the _internal error search could not be read".into());
+            .push("the _internal log search could not be read".into());
         return;
     };
     if x.enabled == Some(false) {
         return;
     }
-    let needle = name.to_ascii_lowercase();
+    let suffix = format!("_{}.log", name.to_ascii_lowercase());
     let mine: Vec<&&Value> = rows
         .iter()
-        .filter(|r| s(r, &["source"]).is_some_and(|src| src.to_ascii_lowercase().contains(&needle)))
+        .filter(|r| {
+            s(r, &["source"]).is_some_and(|src| src.to_ascii_lowercase().ends_with(&suffix))
+        })
         .collect();
-    let errors: i64 = mine.iter().filter_map(|r| row_count(r)).sum();
-    x.health_raw = Some(format!("{errors} ERROR line(s) in _internal"));
+    let lines: i64 = mine.iter().filter_map(|r| row_count(r)).sum();
+    if lines == 0 {
+        x.health_messages.push(format!(
+            "no log line of this input (a file ending in {suffix}) in _internal within the window: it has not run, or its log is elsewhere"
+        ));
+        return;
+    }
+    // A row without the errors column cannot show there were none.
+    let Some(errors) = mine
+        .iter()
+        .map(|r| row_number(r, "errors"))
+        .sum::<Option<i64>>()
+    else {
+        x.health_messages
+            .push("the _internal log search has no errors column".into());
+        return;
+    };
+    x.health_raw = Some(format!(
+        "{errors} ERROR of {lines} log line(s) in _internal"
+    ));
     x.health = if errors > 0 { "error" } else { "ok" }.into();
     for r in mine {
         if let Some(src) = s(r, &["source"]) {
             x.health_messages.push(format!(
-                "ERROR lines in {src}: {}",
-                row_count(r).unwrap_or(0)
+                "{src}: {} ERROR line(s)",
+                row_number(r, "errors").unwrap_or(0)
             ));
         }
     }
@@ -701,6 +709,32 @@ fn health_from_errors(x: &mut SiemInput, rows: Option<&[&Value]>, name: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn health_needs_the_inputs_own_log_lines() {
+        let mut x = SiemInput {
+            enabled: Some(true),
+            health: "unknown".into(),
+            ..SiemInput::default()
+        };
+        let other = json!({"source": "/opt/splunk/var/log/splunk/splunk_ta_o365_management_activity_other.log", "count": "40", "errors": "0"});
+        health_from_errors(&mut x, Some(&[&other]), "contoso_exchange");
+        assert_eq!(
+            x.health, "unknown",
+            "another input's quiet log says nothing of this one"
+        );
+        let mine = json!({"source": "/opt/splunk/var/log/splunk/splunk_ta_o365_management_activity_contoso_exchange.log", "count": "40", "errors": "3"});
+        health_from_errors(&mut x, Some(&[&other, &mine]), "contoso_exchange");
+        assert_eq!(x.health, "error");
+        let no_column = json!({"source": "/x/y_contoso_exchange.log", "count": "40"});
+        let mut y = SiemInput {
+            enabled: Some(true),
+            health: "unknown".into(),
+            ..SiemInput::default()
+        };
+        health_from_errors(&mut y, Some(&[&no_column]), "contoso_exchange");
+        assert_eq!(y.health, "unknown");
+    }
 
     #[test]
     fn sources_name_hub_and_consumer_group() {
