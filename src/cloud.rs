@@ -85,6 +85,8 @@ pub struct CloudEndpoints {
     /// `https://{account}.<blob_suffix>`; `[endpoints] blob` overrides it, e.g. a path-style
     /// emulator `https://127.0.0.1:10000/{account}`).
     pub blob: String,
+    /// `[endpoints] eventhub_amqp`: the AMQP endpoint to connect to instead of the namespace's.
+    pub eventhub_amqp: Option<String>,
 }
 
 impl CloudEndpoints {
@@ -144,6 +146,7 @@ impl CloudEndpoints {
             )?,
             blob_suffix: need(&ov.blob_suffix, "blob_suffix", row.map(|r| r.blob_suffix))?,
             blob: String::new(),
+            eventhub_amqp: ov.eventhub_amqp.clone(),
         };
         let mut ep = ep;
         ep.blob = match &ov.blob {
@@ -155,6 +158,14 @@ impl CloudEndpoints {
         }
         if !ep.blob.starts_with("https://") {
             bail!("endpoints.blob: {:?} must use https", ep.blob);
+        }
+        if let Some(a) = &ep.eventhub_amqp {
+            let u = url::Url::parse(a)
+                .map_err(|e| anyhow::anyhow!("endpoints.eventhub_amqp: {a:?} is not a URL: {e}"))?;
+            // The partition reads carry an Entra token: never over a clear-text connection.
+            if u.scheme() != "amqps" || u.domain().is_none() {
+                bail!("endpoints.eventhub_amqp: {a:?} must be amqps://<host name>[:port]");
+            }
         }
         for (k, v) in [
             ("authority_host", Some(&ep.authority_host)),

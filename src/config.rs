@@ -303,6 +303,17 @@ pub struct Thresholds {
     /// 60 s by default; Splunk's add-on after 300 s).
     #[serde(default = "m5")]
     pub ownership_expiry_minutes: i64,
+    /// The most events a partition may hold past the SIEM's checkpoint (CONSUMER-LAG). Readers
+    /// checkpoint in batches, so a busy hub always shows some lag.
+    #[serde(default = "e500k")]
+    pub max_lag_events: i64,
+    /// The longest events may wait while a partition's checkpoint does not move (CONSUMER-LAG).
+    #[serde(default = "m30")]
+    pub max_lag_minutes: i64,
+}
+
+fn e500k() -> i64 {
+    500_000
 }
 
 fn m30() -> i64 {
@@ -340,6 +351,8 @@ impl Default for Thresholds {
             max_unparsed_percent: 5,
             max_checkpoint_age_minutes: 30,
             ownership_expiry_minutes: 5,
+            max_lag_events: 500_000,
+            max_lag_minutes: 30,
         }
     }
 }
@@ -395,6 +408,10 @@ pub struct Endpoints {
     /// The Blob service URL with `{account}` (default `https://{account}.<blob_suffix>`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blob: Option<String>,
+    /// Where the Event Hubs AMQP connection goes instead of `amqps://<namespace>.<eventhub_suffix>`
+    /// (an emulator or a private endpoint's name); the namespace's FQDN is still the AMQP host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eventhub_amqp: Option<String>,
     /// Extra CA certificate (PEM) to trust, e.g. a TLS-intercepting proxy or a local mock.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_bundle: Option<String>,
@@ -469,6 +486,8 @@ pub fn is_guid(s: &str) -> bool {
 
 /// Allowed ranges of the numeric settings (inclusive), documented in docs/config.md.
 pub const RANGE_PARTITIONS: (i64, i64) = (1, 2048);
+/// Events past a checkpoint: one up to a thousand million.
+pub const RANGE_LAG_EVENTS: (i64, i64) = (1, 1_000_000_000);
 /// One hour to 90 days (the Event Hubs maximum).
 pub const RANGE_RETENTION_DAYS: (f64, f64) = (0.04, 90.0);
 pub const RANGE_WARNING_DAYS: (i64, i64) = (1, 3650);
@@ -709,6 +728,16 @@ impl Config {
             (
                 "thresholds.ownership_expiry_minutes",
                 t.ownership_expiry_minutes,
+                RANGE_MINUTES,
+            ),
+            (
+                "thresholds.max_lag_events",
+                t.max_lag_events,
+                RANGE_LAG_EVENTS,
+            ),
+            (
+                "thresholds.max_lag_minutes",
+                t.max_lag_minutes,
                 RANGE_MINUTES,
             ),
         ] {

@@ -293,6 +293,14 @@ pub struct ConsumerSummary {
     pub layout: Option<String>,
     /// `thresholds.max_checkpoint_age_minutes`.
     pub threshold_minutes: i64,
+    /// The hub's partition state was read (`amqp.partitions`), so lag figures can exist.
+    #[serde(default)]
+    pub partitions_read: bool,
+    /// `thresholds.max_lag_events` and `thresholds.max_lag_minutes`.
+    #[serde(default)]
+    pub lag_threshold_events: i64,
+    #[serde(default)]
+    pub lag_threshold_minutes: i64,
     pub partitions: Vec<PartitionState>,
 }
 
@@ -305,6 +313,20 @@ pub struct PartitionState {
     pub sequence_number: Option<i64>,
     /// The owner holding it now (SDK ownership or EPH lease), when one does.
     pub owner: Option<String>,
+    /// The hub's last enqueued sequence number and time (AMQP `$management` READ).
+    #[serde(default)]
+    pub last_enqueued_sequence_number: Option<i64>,
+    #[serde(default)]
+    pub last_enqueued_at: Option<String>,
+    /// Events past the configured group's checkpoint; `null` when not known for the whole group.
+    #[serde(default)]
+    pub lag_events: Option<i64>,
+    /// How long events have waited without the checkpoint moving.
+    #[serde(default)]
+    pub lag_minutes: Option<f64>,
+    /// Events that aged out of the hub unread.
+    #[serde(default)]
+    pub lost_events: Option<i64>,
 }
 
 impl ConsumerSummary {
@@ -323,7 +345,26 @@ impl ConsumerSummary {
             .iter()
             .map(|p| {
                 let cp = r.and_then(|r| r.checkpoints.iter().find(|k| &k.partition == p));
+                let hub = c
+                    .partitions
+                    .as_ref()
+                    .and_then(|ps| ps.iter().find(|h| &h.partition == p));
+                // A figure of one reader among several not read is a lower bound: shown only
+                // when it already fails, as the checks do (a proven problem stands).
+                let known = |v: Option<i64>| v.filter(|_| hub.is_some_and(|h| h.complete));
                 PartitionState {
+                    last_enqueued_sequence_number: hub.map(|h| h.last_enqueued_sequence_number),
+                    last_enqueued_at: hub.and_then(|h| h.last_enqueued_at.clone()),
+                    lag_events: known(hub.and_then(|h| h.lag_events)).or_else(|| {
+                        hub.and_then(|h| h.lag_events)
+                            .filter(|l| *l > m.config.thresholds.max_lag_events)
+                    }),
+                    lag_minutes: hub.and_then(|h| h.lag_minutes).filter(|l| {
+                        hub.is_some_and(|h| h.complete)
+                            || *l > m.config.thresholds.max_lag_minutes as f64
+                    }),
+                    lost_events: known(hub.and_then(|h| h.lost_events))
+                        .or_else(|| hub.and_then(|h| h.lost_events).filter(|l| *l > 0)),
                     partition: p.clone(),
                     checkpoint_age_hours: cp.and_then(|k| k.hours_since),
                     sequence_number: cp.and_then(|k| k.sequence_number),
@@ -343,6 +384,9 @@ impl ConsumerSummary {
             consumer_group: m.config.eventhub.consumer_group.clone(),
             layout: r.map(|r| r.layout.clone()),
             threshold_minutes: m.config.thresholds.max_checkpoint_age_minutes,
+            partitions_read: c.partitions.is_some(),
+            lag_threshold_events: m.config.thresholds.max_lag_events,
+            lag_threshold_minutes: m.config.thresholds.max_lag_minutes,
             partitions,
         })
     }

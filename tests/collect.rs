@@ -114,6 +114,7 @@ fn secret_env(m: &Mock) -> Vec<(&'static str, String)> {
         ("QRADAR_TOKEN", m.siem_token()),
         ("SPLUNK_TOKEN", m.splunk_token()),
         ("ELASTIC_API_KEY", m.elastic_key()),
+        ("SSL_CERT_FILE", m.ca_file().display().to_string()),
     ]
 }
 
@@ -131,6 +132,11 @@ fn collect(m: &Mock, extra: &[&str], env: Vec<(&'static str, String)>) -> Run {
         bundle.to_str().expect("utf8"),
     ];
     args.extend_from_slice(extra);
+    // The AMQP client trusts the OS store: the mock's CA goes in by SSL_CERT_FILE.
+    let mut env = env;
+    if !env.iter().any(|(k, _)| *k == "SSL_CERT_FILE") {
+        env.push(("SSL_CERT_FILE", m.ca_file().display().to_string()));
+    }
     let out = siemproof(&args, &env, Duration::from_secs(120));
     Run {
         out,
@@ -1465,9 +1471,83 @@ fn checkpoint_listing_faults_give_not_assessed() {
         let what = format!("{f:?}");
         let results = collect_and_audit(COMPLIANT, f, &what);
         let consumer = family(&results, "CONSUMER-");
-        assert_eq!(consumer.len(), 5, "{what}");
+        assert_eq!(consumer.len(), 7, "{what}");
         for c in consumer {
             assert_eq!(c["status"], "not_assessed", "{what}: {}", c["id"]);
         }
+    }
+}
+
+/// The hub's partition state is read over AMQP with only the `$cbs` and `$management`
+/// request/response links: no receiver is ever attached to a partition, no epoch is taken, and
+/// the token put is one issued for the Event Hubs scope. Refused (no Data Receiver role) or
+/// unreachable, the lag checks are `not_assessed` and the rest of the consumer family stands.
+#[test]
+fn partition_reads_open_no_receiver_and_fail_closed() {
+    let m = start(COMPLIANT, MockOptions::default());
+    let run = collect(&m, FAST, secret_env(&m));
+    assert!(run.out.status.success(), "{}", run.stderr());
+    let links = m.amqp_links();
+    assert!(
+        !links.is_empty(),
+        "the partition state was not read over AMQP"
+    );
+    let nodes = ["$cbs", "$management"];
+    for l in &links {
+        match l.role.as_str() {
+            // Requests go to a node, and to nothing else.
+            "sender" => assert!(
+                l.target.as_deref().is_some_and(|t| nodes.contains(&t)),
+                "{l:?}"
+            ),
+            // Replies come from a node: a receiver on `<hub>/ConsumerGroups/<cg>/Partitions/<p>`
+            // would read events (and take the SIEM's partition).
+            _ => assert!(
+                l.source.as_deref().is_some_and(|s| nodes.contains(&s)),
+                "{l:?}"
+            ),
+        }
+    }
+    let reads = m.amqp_reads();
+    assert!(reads.iter().all(|(op, ..)| op == "READ"), "{reads:?}");
+    assert_eq!(
+        reads
+            .iter()
+            .filter(|(_, ty, _)| ty == "com.microsoft:partition")
+            .count(),
+        4,
+        "{reads:?}"
+    );
+    let body = std::fs::read_to_string(run.bundle.join("raw/amqp/amqp.partitions.json"))
+        .expect("the partition reads are in the bundle");
+    assert!(!body.contains("mock-token"), "a token reached the bundle");
+    let config = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(COMPLIANT)
+        .join("siemproof.toml");
+    let results = audit(&run.bundle, Some(&config));
+    for c in family(&results, "CONSUMER-") {
+        if c["id"] == "CONSUMER-LAG" || c["id"] == "CONSUMER-NO-LOSS" {
+            assert_eq!(c["status"], "pass", "{}", c["id"]);
+        }
+    }
+
+    // No Azure Event Hubs Data Receiver role: the service's 401, then not_assessed.
+    let denied = Faults {
+        forbidden_kinds: vec!["amqp.partitions".into()],
+        ..Faults::default()
+    };
+    let results = collect_and_audit(COMPLIANT, denied, "amqp.partitions forbidden");
+    for c in family(&results, "CONSUMER-") {
+        let id = c["id"].as_str().unwrap_or_default();
+        let want = if id == "CONSUMER-LAG" || id == "CONSUMER-NO-LOSS" {
+            "not_assessed"
+        } else {
+            "pass"
+        };
+        assert!(
+            c["status"] == want || (want == "pass" && c["status"] == "not_applicable"),
+            "{id}: {}",
+            c["status"]
+        );
     }
 }

@@ -302,11 +302,35 @@ pub async fn collect_async(opts: &CollectOptions) -> Result<Summary> {
             None => (Vec::new(), Vec::new()),
         }
     };
-    let ((mut records, skipped), siem_records) = tokio::join!(
+    // The hub's partition state, for the consumer checks (which need the checkpoint container):
+    // AMQP `$management` READs only, on their own deadline.
+    let partitions_side = async {
+        let (Some(cred), Some(_)) = (&cred, &cfg.storage.container) else {
+            return None;
+        };
+        let eh = &cfg.eventhub;
+        let target = crate::consumer::partitions::Target {
+            fqdn: format!("{}.{}", eh.namespace, ep.eventhub_suffix),
+            namespace: &eh.namespace,
+            hub: &eh.hub,
+            endpoint: ep.eventhub_amqp.as_deref(),
+            deadline: opts.request_timeout.max(Duration::from_secs(10)),
+        };
+        counters.requests.fetch_add(1, Ordering::Relaxed);
+        Some(crate::consumer::partitions::collect(&target, cred.inner.clone()).await)
+    };
+    // After the checkpoint listing, never beside it: sequence numbers only grow, so a
+    // checkpoint read first can never be ahead of the hub's last enqueued event.
+    let microsoft_side = async {
+        let r = microsoft_side.await;
+        (r, partitions_side.await)
+    };
+    let (((mut records, skipped), partition_record), siem_records) = tokio::join!(
         microsoft_side,
         crate::siem::collect::collect(siem_targets, siem_opts)
     );
     records.extend(siem_records);
+    records.extend(partition_record);
     if let Some(ctx) = &ctx {
         ctx.progress.finish();
     }
@@ -327,10 +351,11 @@ pub async fn collect_async(opts: &CollectOptions) -> Result<Summary> {
             headers: (!r.headers.is_empty()).then(|| r.headers.clone()),
             ..Item::get(r.kind, &r.url, r.fetched_at)
         };
-        // The opt-in searches are the only POSTs, and their manifest items say so.
+        // The opt-in searches are the only POSTs and the AMQP management reads are READs; their
+        // manifest items say so.
         if let (Some(src), Some(k)) = (item.source.as_mut(), crate::evidence::kinds::kind(r.kind)) {
-            if k.method == "POST" {
-                src.method = "POST".into();
+            if k.method == "POST" || k.method == "READ" {
+                src.method = k.method.into();
             }
         }
         match &r.body {
@@ -370,7 +395,13 @@ pub async fn collect_async(opts: &CollectOptions) -> Result<Summary> {
                             .as_deref()
                             .map(|s| format!(" ({s})"))
                             .unwrap_or_default(),
-                        r.status.map(|s| format!("HTTP {s} ")).unwrap_or_default(),
+                        r.status
+                            .map(|s| if r.plane == "amqp" {
+                                format!("AMQP status {s} ")
+                            } else {
+                                format!("HTTP {s} ")
+                            })
+                            .unwrap_or_default(),
                         e.code,
                         e.message
                     ))
@@ -419,6 +450,7 @@ pub fn permissions_text() -> String {
             Plane::O365 => "Office 365 Management APIs application permissions (admin consent)",
             Plane::Siem => "SIEM APIs ([[siem]] targets: one read-only credential per SIEM, named by variable or file; docs/siem.md)",
             Plane::Blob => "Azure Storage data plane (assign the data role to the app's service principal on the checkpoint container; docs/consumer.md)",
+            Plane::Amqp => "Azure Event Hubs data plane (assign the data role to the app's service principal on the event hub; docs/consumer.md)",
             _ => continue,
         };
         by_plane.entry(title).or_default().push(format!(
@@ -427,7 +459,7 @@ pub fn permissions_text() -> String {
         ));
     }
     let mut s = String::from(
-        "siemproof collect reads only (GET; a POST only for the token request and, with event_counts = true, the SIEM searches). Grant its app registration:\n\n",
+        "siemproof collect reads only (GET; a POST only for the token request and, with event_counts = true, the SIEM searches; over AMQP only the $management READ). Grant its app registration:\n\n",
     );
     for (title, lines) in by_plane {
         s.push_str(title);
@@ -438,7 +470,7 @@ pub fn permissions_text() -> String {
         s.push('\n');
     }
     s.push_str(
-        "In short:\n  Graph: Organization.Read.All, Application.Read.All, Directory.Read.All, AuditLog.Read.All (only with app.method graph/both)\n  Office 365 Management APIs: ActivityFeed.Read (ActivityFeed.ReadDlp for DLP.All)\n  Azure RBAC: Reader on the Event Hub and storage resource groups (Monitoring Reader suffices for metrics),\n              Reader at scope /providers/Microsoft.aadiam for the Entra diagnostic settings\nNever grant listKeys rights or write roles: the collector does not use them. See docs/setup.md.\n",
+        "In short:\n  Graph: Organization.Read.All, Application.Read.All, Directory.Read.All, AuditLog.Read.All (only with app.method graph/both)\n  Office 365 Management APIs: ActivityFeed.Read (ActivityFeed.ReadDlp for DLP.All)\n  Azure RBAC: Reader on the Event Hub and storage resource groups (Monitoring Reader suffices for metrics),\n              Reader at scope /providers/Microsoft.aadiam for the Entra diagnostic settings\n  Data plane (with [storage] container): Storage Blob Data Reader on the checkpoint container,\n              Azure Event Hubs Data Receiver on the event hub (AMQP $management READ; no receiver is opened)\nNever grant listKeys rights or write roles: the collector does not use them. See docs/setup.md.\n",
     );
     s
 }

@@ -36,6 +36,38 @@ pub struct Consumer {
     pub readers: Option<Vec<Reader>>,
     /// The reader for the configured namespace, hub and consumer group, if any.
     pub configured_reader: Option<Reader>,
+    /// The status of the hub's partition reads (`amqp.partitions`).
+    pub partitions_status: String,
+    /// Each partition as Event Hubs reports it, with the configured group's lag against it;
+    /// `null` when the partitions were not read completely.
+    pub partitions: Option<Vec<PartitionState>>,
+}
+
+/// One partition's runtime state (AMQP `$management` READ) against the configured group's
+/// checkpoints. Sequence numbers, never offsets: offsets are opaque since geo-replication.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct PartitionState {
+    pub partition: String,
+    /// The oldest event the hub still holds.
+    pub begin_sequence_number: i64,
+    pub last_enqueued_sequence_number: i64,
+    pub last_enqueued_at: Option<String>,
+    pub is_empty: bool,
+    /// The configured group's checkpoint (the lowest among its readers); `null` when none has a
+    /// readable sequence number.
+    pub checkpoint_sequence_number: Option<i64>,
+    /// Every reader of the configured group has a checkpoint here with a sequence number, so the
+    /// figures below are the whole group's, not a lower bound.
+    pub complete: bool,
+    /// Events enqueued after the checkpoint (last enqueued − checkpointed sequence number).
+    pub lag_events: Option<i64>,
+    /// How long events have waited without the checkpoint moving: the checkpoint's age when
+    /// the evidence was collected if events wait, 0 when caught up.
+    pub lag_minutes: Option<f64>,
+    /// Events that aged out of the hub unread (first held − checkpointed − 1, when positive):
+    /// the hub's retention deleted them before the SIEM read them.
+    pub lost_events: Option<i64>,
 }
 
 /// The checkpoint state of one (namespace, hub, consumer group) in one layout.

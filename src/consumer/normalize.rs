@@ -14,12 +14,13 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::layout::{classify, parse_page, Blob, Entry};
-use super::model::{Checkpoint, Consumer, Owner, Reader};
+use super::model::{Checkpoint, Consumer, Owner, PartitionState, Reader};
 use crate::evidence::{Body, EvidenceStatus};
 use crate::normalize::model::EventHub;
 use crate::normalize::Input;
 
 const KIND: &str = "blob.checkpoints";
+const PARTITIONS: &str = super::partitions::KIND;
 
 fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
@@ -75,9 +76,15 @@ pub fn consumer(input: &mut Input<'_>, eventhub: &EventHub) -> Consumer {
         ..Consumer::default()
     };
     let (Some(account), Some(container)) = (account, container) else {
+        model.partitions_status = "not_configured".into();
         return model;
     };
     model.configured = true;
+    let hub_state = partition_states(input, &cfg.eventhub.namespace, &cfg.eventhub.hub);
+    model.partitions_status = match &hub_state {
+        Ok(_) => "ok".into(),
+        Err(st) => st.as_str().into(),
+    };
     let hub = eventhub.hub.as_ref();
     model.partition_ids = hub
         .and_then(|h| h.partition_count)
@@ -267,8 +274,174 @@ pub fn consumer(input: &mut Input<'_>, eventhub: &EventHub) -> Consumer {
     // in the same container writes both, and both are readers of the group.
     let mine: Vec<&Reader> = out.iter().filter(|r| r.is_configured).collect();
     model.configured_reader = merge(&mine, model.partition_ids.as_deref());
+    if let Ok(states) = hub_state {
+        model.partitions = Some(
+            states
+                .into_iter()
+                .map(|p| against_checkpoints(p, &mine))
+                .collect(),
+        );
+    }
     model.readers = Some(out);
     model
+}
+
+/// The configured hub's partitions as the `$management` node reported them, or the status that
+/// kept them from being read. A listing of another hub, a partition named twice or one the hub
+/// does not list, or a missing figure is malformed: a partial view never counts.
+fn partition_states(
+    input: &mut Input<'_>,
+    namespace: &str,
+    hub: &str,
+) -> Result<Vec<PartitionState>, EvidenceStatus> {
+    let scope = format!("{namespace}/{hub}");
+    let Some(l) = input.listings(PARTITIONS).into_iter().find(|l| {
+        l.scope
+            .as_deref()
+            .is_some_and(|s| s.eq_ignore_ascii_case(&scope))
+    }) else {
+        return Err(EvidenceStatus::NotCollected);
+    };
+    if !l.complete() {
+        return Err(l.status);
+    }
+    let Some(it) = input.items(PARTITIONS).into_iter().find(|i| {
+        i.item
+            .scope
+            .as_deref()
+            .is_some_and(|s| s.eq_ignore_ascii_case(&scope))
+    }) else {
+        return Err(EvidenceStatus::NotCollected);
+    };
+    let parsed = match &it.body {
+        Some(Body::Json(v)) => parse_partitions(v, hub),
+        _ => Err("the partition reads are not a JSON object".to_string()),
+    };
+    parsed.map_err(|e| {
+        input.malformed(PARTITIONS, it, &e);
+        EvidenceStatus::Error
+    })
+}
+
+fn parse_partitions(v: &serde_json::Value, hub: &str) -> Result<Vec<PartitionState>, String> {
+    use crate::normalize::raw;
+    let name = raw::s(v, &["eventhub", "name"]).ok_or("eventhub.name is missing")?;
+    if !name.eq_ignore_ascii_case(hub) {
+        return Err(format!(
+            "eventhub.name: {name:?} is not the configured hub {hub:?}"
+        ));
+    }
+    let ids: Vec<String> = v
+        .pointer("/eventhub/partition_ids")
+        .and_then(|x| x.as_array())
+        .ok_or("eventhub.partition_ids is missing")?
+        .iter()
+        .map(|x| x.as_str().map(str::to_string))
+        .collect::<Option<_>>()
+        .ok_or("eventhub.partition_ids: not a list of strings")?;
+    if ids.is_empty() {
+        return Err("eventhub.partition_ids is empty".into());
+    }
+    let parts = v
+        .get("partitions")
+        .and_then(|x| x.as_array())
+        .ok_or("partitions is missing")?;
+    let mut out: Vec<PartitionState> = Vec::new();
+    for (i, p) in parts.iter().enumerate() {
+        let at = |k: &str| format!("partitions[{i}].{k}");
+        let int = |k: &str| {
+            p.get(k)
+                .and_then(|x| x.as_i64())
+                .ok_or_else(|| format!("{} is missing or not an integer", at(k)))
+        };
+        let id = raw::s(p, &["partition"]).ok_or_else(|| at("partition") + " is missing")?;
+        if raw::s(p, &["name"]).is_none_or(|n| !n.eq_ignore_ascii_case(hub)) {
+            return Err(format!("{} does not name the configured hub", at("name")));
+        }
+        if !ids.contains(&id) || out.iter().any(|o| o.partition == id) {
+            return Err(format!(
+                "{}: {id:?} is not one of the hub's partitions or is listed twice",
+                at("partition")
+            ));
+        }
+        let (begin, last) = (
+            int("begin_sequence_number")?,
+            int("last_enqueued_sequence_number")?,
+        );
+        let empty = p
+            .get("is_partition_empty")
+            .and_then(|x| x.as_bool())
+            .ok_or_else(|| at("is_partition_empty") + " is missing or not a boolean")?;
+        let enqueued = match p.get("last_enqueued_time_utc") {
+            Some(serde_json::Value::String(t)) => Some(
+                DateTime::parse_from_rfc3339(t)
+                    .map_err(|e| format!("{}: {e}", at("last_enqueued_time_utc")))?
+                    .with_timezone(&Utc),
+            ),
+            Some(serde_json::Value::Null) | None => None,
+            Some(_) => return Err(at("last_enqueued_time_utc") + " is not a time"),
+        };
+        out.push(PartitionState {
+            partition: id,
+            begin_sequence_number: begin,
+            last_enqueued_sequence_number: last,
+            last_enqueued_at: enqueued.map(rfc3339),
+            is_empty: empty,
+            ..PartitionState::default()
+        });
+    }
+    if out.len() != ids.len() {
+        return Err(format!(
+            "partitions: {} read of the {} the hub lists",
+            out.len(),
+            ids.len()
+        ));
+    }
+    out.sort_by_key(|p| part_key(&p.partition));
+    Ok(out)
+}
+
+/// One partition against the configured group's checkpoints, every layout's: the figures of the
+/// reader furthest behind, and whether every reader's checkpoint could be read.
+fn against_checkpoints(mut p: PartitionState, readers: &[&Reader]) -> PartitionState {
+    let cps: Vec<&Checkpoint> = readers
+        .iter()
+        .filter_map(|r| r.checkpoints.iter().find(|c| c.partition == p.partition))
+        .collect();
+    let behind = cps
+        .iter()
+        .filter_map(|c| c.sequence_number.map(|s| (s, *c)))
+        .min_by_key(|(s, _)| *s);
+    // A checkpoint past the hub's last event belongs to another life of the hub (deleted and
+    // recreated): the reader would resume nowhere. Its lag is not a number.
+    let ahead = behind.is_some_and(|(s, _)| s > p.last_enqueued_sequence_number);
+    p.complete = !cps.is_empty()
+        && cps.len() == readers.len()
+        && cps.iter().all(|c| c.sequence_number.is_some())
+        && !ahead;
+    match behind {
+        Some((seq, c)) if !ahead => {
+            let lag = p.last_enqueued_sequence_number - seq;
+            p.checkpoint_sequence_number = Some(seq);
+            p.lag_events = Some(lag);
+            p.lag_minutes = if lag == 0 {
+                Some(0.0)
+            } else {
+                c.hours_since.map(|h| (h * 60.0 * 10.0).round() / 10.0)
+            };
+            p.lost_events = Some((p.begin_sequence_number - seq - 1).max(0));
+        }
+        Some((seq, _)) => p.checkpoint_sequence_number = Some(seq),
+        // Nothing was ever enqueued: nothing to read, nothing lost, with or without checkpoints.
+        None if p.is_empty && p.last_enqueued_sequence_number < 0 => {
+            p.complete = true;
+            p.lag_events = Some(0);
+            p.lag_minutes = Some(0.0);
+            p.lost_events = Some(0);
+        }
+        None => {}
+    }
+    p
 }
 
 /// One reader from the configured group's readers of every layout: per partition the newest

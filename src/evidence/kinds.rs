@@ -25,6 +25,8 @@ pub enum Plane {
     Siem,
     /// The Blob service of the checkpoint storage account (data plane, Entra ID token).
     Blob,
+    /// The Event Hubs namespace over AMQP: only the `$management` node's READ operations.
+    Amqp,
 }
 
 impl Plane {
@@ -37,6 +39,7 @@ impl Plane {
             Plane::Local => "local",
             Plane::Siem => "siem",
             Plane::Blob => "blob",
+            Plane::Amqp => "amqp",
         }
     }
 }
@@ -47,7 +50,8 @@ pub struct Kind {
     /// Stable name, used in manifests, checks and reports.
     pub name: &'static str,
     pub plane: Plane,
-    /// HTTP method the collector sends: always GET (the only write-free verb we use).
+    /// What the collector sends: GET; POST only for the opt-in SIEM searches; `READ` for the
+    /// AMQP management node's read operation; `-` for files and derived kinds.
     pub method: &'static str,
     /// URL path template below the plane's base URL. `{sub}`, `{rg}`, `{ns}`, `{hub}`,
     /// `{acct}`, `{sp}`, `{tenant}`, `{content_type}`, `{start}`, `{end}` are filled by the collector.
@@ -382,6 +386,21 @@ pub static KINDS: &[Kind] = &[
         reference: "consumer-health.md §4.1 (List Blobs, x-ms-version 2021-08-06)",
         purpose: "The SIEM's checkpoint and ownership blobs, with metadata and last-modified times: is the SIEM reading every partition, and does anyone else read its consumer group",
     },
+    // The hub's per-partition runtime state (consumer-health.md §5.2): the AMQP `$management`
+    // READ of `com.microsoft:eventhub` and `com.microsoft:partition`, authorised through `$cbs`
+    // with an Entra token for Event Hubs. No receiver link, no epoch, no checkpoint (§5.4).
+    Kind {
+        name: "amqp.partitions",
+        plane: Plane::Amqp,
+        method: "READ",
+        url: "amqps://{ns}.{eventhub_suffix}/$management (READ com.microsoft:eventhub {hub}, then com.microsoft:partition for each partition)",
+        api_version: None,
+        audience: Some("eventhubs"),
+        permission: "Azure Event Hubs Data Receiver (Listen) on the event hub or its namespace, not on a consumer group; no receiver is ever opened",
+        paging: Paging::None,
+        reference: "consumer-health.md §5.2, §5.4",
+        purpose: "Each partition's first and last enqueued sequence number and last enqueued time: the SIEM's lag, and events lost unread past retention",
+    },
     // QRadar (siem-apis.md §1). Every request carries the authorised-service token in `SEC`
     // and the API `Version`; never the `x-qrd-encryption-*` headers, so no secret is returned.
     Kind {
@@ -637,13 +656,17 @@ pub const SEARCH_POSTS: &[&str] = &["siem.qradar.ariel_search", "siem.splunk.sea
 
 /// The key of the list in a kind's body: `value` (ARM, Graph), `entry` (Splunk listings),
 /// `results` (Splunk searches), `items` (Fleet), `data_streams` (data stream stats), `events`
-/// (Ariel results); QRadar listings are a bare array.
+/// (Ariel results); QRadar listings are a bare array; one object (`-`) for the Ariel search
+/// status, the Fleet agent summary and the hub's partition reads.
 pub fn list_key(name: &str) -> &'static str {
     if name == "siem.splunk.search" {
         "results"
     } else if name == "siem.qradar.ariel_results" {
         "events"
-    } else if name == "siem.qradar.ariel_search" || name == "siem.elastic.agent_status" {
+    } else if name == "siem.qradar.ariel_search"
+        || name == "siem.elastic.agent_status"
+        || name == "amqp.partitions"
+    {
         // One object, not a list: taken as the listing's single element.
         "-"
     } else if name.starts_with("siem.splunk.") {
@@ -678,7 +701,8 @@ mod tests {
             assert!(
                 k.method == "GET"
                     || k.method == "-"
-                    || (k.method == "POST" && SEARCH_POSTS.contains(&k.name)),
+                    || (k.method == "POST" && SEARCH_POSTS.contains(&k.name))
+                    || (k.method == "READ" && k.plane == Plane::Amqp),
                 "{} is not a read",
                 k.name
             );

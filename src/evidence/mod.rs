@@ -171,7 +171,13 @@ impl LoadedItem {
     pub fn failure_text(&self) -> String {
         let mut s = String::new();
         if let Some(st) = self.item.status {
-            s.push_str(&format!("HTTP {st}"));
+            // The AMQP management node answers with HTTP-style status codes, not over HTTP.
+            let over = if self.item.kind.starts_with("amqp.") {
+                "AMQP status"
+            } else {
+                "HTTP"
+            };
+            s.push_str(&format!("{over} {st}"));
         }
         if let Some(e) = &self.item.error {
             if !s.is_empty() {

@@ -4,6 +4,8 @@
 //!
 //! A check that has no findings (not assessed, manual, not applicable) still yields one line with
 //! an empty `resource` and its reason as `message`: "we could not look" must reach the SIEM too.
+//! After the findings, one `siemproof.consumer_partition` line per partition of the hub carries
+//! the SIEM's checkpoint and lag figures when its checkpoint store was read.
 
 use serde::Serialize;
 
@@ -124,5 +126,58 @@ pub fn render(results: &Results) -> anyhow::Result<String> {
         s.push_str(&serde_json::to_string(&r)?);
         s.push('\n');
     }
+    for p in partition_rows(results) {
+        s.push_str(&serde_json::to_string(&p)?);
+        s.push('\n');
+    }
     Ok(s)
+}
+
+/// One line per partition of the configured hub (`event: siemproof.consumer_partition`): the
+/// SIEM's checkpoint and lag as metrics a SIEM can chart and alert on, beside the findings.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PartitionRow {
+    pub timestamp: String,
+    pub event: &'static str,
+    pub run_id: String,
+    pub tenant_id: String,
+    pub storage_account: String,
+    pub container: String,
+    pub consumer_group: String,
+    pub partition: String,
+    pub checkpoint_age_hours: Option<f64>,
+    pub checkpoint_sequence_number: Option<i64>,
+    pub last_enqueued_sequence_number: Option<i64>,
+    pub last_enqueued_at: Option<String>,
+    pub lag_events: Option<i64>,
+    pub lag_minutes: Option<f64>,
+    pub lost_events: Option<i64>,
+    pub tool_version: String,
+}
+
+pub fn partition_rows(results: &Results) -> Vec<PartitionRow> {
+    let Some(c) = &results.consumer else {
+        return vec![];
+    };
+    c.partitions
+        .iter()
+        .map(|p| PartitionRow {
+            timestamp: results.run.as_of.clone(),
+            event: "siemproof.consumer_partition",
+            run_id: results.run.id.clone(),
+            tenant_id: results.run.tenant_id.clone(),
+            storage_account: c.account.clone(),
+            container: c.container.clone(),
+            consumer_group: c.consumer_group.clone(),
+            partition: p.partition.clone(),
+            checkpoint_age_hours: p.checkpoint_age_hours,
+            checkpoint_sequence_number: p.sequence_number,
+            last_enqueued_sequence_number: p.last_enqueued_sequence_number,
+            last_enqueued_at: p.last_enqueued_at.clone(),
+            lag_events: p.lag_events,
+            lag_minutes: p.lag_minutes,
+            lost_events: p.lost_events,
+            tool_version: results.run.tool_version.clone(),
+        })
+        .collect()
 }

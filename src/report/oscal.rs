@@ -289,7 +289,65 @@ fn build(results: &Results) -> Built {
             b.findings.push(f);
         }
     }
+    b.observations.extend(partition_observations(results));
     b
+}
+
+/// One observation per partition of the hub when the SIEM's checkpoint store was read: its
+/// checkpoint and lag figures as props, so an assessor sees the measurement behind the
+/// consumer checks, not only their verdicts. A figure that is not known is left out.
+fn partition_observations(results: &Results) -> Vec<Value> {
+    let Some(c) = &results.consumer else {
+        return vec![];
+    };
+    c.partitions
+        .iter()
+        .map(|p| {
+            let mut props = vec![
+                prop("consumer-group", &c.consumer_group),
+                prop("partition", &p.partition),
+            ];
+            let figures = [
+                ("checkpoint-age-hours", p.checkpoint_age_hours.map(|v| v.to_string())),
+                ("checkpoint-sequence-number", p.sequence_number.map(|v| v.to_string())),
+                (
+                    "last-enqueued-sequence-number",
+                    p.last_enqueued_sequence_number.map(|v| v.to_string()),
+                ),
+                ("last-enqueued-at", p.last_enqueued_at.clone()),
+                ("lag-events", p.lag_events.map(|v| v.to_string())),
+                ("lag-minutes", p.lag_minutes.map(|v| v.to_string())),
+                ("lost-events", p.lost_events.map(|v| v.to_string())),
+            ];
+            for (name, v) in figures {
+                if let Some(v) = v {
+                    props.push(prop(name, &v));
+                }
+            }
+            let lag = match (p.lag_events, p.lost_events) {
+                (Some(l), Some(n)) if n > 0 => format!(
+                    "{l} events wait past the checkpoint and {n} aged out of the hub unread."
+                ),
+                (Some(l), _) => format!("{l} events wait past the checkpoint."),
+                (None, _) if c.partitions_read => {
+                    "The lag is not known: some reader's checkpoint has no sequence number."
+                        .to_string()
+                }
+                (None, _) => "The hub's partition state was not read.".to_string(),
+            };
+            json!({
+                "uuid": uuid(),
+                "title": line(&format!("Partition {} of the SIEM's consumer group {}", p.partition, c.consumer_group)),
+                "description": format!(
+                    "The checkpoint of {} in {}/{} for partition {}, against the hub's last enqueued event, when the evidence was collected. {lag}",
+                    c.consumer_group, c.account, c.container, p.partition
+                ),
+                "props": props,
+                "methods": ["TEST"],
+                "collected": results.run.collected_at,
+            })
+        })
+        .collect()
 }
 
 /// The three documents as `(path, JSON)`; the results import the plan by relative href.

@@ -26,6 +26,8 @@ pub struct View<'a> {
     pub notes: Vec<String>,
     /// The SIEM's checkpoint age per partition, as bars (inline SVG in the HTML report).
     pub consumer: Option<ConsumerChart>,
+    /// The SIEM's lag per partition against the hub's last enqueued event, as bars.
+    pub consumer_lag: Option<ConsumerChart>,
 }
 
 #[derive(Serialize)]
@@ -108,6 +110,89 @@ fn consumer_chart(results: &Results) -> Option<ConsumerChart> {
         ),
         height: bars.len() * 22 + 4,
         threshold_x: ((limit_h / max_h * W) * 10.0).round() / 10.0,
+        bars,
+    })
+}
+
+/// `1308407` → `1,308,407`: lag figures are read at a glance.
+pub fn grouped(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 {
+        out.insert(0, '-');
+    }
+    out
+}
+
+/// Bars of lag (events past the checkpoint) per partition, when the hub's partitions were read:
+/// the scale runs to twice the events threshold or the largest lag, over 240 px. A partition
+/// whose lag is not known for the whole consumer group is drawn as `missing`, never as 0.
+fn lag_chart(results: &Results) -> Option<ConsumerChart> {
+    let c = results.consumer.as_ref()?;
+    if !c.partitions_read {
+        return None;
+    }
+    let limit = c.lag_threshold_events.max(1) as f64;
+    let max = c
+        .partitions
+        .iter()
+        .filter_map(|p| p.lag_events)
+        .fold(limit * 2.0, |m, l| m.max(l as f64));
+    // Narrower than the age chart: the figures beside the bars are longer.
+    const W: f64 = 240.0;
+    let bars = c
+        .partitions
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let lost = p.lost_events.filter(|l| *l > 0);
+            let (width, class, text) = match p.lag_events {
+                None => (W, "missing", "not known".to_string()),
+                Some(l) => {
+                    let late = p
+                        .lag_minutes
+                        .is_some_and(|m| m > c.lag_threshold_minutes as f64);
+                    let bad = lost.is_some() || l > c.lag_threshold_events || late;
+                    (
+                        (l as f64 / max * W).clamp(2.0, W),
+                        if bad { "bad" } else { "ok" },
+                        format!(
+                            "{} events{}{}",
+                            grouped(l),
+                            p.lag_minutes
+                                .filter(|m| *m > 0.0)
+                                .map(|m| format!(" · {m} min"))
+                                .unwrap_or_default(),
+                            lost.map(|n| format!(" · {} lost", grouped(n)))
+                                .unwrap_or_default()
+                        ),
+                    )
+                }
+            };
+            Bar {
+                label: format!("partition {}", p.partition),
+                y: i * 22,
+                width: (width * 10.0).round() / 10.0,
+                class: class.into(),
+                text,
+            }
+        })
+        .collect::<Vec<_>>();
+    Some(ConsumerChart {
+        caption: format!(
+            "Events past the checkpoint of {} per partition (the hub's last enqueued sequence number minus the checkpoint's) and how long they have waited, when the evidence was collected; the line is the {} events threshold, events may wait {} min; \"lost\" events aged out of the hub unread, \"not known\" means some reader's checkpoint has no sequence number",
+            c.consumer_group,
+            grouped(c.lag_threshold_events),
+            c.lag_threshold_minutes
+        ),
+        height: bars.len() * 22 + 4,
+        threshold_x: ((limit / max * W) * 10.0).round() / 10.0,
         bars,
     })
 }
@@ -511,6 +596,7 @@ impl<'a> View<'a> {
             }),
             notes: results.run.notes.clone(),
             consumer: consumer_chart(results),
+            consumer_lag: lag_chart(results),
         }
     }
 }

@@ -96,7 +96,11 @@ impl Fixture {
             let Some(url) = item["source"]["url"].as_str() else {
                 continue;
             };
-            if let Ok(u) = url::Url::parse(url) {
+            // Links are rewritten per HTTP origin (an AMQP address has an opaque origin).
+            if let Some(u) = url::Url::parse(url)
+                .ok()
+                .filter(|u| u.scheme().starts_with("http"))
+            {
                 origins.insert(u.origin().ascii_serialization());
             }
             let status = item["status"].as_u64().unwrap_or(200) as u16;

@@ -17,7 +17,8 @@
 
 #![allow(dead_code)]
 
-pub mod creds;
+pub mod amqp;
+mod creds;
 pub mod fixture;
 pub mod tls;
 
@@ -84,6 +85,10 @@ struct State {
     creds: Creds,
     base: String,
     tokens: Mutex<Vec<String>>,
+    /// The scope each token was issued for.
+    token_scopes: Mutex<HashMap<String, String>>,
+    /// What the AMQP endpoint saw.
+    amqp: amqp::AmqpLog,
     attempts: Mutex<HashMap<String, u32>>,
     log: Mutex<Vec<Seen>>,
 }
@@ -92,9 +97,14 @@ struct State {
 pub struct Mock {
     pub base: String,
     pub port: u16,
+    /// The Event Hubs AMQP endpoint (TLS, `amqps://localhost:<amqp_port>`).
+    pub amqp_port: u16,
     pub ca_pem: String,
     pub tenant_id: String,
     state: Arc<State>,
+    /// The CA as a file, for clients that read the OS trust store (`SSL_CERT_FILE`): the
+    /// Event Hubs AMQP client uses OpenSSL's.
+    ca_file: tempfile::NamedTempFile,
     _rt: tokio::runtime::Runtime,
 }
 
@@ -118,10 +128,15 @@ impl Mock {
             creds,
             base: base.clone(),
             tokens: Mutex::new(Vec::new()),
+            token_scopes: Mutex::new(HashMap::new()),
+            amqp: amqp::AmqpLog::default(),
             attempts: Mutex::new(HashMap::new()),
             log: Mutex::new(Vec::new()),
         });
         let acceptor = tokio_rustls::TlsAcceptor::from(tls.server.clone());
+        let amqp_listener = rt.block_on(tokio::net::TcpListener::bind(("127.0.0.1", 0)))?;
+        let amqp_port = amqp_listener.local_addr()?.port();
+        rt.spawn(amqp::serve(amqp_listener, acceptor.clone(), state.clone()));
         let st = state.clone();
         rt.spawn(async move {
             loop {
@@ -147,9 +162,16 @@ impl Mock {
                 });
             }
         });
+        let mut ca_file = tempfile::Builder::new()
+            .prefix("siemproof-mock-ca")
+            .suffix(".pem")
+            .tempfile()?;
+        std::io::Write::write_all(&mut ca_file, tls.ca_pem.as_bytes())?;
         Ok(Mock {
+            ca_file,
             base,
             port,
+            amqp_port,
             ca_pem: tls.ca_pem,
             tenant_id,
             state,
@@ -185,6 +207,18 @@ impl Mock {
     /// Every request seen so far.
     pub fn requests(&self) -> Vec<Seen> {
         self.state.log.lock().expect("log").clone()
+    }
+    /// The mock's CA certificate as a PEM file (`SSL_CERT_FILE` for the AMQP client).
+    pub fn ca_file(&self) -> &Path {
+        self.ca_file.path()
+    }
+    /// Every link attached to the AMQP endpoint so far.
+    pub fn amqp_links(&self) -> Vec<amqp::SeenLink> {
+        self.state.amqp.links.lock().expect("links").clone()
+    }
+    /// Every `$management` request so far: (operation, type, partition).
+    pub fn amqp_reads(&self) -> Vec<(String, String, Option<String>)> {
+        self.state.amqp.reads.lock().expect("reads").clone()
     }
     /// Every access token issued so far.
     pub fn issued_tokens(&self) -> Vec<String> {
@@ -223,6 +257,11 @@ impl Mock {
         // The Blob service path-style, as the storage emulator serves it.
         ep.insert("blob".into(), format!("{}/{{account}}", self.base).into());
         ep.insert("ca_bundle".into(), ca.display().to_string().into());
+        // The AMQP endpoint by name: TLS verifies `localhost` against the mock's certificate.
+        ep.insert(
+            "eventhub_amqp".into(),
+            format!("amqps://localhost:{}", self.amqp_port).into(),
+        );
         cfg.insert("endpoints".into(), toml::Value::Table(ep));
         // Every SIEM target reads the mock too, trusting its CA.
         if let Some(targets) = cfg
@@ -253,13 +292,14 @@ impl Mock {
         std::fs::write(path, toml::to_string(&cfg)?)
             .with_context(|| format!("{}: cannot write", path.display()))?;
         let env = format!(
-            "AZURE_TENANT_ID={}\nAZURE_CLIENT_ID={}\nAZURE_CLIENT_SECRET={}\nQRADAR_TOKEN={}\nSPLUNK_TOKEN={}\nELASTIC_API_KEY={}\n",
+            "AZURE_TENANT_ID={}\nAZURE_CLIENT_ID={}\nAZURE_CLIENT_SECRET={}\nQRADAR_TOKEN={}\nSPLUNK_TOKEN={}\nELASTIC_API_KEY={}\nSSL_CERT_FILE={}\n",
             self.tenant_id,
             self.client_id(),
             self.secret(),
             self.siem_token(),
             self.splunk_token(),
-            self.elastic_key()
+            self.elastic_key(),
+            ca.display()
         );
         std::fs::write(env_path(path), env)?;
         Ok(())
@@ -759,6 +799,10 @@ fn token(st: &State, tenant: &str, body: &[u8]) -> Resp {
         .collect();
     let token = format!("mock-token-{token}");
     st.tokens.lock().expect("tokens").push(token.clone());
+    st.token_scopes.lock().expect("scopes").insert(
+        token.clone(),
+        form.get("scope").cloned().unwrap_or_default(),
+    );
     respond(
         200,
         serde_json::to_vec(&json!({
