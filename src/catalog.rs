@@ -216,6 +216,10 @@ pub struct Check {
     /// A sentence for failing or warning findings (CEL string expression).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// Why the verdict is unknown when `assert` gives null (CEL string expression): the specific
+    /// fact that is missing, instead of the generic "a fact it needs is unknown".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unknown: Option<String>,
     #[serde(default)]
     pub on_fail: OnFail,
     #[serde(default)]

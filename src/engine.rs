@@ -27,6 +27,7 @@ pub struct Compiled {
     warn: Option<Program>,
     observed: Option<Program>,
     message: Option<Program>,
+    unknown: Option<Program>,
 }
 
 fn env() -> Arc<Env> {
@@ -63,6 +64,7 @@ pub fn compile(check: &Check) -> Result<Compiled, String> {
         warn: one("warn", &check.warn)?,
         observed: one("observed", &check.observed)?,
         message: one("message", &check.message)?,
+        unknown: one("unknown", &check.unknown)?,
     })
 }
 
@@ -387,7 +389,9 @@ pub fn evaluate(check: &Check, c: &Compiled, scope: &Scope) -> Outcome {
                 Status::NotAssessed,
                 unknown_because(
                     check,
-                    "a fact it needs is unknown in the evidence (null)".into(),
+                    eval_str(&c.unknown, &child).unwrap_or_else(|| {
+                        "a fact it needs is unknown in the evidence (null)".into()
+                    }),
                 ),
             ),
             Ok(other) => (

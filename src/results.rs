@@ -318,6 +318,10 @@ pub struct PartitionState {
     pub last_enqueued_sequence_number: Option<i64>,
     #[serde(default)]
     pub last_enqueued_at: Option<String>,
+    /// The checkpoint lag is measured from: the lowest of the group's readers (it can differ
+    /// from `sequence_number`, the newest checkpoint, when two readers share the group).
+    #[serde(default)]
+    pub lag_from_sequence_number: Option<i64>,
     /// Events past the configured group's checkpoint; `null` when not known for the whole group.
     #[serde(default)]
     pub lag_events: Option<i64>,
@@ -355,6 +359,7 @@ impl ConsumerSummary {
                 PartitionState {
                     last_enqueued_sequence_number: hub.map(|h| h.last_enqueued_sequence_number),
                     last_enqueued_at: hub.and_then(|h| h.last_enqueued_at.clone()),
+                    lag_from_sequence_number: hub.and_then(|h| h.checkpoint_sequence_number),
                     lag_events: known(hub.and_then(|h| h.lag_events)).or_else(|| {
                         hub.and_then(|h| h.lag_events)
                             .filter(|l| *l > m.config.thresholds.max_lag_events)

@@ -76,21 +76,25 @@ fn throttled_beyond_deadline(failed: Outcome, wait: std::time::Duration) -> Outc
 /// The Blob service's version header: OAuth needs 2017-11-09 or later (consumer-health.md §4.1).
 pub const STORAGE_VERSION: &str = "2021-08-06";
 
-/// Request headers per plane: the Blob service answers XML and wants its version.
-fn headers_for(audience: &str) -> Vec<(String, String)> {
-    if audience == "storage" {
-        vec![
-            ("Accept".into(), "application/xml".into()),
-            ("x-ms-version".into(), STORAGE_VERSION.into()),
-        ]
+/// Request headers per plane: the Blob service wants its version; its listings are XML, a lease
+/// blob's content is the JSON its writer stored.
+fn headers_for(audience: &str, xml: bool) -> Vec<(String, String)> {
+    let accept = if xml {
+        "application/xml"
     } else {
-        vec![("Accept".into(), "application/json".into())]
+        "application/json"
+    };
+    let mut h = vec![("Accept".to_string(), accept.to_string())];
+    if audience == "storage" {
+        h.push(("x-ms-version".into(), STORAGE_VERSION.into()));
     }
+    h
 }
 
-/// Whether a 2xx body has its plane's syntax (XML for the Blob service, JSON elsewhere).
-fn well_formed(audience: &str, body: &[u8]) -> bool {
-    if audience == "storage" {
+/// Whether a 2xx body has the syntax its kind is read in (XML for the Blob service's listings,
+/// JSON elsewhere).
+fn well_formed(xml: bool, body: &[u8]) -> bool {
+    if xml {
         std::str::from_utf8(body).is_ok_and(|t| roxmltree::Document::parse(t).is_ok())
     } else {
         serde_json::from_slice::<serde_json::Value>(body).is_ok()
@@ -98,7 +102,14 @@ fn well_formed(audience: &str, body: &[u8]) -> bool {
 }
 
 /// GETs `url` with a token for `scope`, honouring limits and retrying what is transient.
-pub async fn get(ctx: &Ctx, audience: &str, scope: &str, url: &str, audit_log: bool) -> Outcome {
+pub async fn get(
+    ctx: &Ctx,
+    audience: &str,
+    scope: &str,
+    url: &str,
+    audit_log: bool,
+    xml: bool,
+) -> Outcome {
     let started = Instant::now();
     let policy = ctx.retry;
     let plane = ctx.limits.plane(audience);
@@ -128,7 +139,7 @@ pub async fn get(ctx: &Ctx, audience: &str, scope: &str, url: &str, audit_log: b
             }
             Counters::add(&ctx.counters.requests, 1);
             ctx.http
-                .send("GET", url, &headers_for(audience), None, Some(&token))
+                .send("GET", url, &headers_for(audience, xml), None, Some(&token))
                 .await
         };
         let Ok(r) = tokio::time::timeout(remaining, attempt_fut).await else {
@@ -149,7 +160,7 @@ pub async fn get(ctx: &Ctx, audience: &str, scope: &str, url: &str, audit_log: b
                     let verdict = match classify(resp.status, &resp.body) {
                         Verdict::Done
                             if (200..300).contains(&resp.status)
-                                && !well_formed(audience, &resp.body) =>
+                                && !well_formed(xml, &resp.body) =>
                         {
                             Verdict::Transient
                         }

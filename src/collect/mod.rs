@@ -314,7 +314,8 @@ pub async fn collect_async(opts: &CollectOptions) -> Result<Summary> {
             namespace: &eh.namespace,
             hub: &eh.hub,
             endpoint: ep.eventhub_amqp.as_deref(),
-            deadline: opts.request_timeout.max(Duration::from_secs(10)),
+            // Each step may retry a busy answer a few times, so twice a request's timeout.
+            deadline: (opts.request_timeout * 2).max(Duration::from_secs(10)),
         };
         counters.requests.fetch_add(1, Ordering::Relaxed);
         Some(crate::consumer::partitions::collect(&target, cred.inner.clone()).await)
@@ -361,6 +362,12 @@ pub async fn collect_async(opts: &CollectOptions) -> Result<Summary> {
         match &r.body {
             Some(body) => {
                 let path = writer.next_raw_path(r.plane, r.kind);
+                let body = if r.kind == "blob.leases" {
+                    crate::consumer::layout::without_lease_token(body)
+                } else {
+                    body.clone()
+                };
+                let body = &body;
                 // Secrets never enter a bundle, not even inside Microsoft's own data.
                 writer
                     .add_file(item, &path, &crate::redact::body(body))

@@ -119,7 +119,8 @@ pub async fn fetch_chain(
             ));
             break;
         }
-        match get(ctx, audience, token_scope, &url, audit_log).await {
+        let xml = kind.paging == Paging::NextMarker;
+        match get(ctx, audience, token_scope, &url, audit_log, xml).await {
             Outcome::Ok {
                 status,
                 headers,

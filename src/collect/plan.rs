@@ -8,7 +8,8 @@
 //! one with `only_configured_namespace`), the
 //! checkpoint account's containers, the grants of each SIEM service principal, the service
 //! principals of every other API an app requests, and the content listing of each content type.
-//! Round 3 reads each event hub's rules and consumer groups. URLs, api-versions and token
+//! Round 3 reads each event hub's rules and consumer groups, and the body of each Event Processor
+//! Host lease blob the checkpoint listing shows. URLs, api-versions and token
 //! audiences come only from the kinds table; item scopes follow the normaliser's conventions.
 
 use std::collections::BTreeSet;
@@ -330,6 +331,20 @@ pub async fn run(
             }
         }
     }
+    // The EPH lease blobs of the checkpoint listing, whose checkpoint is their JSON body.
+    if let (Some(acct), Some(container)) = (&cfg.storage.account, &cfg.storage.container) {
+        for name in eph_leases(&r2) {
+            steps.extend(p.step(
+                "blob.leases",
+                Some(format!("{acct}/{container}/{name}")),
+                &[
+                    ("acct_name", acct),
+                    ("container", container),
+                    ("blob", &encode_blob_name(&name)),
+                ],
+            ));
+        }
+    }
     let r3 = p.run(steps).await;
 
     p.records.extend(r1);
@@ -337,6 +352,49 @@ pub async fn run(
     p.records.extend(r3);
     let skipped = std::mem::take(&mut p.skipped);
     (p.records, skipped)
+}
+
+/// At most this many lease bodies are read: a hub has at most 2048 partitions (Dedicated), and
+/// a SIEM's container holds one lease per partition and group.
+const MAX_LEASES: usize = 4096;
+
+/// The names of the EPH lease blobs in the checkpoint listing's pages (small blobs only: a
+/// lease is about 150 bytes, so anything large is not one and is not downloaded).
+fn eph_leases(records: &[Record]) -> Vec<String> {
+    use crate::consumer::layout::{classify, parse_page, Entry};
+    let mut out = Vec::new();
+    for r in records.iter().filter(|r| r.kind == "blob.checkpoints") {
+        let Some(text) = r.body.as_deref().and_then(|b| std::str::from_utf8(b).ok()) else {
+            continue;
+        };
+        let Ok(page) = parse_page(text) else {
+            continue;
+        };
+        for b in page.blobs {
+            let small = b.content_length.is_some_and(|n| n <= 4096);
+            if small && matches!(classify(&b.name), Entry::EphLease { .. }) {
+                out.push(b.name);
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out.truncate(MAX_LEASES);
+    out
+}
+
+/// A blob name as a URL path: each segment percent-encoded (`$Default/0` → `%24Default/0`).
+fn encode_blob_name(name: &str) -> String {
+    let mut s = String::with_capacity(name.len());
+    for b in name.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                s.push(b as char)
+            }
+            _ => s.push_str(&format!("%{b:02X}")),
+        }
+    }
+    s
 }
 
 fn rfc3339(t: DateTime<Utc>) -> String {

@@ -226,3 +226,44 @@ mod tests {
         );
     }
 }
+
+/// An EPH lease blob's JSON without its `token` (the blob lease id, which lets its holder renew
+/// or release the lease): the checkpoint is evidence, the lease's handle is not.
+pub fn without_lease_token(body: &[u8]) -> Vec<u8> {
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Object(mut m)) => {
+            m.retain(|k, _| !k.eq_ignore_ascii_case("token"));
+            serde_json::to_vec_pretty(&serde_json::Value::Object(m)).unwrap_or_default()
+        }
+        _ => body.to_vec(),
+    }
+}
+
+/// The checkpoint an EPH lease's JSON holds: its sequence number and offset. .NET writes
+/// `SequenceNumber`/`Offset`, Java `sequenceNumber`/`offset`, Go `checkpoint.sequenceNumber`
+/// (consumer-health.md §2). A lease with no offset has never been checkpointed: no sequence.
+pub fn lease_checkpoint(v: &serde_json::Value) -> (Option<i64>, Option<String>) {
+    fn get<'a>(v: &'a serde_json::Value, key: &str) -> Option<&'a serde_json::Value> {
+        v.as_object()?
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v)
+    }
+    let cp = get(v, "checkpoint").filter(|c| c.is_object()).unwrap_or(v);
+    let offset = get(cp, "offset")
+        .and_then(|o| match o {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        })
+        .filter(|o| !o.is_empty() && o != "-1" && o != "no offset");
+    let seq = get(cp, "sequenceNumber").and_then(|s| match s {
+        serde_json::Value::Number(n) => n.as_i64(),
+        serde_json::Value::String(t) => t.trim().parse().ok(),
+        _ => None,
+    });
+    match offset {
+        Some(o) => (seq.filter(|s| *s >= 0), Some(o)),
+        None => (None, None),
+    }
+}

@@ -21,6 +21,7 @@ use crate::normalize::Input;
 
 const KIND: &str = "blob.checkpoints";
 const PARTITIONS: &str = super::partitions::KIND;
+const LEASES: &str = "blob.leases";
 
 fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
@@ -111,6 +112,20 @@ pub fn consumer(input: &mut Input<'_>, eventhub: &EventHub) -> Consumer {
             .next()
             .is_some_and(|n| n.eq_ignore_ascii_case(&eh.namespace))
     };
+    // EPH leases keep their checkpoint in the blob's JSON body, read one by one (`blob.leases`).
+    let lease_prefix = format!("{account}/{container}/");
+    let leases: BTreeMap<String, (Option<i64>, Option<String>)> = input
+        .items(LEASES)
+        .into_iter()
+        .filter(|i| i.status() == EvidenceStatus::Ok)
+        .filter_map(|i| {
+            let name = i.item.scope.as_deref()?.strip_prefix(&lease_prefix)?;
+            let Some(Body::Json(v)) = &i.body else {
+                return None;
+            };
+            Some((name.to_string(), super::layout::lease_checkpoint(v)))
+        })
+        .collect();
     let mut readers: BTreeMap<(String, String, String, String), Reader> = BTreeMap::new();
     let mut layouts = std::collections::BTreeSet::new();
     let seen_at = input.collected_at;
@@ -178,10 +193,12 @@ pub fn consumer(input: &mut Input<'_>, eventhub: &EventHub) -> Consumer {
         });
         if layout == "eph" {
             // One blob is both: the lease JSON carries the checkpoint, the lease the owner.
+            // Without its body (not read, refused, never checkpointed) the sequence is unknown.
+            let (sequence_number, offset) = leases.get(&b.name).cloned().unwrap_or_default();
             r.checkpoints.push(Checkpoint {
                 partition: partition.clone(),
-                sequence_number: None,
-                offset: None,
+                sequence_number,
+                offset,
                 last_modified: lm.clone(),
                 hours_since: hours,
             });

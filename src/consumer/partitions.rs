@@ -38,7 +38,7 @@ pub struct Target<'a> {
     pub hub: &'a str,
     /// `[endpoints] eventhub_amqp`, the connection's address when not the namespace itself.
     pub endpoint: Option<&'a str>,
-    /// The whole exchange's deadline.
+    /// The deadline of each step (connecting, each READ with its retries).
     pub deadline: Duration,
 }
 
@@ -97,36 +97,48 @@ pub async fn collect(t: &Target<'_>, credential: Arc<dyn TokenCredential>) -> Re
         error: None,
         headers: Default::default(),
     };
-    let read = tokio::time::timeout(t.deadline, read(t, credential)).await;
-    match read {
-        Ok(Ok(body)) => {
+    match read(t, credential).await {
+        Ok(body) => {
             record.status = Some(200);
             record.body = Some(serde_json::to_vec_pretty(&body).expect("JSON values serialise"));
         }
-        Ok(Err((status, e))) => {
+        Err((status, e)) => {
             record.status = status;
             record.error = Some(e);
-        }
-        Err(_) => {
-            record.error = Some(ItemError {
-                code: "Timeout".into(),
-                message: format!(
-                    "the partition reads did not finish within {} s",
-                    t.deadline.as_secs()
-                ),
-            })
         }
     }
     record
 }
 
+type Failure = (Option<u16>, ItemError);
+
+/// One step of the exchange under the step deadline.
+async fn step<T>(
+    t: &Target<'_>,
+    what: &str,
+    f: impl std::future::Future<Output = azure_messaging_eventhubs::Result<T>>,
+) -> Result<T, Failure> {
+    match tokio::time::timeout(t.deadline, f).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(failure(&e, what)),
+        Err(_) => Err((
+            None,
+            ItemError {
+                code: "Timeout".into(),
+                message: format!("{what}: no answer within {} s", t.deadline.as_secs()),
+            },
+        )),
+    }
+}
+
 async fn read(
     t: &Target<'_>,
     credential: Arc<dyn TokenCredential>,
-) -> Result<serde_json::Value, (Option<u16>, ItemError)> {
-    // Few, short retries: the whole exchange has its own deadline, and 401/404 are final.
+) -> Result<serde_json::Value, Failure> {
+    // Few, short retries (busy, timeouts, 5xx): each step has its own deadline, and 401/404
+    // are final.
     let retry = RetryOptions {
-        initial_delay: azure_core::time::Duration::milliseconds(500),
+        initial_delay: azure_core::time::Duration::milliseconds(200),
         max_delay: azure_core::time::Duration::seconds(5),
         max_total_elapsed: azure_core::time::Duration::seconds(20),
         max_retries: 3,
@@ -137,15 +149,19 @@ async fn read(
     if let Some(e) = t.endpoint {
         builder = builder.with_custom_endpoint(e.to_string());
     }
-    let client = builder
-        .open(&t.fqdn, t.hub.to_string(), credential)
-        .await
-        .map_err(|e| failure(&e, &format!("cannot connect to {}", t.fqdn)))?;
+    let client = step(
+        t,
+        &format!("cannot connect to {}", t.fqdn),
+        builder.open(&t.fqdn, t.hub.to_string(), credential),
+    )
+    .await?;
     let result = async {
-        let hub = client
-            .get_eventhub_properties()
-            .await
-            .map_err(|e| failure(&e, &format!("READ com.microsoft:eventhub {}", t.hub)))?;
+        let hub = step(
+            t,
+            &format!("READ com.microsoft:eventhub {}", t.hub),
+            client.get_eventhub_properties(),
+        )
+        .await?;
         if hub.partition_ids.len() > MAX_PARTITIONS {
             return Err((
                 None,
@@ -157,12 +173,12 @@ async fn read(
         }
         let mut partitions = Vec::with_capacity(hub.partition_ids.len());
         for pid in &hub.partition_ids {
-            let p = client.get_partition_properties(pid).await.map_err(|e| {
-                failure(
-                    &e,
-                    &format!("READ com.microsoft:partition {} partition {pid}", t.hub),
-                )
-            })?;
+            let p = step(
+                t,
+                &format!("READ com.microsoft:partition {} partition {pid}", t.hub),
+                client.get_partition_properties(pid),
+            )
+            .await?;
             partitions.push(json!({
                 "name": p.eventhub,
                 "partition": p.id,

@@ -401,6 +401,21 @@ pub static KINDS: &[Kind] = &[
         reference: "consumer-health.md §5.2, §5.4",
         purpose: "Each partition's first and last enqueued sequence number and last enqueued time: the SIEM's lag, and events lost unread past retention",
     },
+    // Event Processor Host leases (QRadar's Java ingress, .NET EPH, Elastic v1) keep their
+    // checkpoint in the blob's JSON body, not in metadata (consumer-health.md §2): Get Blob, GET,
+    // same role. It neither breaks nor changes the lease. The lease's `token` is dropped.
+    Kind {
+        name: "blob.leases",
+        plane: Plane::Blob,
+        method: "GET",
+        url: "/{container}/{blob}",
+        api_version: None,
+        audience: Some("storage"),
+        permission: "Storage Blob Data Reader (Entra ID) on the checkpoint container or its account; never the account keys",
+        paging: Paging::None,
+        reference: "consumer-health.md §2.1, §2.3 (Get Blob of an EPH lease)",
+        purpose: "Each Event Processor Host lease blob's JSON (about 150 bytes): the sequence number it checkpointed, for the SIEM's lag",
+    },
     // QRadar (siem-apis.md §1). Every request carries the authorised-service token in `SEC`
     // and the API `Version`; never the `x-qrd-encryption-*` headers, so no secret is returned.
     Kind {
@@ -666,6 +681,7 @@ pub fn list_key(name: &str) -> &'static str {
     } else if name == "siem.qradar.ariel_search"
         || name == "siem.elastic.agent_status"
         || name == "amqp.partitions"
+        || name == "blob.leases"
     {
         // One object, not a list: taken as the listing's single element.
         "-"

@@ -101,8 +101,14 @@ impl BundleWriter {
             .iter()
             .filter(|i| i.kind == kind && i.path.is_some())
             .count();
-        // The Blob service answers XML, kept as it came.
-        let ext = if plane == "blob" { "xml" } else { "json" };
+        // The Blob service lists in XML, kept as it came (a lease blob's content is JSON).
+        let xml = crate::evidence::kinds::kind(kind)
+            .is_some_and(|k| k.paging == crate::evidence::kinds::Paging::NextMarker);
+        let ext = if plane == "blob" && xml {
+            "xml"
+        } else {
+            "json"
+        };
         if n == 0 {
             format!("raw/{plane}/{kind}.{ext}")
         } else {

@@ -146,7 +146,10 @@ pub struct PartitionRow {
     pub consumer_group: String,
     pub partition: String,
     pub checkpoint_age_hours: Option<f64>,
+    /// The newest checkpoint of the group's readers.
     pub checkpoint_sequence_number: Option<i64>,
+    /// The checkpoint the lag is measured from (the reader furthest behind).
+    pub lag_from_sequence_number: Option<i64>,
     pub last_enqueued_sequence_number: Option<i64>,
     pub last_enqueued_at: Option<String>,
     pub lag_events: Option<i64>,
@@ -172,6 +175,7 @@ pub fn partition_rows(results: &Results) -> Vec<PartitionRow> {
             partition: p.partition.clone(),
             checkpoint_age_hours: p.checkpoint_age_hours,
             checkpoint_sequence_number: p.sequence_number,
+            lag_from_sequence_number: p.lag_from_sequence_number,
             last_enqueued_sequence_number: p.last_enqueued_sequence_number,
             last_enqueued_at: p.last_enqueued_at.clone(),
             lag_events: p.lag_events,

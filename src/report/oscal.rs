@@ -311,6 +311,10 @@ fn partition_observations(results: &Results) -> Vec<Value> {
                 ("checkpoint-age-hours", p.checkpoint_age_hours.map(|v| v.to_string())),
                 ("checkpoint-sequence-number", p.sequence_number.map(|v| v.to_string())),
                 (
+                    "lag-from-sequence-number",
+                    p.lag_from_sequence_number.map(|v| v.to_string()),
+                ),
+                (
                     "last-enqueued-sequence-number",
                     p.last_enqueued_sequence_number.map(|v| v.to_string()),
                 ),

@@ -286,6 +286,26 @@ fn read(st: &State, props: &Option<ApplicationProperties>) -> (ApplicationProper
             Value::Null,
         );
     }
+    // Counted faults as on HTTP (throttling and outages): the management node's 503, which the
+    // client retries; `u32::MAX` is an endless outage.
+    let f = &st.opts.faults;
+    if f.only_kinds.is_empty() || f.only_kinds.iter().any(|k| k == "amqp.partitions") {
+        let attempt = {
+            let mut a = st.attempts.lock().expect("attempts");
+            let n = a
+                .entry(format!("amqp:{ty}:{}", partition.as_deref().unwrap_or("-")))
+                .or_insert(0);
+            *n += 1;
+            *n - 1
+        };
+        if attempt < f.throttle.saturating_add(f.server_error) {
+            let m = match &f.data_canary {
+                Some(c) => super::leaky_message("The server is busy (mock outage).", c),
+                None => "The server is busy (mock outage).".into(),
+            };
+            return (status(503, &m), Value::Null);
+        }
+    }
     let Some(entry) = st
         .fixture
         .entries
