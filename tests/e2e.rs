@@ -206,7 +206,7 @@ fn fail_on_threshold_sets_the_exit_code() {
     );
     assert_eq!(o.status.code(), Some(1));
     assert!(
-        stdout(&o).contains("not assessed: 3 blocking check(s)"),
+        stdout(&o).contains("not assessed: 5 blocking check(s)"),
         "{}",
         stdout(&o)
     );

@@ -187,12 +187,10 @@ fn oscal_documents_validate_with_the_nist_schema() {
         .is_empty());
     check_jsonschema("oscal-1.2.3/oscal_complete_schema.json", &files);
     // The schema check is not a rubber stamp: an observation without methods is rejected.
-    if in_ci()
-        || Command::new("check-jsonschema")
-            .arg("--version")
-            .output()
-            .is_ok()
-    {
+    if require(
+        "check-jsonschema",
+        Command::new("check-jsonschema").arg("--version"),
+    ) {
         let mut v: serde_json::Value =
             serde_json::from_slice(&std::fs::read(&files[1]).unwrap()).unwrap();
         v["assessment-results"]["results"][0]["observations"][0]
@@ -599,4 +597,72 @@ fn html_report_renders_offline_in_headless_chromium() {
         p.iter().any(|l| l.contains("siemproof-test.invalid")),
         "network request not detected: {err}"
     );
+}
+
+/// The vendored schemas are the upstream files SOURCES.md names, byte for byte.
+#[test]
+fn vendored_schemas_match_their_sources() {
+    use sha2::{Digest, Sha256};
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schemas");
+    let sources = std::fs::read_to_string(dir.join("SOURCES.md")).unwrap();
+    let mut seen = 0;
+    for line in sources.lines().filter(|l| l.starts_with("| `")) {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        let file = cells[1].trim_matches('`');
+        let want = cells[4].trim_matches('`');
+        let bytes = std::fs::read(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(hex::encode(Sha256::digest(&bytes)), want, "{file}");
+        seen += 1;
+    }
+    assert_eq!(seen, 3, "SOURCES.md lists the three vendored schemas");
+}
+
+/// The consumer figures travel in every machine format: fabrikam-misconfigured's partition
+/// observations (checkpoint, lag, loss) validate against the OSCAL schema, and findings.jsonl
+/// carries one `siemproof.consumer_partition` line with the lag and the loss.
+#[test]
+fn consumer_lag_figures_validate_in_oscal_and_reach_jsonl() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let bundle =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tenants/fabrikam-misconfigured");
+    let o = run(bin()
+        .arg("audit")
+        .arg(&bundle)
+        .arg("--out")
+        .arg(&out)
+        .args(["--format", "json,oscal,jsonl", "--fail-on", "never"])
+        .args(["--fail-on-unassessed", "none"]));
+    assert!(o.status.success(), "{}", text(&o));
+    let ar = out.join("oscal/assessment-results.json");
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&ar).unwrap()).unwrap();
+    let obs = v["assessment-results"]["results"][0]["observations"]
+        .as_array()
+        .unwrap();
+    let partition = obs
+        .iter()
+        .find(|o| {
+            o["props"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["name"] == "lost-events" && p["value"] == "200325")
+        })
+        .expect("an observation of partition 0 with its lost events");
+    assert!(partition["props"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["name"] == "lag-events" && p["value"] == "1308407"));
+    check_jsonschema("oscal-1.2.3/oscal_complete_schema.json", &[ar]);
+    let jsonl = std::fs::read_to_string(out.join("findings.jsonl")).unwrap();
+    let line: serde_json::Value = jsonl
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|l| l["event"] == "siemproof.consumer_partition")
+        .expect("a partition line");
+    assert_eq!(line["partition"], "0");
+    assert_eq!(line["lag_events"], 1308407);
+    assert_eq!(line["lost_events"], 200325);
+    assert_eq!(line["lag_from_sequence_number"], 18311904);
 }
