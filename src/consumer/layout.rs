@@ -178,6 +178,47 @@ pub fn classify(name: &str) -> Entry {
     }
 }
 
+/// An EPH lease blob's JSON without its `token` (the blob lease id, which lets its holder renew
+/// or release the lease): the checkpoint is evidence, the lease's handle is not.
+pub fn without_lease_token(body: &[u8]) -> Vec<u8> {
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Object(mut m)) => {
+            m.retain(|k, _| !k.eq_ignore_ascii_case("token"));
+            serde_json::to_vec_pretty(&serde_json::Value::Object(m)).unwrap_or_default()
+        }
+        _ => body.to_vec(),
+    }
+}
+
+/// The checkpoint an EPH lease's JSON holds: its sequence number and offset. .NET writes
+/// `SequenceNumber`/`Offset`, Java `sequenceNumber`/`offset`, Go `checkpoint.sequenceNumber`
+/// (consumer-health.md §2). A lease with no offset has never been checkpointed: no sequence.
+pub fn lease_checkpoint(v: &serde_json::Value) -> (Option<i64>, Option<String>) {
+    fn get<'a>(v: &'a serde_json::Value, key: &str) -> Option<&'a serde_json::Value> {
+        v.as_object()?
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v)
+    }
+    let cp = get(v, "checkpoint").filter(|c| c.is_object()).unwrap_or(v);
+    let offset = get(cp, "offset")
+        .and_then(|o| match o {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        })
+        .filter(|o| !o.is_empty() && o != "-1" && o != "no offset");
+    let seq = get(cp, "sequenceNumber").and_then(|s| match s {
+        serde_json::Value::Number(n) => n.as_i64(),
+        serde_json::Value::String(t) => t.trim().parse().ok(),
+        _ => None,
+    });
+    match offset {
+        Some(o) => (seq.filter(|s| *s >= 0), Some(o)),
+        None => (None, None),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,45 +266,34 @@ mod tests {
             parse_page("<EnumerationResults><Blobs><Blob/></Blobs></EnumerationResults>").is_err()
         );
     }
-}
 
-/// An EPH lease blob's JSON without its `token` (the blob lease id, which lets its holder renew
-/// or release the lease): the checkpoint is evidence, the lease's handle is not.
-pub fn without_lease_token(body: &[u8]) -> Vec<u8> {
-    match serde_json::from_slice::<serde_json::Value>(body) {
-        Ok(serde_json::Value::Object(mut m)) => {
-            m.retain(|k, _| !k.eq_ignore_ascii_case("token"));
-            serde_json::to_vec_pretty(&serde_json::Value::Object(m)).unwrap_or_default()
-        }
-        _ => body.to_vec(),
+    #[test]
+    fn lease_checkpoints_of_each_eph_writer() {
+        use serde_json::json;
+        // .NET EPH's sample (consumer-health.md §2.1), Java's Gson names, Go's nested checkpoint.
+        let net = json!({"PartitionId":"0","Owner":"681d","Token":"2d0c","Epoch":386,"Offset":"8591964920","SequenceNumber":960180});
+        assert_eq!(
+            lease_checkpoint(&net),
+            (Some(960180), Some("8591964920".into()))
+        );
+        let java = json!({"partitionId":"1","owner":"ec01","epoch":4,"offset":"1372","sequenceNumber":"12"});
+        assert_eq!(lease_checkpoint(&java), (Some(12), Some("1372".into())));
+        let go = json!({"partitionID":"0","checkpoint":{"offset":"77","sequenceNumber":5,"enqueueTime":"2026-11-20T07:59:00Z"}});
+        assert_eq!(lease_checkpoint(&go), (Some(5), Some("77".into())));
+        // Never checkpointed: no offset (Java), or Go's start-of-stream "-1".
+        let fresh = json!({"partitionId":"2","offset":null,"sequenceNumber":0});
+        assert_eq!(lease_checkpoint(&fresh), (None, None));
+        let start = json!({"checkpoint":{"offset":"-1","sequenceNumber":0}});
+        assert_eq!(lease_checkpoint(&start), (None, None));
+        let hostile = json!({"offset":"9","sequenceNumber":-4});
+        assert_eq!(lease_checkpoint(&hostile).0, None);
     }
-}
 
-/// The checkpoint an EPH lease's JSON holds: its sequence number and offset. .NET writes
-/// `SequenceNumber`/`Offset`, Java `sequenceNumber`/`offset`, Go `checkpoint.sequenceNumber`
-/// (consumer-health.md §2). A lease with no offset has never been checkpointed: no sequence.
-pub fn lease_checkpoint(v: &serde_json::Value) -> (Option<i64>, Option<String>) {
-    fn get<'a>(v: &'a serde_json::Value, key: &str) -> Option<&'a serde_json::Value> {
-        v.as_object()?
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v)
-    }
-    let cp = get(v, "checkpoint").filter(|c| c.is_object()).unwrap_or(v);
-    let offset = get(cp, "offset")
-        .and_then(|o| match o {
-            serde_json::Value::String(s) => Some(s.clone()),
-            serde_json::Value::Number(n) => Some(n.to_string()),
-            _ => None,
-        })
-        .filter(|o| !o.is_empty() && o != "-1" && o != "no offset");
-    let seq = get(cp, "sequenceNumber").and_then(|s| match s {
-        serde_json::Value::Number(n) => n.as_i64(),
-        serde_json::Value::String(t) => t.trim().parse().ok(),
-        _ => None,
-    });
-    match offset {
-        Some(o) => (seq.filter(|s| *s >= 0), Some(o)),
-        None => (None, None),
+    #[test]
+    fn the_lease_token_is_dropped_in_any_case() {
+        let body = br#"{"partitionId":"0","Token":"2d0c-lease","token":"x","sequenceNumber":1,"offset":"2"}"#;
+        let out = String::from_utf8(without_lease_token(body)).unwrap();
+        assert!(!out.to_ascii_lowercase().contains("token"), "{out}");
+        assert!(out.contains("sequenceNumber"));
     }
 }
