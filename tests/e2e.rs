@@ -308,3 +308,69 @@ fn init_writes_the_guide_example_and_refuses_to_overwrite() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("already exists"));
 }
+
+/// Completions and man pages come from the clap definitions: every shell's script is produced,
+/// bash parses its own, every command has a page naming its options, and a mistyped name gets
+/// the closest real one.
+#[test]
+fn completions_and_man_pages_are_generated_for_every_command() {
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let o = run(&["completions", shell]);
+        assert!(o.status.success(), "{shell}: {}", stderr(&o));
+        assert!(stdout(&o).contains("siemproof"), "{shell}");
+        assert!(
+            stdout(&o).contains("fail-on"),
+            "{shell}: audit's options are completed"
+        );
+    }
+    let script = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(script.path(), stdout(&run(&["completions", "bash"]))).unwrap();
+    let parsed = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(script.path())
+        .output()
+        .unwrap();
+    assert!(parsed.status.success(), "bash -n: {}", stderr(&parsed));
+    let main = stdout(&run(&["man"]));
+    assert!(main.contains(".TH siemproof 1"), "{main}");
+    for cmd in [
+        "init",
+        "permissions",
+        "collect",
+        "probe",
+        "audit",
+        "report",
+        "diff",
+        "checks",
+        "explain",
+        "test",
+        "attest",
+        "keygen",
+        "sign",
+        "verify",
+        "export",
+        "completions",
+        "man",
+    ] {
+        assert!(main.contains(cmd), "the main page lists {cmd}");
+        let o = run(&["man", cmd]);
+        assert!(o.status.success(), "{cmd}: {}", stderr(&o));
+        assert!(
+            stdout(&o).contains(&format!(".TH siemproof-{cmd} 1")),
+            "{cmd}"
+        );
+    }
+    assert!(stdout(&run(&["man", "audit"])).contains("fail\\-on"));
+    let o = run(&["man", "audti"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("did you mean audit?"), "{}", stderr(&o));
+    let o = run(&["explain", "CONSUMER-LAGG"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("did you mean CONSUMER-LAG?"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&["explain", "NOTHING-LIKE-IT"]);
+    assert!(!stderr(&o).contains("did you mean"), "{}", stderr(&o));
+}

@@ -180,7 +180,11 @@ pub(crate) fn checks_cmd(a: &ChecksArgs, out: &mut dyn Write) -> Result<u8> {
 pub(crate) fn explain_cmd(a: &ExplainArgs, out: &mut dyn Write) -> Result<u8> {
     let catalog = Catalog::load(&a.checks)?;
     let Some(lc) = catalog.find(&a.id) else {
-        bail!("no check {:?}; `siemproof checks` lists them", a.id);
+        bail!(
+            "no check {:?}{}; `siemproof checks` lists them",
+            a.id,
+            did_you_mean(&a.id, catalog.checks.iter().map(|c| c.check.id.as_str()))
+        );
     };
     let k = &lc.check;
     writeln!(out, "{}  {}\n", k.id, k.title)?;
@@ -337,4 +341,16 @@ pub(crate) fn attest_cmd(a: &AttestArgs, out: &mut dyn Write) -> Result<u8> {
         att.expires
     )?;
     Ok(0)
+}
+
+/// `" (did you mean X?)"` for the closest known name (case-insensitive Jaro-Winkler ≥ 0.8), or
+/// nothing when no name is close.
+pub(crate) fn did_you_mean<'a>(given: &str, known: impl Iterator<Item = &'a str>) -> String {
+    let g = given.to_ascii_uppercase();
+    known
+        .map(|k| (strsim::jaro_winkler(&g, &k.to_ascii_uppercase()), k))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| format!(" (did you mean {k}?)"))
+        .unwrap_or_default()
 }

@@ -87,6 +87,52 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Write one .tar.gz with evidence, results, reports, SHA256SUMS and signature
     Export(ExportArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish) to stdout
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) of siemproof or of one of its commands to stdout
+    Man(ManArgs),
+}
+
+#[derive(clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for, e.g. `siemproof completions bash > /etc/bash_completion.d/siemproof`
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(clap::Args)]
+pub struct ManArgs {
+    /// A command's own page (`siemproof man audit > siemproof-audit.1`); none for the main page
+    pub command: Option<String>,
+}
+
+/// The man page of the program or of one subcommand, rendered from the clap definitions.
+fn man_page(command: Option<&str>, out: &mut dyn Write) -> Result<u8> {
+    use clap::CommandFactory;
+    let mut root = Cli::command();
+    root.build();
+    let cmd = match command {
+        None => root,
+        Some(name) => {
+            let names: Vec<String> = root
+                .get_subcommands()
+                .map(|c| c.get_name().to_string())
+                .filter(|n| n != "help")
+                .collect();
+            match root.find_subcommand(name) {
+                Some(c) => c.clone().name(format!("siemproof-{name}")),
+                None => anyhow::bail!(
+                    "no command {name:?}{}; the commands are: {}",
+                    crate::cli::catalog::did_you_mean(name, names.iter().map(String::as_str)),
+                    names.join(", ")
+                ),
+            }
+        }
+    };
+    let mut buf = Vec::new();
+    clap_mangen::Man::new(cmd).render(&mut buf)?;
+    out.write_all(&buf)?;
+    Ok(0)
 }
 
 /// Runs the command; returns the process exit code for non-error outcomes.
@@ -109,6 +155,14 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Export(a) => signing::export_cmd(&a, &mut out),
         Command::Probe(a) => collect::probe_cmd(&a, &mut out),
         Command::Collect(a) => collect::collect_cmd(&a, &mut out),
+        Command::Completions(a) => {
+            use clap::CommandFactory;
+            let mut buf = Vec::new();
+            clap_complete::generate(a.shell, &mut Cli::command(), "siemproof", &mut buf);
+            out.write_all(&buf)?;
+            Ok(0)
+        }
+        Command::Man(a) => man_page(a.command.as_deref(), &mut out),
         Command::Permissions => {
             write!(out, "{}", crate::collect::permissions_text())?;
             Ok(0)
