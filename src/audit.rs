@@ -288,7 +288,11 @@ pub fn assess_one(
         attestation,
         evidence,
         frameworks: check.frameworks.clone(),
-        doc: check.doc.clone(),
+        // The fix names this tenant's resources, not the guide's examples.
+        doc: crate::catalog::Doc {
+            fix: crate::fix::render(&check.doc.fix, &crate::fix::Names::of(model)),
+            ..check.doc.clone()
+        },
         references: check.references.clone(),
         guide_steps: check.guide_steps.clone(),
         findings: outcome.findings,

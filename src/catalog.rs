@@ -420,6 +420,9 @@ fn load_one(source: &str, text: &str) -> Result<LoadedCheck, CatalogError> {
     if check.doc.why.trim().is_empty() || check.doc.fix.trim().is_empty() {
         return Err(bad("`doc.why` and `doc.fix` must not be empty".into()));
     }
+    if let Err(e) = crate::fix::keys_of(&check.doc.fix) {
+        return Err(bad(format!("`doc.fix`: {e}")));
+    }
     if check.frameworks.is_empty() {
         return Err(bad("`frameworks` must map at least one control".into()));
     }

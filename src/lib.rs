@@ -20,6 +20,7 @@ pub mod diff;
 pub mod engine;
 pub mod evidence;
 pub mod files;
+pub mod fix;
 pub mod netaddr;
 pub mod normalize;
 pub mod probe;

@@ -374,3 +374,81 @@ fn completions_and_man_pages_are_generated_for_every_command() {
     let o = run(&["explain", "NOTHING-LIKE-IT"]);
     assert!(!stderr(&o).contains("did you mean"), "{}", stderr(&o));
 }
+
+/// Every fix a tenant's report shows names that tenant's resources: each Azure CLI command parses
+/// as a shell command (bash -n; python's shlex for the words), and no configured name is replaced
+/// by the guide's example (fabrikam's namespace, send policy and storage account differ from it).
+#[test]
+fn rendered_fixes_name_the_tenants_own_resources_and_parse_as_shell() {
+    const GUIDE: &[(&str, &str)] = &[
+        ("namespace", "psiem-namespace"),
+        ("hub", "security-logs-hub"),
+        ("send_policy", "SendPolicy"),
+        ("listen_policy", "ListenPolicy"),
+    ];
+    let mut commands = 0;
+    for (name, _) in TENANTS {
+        let (r, _, _) = audit_tenant(name);
+        let eh = &r["config"]["eventhub"];
+        let storage = &r["config"]["storage"];
+        let mut script = String::new();
+        for c in r["checks"].as_array().unwrap() {
+            let fix = c["doc"]["fix"].as_str().unwrap();
+            for (key, example) in GUIDE {
+                if eh[*key] != *example {
+                    assert!(
+                        !fix.contains(example),
+                        "{name} {}: the fix names the guide's {example}, not {}: {fix}",
+                        c["id"],
+                        eh[*key]
+                    );
+                }
+            }
+            if storage["account"] != "qradarcheckpoints" {
+                assert!(
+                    !fix.contains("qradarcheckpoints"),
+                    "{name} {}: {fix}",
+                    c["id"]
+                );
+            }
+            for (i, part) in fix.split('`').enumerate() {
+                // Azure CLI commands (POSIX shell); PowerShell cmdlets are not shell words.
+                if i % 2 == 1 && part.starts_with("az ") {
+                    script.push_str(part);
+                    script.push('\n');
+                    commands += 1;
+                }
+            }
+        }
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), &script).unwrap();
+        let o = std::process::Command::new("bash")
+            .arg("-n")
+            .arg(file.path())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{name}: bash -n: {}", stderr(&o));
+        let o = std::process::Command::new("python3")
+            .args([
+                "-c",
+                "import shlex,sys\nfor l in open(sys.argv[1]):\n  w=shlex.split(l)\n  assert w and w[0] == 'az', l",
+            ])
+            .arg(file.path())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{name}: shlex: {}", stderr(&o));
+        // The configured names appear as whole words of the commands that use them.
+        let words: Vec<String> = script
+            .split_whitespace()
+            .map(|w| w.trim_matches('\'').to_string())
+            .collect();
+        let ns = eh["namespace"].as_str().unwrap().to_string();
+        if script.contains("--namespace-name") {
+            assert!(
+                words.contains(&ns),
+                "{name}: {ns} is not a word of the commands"
+            );
+        }
+    }
+    assert!(commands > 40, "only {commands} commands were checked");
+}

@@ -127,7 +127,7 @@ pub fn checks_markdown(catalog: &Catalog) -> String {
         s.push_str(&format!(
             "**Why.** {}\n\n**Fix.** {}\n\n",
             k.doc.why.trim(),
-            k.doc.fix.trim()
+            crate::fix::render(k.doc.fix.trim(), &crate::fix::Names::guide())
         ));
         let fw = k.frameworks.pairs();
         if !fw.is_empty() {
@@ -201,7 +201,7 @@ pub(crate) fn explain_cmd(a: &ExplainArgs, out: &mut dyn Write) -> Result<u8> {
         out,
         "\nWhy\n  {}\n\nFix\n  {}",
         k.doc.why.trim().replace('\n', "\n  "),
-        k.doc.fix.trim().replace('\n', "\n  ")
+        crate::fix::render(k.doc.fix.trim(), &crate::fix::Names::guide()).replace('\n', "\n  ")
     )?;
     if let Some(na) = &k.doc.not_assessed {
         writeln!(out, "\nWhen not assessed\n  {}", na.trim())?;

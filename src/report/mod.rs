@@ -85,6 +85,67 @@ fn md_escape(value: &tera::Value, _: &HashMap<String, tera::Value>) -> tera::Res
     Ok(tera::Value::String(out))
 }
 
+/// Splits a fix text into prose and backtick-delimited command spans.
+fn spans(s: &str) -> Vec<(bool, &str)> {
+    let mut out = Vec::new();
+    let mut code = false;
+    for part in s.split('`') {
+        if !part.is_empty() {
+            out.push((code, part));
+        }
+        code = !code;
+    }
+    out
+}
+
+fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `fix_html`: a fix text as HTML, escaped, its commands as `<code>` (used with `| safe`).
+fn fix_html(value: &tera::Value, _: &HashMap<String, tera::Value>) -> tera::Result<tera::Value> {
+    let s = value.as_str().unwrap_or_default();
+    let mut out = String::with_capacity(s.len() + 32);
+    for (code, part) in spans(s) {
+        if code {
+            out.push_str("<code class=\"cmd\">");
+            out.push_str(&html_escape(part));
+            out.push_str("</code>");
+        } else {
+            out.push_str(&html_escape(part));
+        }
+    }
+    Ok(tera::Value::String(out))
+}
+
+/// `fix_md`: a fix text as Markdown, prose escaped, commands as code spans taken verbatim.
+fn fix_md(value: &tera::Value, args: &HashMap<String, tera::Value>) -> tera::Result<tera::Value> {
+    let s = value.as_str().unwrap_or_default();
+    let mut out = String::with_capacity(s.len() + 8);
+    for (code, part) in spans(s) {
+        if code {
+            out.push('`');
+            out.push_str(&part.replace(['\n', '\r'], " "));
+            out.push('`');
+        } else {
+            let e = md_escape(&tera::Value::String(part.to_string()), args)?;
+            out.push_str(e.as_str().unwrap_or_default());
+        }
+    }
+    Ok(tera::Value::String(out))
+}
+
 /// Loads the embedded templates, then any overrides from `dir` (same file names).
 pub fn templates(dir: Option<&Path>) -> Result<Tera> {
     let mut tera = Tera::default();
@@ -119,6 +180,8 @@ pub fn templates(dir: Option<&Path>) -> Result<Tera> {
             .map_err(|e| anyhow::anyhow!("template {name}: {}", error_chain(&e)))?;
     }
     tera.register_filter("md", md_escape);
+    tera.register_filter("fix_html", fix_html);
+    tera.register_filter("fix_md", fix_md);
     Ok(tera)
 }
 
