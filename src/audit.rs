@@ -26,6 +26,8 @@ pub struct AuditOptions {
     pub allow_unverified: bool,
     pub attestations: Option<PathBuf>,
     pub fail_on: Option<Severity>,
+    /// Recorded in results.json for the reports to state.
+    pub signatures: crate::results::Signatures,
 }
 
 /// The config that travels in the bundle, or the one given.
@@ -138,6 +140,7 @@ pub fn audit(opts: &AuditOptions, catalog: &Catalog) -> Result<(Results, Model)>
         unverified: bundle.problems.clone(),
         evidence_age: Some(evidence_age),
         notes,
+        signatures: opts.signatures.clone(),
     };
     let results = Results {
         format: crate::results::FORMAT.into(),

@@ -246,6 +246,26 @@ pub struct Run {
     /// Things the audit noticed about the bundle that no check reads (unknown evidence kinds).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Who signed what: the output's signature key and the evidence manifest's verification.
+    #[serde(default)]
+    pub signatures: Signatures,
+}
+
+/// The signatures of a run, as the report states them to an auditor.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Signatures {
+    /// The minisign key id that signs this output (`SHA256SUMS.minisig`, `audit --sign`);
+    /// `null` when the output is unsigned.
+    #[serde(default)]
+    pub report_key_id: Option<String>,
+    /// The evidence manifest's signature: `verified` (checked against `--pubkey`),
+    /// `not_checked` (present, no `--pubkey` given) or `unsigned`; empty when not recorded.
+    #[serde(default)]
+    pub evidence: String,
+    /// The key that verified the evidence manifest.
+    #[serde(default)]
+    pub evidence_key_id: Option<String>,
 }
 
 fn clock_default() -> String {

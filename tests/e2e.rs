@@ -183,6 +183,33 @@ fn reports_render_from_saved_results() {
         .contains("## Go-live checklist"));
 }
 
+/// `report RESULTS` renders the HTML and Markdown byte for byte as `audit` did, for every
+/// fixture tenant: everything a report shows is in results.json.
+#[test]
+fn report_re_renders_what_audit_rendered_byte_for_byte() {
+    for (name, _) in TENANTS {
+        let t = tempfile::tempdir().unwrap();
+        let out = t.path().join("out");
+        audit_into(&tenant_dir(name), AS_OF, &out, "json,html,md", &[]);
+        let again = t.path().join("again");
+        let o = run(&[
+            "report",
+            out.join("results.json").to_str().unwrap(),
+            "--out",
+            again.to_str().unwrap(),
+            "--format",
+            "html,md",
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{name}: {}", stderr(&o));
+        for f in ["report.html", "report.md"] {
+            assert!(
+                std::fs::read(out.join(f)).unwrap() == std::fs::read(again.join(f)).unwrap(),
+                "{name}: {f} differs when re-rendered from results.json"
+            );
+        }
+    }
+}
+
 #[test]
 fn fail_on_threshold_sets_the_exit_code() {
     let t = tempfile::tempdir().unwrap();

@@ -46,6 +46,7 @@ fn model(name: &str) -> Model {
 
 fn results(name: &str) -> Results {
     let opts = AuditOptions {
+        signatures: Default::default(),
         bundle: dir(name),
         config: None,
         as_of: Some(as_of()),

@@ -59,6 +59,34 @@ fn signed_audit_verifies_with_stock_tools_and_siemproof() {
     assert_eq!(code, 0, "{t}");
     assert!(t.contains(&run_id), "{t}");
 
+    // The report states its own signature to the auditor, with the key id the public key has
+    // (minisign's untrusted comment names it), and says plainly when the evidence was unsigned.
+    let key_id = results["run"]["signatures"]["report_key_id"]
+        .as_str()
+        .expect("the signing key id is recorded")
+        .to_string();
+    let pub_text = std::fs::read_to_string(&pubkey).unwrap();
+    assert!(
+        pub_text.contains(&key_id),
+        "{key_id} is not the key of {pub_text}"
+    );
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        html.contains(&format!("Signed with minisign key {key_id}")),
+        "signature line"
+    );
+    assert!(
+        html.contains("The evidence manifest is unsigned"),
+        "evidence line"
+    );
+    let unsigned = tempfile::tempdir().unwrap();
+    let (_b, plain) = audit(unsigned.path(), "Disabled", None);
+    let html = std::fs::read_to_string(plain.join("report.html")).unwrap();
+    assert!(
+        html.contains("UNSIGNED: nothing proves this output"),
+        "unsigned line"
+    );
+
     if have_sha256sum() {
         let o = run(Command::new("sha256sum")
             .args(["-c", "--strict", "SHA256SUMS"])

@@ -221,26 +221,42 @@ pub(crate) fn audit_cmd(a: &AuditArgs, out: &mut dyn Write) -> Result<u8> {
         allow_unverified: a.allow_unverified,
         attestations: a.attestations.clone(),
         fail_on: a.fail_on.threshold(),
+        signatures: Default::default(),
     };
     // Load (and decrypt) the key before the audit, so a wrong password costs nothing.
     let signing_key = match &a.sign {
         Some(k) => Some(load_signing_key(k)?),
         None => None,
     };
+    let mut opts = opts;
+    opts.signatures.report_key_id = match &signing_key {
+        Some(sk) => Some(crate::sign::keys::key_id(
+            crate::sign::keys::public_of(sk)?.keynum(),
+        )),
+        None => None,
+    };
     let manifest_note = match &a.pubkey {
         Some(pk) => {
             let v = crate::sign::manifest::verify_bundle(&a.bundle, pk)?;
+            opts.signatures.evidence = "verified".into();
+            opts.signatures.evidence_key_id = Some(v.key_id.clone());
             format!("evidence manifest signed by key {}: verified", v.key_id)
         }
-        None if a.bundle.join(crate::sign::manifest::SIG).is_file() => format!(
-            "note: {} carries {} but no --pubkey was given: its manifest was not checked against a key",
-            a.bundle.display(),
-            crate::sign::manifest::SIG
-        ),
-        None => format!(
-            "note: {} is unsigned: file hashes are checked against manifest.json, but an edit of manifest.json itself cannot be detected (sign bundles with `siemproof sign BUNDLE` and audit with --pubkey KEY)",
-            a.bundle.display()
-        ),
+        None if a.bundle.join(crate::sign::manifest::SIG).is_file() => {
+            opts.signatures.evidence = "not_checked".into();
+            format!(
+                "note: {} carries {} but no --pubkey was given: its manifest was not checked against a key",
+                a.bundle.display(),
+                crate::sign::manifest::SIG
+            )
+        }
+        None => {
+            opts.signatures.evidence = "unsigned".into();
+            format!(
+                "note: {} is unsigned: file hashes are checked against manifest.json, but an edit of manifest.json itself cannot be detected (sign bundles with `siemproof sign BUNDLE` and audit with --pubkey KEY)",
+                a.bundle.display()
+            )
+        }
     };
     let (results, _model) = audit::audit(&opts, &catalog)?;
     let evidence = match &signing_key {

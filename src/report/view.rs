@@ -28,6 +28,12 @@ pub struct View<'a> {
     pub consumer: Option<ConsumerChart>,
     /// The SIEM's lag per partition against the hub's last enqueued event, as bars.
     pub consumer_lag: Option<ConsumerChart>,
+    /// Whether this output is signed, and with which key, in one sentence.
+    pub report_signature: String,
+    /// Whether the evidence manifest's signature was verified, in one sentence.
+    pub evidence_signature: String,
+    /// `signed` or `unsigned` (styles the report signature line).
+    pub signed_class: String,
 }
 
 #[derive(Serialize)]
@@ -597,6 +603,26 @@ impl<'a> View<'a> {
             notes: results.run.notes.clone(),
             consumer: consumer_chart(results),
             consumer_lag: lag_chart(results),
+            report_signature: match &results.run.signatures.report_key_id {
+                Some(k) => format!(
+                    "Signed with minisign key {k}: SHA256SUMS.minisig covers every file of this output, this page included"
+                ),
+                None => "UNSIGNED: nothing proves this output was not edited after the audit (sign it with `siemproof audit --sign KEY` or `siemproof sign DIR`)".into(),
+            },
+            evidence_signature: match (
+                results.run.signatures.evidence.as_str(),
+                &results.run.signatures.evidence_key_id,
+            ) {
+                ("verified", Some(k)) => format!("The evidence manifest's signature was verified with key {k} (--pubkey)"),
+                ("not_checked", _) => "The evidence manifest carries a signature, but no --pubkey was given: it was not checked".into(),
+                ("unsigned", _) => "The evidence manifest is unsigned: file hashes were checked against it, but an edit of the manifest itself cannot be detected".into(),
+                _ => "Not recorded by the version that wrote results.json".into(),
+            },
+            signed_class: if results.run.signatures.report_key_id.is_some() {
+                "signed".into()
+            } else {
+                "unsigned".into()
+            },
         }
     }
 }
