@@ -198,7 +198,8 @@ pub struct Check {
     /// Per-resource checks: the list of resources.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub each: Option<String>,
-    /// Display name of one resource (`item` in scope).
+    /// Display name of one resource (`item` in scope); without `each`, the name of the one
+    /// resource the check is about (the hub, the storage account), instead of `tenant`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Resource id for waivers and SARIF locations (defaults to `name`).
@@ -434,9 +435,6 @@ fn load_one(source: &str, text: &str) -> Result<LoadedCheck, CatalogError> {
     }
     if check.applies.is_some() && check.not_applicable.is_none() {
         return Err(bad("`applies` needs a `not_applicable` reason".into()));
-    }
-    if check.each.is_none() && check.name.is_some() {
-        return Err(bad("`name` only makes sense with `each`".into()));
     }
     let compiled = engine::compile(&check).map_err(bad)?;
     Ok(LoadedCheck {
