@@ -28,6 +28,10 @@ pub struct AuditOptions {
     pub fail_on: Option<Severity>,
     /// Recorded in results.json for the reports to state.
     pub signatures: crate::results::Signatures,
+    /// Notes for results.json beyond the bundle's own (a partial `--select` run).
+    pub extra_notes: Vec<String>,
+    /// Only part of the catalogue is assessed: the go-live gate cannot be cleared.
+    pub partial: bool,
 }
 
 /// The config that travels in the bundle, or the one given.
@@ -79,13 +83,14 @@ pub fn audit(opts: &AuditOptions, catalog: &Catalog) -> Result<(Results, Model)>
         threshold_hours: config.thresholds.max_evidence_age_hours,
         stale: age_hours > config.thresholds.max_evidence_age_hours,
     };
-    let notes: Vec<String> = bundle
+    let mut notes: Vec<String> = bundle
         .unknown_kinds()
         .into_iter()
         .map(|k| {
             format!("the manifest names evidence kind `{k}`, which this siemproof does not know: its files were verified but no check reads them")
         })
         .collect();
+    notes.extend(opts.extra_notes.iter().cloned());
     let today = as_of.date_naive();
     let attestations = attest::load(&bundle, opts.attestations.as_deref(), today)?;
     let attested: Vec<String> = attestations
@@ -145,7 +150,14 @@ pub fn audit(opts: &AuditOptions, catalog: &Catalog) -> Result<(Results, Model)>
     let results = Results {
         format: crate::results::FORMAT.into(),
         run,
-        summary: Summary::from_checks(&checks),
+        summary: {
+            let mut s = Summary::from_checks(&checks);
+            if opts.partial {
+                s.partial = true;
+                s.go_live_ready = false;
+            }
+            s
+        },
         coverage: model.coverage.clone(),
         consumer: crate::results::ConsumerSummary::of(&model),
         checks,

@@ -273,7 +273,76 @@ pub struct Catalog {
     pub steps: Vec<GuideStep>,
 }
 
+/// Which checks a run assesses: `--select` and `--ignore`, each a list of check ids, id
+/// prefixes ending in `-` (`EH-`), families (`consumer`) or severities (`critical`), as ruff
+/// and cargo-deny take them. An empty `select` selects everything; `ignore` wins.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    pub select: Vec<String>,
+    pub ignore: Vec<String>,
+}
+
+impl Selection {
+    pub fn is_all(&self) -> bool {
+        self.select.is_empty() && self.ignore.is_empty()
+    }
+
+    fn matches(c: &Check, sel: &str) -> bool {
+        let s = sel.trim();
+        c.id.eq_ignore_ascii_case(s)
+            || c.family.eq_ignore_ascii_case(s)
+            || c.severity.as_str().eq_ignore_ascii_case(s)
+            || (s.ends_with('-')
+                && c.id
+                    .to_ascii_uppercase()
+                    .starts_with(&s.to_ascii_uppercase()))
+    }
+
+    /// A sentence for the report: what was left out, so an auditor sees a partial run.
+    pub fn note(&self, assessed: usize, total: usize) -> Option<String> {
+        if self.is_all() {
+            return None;
+        }
+        let mut parts = Vec::new();
+        if !self.select.is_empty() {
+            parts.push(format!("--select {}", self.select.join(",")));
+        }
+        if !self.ignore.is_empty() {
+            parts.push(format!("--ignore {}", self.ignore.join(",")));
+        }
+        Some(format!(
+            "partial run: {assessed} of {total} checks assessed ({}); the others were not run and prove nothing",
+            parts.join(" ")
+        ))
+    }
+}
+
 impl Catalog {
+    /// The checks a selection keeps. A selector that matches no check is an error naming it,
+    /// with the closest id, family or severity.
+    pub fn select(mut self, sel: &Selection) -> Result<Catalog, String> {
+        for s in sel.select.iter().chain(&sel.ignore) {
+            if !self.checks.iter().any(|c| Selection::matches(&c.check, s)) {
+                let mut known: Vec<&str> =
+                    self.checks.iter().map(|c| c.check.id.as_str()).collect();
+                known.extend(FAMILIES.iter().copied());
+                known.extend(["critical", "high", "medium", "low", "info"]);
+                return Err(format!(
+                    "no check, family or severity {s:?}{}",
+                    did_you_mean(s, known.into_iter())
+                ));
+            }
+        }
+        self.checks.retain(|c| {
+            (sel.select.is_empty() || sel.select.iter().any(|s| Selection::matches(&c.check, s)))
+                && !sel.ignore.iter().any(|s| Selection::matches(&c.check, s))
+        });
+        if self.checks.is_empty() {
+            return Err("the selection leaves no check to assess".into());
+        }
+        Ok(self)
+    }
+
     /// The embedded catalogue plus checks from `extra` directories (same layout).
     pub fn load(extra: &[PathBuf]) -> Result<Catalog, CatalogError> {
         let mut files: Vec<(String, String)> = Vec::new();
@@ -468,4 +537,15 @@ fn lint(checks: &[LoadedCheck], steps: &[GuideStep]) -> Result<(), CatalogError>
         }
     }
     Ok(())
+}
+/// `" (did you mean X?)"` for the closest known name (case-insensitive Jaro-Winkler ≥ 0.8), or
+/// nothing when no name is close.
+pub fn did_you_mean<'a>(given: &str, known: impl Iterator<Item = &'a str>) -> String {
+    let g = given.to_ascii_uppercase();
+    known
+        .map(|k| (strsim::jaro_winkler(&g, &k.to_ascii_uppercase()), k))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| format!(" (did you mean {k}?)"))
+        .unwrap_or_default()
 }

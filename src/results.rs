@@ -165,8 +165,12 @@ pub struct Summary {
     pub total: usize,
     /// Failing checks that block go-live.
     pub blocking_failures: usize,
-    /// Ready for go-live: no blocking check fails, is unassessed or awaits attestation.
+    /// Ready for go-live: no blocking check fails, is unassessed or awaits attestation, and
+    /// the run assessed the whole catalogue.
     pub go_live_ready: bool,
+    /// Only some checks were assessed (`--select` / `--ignore`): the gate cannot be cleared.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
 }
 
 impl Summary {

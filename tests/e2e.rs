@@ -479,3 +479,78 @@ fn rendered_fixes_name_the_tenants_own_resources_and_parse_as_shell() {
     }
     assert!(commands > 40, "only {commands} commands were checked");
 }
+
+/// `--select` / `--ignore` take ids, `PREFIX-`, families and severities as ruff does; the run
+/// says it is partial (results.json, the report, the terminal) and can never clear the go-live
+/// gate; a selector that matches nothing is an error with the closest name (exit 2).
+#[test]
+fn select_and_ignore_narrow_the_run_and_say_so() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("out");
+    let o = audit_into(
+        &tenant_dir("contoso-compliant"),
+        AS_OF,
+        &out,
+        "json,html",
+        &["--select", "consumer,EH-", "--ignore", "EH-NS-REGION,low"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r = results_in(&out);
+    let ids: Vec<&str> = r["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.iter()
+            .all(|i| i.starts_with("CONSUMER-") || i.starts_with("EH-")),
+        "{ids:?}"
+    );
+    assert!(ids.contains(&"CONSUMER-NO-LOSS") && ids.contains(&"EH-HUB-ACTIVE"));
+    assert!(
+        !ids.contains(&"EH-NS-REGION"),
+        "--ignore wins over --select"
+    );
+    assert!(r["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["severity"] != "low"));
+    assert_eq!(r["summary"]["partial"], true);
+    assert_eq!(
+        r["summary"]["go_live_ready"], false,
+        "a partial run clears no gate"
+    );
+    let note = format!("partial run: {} of 106 checks assessed", ids.len());
+    assert!(
+        r["run"]["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().contains(&note)),
+        "{}",
+        r["run"]["notes"]
+    );
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("a partial run (--select or --ignore) cannot clear the go-live gate"));
+    assert!(stderr(&o).contains(&note), "{}", stderr(&o));
+
+    let o = audit_into(
+        &tenant_dir("contoso-compliant"),
+        AS_OF,
+        &t.path().join("bad"),
+        "json",
+        &["--select", "consumr"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("did you mean consumer?"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        !t.path().join("bad").exists(),
+        "nothing written on a bad selection"
+    );
+}

@@ -47,6 +47,8 @@ fn model(name: &str) -> Model {
 fn results(name: &str) -> Results {
     let opts = AuditOptions {
         signatures: Default::default(),
+        extra_notes: vec![],
+        partial: false,
         bundle: dir(name),
         config: None,
         as_of: Some(as_of()),

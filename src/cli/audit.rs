@@ -106,6 +106,13 @@ pub struct AuditArgs {
     /// Extra check directories (same layout as checks/)
     #[arg(long)]
     pub checks: Vec<PathBuf>,
+    /// Assess only these checks: ids, id prefixes ending in `-` (EH-), families (consumer) or
+    /// severities (critical), comma-separated; the report says the run is partial
+    #[arg(long, value_delimiter = ',', value_name = "ID|PREFIX-|FAMILY|SEVERITY")]
+    pub select: Vec<String>,
+    /// Leave these checks out (same forms as --select; wins over it)
+    #[arg(long, value_delimiter = ',', value_name = "ID|PREFIX-|FAMILY|SEVERITY")]
+    pub ignore: Vec<String>,
     /// Attestation files (*.toml) in addition to those in the bundle
     #[arg(long)]
     pub attestations: Option<PathBuf>,
@@ -210,7 +217,30 @@ pub(crate) fn audit_cmd(a: &AuditArgs, out: &mut dyn Write) -> Result<u8> {
     // Judge the output path before any work: nothing is touched when it is refused.
     let previous = files::check_target(&a.out, OutputKind::Report, false, "--out")?;
     let catalog = Catalog::load(&a.checks)?;
+    let total = catalog.checks.len();
+    let selection = crate::catalog::Selection {
+        select: a
+            .select
+            .iter()
+            .filter(|s| !s.trim().is_empty())
+            .cloned()
+            .collect(),
+        ignore: a
+            .ignore
+            .iter()
+            .filter(|s| !s.trim().is_empty())
+            .cloned()
+            .collect(),
+    };
+    let catalog = catalog
+        .select(&selection)
+        .map_err(|e| anyhow::anyhow!("--select/--ignore: {e}"))?;
     let opts = AuditOptions {
+        partial: !selection.is_all(),
+        extra_notes: selection
+            .note(catalog.checks.len(), total)
+            .into_iter()
+            .collect(),
         bundle: a.bundle.clone(),
         config: a.config.clone(),
         as_of: a

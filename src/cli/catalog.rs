@@ -343,14 +343,4 @@ pub(crate) fn attest_cmd(a: &AttestArgs, out: &mut dyn Write) -> Result<u8> {
     Ok(0)
 }
 
-/// `" (did you mean X?)"` for the closest known name (case-insensitive Jaro-Winkler ≥ 0.8), or
-/// nothing when no name is close.
-pub(crate) fn did_you_mean<'a>(given: &str, known: impl Iterator<Item = &'a str>) -> String {
-    let g = given.to_ascii_uppercase();
-    known
-        .map(|k| (strsim::jaro_winkler(&g, &k.to_ascii_uppercase()), k))
-        .filter(|(score, _)| *score >= 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, k)| format!(" (did you mean {k}?)"))
-        .unwrap_or_default()
-}
+pub(crate) use crate::catalog::did_you_mean;

@@ -108,6 +108,8 @@ pub fn render(results: &Results, all: bool, colour_on: bool, width: Option<u16>)
         "go-live: {}\n",
         if s.blocking_failures > 0 {
             format!("NOT READY ({} blocking failure(s))", s.blocking_failures)
+        } else if s.partial {
+            "not proven (a partial run: --select or --ignore)".to_string()
         } else if s.go_live_ready {
             "ready".to_string()
         } else {

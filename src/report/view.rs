@@ -364,6 +364,12 @@ impl<'a> View<'a> {
                 ),
                 "fail",
             )
+        } else if s.partial {
+            (
+                "Not proven: a partial run (--select or --ignore) cannot clear the go-live gate"
+                    .to_string(),
+                "not_assessed",
+            )
         } else if !s.go_live_ready {
             (
                 "Not yet proven: blocking checks are unassessed or await attestation".to_string(),
