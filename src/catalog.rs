@@ -317,6 +317,17 @@ impl Selection {
     }
 }
 
+/// The guide's step ids in setup order (the embedded `checks/guide-steps.toml`), without
+/// loading and compiling the checks.
+pub fn guide_step_order() -> Vec<String> {
+    EMBEDDED
+        .get_file("guide-steps.toml")
+        .and_then(|f| f.contents_utf8())
+        .and_then(|t| toml::from_str::<GuideSteps>(t).ok())
+        .map(|g| g.step.into_iter().map(|s| s.id).collect())
+        .unwrap_or_default()
+}
+
 impl Catalog {
     /// The checks a selection keeps. A selector that matches no check is an error naming it,
     /// with the closest id, family or severity.

@@ -448,6 +448,33 @@ impl Results {
     }
 
     /// Whether a failing check at or above `threshold` exists (exit code 1).
+    /// The failing blocking checks in the order to fix them: the guide's setup order first
+    /// (a namespace before its hub, the hub before its consumer group: an earlier step's fix
+    /// unblocks the checks of the later ones), then severity, then id. `steps` is the guide's
+    /// step order (`checks/guide-steps.toml`).
+    pub fn fix_first(&self, steps: &[String]) -> Vec<&CheckResult> {
+        let rank = |c: &CheckResult| {
+            c.guide_steps
+                .iter()
+                .filter_map(|g| steps.iter().position(|s| s == g))
+                // Fixable once its latest step is right: checks of early steps come first.
+                .max()
+                .unwrap_or(usize::MAX)
+        };
+        let mut v: Vec<&CheckResult> = self
+            .checks
+            .iter()
+            .filter(|c| c.go_live == GoLive::Blocking && c.status == Status::Fail)
+            .collect();
+        v.sort_by(|a, b| {
+            rank(a)
+                .cmp(&rank(b))
+                .then(b.severity.cmp(&a.severity))
+                .then(a.id.cmp(&b.id))
+        });
+        v
+    }
+
     pub fn fails_at(&self, threshold: Option<Severity>) -> bool {
         let Some(t) = threshold else { return false };
         self.checks

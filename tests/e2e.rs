@@ -554,3 +554,80 @@ fn select_and_ignore_narrow_the_run_and_say_so() {
         "nothing written on a bad selection"
     );
 }
+
+/// The pictures and the banner: the status bar has a segment per status in use, summing to the
+/// checks; the credential timeline shows the demo's secret 15 days from expiry with its name
+/// isolated against bidi reordering; the go-live banner links the first blocking failures to
+/// fix; the terminal prints the verdict first and last.
+#[test]
+fn status_bar_credential_timeline_and_fix_first_banner() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("out");
+    let o = audit_into(
+        &tenant_dir("contoso-demo"),
+        AS_OF,
+        &out,
+        "table,json,html,md",
+        &[],
+    );
+    let r = results_in(&out);
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let segments = html.matches("class=\"seg s-").count();
+    let used = [
+        "pass",
+        "fail",
+        "warn",
+        "not_applicable",
+        "not_assessed",
+        "manual",
+        "waived",
+    ]
+    .iter()
+    .filter(|s| r["summary"][**s].as_u64().unwrap() > 0)
+    .count();
+    assert_eq!(segments, used);
+    let days = r["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "APP-CRED-EXPIRY")
+        .unwrap()["findings"][0]["observed"][0]["days_left"]
+        .as_i64()
+        .unwrap();
+    assert!(
+        html.contains(&format!("{days} days left")),
+        "the expiring secret is on the timeline"
+    );
+    assert!(
+        html.contains("\u{2068}qradar"),
+        "credential names are isolated (FSI)"
+    );
+    let first = r["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["go_live"] == "blocking" && c["status"] == "fail")
+        .count();
+    assert!(first > 0);
+    assert!(
+        html.contains("Fix first, in this order: <a href=\"#"),
+        "banner"
+    );
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("Fix first, in this order: [`"), "{md}");
+    let text = stdout(&o);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("go-live: NOT READY"), "{}", lines[0]);
+    assert!(
+        lines
+            .iter()
+            .rev()
+            .any(|l| l.starts_with("go-live: NOT READY")),
+        "the verdict closes the table too"
+    );
+    let closing = lines
+        .iter()
+        .rposition(|l| l.starts_with("go-live:"))
+        .unwrap();
+    assert!(closing > 5, "first and last are two lines");
+}

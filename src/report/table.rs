@@ -86,7 +86,9 @@ pub fn render(results: &Results, all: bool, colour_on: bool, width: Option<u16>)
         ]);
     }
     let s = &results.summary;
-    let mut out = String::new();
+    let verdict = verdict_line(results, colour_on);
+    // The verdict first and last: it is the one line a reader must not miss.
+    let mut out = format!("{verdict}\n");
     if shown > 0 {
         out.push_str(&t.to_string());
         out.push('\n');
@@ -104,17 +106,51 @@ pub fn render(results: &Results, all: bool, colour_on: bool, width: Option<u16>)
     if !gaps.is_empty() {
         out.push_str(&format!("coverage gaps: {}\n", gaps.join(", ")));
     }
-    out.push_str(&format!(
-        "go-live: {}\n",
-        if s.blocking_failures > 0 {
-            format!("NOT READY ({} blocking failure(s))", s.blocking_failures)
-        } else if s.partial {
-            "not proven (a partial run: --select or --ignore)".to_string()
-        } else if s.go_live_ready {
-            "ready".to_string()
-        } else {
-            "not yet proven (blocking checks unassessed or awaiting attestation)".to_string()
-        }
-    ));
+    out.push_str(&verdict);
+    out.push('\n');
     out
+}
+
+/// `go-live: …`, bold and coloured on a terminal, with the first blocking failures to fix.
+fn verdict_line(results: &Results, colour_on: bool) -> String {
+    let s = &results.summary;
+    let (text, tone) = if s.blocking_failures > 0 {
+        let first: Vec<&str> = results
+            .fix_first(&crate::catalog::guide_step_order())
+            .into_iter()
+            .take(3)
+            .map(|c| c.id.as_str())
+            .collect();
+        (
+            format!(
+                "NOT READY ({} blocking failure(s); fix first: {})",
+                s.blocking_failures,
+                first.join(", ")
+            ),
+            Status::Fail,
+        )
+    } else if s.partial {
+        (
+            "not proven (a partial run: --select or --ignore)".to_string(),
+            Status::NotAssessed,
+        )
+    } else if s.go_live_ready {
+        ("ready".to_string(), Status::Pass)
+    } else {
+        (
+            "not yet proven (blocking checks unassessed or awaiting attestation)".to_string(),
+            Status::NotAssessed,
+        )
+    };
+    let line = format!("go-live: {text}");
+    if colour_on {
+        let code = match tone {
+            Status::Fail => "31",
+            Status::Pass => "32",
+            _ => "35",
+        };
+        format!("\x1b[1;{code}m{line}\x1b[0m")
+    } else {
+        line
+    }
 }

@@ -28,12 +28,150 @@ pub struct View<'a> {
     pub consumer: Option<ConsumerChart>,
     /// The SIEM's lag per partition against the hub's last enqueued event, as bars.
     pub consumer_lag: Option<ConsumerChart>,
+    /// Every check's status as one stacked bar (inline SVG), widths in px over 640.
+    pub status_bar: Vec<Segment>,
+    /// Each SIEM credential's expiry against the audit clock (from APP-CRED-EXPIRY).
+    pub expiry: Option<ExpiryChart>,
+    /// The first failing blocking checks to fix (at most 3), in fix-first order, and how many
+    /// more there are.
+    pub fix_first: Vec<FixFirst>,
+    pub more_blocking: usize,
     /// Whether this output is signed, and with which key, in one sentence.
     pub report_signature: String,
     /// Whether the evidence manifest's signature was verified, in one sentence.
     pub evidence_signature: String,
     /// `signed` or `unsigned` (styles the report signature line).
     pub signed_class: String,
+}
+
+#[derive(Serialize)]
+pub struct Segment {
+    pub status: String,
+    pub label: String,
+    pub count: usize,
+    pub x: f64,
+    pub width: f64,
+}
+
+#[derive(Serialize)]
+pub struct ExpiryChart {
+    pub caption: String,
+    pub height: usize,
+    /// The scale's end in days after the audit clock, and where the warning line sits (px).
+    pub days: i64,
+    pub warning_x: f64,
+    pub rows: Vec<ExpiryRow>,
+}
+
+#[derive(Serialize)]
+pub struct ExpiryRow {
+    /// App and credential, bidi-isolated (FSI … PDI): a name cannot reorder the text around it.
+    pub label: String,
+    pub y: usize,
+    pub width: f64,
+    /// `ok`, `bad` (within the warning days) or `missing` (expired).
+    pub class: String,
+    pub text: String,
+}
+
+/// The status bar: one segment per status with checks, in the cards' order.
+fn status_bar(results: &Results) -> Vec<Segment> {
+    let s = &results.summary;
+    let total = s.total.max(1) as f64;
+    let mut x = 0.0;
+    Status::ALL
+        .iter()
+        .filter(|st| s.count(**st) > 0)
+        .map(|st| {
+            let width = (s.count(*st) as f64 / total * 640.0 * 10.0).round() / 10.0;
+            let seg = Segment {
+                status: st.as_str().into(),
+                label: label(*st).into(),
+                count: s.count(*st),
+                x: (x * 10.0_f64).round() / 10.0,
+                width,
+            };
+            x += width;
+            seg
+        })
+        .collect()
+}
+
+/// First-strong isolation of text from the evidence (U+2068 … U+2069), for SVG text, where
+/// `<bdi>` does not exist.
+fn isolate(s: &str) -> String {
+    format!("\u{2068}{s}\u{2069}")
+}
+
+/// The credential timeline: one bar per credential of each SIEM app, from the audit clock to
+/// its expiry, on a scale of at least a year; the line is the warning threshold.
+fn expiry_chart(results: &Results) -> Option<ExpiryChart> {
+    let check = results.checks.iter().find(|c| c.id == "APP-CRED-EXPIRY")?;
+    let mut rows: Vec<(String, i64, String)> = Vec::new();
+    for f in &check.findings {
+        for c in f.observed.as_ref()?.as_array()? {
+            let Some(days) = c["days_left"].as_i64() else {
+                continue;
+            };
+            let name = c["name"].as_str().unwrap_or("(unnamed)");
+            let kind = c["kind"].as_str().unwrap_or("credential");
+            let end = c["end"].as_str().unwrap_or("");
+            rows.push((
+                format!("{} · {kind} {}", isolate(&f.name), isolate(name)),
+                days,
+                end.chars().take(10).collect(),
+            ));
+        }
+    }
+    if rows.is_empty() {
+        return None;
+    }
+    rows.sort_by_key(|r| r.1);
+    let warn = results.config.thresholds.secret_expiry_warning_days.max(1);
+    let days = rows
+        .iter()
+        .map(|r| r.1)
+        .max()
+        .unwrap_or(0)
+        .max(365)
+        .max(warn * 2);
+    const W: f64 = 300.0;
+    let rows: Vec<ExpiryRow> = rows
+        .into_iter()
+        .enumerate()
+        .map(|(i, (label, d, end))| {
+            let (class, text) = if d < 0 {
+                ("missing", format!("expired {end} ({} days ago)", -d))
+            } else if d <= warn {
+                ("bad", format!("{end} · {d} days left"))
+            } else {
+                ("ok", format!("{end} · {d} days left"))
+            };
+            ExpiryRow {
+                label,
+                y: i * 34,
+                width: ((d.max(0) as f64 / days as f64 * W).clamp(2.0, W) * 10.0).round() / 10.0,
+                class: class.into(),
+                text,
+            }
+        })
+        .collect();
+    Some(ExpiryChart {
+        caption: format!(
+            "Each SIEM app credential from the audit clock ({}) to its expiry, over {days} days; the line is the {warn}-day warning threshold",
+            results.run.as_of
+        ),
+        height: rows.len() * 34 + 4,
+        days,
+        warning_x: ((warn as f64 / days as f64 * W) * 10.0).round() / 10.0,
+        rows,
+    })
+}
+
+#[derive(Serialize)]
+pub struct FixFirst {
+    pub id: String,
+    pub title: String,
 }
 
 #[derive(Serialize)]
@@ -609,6 +747,18 @@ impl<'a> View<'a> {
             notes: results.run.notes.clone(),
             consumer: consumer_chart(results),
             consumer_lag: lag_chart(results),
+            status_bar: status_bar(results),
+            expiry: expiry_chart(results),
+            fix_first: results
+                .fix_first(&steps.iter().map(|g| g.id.clone()).collect::<Vec<_>>())
+                .into_iter()
+                .take(3)
+                .map(|c| FixFirst {
+                    id: c.id.clone(),
+                    title: c.title.clone(),
+                })
+                .collect(),
+            more_blocking: results.summary.blocking_failures.saturating_sub(3),
             report_signature: match &results.run.signatures.report_key_id {
                 Some(k) => format!(
                     "Signed with minisign key {k}: SHA256SUMS.minisig covers every file of this output, this page included"
