@@ -631,3 +631,54 @@ fn status_bar_credential_timeline_and_fix_first_banner() {
         .unwrap();
     assert!(closing > 5, "first and last are two lines");
 }
+
+/// An auditor's reading: each open check names its evidence files with their SHA-256, a passing
+/// check shows what was observed, and the window title isolates the tenant's name.
+#[test]
+fn reports_name_evidence_files_and_show_what_passing_checks_observed() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("out");
+    audit_into(
+        &tenant_dir("fabrikam-misconfigured"),
+        AS_OF,
+        &out,
+        "json,html,md",
+        &[],
+    );
+    let r = results_in(&out);
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let failing = r["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| {
+            c["status"] == "fail" && !c["evidence"][0]["files"].as_array().unwrap().is_empty()
+        })
+        .unwrap();
+    let f = &failing["evidence"][0]["files"][0];
+    let line = format!("sha256:{}", f["sha256"].as_str().unwrap());
+    assert!(
+        html.contains(&line) && md.contains(&line),
+        "{}",
+        failing["id"]
+    );
+    let passing = r["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["status"] == "pass" && c["findings"][0]["observed"].is_object())
+        .unwrap();
+    let row = html
+        .lines()
+        .find(|l| l.contains(&format!("<tr id=\"{}\">", passing["id"].as_str().unwrap())))
+        .unwrap();
+    assert!(
+        !row.contains("<td class=\"observed\"><bdi></bdi></td>"),
+        "{row}"
+    );
+    assert!(
+        html.contains("<title>siemproof: \u{2068}"),
+        "the title isolates the tenant name"
+    );
+}

@@ -424,10 +424,21 @@ pub struct CheckView {
     pub references: Vec<String>,
     pub frameworks: Vec<String>,
     pub evidence: Vec<String>,
+    /// The evidence files the verdict rests on, with their SHA-256 from the manifest.
+    pub evidence_files: Vec<EvidenceFile>,
+    /// What was observed, for a passing check too (its first findings' observed values).
+    pub observed: String,
     pub findings: Vec<FindingView>,
     pub attestation: String,
     /// Open in the report (anything but pass / not applicable).
     pub open: bool,
+}
+
+#[derive(Serialize)]
+pub struct EvidenceFile {
+    pub kind: String,
+    pub path: String,
+    pub sha256: String,
 }
 
 #[derive(Serialize)]
@@ -652,6 +663,25 @@ impl<'a> View<'a> {
                     .iter()
                     .map(|e| format!("{} ({})", e.kind, e.status))
                     .collect(),
+                evidence_files: c
+                    .evidence
+                    .iter()
+                    .flat_map(|e| {
+                        e.files.iter().map(|f| EvidenceFile {
+                            kind: e.kind.clone(),
+                            path: f.path.clone(),
+                            sha256: f.sha256.clone(),
+                        })
+                    })
+                    .collect(),
+                observed: c
+                    .findings
+                    .iter()
+                    .take(2)
+                    .map(|f| observed_text(&f.observed))
+                    .filter(|o| !o.is_empty())
+                    .collect::<Vec<_>>()
+                    .join("; "),
                 findings: c
                     .findings
                     .iter()
@@ -711,7 +741,8 @@ impl<'a> View<'a> {
             .clone()
             .unwrap_or_else(|| results.run.tenant_id.clone());
         View {
-            title: format!("siemproof: {tenant}"),
+            // Isolated: a tenant name cannot reorder the window title around it.
+            title: format!("siemproof: {}", isolate(&tenant)),
             results,
             cards,
             verdict,
