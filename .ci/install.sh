@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond the Rust toolchain: independent validators and tools the
-# tests call (minisign, chromium, check-jsonschema, compliance-trestle, xmlschema), and the OpenSSL
+# tests call (minisign, chromium, check-jsonschema, compliance-trestle, xmlschema, junitparser), and the OpenSSL
 # headers the collector's certificate credential builds against. Idempotent.
 set -euo pipefail
 need_apt=()
@@ -19,4 +19,4 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
-python3 -m pip install -q --disable-pip-version-check check-jsonschema compliance-trestle xmlschema
+python3 -m pip install -q --disable-pip-version-check check-jsonschema compliance-trestle xmlschema junitparser

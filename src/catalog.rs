@@ -58,6 +58,19 @@ impl Severity {
             Severity::Critical => "critical",
         }
     }
+
+    /// The severity a name spells (`--fail-on`'s values); `None` for `never` or anything else.
+    pub fn parse(s: &str) -> Option<Severity> {
+        [
+            Severity::Info,
+            Severity::Low,
+            Severity::Medium,
+            Severity::High,
+            Severity::Critical,
+        ]
+        .into_iter()
+        .find(|v| v.as_str().eq_ignore_ascii_case(s.trim()))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

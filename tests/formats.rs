@@ -666,3 +666,62 @@ fn consumer_lag_figures_validate_in_oscal_and_reach_jsonl() {
     assert_eq!(line["lost_events"], 200325);
     assert_eq!(line["lag_from_sequence_number"], 18311904);
 }
+
+/// JUnit as junitparser (the Python library CI tools use) reads it: a warning at or above
+/// `--fail-on` is a failure, never a pass; below it, it passes. Checked on the demo tenant,
+/// whose secret expires in 15 days (a critical warning) beside low and info warnings.
+#[test]
+fn junit_warnings_at_the_threshold_fail_in_junitparser() {
+    if !require(
+        "python3 junitparser",
+        Command::new("python3").args(["-c", "import junitparser"]),
+    ) {
+        return;
+    }
+    let bundle = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tenants/contoso-demo");
+    for (fail_on, sev_ok) in [
+        ("low", ["low", "medium", "high", "critical"].as_slice()),
+        ("high", ["high", "critical"].as_slice()),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        let o = run(bin()
+            .arg("audit")
+            .arg(&bundle)
+            .arg("--out")
+            .arg(&out)
+            .args(["--format", "json,junit", "--fail-on", fail_on]));
+        assert!(o.status.code().is_some(), "{}", text(&o));
+        let r: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
+        let want: Vec<String> = r["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| {
+                c["status"] == "fail"
+                    || (c["status"] == "warn" && sev_ok.contains(&c["severity"].as_str().unwrap()))
+            })
+            .map(|c| c["id"].as_str().unwrap().to_string())
+            .collect();
+        assert!(
+            want.iter().any(|i| i == "APP-CRED-EXPIRY"),
+            "the critical warning counts"
+        );
+        let o = run(Command::new("python3")
+            .args([
+                "-c",
+                "import sys\nfrom junitparser import JUnitXml, Failure\nx = JUnitXml.fromfile(sys.argv[1])\nfor s in x:\n  for c in s:\n    if any(isinstance(r, Failure) for r in c.result):\n      print(c.name.split(' ')[0])",
+            ])
+            .arg(out.join("report.junit.xml")));
+        assert!(o.status.success(), "junitparser: {}", text(&o));
+        let mut got: Vec<String> = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect();
+        let mut want = want;
+        got.sort();
+        want.sort();
+        assert_eq!(got, want, "--fail-on {fail_on}");
+    }
+}

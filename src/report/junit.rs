@@ -1,9 +1,10 @@
 //! JUnit XML (`report.junit.xml`) for CI gates (GitLab, Azure DevOps, Jenkins): one `testsuite`
 //! per check family, one `testcase` per check.
 //!
-//! `fail` is a `<failure>`; `not_assessed`, `not_applicable` and `manual` are `<skipped>` (the
-//! check could not decide, which CI must not show as green); `pass`, `warn` and `waived` pass,
-//! with warnings and waivers spelled out in `<system-out>`. The Jenkins junit-10.xsd allows
+//! `fail` is a `<failure>`, and so is a `warn` at or above `--fail-on` (type `warn <severity>`):
+//! a CI test view must not show it as passed. `not_assessed`, `not_applicable` and `manual` are
+//! `<skipped>` (the check could not decide, which CI must not show as green); `pass`, `waived`
+//! and warnings below the threshold pass, spelled out in `<system-out>`. The Jenkins junit-10.xsd allows
 //! properties only on a testsuite, so each check's severity, status and controls are suite
 //! properties named `<check id>.<key>`.
 
@@ -78,6 +79,13 @@ pub fn render(results: &Results) -> String {
             Status::NotAssessed | Status::NotApplicable | Status::Manual
         )
     };
+    // A warning at or above --fail-on is a failure in JUnit: a CI test view must never show
+    // it as passed. Below the threshold it passes, spelled out in <system-out>.
+    let threshold = crate::catalog::Severity::parse(&results.run.fail_on);
+    let failing = |c: &CheckResult| {
+        c.status == Status::Fail
+            || (c.status == Status::Warn && threshold.is_some_and(|t| c.severity >= t))
+    };
     let all: Vec<&CheckResult> = results.checks.iter().collect();
     let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
@@ -88,7 +96,7 @@ pub fn render(results: &Results) -> String {
             results.run.tenant_id, results.run.id
         )),
         all.len(),
-        count(&all, &|s| s == Status::Fail),
+        all.iter().filter(|c| failing(c)).count(),
     );
     for (family, checks) in &families {
         let _ = writeln!(
@@ -96,7 +104,7 @@ pub fn render(results: &Results) -> String {
             "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"{}\" time=\"0\" timestamp=\"{}\" id=\"{}\">",
             xml_escape(family),
             checks.len(),
-            count(checks, &|s| s == Status::Fail),
+            checks.iter().filter(|c| failing(c)).count(),
             count(checks, &is_skip),
             xml_escape(&results.run.as_of),
             xml_escape(&results.run.id),
@@ -138,18 +146,22 @@ pub fn render(results: &Results) -> String {
             );
             let text = findings_text(c);
             match c.status {
-                Status::Fail => {
+                _ if failing(c) => {
                     let first = c
                         .findings
                         .iter()
-                        .find(|f| f.status == Status::Fail)
+                        .find(|f| f.status == c.status)
                         .map(|f| f.message.clone())
                         .or_else(|| c.reason.clone())
                         .unwrap_or_else(|| "failed".into());
                     let _ = writeln!(
                         x,
                         "      <failure type=\"{}\" message=\"{}\">{}</failure>",
-                        c.severity.as_str(),
+                        if c.status == Status::Warn {
+                            format!("warn {}", c.severity.as_str())
+                        } else {
+                            c.severity.as_str().to_string()
+                        },
                         xml_escape(&first),
                         xml_escape(&text)
                     );
