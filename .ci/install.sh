@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond the Rust toolchain: independent validators and tools the
-# tests call (minisign, chromium, check-jsonschema, compliance-trestle, xmlschema, junitparser), and the OpenSSL
+# tests call (minisign, chromium, check-jsonschema, compliance-trestle, xmlschema, junitparser, the SARIF
+# Multitool), and the OpenSSL
 # headers the collector's certificate credential builds against. Idempotent.
 set -euo pipefail
 need_apt=()
@@ -20,3 +21,5 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 python3 -m pip install -q --disable-pip-version-check check-jsonschema compliance-trestle xmlschema junitparser
+# The SARIF Multitool, for GitHub code scanning's ingestion rules (tests/formats.rs); pinned.
+command -v sarif-multitool >/dev/null 2>&1 || npm install -g --silent @microsoft/sarif-multitool@5.7.0

@@ -63,7 +63,20 @@ fn pass_and_not_assessed_runs_validate() {
         let sarif = std::fs::read_to_string(out.join("report.sarif")).unwrap();
         if check_status == "not_assessed" {
             assert!(junit.contains("<skipped type=\"not_assessed\""), "{junit}");
-            assert!(sarif.contains("\"kind\": \"open\""));
+            // "Could not look" is a tool notification of the check, not a result.
+            let sj: serde_json::Value = serde_json::from_str(&sarif).unwrap();
+            assert!(
+                sj["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|n| n["associatedRule"]["id"] == "EH-HUB-ACTIVE")
+            );
+            assert!(!sj["runs"][0]["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r["ruleId"] == "EH-HUB-ACTIVE"));
             let ar = std::fs::read_to_string(&oscal[1]).unwrap();
             assert!(ar.contains("\"state\": \"not-satisfied\""));
             // Fail closed: the check that read the forbidden evidence is never satisfied (other
@@ -723,5 +736,66 @@ fn junit_warnings_at_the_threshold_fail_in_junitparser() {
         got.sort();
         want.sort();
         assert_eq!(got, want, "--fail-on {fail_on}");
+    }
+}
+
+/// SARIF as GitHub code scanning ingests it: the SARIF Multitool's GitHub rules (`--rule-kind Gh`)
+/// find nothing on the demo and fabrikam tenants, every result has a physical location, and
+/// only failing or warning findings at or above `--fail-on` are results.
+#[test]
+fn sarif_passes_githubs_ingestion_rules() {
+    if !require(
+        "sarif-multitool",
+        Command::new("sarif-multitool").arg("--version"),
+    ) {
+        return;
+    }
+    for (tenant, fail_on) in [("contoso-demo", "low"), ("fabrikam-misconfigured", "high")] {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        let bundle = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/tenants")
+            .join(tenant);
+        run(bin()
+            .arg("audit")
+            .arg(&bundle)
+            .arg("--out")
+            .arg(&out)
+            .args(["--format", "json,sarif", "--fail-on", fail_on]));
+        let sarif = out.join("report.sarif");
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&sarif).unwrap()).unwrap();
+        let sev_ok = |s: &str| {
+            let order = ["info", "low", "medium", "high", "critical"];
+            order.iter().position(|x| *x == s) >= order.iter().position(|x| *x == fail_on)
+        };
+        let results = v["runs"][0]["results"].as_array().unwrap();
+        assert!(!results.is_empty(), "{tenant}");
+        let rules = v["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap();
+        for r in results {
+            let rule = &rules[r["ruleIndex"].as_u64().unwrap() as usize];
+            assert!(
+                sev_ok(rule["properties"]["severity"].as_str().unwrap()),
+                "{r}"
+            );
+            assert!(
+                r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+                    .as_str()
+                    .is_some_and(|u| u.starts_with("evidence/")),
+                "{r}"
+            );
+        }
+        let log = tmp.path().join("gh.sarif");
+        let o = run(Command::new("sarif-multitool")
+            .args(["validate", "--rule-kind", "Gh", "-o"])
+            .arg(&log)
+            .arg(&sarif));
+        assert!(o.status.success(), "{tenant}: {}", text(&o));
+        let l: serde_json::Value = serde_json::from_slice(&std::fs::read(&log).unwrap()).unwrap();
+        let problems: Vec<&serde_json::Value> = l["runs"][0]["results"]
+            .as_array()
+            .map(|a| a.iter().collect())
+            .unwrap_or_default();
+        assert!(problems.is_empty(), "{tenant}: GitHub rules: {problems:?}");
+        check_jsonschema("sarif-2.1.0/sarif-schema-2.1.0.json", &[sarif]);
     }
 }

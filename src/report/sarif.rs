@@ -1,11 +1,13 @@
-//! SARIF 2.1.0 (`report.sarif`) for code-scanning style consumers: one rule per check in the
-//! results (title, why, fix, references, severity, control tags), one result per finding with
-//! the Azure / Entra resource id as its logical location.
+//! SARIF 2.1.0 (`report.sarif`) for code-scanning consumers (GitHub code scanning, Azure DevOps):
+//! one rule per check (title, why, fix, references, severity, control tags), one result per
+//! failing or warning finding at or above `--fail-on`, located at its resource (logical
+//! location: the Azure / Entra resource id) and its evidence file (physical location, which
+//! GitHub requires on every result; `tests/formats.rs` runs the SARIF Multitool's GitHub rules).
 //!
-//! SARIF's `kind` carries siemproof's status: `fail` (fail, warn), `pass`, `notApplicable`,
-//! `open` (not assessed: the check could not decide) and `review` (manual: needs an
-//! attestation). A waived failure stays `fail` with an external suppression, as SARIF intends.
-//! Only `fail` results carry a `level` other than `none`, as the specification requires.
+//! A waived failure stays a `fail` result with an external suppression, as SARIF intends.
+//! Checks that could not decide (not assessed, awaiting attestation) are tool execution
+//! notifications of the invocation: a result claims a finding, and "could not look" is not one.
+//! Passes and checks that do not apply are no results; the run's `summary` property counts them.
 
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -119,21 +121,57 @@ fn result(
     r
 }
 
-/// Renders `report.sarif`.
+/// The evidence file a finding rests on, as its physical location (GitHub code scanning requires
+/// one on every result): the check's first evidence file, relative to the output directory
+/// (`audit --sign` copies the bundle into `evidence/`), or the bundle's config.
+fn artifact(c: &CheckResult) -> String {
+    let file = c
+        .evidence
+        .iter()
+        .filter(|e| e.status == "ok")
+        .chain(c.evidence.iter())
+        .flat_map(|e| e.files.iter())
+        .next()
+        .map(|f| f.path.clone())
+        .unwrap_or_else(|| "siemproof.toml".into());
+    format!("evidence/{file}")
+}
+
+/// Renders `report.sarif`. Results are the findings that fail or warn at or above the run's
+/// `--fail-on` (every one when it is `never`), each with a logical location (the resource) and
+/// a physical one (its evidence file), as GitHub code scanning requires. Checks that could not
+/// decide (not assessed, awaiting attestation) are tool notifications, not results: "could not
+/// look" is not a finding at a severity. Passes and checks that do not apply are left out.
 pub fn render(results: &Results) -> anyhow::Result<String> {
     let rules: Vec<Value> = results.checks.iter().map(rule).collect();
+    let threshold = Severity::parse(&results.run.fail_on).unwrap_or(Severity::Info);
     let mut out = Vec::new();
+    let mut notifications = Vec::new();
     for (i, c) in results.checks.iter().enumerate() {
-        if c.findings.is_empty() {
-            out.push(result(
-                c,
-                i,
-                c.status,
-                None,
-                c.reason.as_deref().unwrap_or_default(),
-            ));
+        if matches!(c.status, Status::NotAssessed | Status::Manual) {
+            notifications.push(json!({
+                "level": "warning",
+                "message": {"text": format!(
+                    "{} {}: {}",
+                    c.id,
+                    if c.status == Status::Manual { "awaits an attestation" } else { "was not assessed" },
+                    c.reason.as_deref().filter(|r| !r.is_empty()).or_else(|| c.findings.first().map(|f| f.message.as_str())).unwrap_or(c.title.as_str())
+                )},
+                "associatedRule": {"id": c.id, "index": i},
+            }));
+            continue;
+        }
+        if c.severity < threshold {
+            continue;
         }
         for f in &c.findings {
+            let status = match (&f.waiver, f.status) {
+                (Some(w), _) => w.original_status,
+                (None, s) => s,
+            };
+            if !matches!(status, Status::Fail | Status::Warn) {
+                continue;
+            }
             let mut r = result(
                 c,
                 i,
@@ -141,6 +179,10 @@ pub fn render(results: &Results) -> anyhow::Result<String> {
                 Some((f.resource.as_str(), f.name.as_str())),
                 &f.message,
             );
+            r["locations"][0]["physicalLocation"] = json!({
+                "artifactLocation": {"uri": artifact(c)},
+                "region": {"startLine": 1},
+            });
             if let Some(w) = &f.waiver {
                 r["suppressions"] = json!([{
                     "kind": "external",
@@ -162,13 +204,15 @@ pub fn render(results: &Results) -> anyhow::Result<String> {
                 "rules": rules,
             }},
             "automationDetails": {"id": format!("siemproof/{}/{}", results.run.tenant_id, results.run.id)},
-            "invocations": [{"executionSuccessful": true}],
+            "invocations": [{"executionSuccessful": true, "toolExecutionNotifications": notifications}],
             "properties": {
                 "runId": results.run.id,
                 "tenantId": results.run.tenant_id,
                 "asOf": results.run.as_of,
                 "evidenceManifestSha256": results.run.evidence_manifest_sha256,
                 "catalogueVersion": results.run.catalogue_version,
+                "failOn": results.run.fail_on,
+                "summary": results.summary,
             },
             "results": out,
         }]
