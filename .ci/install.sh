@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond the Rust toolchain: independent validators and tools the
 # tests call (minisign, chromium, check-jsonschema, compliance-trestle, xmlschema, junitparser, the SARIF
-# Multitool), and the OpenSSL
+# Multitool, the SAF CLI), and the OpenSSL
 # headers the collector's certificate credential builds against. Idempotent.
 set -euo pipefail
 need_apt=()
@@ -23,3 +23,5 @@ fi
 python3 -m pip install -q --disable-pip-version-check check-jsonschema compliance-trestle xmlschema junitparser
 # The SARIF Multitool, for GitHub code scanning's ingestion rules (tests/formats.rs); pinned.
 command -v sarif-multitool >/dev/null 2>&1 || npm install -g --silent @microsoft/sarif-multitool@5.7.0
+# The MITRE SAF CLI, which reads the Heimdall Data Format export (tests/formats.rs); pinned.
+command -v saf >/dev/null 2>&1 || npm install -g --silent @mitre/saf@1.5.3

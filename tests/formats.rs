@@ -627,7 +627,7 @@ fn vendored_schemas_match_their_sources() {
         assert_eq!(hex::encode(Sha256::digest(&bytes)), want, "{file}");
         seen += 1;
     }
-    assert_eq!(seen, 3, "SOURCES.md lists the three vendored schemas");
+    assert_eq!(seen, 4, "SOURCES.md lists the four vendored schemas");
 }
 
 /// The consumer figures travel in every machine format: fabrikam-misconfigured's partition
@@ -798,4 +798,50 @@ fn sarif_passes_githubs_ingestion_rules() {
         assert!(problems.is_empty(), "{tenant}: GitHub rules: {problems:?}");
         check_jsonschema("sarif-2.1.0/sarif-schema-2.1.0.json", &[sarif]);
     }
+}
+
+/// The Heimdall Data Format as its consumers read it: MITRE's exec-json schema accepts it, and the
+/// SAF CLI's summary gives the compliance score siemproof's own counts imply (passed over passed,
+/// failed and not reviewed; a warning at or above --fail-on fails, as in JUnit).
+#[test]
+fn hdf_validates_and_the_saf_cli_scores_it_right() {
+    let bundle = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tenants/contoso-demo");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    run(bin()
+        .arg("audit")
+        .arg(&bundle)
+        .arg("--out")
+        .arg(&out)
+        .args(["--format", "json,hdf"]));
+    let hdf = out.join("report.hdf.json");
+    check_jsonschema("hdf/exec-json.json", std::slice::from_ref(&hdf));
+    if !require("saf", Command::new("saf").arg("--version")) {
+        return;
+    }
+    let r: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
+    let checks = r["checks"].as_array().unwrap();
+    let count = |f: &dyn Fn(&serde_json::Value) -> bool| checks.iter().filter(|c| f(c)).count();
+    let warn_fails = |c: &serde_json::Value| c["status"] == "warn" && c["severity"] != "info";
+    let passed = count(&|c| c["status"] == "pass" || (c["status"] == "warn" && !warn_fails(c)));
+    let failed = count(&|c| c["status"] == "fail" || c["status"] == "waived" || warn_fails(c));
+    let skipped = count(&|c| c["status"] == "not_assessed" || c["status"] == "manual");
+    let o = run(Command::new("saf")
+        .args(["view", "summary", "-f", "json", "-s", "-i"])
+        .arg(&hdf));
+    assert!(o.status.success(), "saf: {}", text(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let start = stdout.find('[').expect("a JSON summary");
+    let v: serde_json::Value = serde_json::from_str(&stdout[start..]).unwrap();
+    let s = &v[0];
+    assert_eq!(s["passed"]["total"], passed);
+    assert_eq!(s["failed"]["total"], failed);
+    assert_eq!(s["skipped"]["total"], skipped);
+    assert_eq!(
+        s["no_impact"]["total"],
+        count(&|c| c["status"] == "not_applicable")
+    );
+    let score = (100.0 * passed as f64 / (passed + failed + skipped) as f64).round();
+    assert_eq!(s["compliance"].as_f64().unwrap(), score, "{s}");
 }

@@ -86,7 +86,7 @@ pub struct AuditArgs {
     /// Where to write results.json and reports
     #[arg(long, short, default_value = "siemproof-report")]
     pub out: PathBuf,
-    /// Comma-separated formats: table, json, html, md, junit, sarif, oscal, jsonl, csv
+    /// Comma-separated formats: table, json, html, md, junit, sarif, oscal, jsonl, csv, hdf (Heimdall)
     #[arg(long, default_value = "table,json,html,md")]
     pub format: String,
     /// The audit clock for expiry and freshness (RFC 3339 or YYYY-MM-DD; default: the bundle's
@@ -137,7 +137,7 @@ pub struct ReportArgs {
     pub results: PathBuf,
     #[arg(long, short, default_value = "siemproof-report")]
     pub out: PathBuf,
-    /// Comma-separated formats: table, json, html, md, junit, sarif, oscal, jsonl, csv
+    /// Comma-separated formats: table, json, html, md, junit, sarif, oscal, jsonl, csv, hdf (Heimdall)
     #[arg(long, default_value = "html,md")]
     pub format: String,
     #[arg(long)]

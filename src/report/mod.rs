@@ -4,6 +4,7 @@
 //! logic of their own.
 
 pub mod csv;
+pub mod hdf;
 pub mod jsonl;
 pub mod junit;
 pub mod oscal;
@@ -24,7 +25,7 @@ static TEMPLATES: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/reports");
 
 /// Output formats `--format` accepts.
 pub const FORMATS: &[&str] = &[
-    "table", "json", "html", "md", "junit", "sarif", "oscal", "jsonl", "csv",
+    "table", "json", "html", "md", "junit", "sarif", "oscal", "jsonl", "csv", "hdf",
 ];
 
 /// The files each file format writes (relative to the output directory).
@@ -38,6 +39,7 @@ pub fn files_of(format: &str) -> &'static [&'static str] {
         "oscal" => &[oscal::PLAN, oscal::RESULTS, oscal::POAM],
         "jsonl" => &["findings.jsonl"],
         "csv" => &["findings.csv"],
+        "hdf" => &["report.hdf.json"],
         _ => &[],
     }
 }
@@ -245,6 +247,7 @@ pub fn write_all(
                 jsonl::render(results)?.into_bytes(),
             )),
             "csv" => files.push(("findings.csv".into(), csv::render(results).into_bytes())),
+            "hdf" => files.push(("report.hdf.json".into(), hdf::render(results)?.into_bytes())),
             _ => {}
         }
     }
