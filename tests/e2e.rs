@@ -682,3 +682,31 @@ fn reports_name_evidence_files_and_show_what_passing_checks_observed() {
         "the title isolates the tenant name"
     );
 }
+
+/// `checks --frameworks` lists each framework's controls with the checks that give evidence for
+/// them, from the same mappings the exports carry.
+#[test]
+fn checks_frameworks_lists_controls_with_their_checks() {
+    let o = run(&["checks", "--frameworks", "--format", "json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let nist = v["NIST SP 800-53 r5"]
+        .as_object()
+        .expect("NIST SP 800-53 r5");
+    assert!(nist["au-9"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c == "CONSUMER-NO-LOSS"));
+    for fw in [
+        "ISO/IEC 27001:2022",
+        "PCI DSS 4.0",
+        "HIPAA",
+        "CIS Controls v8",
+        "SOC 2",
+    ] {
+        assert!(v[fw].as_object().is_some_and(|m| !m.is_empty()), "{fw}");
+    }
+    let o = run(&["checks", "--frameworks"]);
+    assert!(stdout(&o).contains("frameworks,") && stdout(&o).contains("controls"));
+}

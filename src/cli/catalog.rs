@@ -21,6 +21,30 @@ pub struct ChecksArgs {
     pub format: ListFormat,
     #[arg(long)]
     pub checks: Vec<PathBuf>,
+    /// List the frameworks instead: each control (NIST SP 800-53, ISO 27001, PCI DSS, HIPAA,
+    /// CIS, SOC 2) with the checks that provide evidence for it
+    #[arg(long)]
+    pub frameworks: bool,
+}
+
+/// Framework → control → the checks mapped to it, in catalogue order.
+fn framework_map(
+    catalog: &Catalog,
+) -> std::collections::BTreeMap<&'static str, std::collections::BTreeMap<String, Vec<String>>> {
+    let mut m: std::collections::BTreeMap<
+        &'static str,
+        std::collections::BTreeMap<String, Vec<String>>,
+    > = Default::default();
+    for c in &catalog.checks {
+        for (fw, id) in c.check.frameworks.pairs() {
+            m.entry(fw)
+                .or_default()
+                .entry(id.to_string())
+                .or_default()
+                .push(c.check.id.clone());
+        }
+    }
+    m
 }
 
 #[derive(Args)]
@@ -150,6 +174,43 @@ pub fn checks_markdown(catalog: &Catalog) -> String {
 
 pub(crate) fn checks_cmd(a: &ChecksArgs, out: &mut dyn Write) -> Result<u8> {
     let catalog = Catalog::load(&a.checks)?;
+    if a.frameworks {
+        let m = framework_map(&catalog);
+        match a.format {
+            ListFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&m)?)?,
+            ListFormat::Md => {
+                for (fw, controls) in &m {
+                    writeln!(out, "## {fw}\n\n| Control | Checks |\n|---|---|")?;
+                    for (id, checks) in controls {
+                        writeln!(out, "| {id} | {} |", checks.join(", "))?;
+                    }
+                    writeln!(out)?;
+                }
+            }
+            ListFormat::Table => {
+                let mut t = comfy_table::Table::new();
+                t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
+                t.force_no_tty();
+                // Long lists of checks wrap within the terminal (COLUMNS, else 160 columns).
+                t.set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
+                t.set_width(
+                    std::env::var("COLUMNS")
+                        .ok()
+                        .and_then(|c| c.parse().ok())
+                        .unwrap_or(160),
+                );
+                t.set_header(vec!["Framework", "Control", "Checks"]);
+                for (fw, controls) in &m {
+                    for (id, checks) in controls {
+                        t.add_row(vec![fw.to_string(), id.clone(), checks.join(", ")]);
+                    }
+                }
+                let controls: usize = m.values().map(|c| c.len()).sum();
+                writeln!(out, "{t}\n{} frameworks, {controls} controls", m.len())?;
+            }
+        }
+        return Ok(0);
+    }
     match a.format {
         ListFormat::Md => write!(out, "{}", checks_markdown(&catalog))?,
         ListFormat::Json => {
