@@ -100,21 +100,6 @@ fn spans(s: &str) -> Vec<(bool, &str)> {
     out
 }
 
-fn html_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// `fix_html`: a fix text as HTML, escaped, its commands as `<code>` (used with `| safe`).
 fn fix_html(value: &tera::Value, _: &HashMap<String, tera::Value>) -> tera::Result<tera::Value> {
     let s = value.as_str().unwrap_or_default();
@@ -122,10 +107,10 @@ fn fix_html(value: &tera::Value, _: &HashMap<String, tera::Value>) -> tera::Resu
     for (code, part) in spans(s) {
         if code {
             out.push_str("<code class=\"cmd\">");
-            out.push_str(&html_escape(part));
+            out.push_str(&junit::xml_escape(part));
             out.push_str("</code>");
         } else {
-            out.push_str(&html_escape(part));
+            out.push_str(&junit::xml_escape(part));
         }
     }
     Ok(tera::Value::String(out))

@@ -195,6 +195,19 @@ pub struct Bar {
     pub text: String,
 }
 
+impl Bar {
+    /// Row `i` of a per-partition chart (22 px a row, widths to a tenth of a pixel).
+    fn of_partition(i: usize, partition: &str, width: f64, class: &str, text: String) -> Bar {
+        Bar {
+            label: format!("partition {partition}"),
+            y: i * 22,
+            width: (width * 10.0).round() / 10.0,
+            class: class.into(),
+            text,
+        }
+    }
+}
+
 /// Bars of checkpoint age: the scale runs to twice the threshold or the oldest age, whichever
 /// is larger, over 360 px, so the threshold line is always inside the chart.
 fn consumer_chart(results: &Results) -> Option<ConsumerChart> {
@@ -234,13 +247,7 @@ fn consumer_chart(results: &Results) -> Option<ConsumerChart> {
                     ),
                 ),
             };
-            Bar {
-                label: format!("partition {}", p.partition),
-                y: i * 22,
-                width: (width * 10.0).round() / 10.0,
-                class: class.into(),
-                text,
-            }
+            Bar::of_partition(i, &p.partition, width, class, text)
         })
         .collect::<Vec<_>>();
     Some(ConsumerChart {
@@ -319,13 +326,7 @@ fn lag_chart(results: &Results) -> Option<ConsumerChart> {
                     )
                 }
             };
-            Bar {
-                label: format!("partition {}", p.partition),
-                y: i * 22,
-                width: (width * 10.0).round() / 10.0,
-                class: class.into(),
-                text,
-            }
+            Bar::of_partition(i, &p.partition, width, class, text)
         })
         .collect::<Vec<_>>();
     Some(ConsumerChart {
