@@ -14,6 +14,7 @@ pub mod paging;
 pub mod plan;
 pub mod progress;
 pub mod retry;
+pub mod urlfill;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -146,7 +147,11 @@ pub fn collect(opts: &CollectOptions) -> Result<Summary> {
             name = signal => {
                 // The in-flight future (and its BundleWriter's temporary directory) is dropped
                 // here, which removes the temporary directory: no half-written bundle.
-                bail!("interrupted by {name}: no bundle written to {}", opts.out.display())
+                Err(crate::signals::Interrupted {
+                    signal: name,
+                    what: format!("no bundle written to {}", opts.out.display()),
+                }
+                .into())
             }
         }
     })

@@ -20,6 +20,7 @@ use serde_json::Value;
 
 use super::fetch::Ctx;
 use super::paging::{fetch_chain, Record};
+use super::urlfill::fill;
 use crate::cloud::CloudEndpoints;
 use crate::config::Config;
 use crate::evidence::kinds::{kind, Kind};
@@ -46,31 +47,31 @@ struct Step {
     publisher: Option<String>,
 }
 
-/// Fills a kind's URL template. Unknown placeholders are a programming error.
-pub fn fill(template: &str, vars: &[(&str, &str)]) -> String {
-    let mut s = template.to_string();
-    for (k, v) in vars {
-        s = s.replace(&format!("{{{k}}}"), v);
-    }
-    debug_assert!(!s.contains('{'), "unfilled placeholder in {s}");
-    s
-}
-
-/// The full URL of a kind: plane base + filled template + api-version.
-pub fn url_of(ep: &CloudEndpoints, k: &Kind, vars: &[(&str, &str)]) -> Option<String> {
-    let base = match k.audience? {
+/// The full URL of a kind: plane base + filled template + api-version, or why there is none
+/// (no such endpoint in this cloud, a value that cannot be placed in a URL).
+pub fn url_of(ep: &CloudEndpoints, k: &Kind, vars: &[(&str, &str)]) -> Result<String, String> {
+    let no_endpoint = |audience: &str| format!("cloud {:?} has no {audience} endpoint", ep.cloud);
+    let audience = k.audience.ok_or_else(|| no_endpoint("online"))?;
+    let base = match audience {
         // The Blob service is per account.
-        "storage" => ep.blob_base(vars.iter().find(|(n, _)| *n == "acct_name")?.1),
-        a => ep.base(a)?,
+        "storage" => ep.blob_base(
+            vars.iter()
+                .find(|(n, _)| *n == "acct_name")
+                .ok_or_else(|| no_endpoint(audience))?
+                .1,
+        ),
+        a => ep.base(a).ok_or_else(|| no_endpoint(a))?,
     };
-    let mut s = format!("{base}{}", fill(k.url, vars));
+    let mut s = format!("{base}{}", fill(k.url, vars)?);
     if let Some(v) = k.api_version {
         s.push(if s.contains('?') { '&' } else { '?' });
         s.push_str("api-version=");
         s.push_str(v);
     }
     // Parsing percent-encodes spaces and quotes in $filter the way the services expect.
-    url::Url::parse(&s).ok().map(|u| u.to_string())
+    url::Url::parse(&s)
+        .map(|u| u.to_string())
+        .map_err(|e| format!("{}: not a valid URL ({e})", k.name))
 }
 
 struct Planner<'a> {
@@ -87,8 +88,14 @@ impl Planner<'_> {
     fn step(&mut self, name: &str, scope: Option<String>, vars: &[(&str, &str)]) -> Option<Step> {
         let k = kind(name).expect("kind in table");
         let audience = k.audience.expect("online kind");
-        let (Some(url), Some(token_scope)) = (url_of(self.ep, k, vars), self.ep.scope(audience))
-        else {
+        let url = match url_of(self.ep, k, vars) {
+            Ok(u) => u,
+            Err(why) => {
+                self.skipped.push((name.to_string(), why));
+                return None;
+            }
+        };
+        let Some(token_scope) = self.ep.scope(audience) else {
             self.skipped.push((
                 name.to_string(),
                 format!("cloud {:?} has no {audience} endpoint", self.ep.cloud),
@@ -340,7 +347,7 @@ pub async fn run(
                 &[
                     ("acct_name", acct),
                     ("container", container),
-                    ("blob", &encode_blob_name(&name)),
+                    ("blob", &name),
                 ],
             ));
         }
@@ -381,20 +388,6 @@ fn eph_leases(records: &[Record]) -> Vec<String> {
     out.dedup();
     out.truncate(MAX_LEASES);
     out
-}
-
-/// A blob name as a URL path: each segment percent-encoded (`$Default/0` → `%24Default/0`).
-fn encode_blob_name(name: &str) -> String {
-    let mut s = String::with_capacity(name.len());
-    for b in name.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
-                s.push(b as char)
-            }
-            _ => s.push_str(&format!("%{b:02X}")),
-        }
-    }
-    s
 }
 
 fn rfc3339(t: DateTime<Utc>) -> String {
