@@ -58,7 +58,8 @@ impl RetryPolicy {
     }
 }
 
-/// Parses `Retry-After`: delta seconds (integer or fractional, as Graph sends) or an HTTP date.
+/// Parses `Retry-After`: delta seconds (integer or fractional, as Graph sends) or an HTTP date
+/// (httpdate).
 pub fn parse_retry_after(v: &str, now: chrono::DateTime<chrono::Utc>) -> Option<Duration> {
     let v = v.trim();
     if let Ok(secs) = v.parse::<f64>() {
@@ -67,9 +68,10 @@ pub fn parse_retry_after(v: &str, now: chrono::DateTime<chrono::Utc>) -> Option<
         }
         return None;
     }
-    let when = chrono::DateTime::parse_from_rfc2822(v).ok()?;
-    let delta = when.with_timezone(&chrono::Utc) - now;
-    Some(delta.to_std().unwrap_or(Duration::ZERO))
+    // IMF-fixdate, and the obsolete RFC 850 and asctime forms RFC 9110 §5.6.7 makes
+    // recipients accept.
+    let when: chrono::DateTime<chrono::Utc> = httpdate::parse_http_date(v).ok()?.into();
+    Some((when - now).to_std().unwrap_or(Duration::ZERO))
 }
 
 /// Whether a response should be retried, and why (for progress counters).
@@ -264,6 +266,21 @@ mod tests {
             Some(Duration::from_secs(2))
         );
         assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn retry_after_in_the_obsolete_date_forms() {
+        // RFC 850 and asctime dates, which RFC 2822 parsing (the code this replaced) refused.
+        let now = chrono::DateTime::parse_from_rfc3339("1994-11-06T08:49:30Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        for v in ["Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994"] {
+            assert_eq!(
+                parse_retry_after(v, now),
+                Some(Duration::from_secs(7)),
+                "{v}"
+            );
+        }
     }
 
     #[test]
