@@ -473,15 +473,10 @@ const M365: &[&str] = &["enterprise", "gcc", "gcc-high", "dod"];
 const SIEMS: &[&str] = &["qradar", "splunk", "elastic"];
 const METHODS: &[&str] = &["management_api", "graph", "both"];
 
-/// Whether `s` looks like a GUID (tenant and client ids).
+/// Whether `s` is a GUID in the hyphenated form Azure shows (tenant and client ids). The uuid
+/// crate parses it; its simple, braced and URN forms are refused, as Azure never shows them.
 pub fn is_guid(s: &str) -> bool {
-    let parts: Vec<&str> = s.split('-').collect();
-    let lens = [8, 4, 4, 4, 12];
-    parts.len() == 5
-        && parts
-            .iter()
-            .zip(lens)
-            .all(|(p, l)| p.len() == l && p.chars().all(|c| c.is_ascii_hexdigit()))
+    s.len() == 36 && uuid::Uuid::try_parse(s).is_ok()
 }
 
 /// Allowed ranges of the numeric settings (inclusive), documented in docs/config.md.
@@ -793,6 +788,21 @@ pub const INIT_TEMPLATE: &str = include_str!("../docs/siemproof.example.toml");
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn guids_in_azure_form_only() {
+        assert!(is_guid("11111111-2222-3333-4444-55555555aaaa"));
+        assert!(is_guid("11111111-2222-3333-4444-55555555AAAA"));
+        for s in [
+            "1111111122223333444455555555aaaa",
+            "{11111111-2222-3333-4444-55555555aaaa}",
+            "urn:uuid:11111111-2222-3333-4444-55555555aaaa",
+            "11111111-2222-3333-4444-55555555aaa\u{e9}",
+            "1111111-12222-3333-4444-55555555aaaa",
+        ] {
+            assert!(!is_guid(s), "{s}");
+        }
+    }
 
     #[test]
     fn init_template_is_valid() {
