@@ -27,36 +27,40 @@ const HEADER: [&str; 17] = [
     "attested_on",
 ];
 
-/// Quotes one field, neutralising formula triggers.
-pub fn field(s: &str) -> String {
-    let neutral = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{s}")
+/// Neutralises formula triggers; quoting is the csv writer's.
+fn neutral(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}").into()
     } else {
-        s.to_string()
-    };
-    format!("\"{}\"", neutral.replace('"', "\"\""))
+        s.into()
+    }
 }
 
 /// Renders `findings.csv`.
 pub fn render(results: &Results) -> String {
-    let mut s = String::new();
-    let line = |cells: &[&str]| cells.iter().map(|c| field(c)).collect::<Vec<_>>().join(",");
-    s.push_str(&line(&HEADER));
-    s.push_str("\r\n");
+    let mut w = csv::WriterBuilder::new()
+        .quote_style(csv::QuoteStyle::Always)
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
+    let mut line = |cells: &[&str]| {
+        // Writing to a Vec cannot fail.
+        let _ = w.write_record(cells.iter().map(|c| neutral(c).into_owned()));
+    };
+    line(&HEADER);
     for r in super::jsonl::rows(results) {
         let nist = r.nist_800_53_r5.join(" ");
-        let w = r.waiver.as_ref();
+        let wv = r.waiver.as_ref();
         let a = r.attestation.as_ref();
         let (w_by, w_until, w_why) = (
-            w.map(|w| w.approver.as_str()).unwrap_or_default(),
-            w.map(|w| w.expires.as_str()).unwrap_or_default(),
-            w.map(|w| w.reason.as_str()).unwrap_or_default(),
+            wv.map(|w| w.approver.as_str()).unwrap_or_default(),
+            wv.map(|w| w.expires.as_str()).unwrap_or_default(),
+            wv.map(|w| w.reason.as_str()).unwrap_or_default(),
         );
         let (a_by, a_on) = (
             a.map(|a| a.attested_by.as_str()).unwrap_or_default(),
             a.map(|a| a.date.as_str()).unwrap_or_default(),
         );
-        s.push_str(&line(&[
+        line(&[
             &r.timestamp,
             &r.run_id,
             &r.tenant_id,
@@ -74,22 +78,31 @@ pub fn render(results: &Results) -> String {
             w_why,
             a_by,
             a_on,
-        ]));
-        s.push_str("\r\n");
+        ]);
     }
-    s
+    let bytes = w.into_inner().unwrap_or_default();
+    String::from_utf8(bytes).unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
-    use super::field;
+    use super::neutral;
+
+    fn field(s: &str) -> String {
+        let mut w = csv::WriterBuilder::new()
+            .quote_style(csv::QuoteStyle::Always)
+            .terminator(csv::Terminator::CRLF)
+            .from_writer(Vec::new());
+        w.write_record([neutral(s).as_ref()]).unwrap();
+        String::from_utf8(w.into_inner().unwrap()).unwrap()
+    }
 
     #[test]
     fn quotes_and_neutralises_formulas() {
-        assert_eq!(field("plain"), "\"plain\"");
-        assert_eq!(field("a \"b\", c\nd"), "\"a \"\"b\"\", c\nd\"");
-        assert_eq!(field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
-        for p in ["+1", "-1", "@SUM(A1)", "\tx"] {
+        assert_eq!(field("plain"), "\"plain\"\r\n");
+        assert_eq!(field("a \"b\", c\nd"), "\"a \"\"b\"\", c\nd\"\r\n");
+        assert_eq!(field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"\r\n");
+        for p in ["+1", "-1", "@SUM(A1)", "\tx", "\rx"] {
             assert!(field(p).starts_with("\"'"), "{p}");
         }
     }
