@@ -113,6 +113,8 @@ const REPORT_NAMES: &[&str] = &[
     "report.sarif",
     "findings.jsonl",
     "findings.csv",
+    "report.hdf.json",
+    "compliance.md",
     "oscal",
     crate::sign::EVIDENCE_DIR,
     crate::sign::sums::SUMS,
@@ -134,6 +136,72 @@ pub fn is_bundle(dir: &Path) -> bool {
         .is_some_and(|v| {
             v.get("format").and_then(|f| f.as_str()) == Some(crate::evidence::manifest::FORMAT)
         })
+}
+
+/// The deepest nesting a bundle or output tree may have; ours are at most four levels deep.
+pub const MAX_TREE_DEPTH: usize = 32;
+
+/// One entry below a walked root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeEntry {
+    /// Relative, `/`-separated path.
+    pub rel: String,
+    /// `true` for a regular file, `false` for a symbolic link or special file (directories are
+    /// descended, not listed).
+    pub regular: bool,
+}
+
+/// Why a tree could not be listed.
+#[derive(Debug, thiserror::Error)]
+pub enum TreeError {
+    #[error("{path}: cannot list: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}: nested more than {MAX_TREE_DEPTH} directories deep; refusing")]
+    TooDeep(PathBuf),
+    #[error(
+        "{0}: the name is not UTF-8; refusing (it could not be listed or verified faithfully)"
+    )]
+    NotUtf8(PathBuf),
+}
+
+/// Lists every file below `root` (walkdir: iterative, symbolic links never followed, sorted by
+/// name), at most [`MAX_TREE_DEPTH`] deep.
+pub fn walk_tree(root: &Path) -> Result<Vec<TreeEntry>, TreeError> {
+    let mut out = Vec::new();
+    let walker = walkdir::WalkDir::new(root)
+        .follow_links(false)
+        .min_depth(1)
+        .max_depth(MAX_TREE_DEPTH + 1)
+        .sort_by_file_name();
+    for entry in walker {
+        let entry = entry.map_err(|e| TreeError::Io {
+            path: e.path().unwrap_or(root).to_path_buf(),
+            source: e
+                .into_io_error()
+                .unwrap_or_else(|| std::io::Error::other("loop")),
+        })?;
+        if entry.depth() > MAX_TREE_DEPTH {
+            return Err(TreeError::TooDeep(entry.path().to_path_buf()));
+        }
+        let ft = entry.file_type();
+        if ft.is_dir() {
+            continue;
+        }
+        let rel = entry.path().strip_prefix(root).unwrap_or(entry.path());
+        let parts: Option<Vec<&str>> = rel.components().map(|c| c.as_os_str().to_str()).collect();
+        let Some(parts) = parts else {
+            return Err(TreeError::NotUtf8(entry.path().to_path_buf()));
+        };
+        out.push(TreeEntry {
+            rel: parts.join("/"),
+            regular: ft.is_file(),
+        });
+    }
+    Ok(out)
 }
 
 /// Whether `dir` holds a siemproof report directory and nothing else.
@@ -314,13 +382,16 @@ fn parent_of(target: &Path) -> PathBuf {
 /// Fsyncs every directory below `dir` (files are synced as they are written), so a crash after
 /// the rename cannot expose names without contents.
 fn sync_tree(dir: &Path) -> Result<()> {
-    for e in fs::read_dir(dir).with_context(|| format!("{}: cannot list", dir.display()))? {
-        let e = e?;
-        if e.file_type()?.is_dir() {
-            sync_tree(&e.path())?;
+    for e in walkdir::WalkDir::new(dir)
+        .follow_links(false)
+        .max_depth(MAX_TREE_DEPTH + 1)
+        .contents_first(true)
+    {
+        let e = e.with_context(|| format!("{}: cannot list", dir.display()))?;
+        if e.file_type().is_dir() {
+            sync_dir(e.path());
         }
     }
-    sync_dir(dir);
     Ok(())
 }
 

@@ -72,6 +72,8 @@ pub enum EvidenceError {
     },
     #[error("{path}: not valid JSON: {message}")]
     Json { path: PathBuf, message: String },
+    #[error(transparent)]
+    Tree(#[from] crate::files::TreeError),
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -274,33 +276,12 @@ fn read_limited(path: &Path) -> Result<Vec<u8>, EvidenceError> {
 }
 
 /// Lists every file below `root` as a bundle-relative path with `/` separators.
-fn walk(root: &Path, dir: &Path, out: &mut BTreeSet<String>) -> Result<(), EvidenceError> {
-    let entries = fs::read_dir(dir).map_err(|e| EvidenceError::Io {
-        path: dir.to_path_buf(),
-        source: e,
-    })?;
-    for entry in entries {
-        let entry = entry.map_err(|e| EvidenceError::Io {
-            path: dir.to_path_buf(),
-            source: e,
-        })?;
-        let path = entry.path();
-        let ft = entry.file_type().map_err(|e| EvidenceError::Io {
-            path: path.clone(),
-            source: e,
-        })?;
-        if ft.is_dir() {
-            walk(root, &path, out)?;
-        } else if ft.is_file() {
-            let rel = path.strip_prefix(root).unwrap_or(&path);
-            let rel: Vec<String> = rel
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                .collect();
-            out.insert(rel.join("/"));
-        } else {
-            return Err(EvidenceError::NotRegular(path));
+fn walk(root: &Path, out: &mut BTreeSet<String>) -> Result<(), EvidenceError> {
+    for e in crate::files::walk_tree(root)? {
+        if !e.regular {
+            return Err(EvidenceError::NotRegular(root.join(&e.rel)));
         }
+        out.insert(e.rel);
     }
     Ok(())
 }
@@ -461,7 +442,7 @@ impl Bundle {
 
         let mut problems = Vec::new();
         let mut present = BTreeSet::new();
-        walk(dir, dir, &mut present)?;
+        walk(dir, &mut present)?;
         present.remove("manifest.json");
         // The manifest's own signature cannot be listed in it (see sign::manifest).
         present.remove(crate::sign::manifest::SIG);

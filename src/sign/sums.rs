@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Read;
-use std::path::{Component, Path};
+use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
@@ -62,42 +62,16 @@ pub struct Walk {
 /// symbolic links are never followed.
 pub fn walk(root: &Path) -> Result<Walk> {
     let mut w = Walk::default();
-    walk_into(root, root, &mut w)?;
+    for e in crate::files::walk_tree(root)? {
+        if e.regular {
+            w.files.push(e.rel);
+        } else {
+            w.irregular.push(e.rel);
+        }
+    }
     w.files.sort();
     w.irregular.sort();
     Ok(w)
-}
-
-fn walk_into(root: &Path, dir: &Path, w: &mut Walk) -> Result<()> {
-    let entries = fs::read_dir(dir).with_context(|| format!("{}: cannot list", dir.display()))?;
-    for entry in entries {
-        let entry = entry.with_context(|| format!("{}: cannot list", dir.display()))?;
-        let path = entry.path();
-        let ft = entry
-            .file_type()
-            .with_context(|| format!("{}: cannot stat", path.display()))?;
-        let rel = relative(root, &path);
-        if ft.is_dir() {
-            walk_into(root, &path, w)?;
-        } else if ft.is_file() {
-            w.files.push(rel);
-        } else {
-            w.irregular.push(rel);
-        }
-    }
-    Ok(())
-}
-
-fn relative(root: &Path, path: &Path) -> String {
-    path.strip_prefix(root)
-        .unwrap_or(path)
-        .components()
-        .filter_map(|c| match c {
-            Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
-            _ => None,
-        })
-        .collect::<Vec<_>>()
-        .join("/")
 }
 
 /// Hashes every regular file below `root` except the checksum list and its signature.
