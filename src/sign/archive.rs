@@ -7,7 +7,7 @@
 //! and too many entries are refused before anything is written outside the temporary directory.
 
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -146,6 +146,14 @@ pub fn extract(archive: &Path, dest: &Path) -> Result<PathBuf> {
     let name = archive.display().to_string();
     let f = fs::File::open(archive).with_context(|| format!("{name}: cannot read"))?;
     let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(f));
+    // tar's own unpacking (path checks, parents created inside `dest` only), told never to
+    // replace a file already extracted, and to keep no owner, setuid bit or timestamp.
+    ar.set_overwrite(false);
+    ar.set_preserve_permissions(false);
+    ar.set_preserve_ownerships(false);
+    ar.set_preserve_mtime(false);
+    ar.set_unpack_xattrs(false);
+    ar.set_mask(0o022);
     let mut total: u64 = 0;
     let entries = ar
         .entries()
@@ -164,13 +172,8 @@ pub fn extract(archive: &Path, dest: &Path) -> Result<PathBuf> {
             anyhow!("{name}: entry {shown:?} has an unsafe path (absolute or `..`); refusing")
         })?;
         let kind = entry.header().entry_type();
-        let target = dest.join(&rel);
         match kind {
-            tar::EntryType::Directory => {
-                if !rel.as_os_str().is_empty() {
-                    fs::create_dir_all(&target)?;
-                }
-            }
+            tar::EntryType::Directory => {}
             tar::EntryType::Regular | tar::EntryType::Continuous => {
                 let size = entry.header().size()?;
                 if size > crate::files::max_file_bytes() {
@@ -186,25 +189,27 @@ pub fn extract(archive: &Path, dest: &Path) -> Result<PathBuf> {
                 if rel.as_os_str().is_empty() {
                     bail!("{name}: entry {shown:?} has an empty path; refusing");
                 }
-                if let Some(p) = target.parent() {
-                    fs::create_dir_all(p)?;
-                }
-                // create_new: a duplicate entry must not silently replace a file already read.
-                let mut out = fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .open(&target)
-                    .with_context(|| {
-                        format!("{name}: entry {shown:?} appears twice or cannot be written")
-                    })?;
-                let copied = std::io::copy(&mut (&mut entry).take(size + 1), &mut out)?;
-                if copied != size {
-                    bail!("{name}: entry {shown:?} is truncated or longer than its header says");
-                }
             }
             other => bail!(
                 "{name}: entry {shown:?} is a {other:?} (links and special files are refused)"
             ),
+        }
+        if rel.as_os_str().is_empty() {
+            continue;
+        }
+        let unpacked = entry.unpack_in(dest).map_err(|e| {
+            if dest.join(&rel).is_file() && kind != tar::EntryType::Directory {
+                anyhow!("{name}: entry {shown:?} appears twice; refusing")
+            } else {
+                anyhow!("{name}: entry {shown:?} cannot be extracted: {e}")
+            }
+        })?;
+        if !unpacked {
+            bail!("{name}: entry {shown:?} has an unsafe path; refusing");
+        }
+        // A member whose mode makes it unreadable (or writable by others) is read as 0644.
+        if kind != tar::EntryType::Directory {
+            set_readable(&dest.join(&rel))?;
         }
     }
     if dest.join(SUMS).exists() {
@@ -217,6 +222,18 @@ pub fn extract(archive: &Path, dest: &Path) -> Result<PathBuf> {
         [one] if one.is_dir() => Ok(one.clone()),
         _ => bail!("{name}: expected one top-level directory holding {SUMS}"),
     }
+}
+
+#[cfg(unix)]
+fn set_readable(path: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o644))
+        .with_context(|| format!("{}: cannot set its permissions", path.display()))
+}
+
+#[cfg(not(unix))]
+fn set_readable(_: &Path) -> Result<()> {
+    Ok(())
 }
 
 /// A tar path as a relative path of normal components (`./` allowed), or None when unsafe.
@@ -250,5 +267,58 @@ mod tests {
             safe_relative(Path::new("./a/b.json")),
             Some(PathBuf::from("a/b.json"))
         );
+    }
+
+    fn archive_of(dir: &Path, members: &[(&str, u32, &[u8])]) -> PathBuf {
+        let path = dir.join("a.tar.gz");
+        let gz = flate2::write::GzEncoder::new(
+            fs::File::create(&path).unwrap(),
+            flate2::Compression::fast(),
+        );
+        let mut tar = tar::Builder::new(gz);
+        for (name, mode, body) in members {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_size(body.len() as u64);
+            h.set_mode(*mode);
+            tar.append_data(&mut h, name, *body).unwrap();
+        }
+        tar.into_inner().unwrap().finish().unwrap();
+        path
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn members_come_out_readable_without_setuid_or_world_write() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let a = archive_of(
+            tmp.path(),
+            &[("b/SHA256SUMS", 0o4777, b"x"), ("b/hidden", 0o000, b"y")],
+        );
+        let dest = tmp.path().join("out");
+        fs::create_dir(&dest).unwrap();
+        let top = extract(&a, &dest).unwrap();
+        for f in ["SHA256SUMS", "hidden"] {
+            let mode = fs::metadata(top.join(f)).unwrap().permissions().mode() & 0o7777;
+            assert_eq!(mode, 0o644, "{f}");
+        }
+    }
+
+    #[test]
+    fn a_duplicate_member_is_refused_not_replaced() {
+        let tmp = tempfile::tempdir().unwrap();
+        let a = archive_of(
+            tmp.path(),
+            &[
+                ("b/SHA256SUMS", 0o644, b"first"),
+                ("./b/SHA256SUMS", 0o644, b"second"),
+            ],
+        );
+        let dest = tmp.path().join("out");
+        fs::create_dir(&dest).unwrap();
+        let e = extract(&a, &dest).unwrap_err().to_string();
+        assert!(e.contains("appears twice"), "{e}");
+        assert_eq!(fs::read(dest.join("b/SHA256SUMS")).unwrap(), b"first");
     }
 }
