@@ -81,6 +81,26 @@ enum Speaks {
     Http,
     /// HTTP that upgrades `/$servicebus/websocket` with sub-protocol AMQPWSB10.
     WebSocket,
+    /// Like WebSocket, but the 101's Sec-WebSocket-Accept does not answer the key (a middlebox
+    /// that fakes the upgrade).
+    WebSocketWrongAccept,
+}
+
+/// RFC 6455 §4.2.2: base64(SHA-1(key + GUID)), computed here with OpenSSL, independently of
+/// the code under test.
+fn accept_of(head: &str) -> String {
+    use base64::Engine as _;
+    let key = head
+        .lines()
+        .find_map(|l| {
+            l.split_once(':')
+                .filter(|(k, _)| k.trim().eq_ignore_ascii_case("sec-websocket-key"))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_default();
+    let digest =
+        openssl::sha::sha1(format!("{key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11").as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(digest)
 }
 
 async fn listener() -> (TcpListener, u16) {
@@ -134,7 +154,7 @@ async fn tls_server(leaf: Leaf, speaks: Speaks) -> u16 {
                             let _ = s.write_all(b"AMQP\x03\x01\x00\x00").await;
                         }
                     }
-                    Speaks::Http | Speaks::WebSocket => {
+                    Speaks::Http | Speaks::WebSocket | Speaks::WebSocketWrongAccept => {
                         // Like real servers, answer 400 at once to bytes that are not HTTP.
                         let mut first = [0u8; 4];
                         if tokio::time::timeout(BOUND, s.read_exact(&mut first))
@@ -153,10 +173,14 @@ async fn tls_server(leaf: Leaf, speaks: Speaks) -> u16 {
                         let head = format!("GET {}", read_head(&mut s).await);
                         let upgrade = head.starts_with("GET /$servicebus/websocket ")
                             && head.contains("Sec-WebSocket-Protocol: AMQPWSB10");
-                        let answer = if matches!(speaks, Speaks::WebSocket) && upgrade {
-                            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Protocol: AMQPWSB10\r\n\r\n"
+                        let accept = match speaks {
+                            Speaks::WebSocketWrongAccept => accept_of("Sec-WebSocket-Key: other"),
+                            _ => accept_of(&head),
+                        };
+                        let answer = if !matches!(speaks, Speaks::Http) && upgrade {
+                            format!("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\nSec-WebSocket-Protocol: AMQPWSB10\r\n\r\n")
                         } else {
-                            "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                            "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string()
                         };
                         let _ = s.write_all(answer.as_bytes()).await;
                     }
@@ -486,6 +510,31 @@ async fn websocket_fallback_reports_failure_too() {
     let fb = r.websocket_fallback.unwrap();
     assert!(!fb.ok);
     assert!(fb.detail.contains("404"), "{}", fb.detail);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn websocket_upgrade_with_a_wrong_accept_is_not_an_upgrade() {
+    // The hand-rolled handshake this replaced took any 101 with the sub-protocol as success.
+    let ca = microsoft_like_ca();
+    let closed = closed_port().await;
+    let fake = tls_server(
+        leaf(&ca, &["*.servicebus.windows.net"], None),
+        Speaks::WebSocketWrongAccept,
+    )
+    .await;
+    let r = one(
+        probe(
+            Some(&ca.pem),
+            5.0,
+            vec![pin(EH, 5671, closed), pin(EH, 443, fake)],
+            None,
+        ),
+        eventhub_target(),
+    )
+    .await;
+    let fb = r.websocket_fallback.unwrap();
+    assert!(!fb.ok, "{}", fb.detail);
+    assert!(fb.detail.contains("Sec-WebSocket-Accept"), "{}", fb.detail);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -20,41 +20,42 @@ pub struct Proxy {
 }
 
 impl Proxy {
-    /// Parses a proxy URL; errors never repeat the URL (it may hold a password).
+    /// Parses a proxy URL with the url crate (IDNA hosts, IPv6 literals, percent-decoded
+    /// credentials); errors never repeat the URL (it may hold a password). A URL without a
+    /// port uses 80, the URL standard's (and reqwest's) default for `http://`.
     pub fn parse(url: &str) -> Result<Proxy, String> {
         let url = url.trim();
-        let rest = match url.split_once("://") {
-            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => rest,
-            Some((scheme, _)) => {
-                return Err(format!(
-                "proxy scheme {scheme:?} is not supported: use an http:// proxy URL (HTTP CONNECT)"
-            ))
-            }
-            None => url,
-        };
-        let rest = rest.split(['/', '?', '#']).next().unwrap_or(rest);
-        let (userinfo, hostport) = match rest.rsplit_once('@') {
-            Some((u, h)) => (Some(u), h),
-            None => (None, rest),
-        };
-        let (host, port) = if hostport.starts_with('[') || hostport.matches(':').count() == 1 {
-            super::targets::split_host_port(hostport)
-                .ok_or_else(|| "proxy URL: expected http://HOST:PORT".to_string())?
-        } else if !hostport.is_empty() && !hostport.contains(':') {
-            (hostport.to_ascii_lowercase(), 8080)
+        let written = if url.contains("://") {
+            url.to_string()
         } else {
-            return Err("proxy URL: expected http://HOST:PORT".into());
+            format!("http://{url}")
         };
-        let (username, password) = match userinfo {
-            Some(u) => {
-                let (name, pass) = match u.split_once(':') {
-                    Some((n, p)) => (n, Some(percent_decode(p)?)),
-                    None => (u, None),
-                };
-                (Some(percent_decode(name)?), pass)
-            }
-            None => (None, None),
+        let bad = || "proxy URL: expected http://HOST:PORT".to_string();
+        let u = url::Url::parse(&written).map_err(|_| bad())?;
+        if u.scheme() != "http" {
+            let scheme = u.scheme();
+            return Err(format!(
+                "proxy scheme {scheme:?} is not supported: use an http:// proxy URL (HTTP CONNECT)"
+            ));
+        }
+        let host = match u.host() {
+            Some(url::Host::Domain(d)) if !d.is_empty() => d.to_string(),
+            Some(url::Host::Ipv4(a)) => a.to_string(),
+            Some(url::Host::Ipv6(a)) => a.to_string(),
+            _ => return Err(bad()),
         };
+        let port = u.port_or_known_default().ok_or_else(bad)?;
+        let decode = |s: &str| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8()
+                .map(|c| c.into_owned())
+                .map_err(|_| "proxy URL: credentials are not UTF-8".to_string())
+        };
+        let username = match u.username() {
+            "" => None,
+            name => Some(decode(name)?),
+        };
+        let password = u.password().map(decode).transpose()?;
         Ok(Proxy {
             host,
             port,
@@ -140,15 +141,12 @@ impl Proxy {
                 Err(e) => return Err(ProxyError::Io(e.to_string())),
             }
         }
-        let text = String::from_utf8_lossy(&head);
         // Only the status line is kept, never the reply's headers, and it is redacted: a
         // proxy may echo the Proxy-Authorization header (or the password) it was sent.
-        let status_line = self.scrub(text.lines().next().unwrap_or_default().trim());
-        let code = status_line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|c| c.parse::<u16>().ok())
-            .ok_or_else(|| ProxyError::Malformed(format!("status line {status_line:?}")))?;
+        let parsed =
+            super::http::parse_head(&head).map_err(|e| ProxyError::Malformed(self.scrub(&e)))?;
+        let status_line = self.scrub(&parsed.status_line);
+        let code = parsed.code;
         match code {
             200..=299 => Ok(()),
             407 => Err(ProxyError::AuthRequired {
@@ -168,18 +166,34 @@ impl Proxy {
     }
 }
 
+/// Whether a `NO_PROXY` list exempts `host`, by hyper-util's matcher (the one reqwest uses):
+/// domains and their subdomains, `*`, IP addresses and CIDR ranges. `*.corp` is read as `.corp`,
+/// as the list this replaced did.
 pub fn no_proxy_matches(list: &str, host: &str) -> bool {
-    let host = host.to_ascii_lowercase();
-    list.split(',')
-        .map(str::trim)
-        .filter(|e| !e.is_empty())
-        .any(|e| {
-            let e = e
-                .trim_start_matches("*.")
-                .trim_start_matches('.')
-                .to_ascii_lowercase();
-            e == "*" || host == e || host.ends_with(&format!(".{e}"))
+    let list: Vec<&str> = list
+        .split(',')
+        .map(|e| {
+            let e = e.trim();
+            e.strip_prefix("*.").unwrap_or(e)
         })
+        .collect();
+    let list = list.join(",");
+    if list.split(',').any(|e| e == "*") {
+        return true;
+    }
+    let matcher = hyper_util::client::proxy::matcher::Matcher::builder()
+        .https("http://proxy.invalid:1")
+        .no(list)
+        .build();
+    let authority = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    };
+    match format!("https://{authority}/").parse::<http::Uri>() {
+        Ok(uri) => matcher.intercept(&uri).is_none(),
+        Err(_) => false,
+    }
 }
 
 /// Shown everywhere the proxy is mentioned: the password is replaced by `***`.
@@ -234,29 +248,6 @@ impl fmt::Display for ProxyError {
     }
 }
 
-fn percent_decode(s: &str) -> Result<String, String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes
-                .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| {
-                    "proxy URL: invalid percent-escape in the credentials".to_string()
-                })?;
-            out.push(hex);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).map_err(|_| "proxy URL: credentials are not UTF-8".to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,7 +266,16 @@ mod tests {
                 base64::engine::general_purpose::STANDARD.encode("svc-siem:s@cret")
             )
         );
-        assert_eq!(Proxy::parse("proxy.corp").unwrap().port, 8080);
+        assert_eq!(Proxy::parse("proxy.corp").unwrap().port, 80);
+        assert_eq!(Proxy::parse("http://proxy.corp:80").unwrap().port, 80);
+        // What the string splitting this replaced let through or got wrong: a space in the
+        // host, an IDN host (needs punycode to resolve), an IPv6 literal.
+        assert!(Proxy::parse("http://pro xy.corp:3128").is_err());
+        assert_eq!(
+            Proxy::parse("http://prøxy.corp:3128").unwrap().host,
+            "xn--prxy-hra.corp"
+        );
+        assert_eq!(Proxy::parse("http://[::1]:3128").unwrap().host, "::1");
         let e = Proxy::parse("https://u:topsecret@p:443").unwrap_err();
         assert!(!e.contains("topsecret"), "{e}");
         assert!(Proxy::parse("http://u:p@:80").is_err());
@@ -289,5 +289,10 @@ mod tests {
         ));
         assert!(no_proxy_matches("*", "x"));
         assert!(!no_proxy_matches("corp.example", "servicebus.windows.net"));
+        assert!(no_proxy_matches("*.corp.example", "svc.corp.example"));
+        // IP addresses and CIDR ranges, which the suffix matching this replaced missed.
+        assert!(no_proxy_matches("10.0.0.0/8", "10.1.2.3"));
+        assert!(no_proxy_matches("::1", "::1"));
+        assert!(!no_proxy_matches("10.0.0.0/8", "11.1.2.3"));
     }
 }
