@@ -8,27 +8,28 @@
 //! properties only on a testsuite, so each check's severity, status and controls are suite
 //! properties named `<check id>.<key>`.
 
+use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+use quick_xml::Writer;
 use std::collections::BTreeMap;
-use std::fmt::Write;
+use std::fmt::Write as _;
 
 use crate::results::{CheckResult, Results, Status};
 
-/// Escapes text for XML attributes and content; characters XML 1.0 forbids become U+FFFD.
+/// Characters XML 1.0 forbids become U+FFFD (an XML writer escapes, it does not filter).
+fn xml_chars(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '\t' | '\n' | '\r' => c,
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => '\u{FFFD}',
+            c => c,
+        })
+        .collect()
+}
+
+/// Escapes text for XML attributes and content (quick-xml's escaper, all five entities), with
+/// the characters XML 1.0 forbids replaced by U+FFFD. Also the HTML report's one escaper.
 pub fn xml_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-    out
+    quick_xml::escape::escape(xml_chars(s)).into_owned()
 }
 
 fn controls(c: &CheckResult) -> String {
@@ -65,6 +66,35 @@ fn findings_text(c: &CheckResult) -> String {
     s
 }
 
+type Xml = Writer<Vec<u8>>;
+
+fn start(w: &mut Xml, name: &str, attrs: &[(&str, &str)]) {
+    let _ = w.write_event(Event::Start(element(name, attrs)));
+}
+
+fn empty(w: &mut Xml, name: &str, attrs: &[(&str, &str)]) {
+    let _ = w.write_event(Event::Empty(element(name, attrs)));
+}
+
+fn end(w: &mut Xml, name: &str) {
+    let _ = w.write_event(Event::End(BytesEnd::new(name)));
+}
+
+fn element<'a>(name: &'a str, attrs: &[(&str, &str)]) -> BytesStart<'a> {
+    let mut e = BytesStart::new(name);
+    for (k, v) in attrs {
+        e.push_attribute((*k, xml_chars(v).as_str()));
+    }
+    e
+}
+
+/// `<name attrs>text</name>` on one line.
+fn text_element(w: &mut Xml, name: &str, attrs: &[(&str, &str)], text: &str) {
+    start(w, name, attrs);
+    let _ = w.write_event(Event::Text(BytesText::new(&xml_chars(text))));
+    end(w, name);
+}
+
 /// Renders `report.junit.xml`.
 pub fn render(results: &Results) -> String {
     let mut families: BTreeMap<&str, Vec<&CheckResult>> = BTreeMap::new();
@@ -87,50 +117,62 @@ pub fn render(results: &Results) -> String {
             || (c.status == Status::Warn && threshold.is_some_and(|t| c.severity >= t))
     };
     let all: Vec<&CheckResult> = results.checks.iter().collect();
-    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
-        x,
-        "<testsuites name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" time=\"0\">",
-        xml_escape(&format!(
-            "siemproof {} run {}",
-            results.run.tenant_id, results.run.id
-        )),
-        all.len(),
-        all.iter().filter(|c| failing(c)).count(),
+    // Writing into a Vec cannot fail, so the writer's results are ignored.
+    let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
+    let _ = w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)));
+    let suites_name = format!("siemproof {} run {}", results.run.tenant_id, results.run.id);
+    let (total, failures) = (
+        all.len().to_string(),
+        all.iter().filter(|c| failing(c)).count().to_string(),
+    );
+    start(
+        &mut w,
+        "testsuites",
+        &[
+            ("name", &suites_name),
+            ("tests", &total),
+            ("failures", &failures),
+            ("errors", "0"),
+            ("time", "0"),
+        ],
     );
     for (family, checks) in &families {
-        let _ = writeln!(
-            x,
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"{}\" time=\"0\" timestamp=\"{}\" id=\"{}\">",
-            xml_escape(family),
-            checks.len(),
-            checks.iter().filter(|c| failing(c)).count(),
-            count(checks, &is_skip),
-            xml_escape(&results.run.as_of),
-            xml_escape(&results.run.id),
+        let (tests, fails, skipped) = (
+            checks.len().to_string(),
+            checks.iter().filter(|c| failing(c)).count().to_string(),
+            count(checks, &is_skip).to_string(),
         );
-        x.push_str("    <properties>\n");
-        let mut prop = |name: String, value: &str| {
-            let _ = writeln!(
-                x,
-                "      <property name=\"{}\" value=\"{}\"/>",
-                xml_escape(&name),
-                xml_escape(value)
-            );
+        start(
+            &mut w,
+            "testsuite",
+            &[
+                ("name", family),
+                ("tests", &tests),
+                ("failures", &fails),
+                ("errors", "0"),
+                ("skipped", &skipped),
+                ("time", "0"),
+                ("timestamp", &results.run.as_of),
+                ("id", &results.run.id),
+            ],
+        );
+        start(&mut w, "properties", &[]);
+        let mut prop = |name: &str, value: &str| {
+            empty(&mut w, "property", &[("name", name), ("value", value)]);
         };
-        prop("run_id".into(), &results.run.id);
-        prop("tenant_id".into(), &results.run.tenant_id);
-        prop("as_of".into(), &results.run.as_of);
+        prop("run_id", &results.run.id);
+        prop("tenant_id", &results.run.tenant_id);
+        prop("as_of", &results.run.as_of);
         prop(
-            "evidence_manifest_sha256".into(),
+            "evidence_manifest_sha256",
             &results.run.evidence_manifest_sha256,
         );
         for c in checks {
-            prop(format!("{}.severity", c.id), c.severity.as_str());
-            prop(format!("{}.status", c.id), c.status.as_str());
-            prop(format!("{}.controls", c.id), &controls(c));
+            prop(&format!("{}.severity", c.id), c.severity.as_str());
+            prop(&format!("{}.status", c.id), c.status.as_str());
+            prop(&format!("{}.controls", c.id), &controls(c));
         }
-        x.push_str("    </properties>\n");
+        end(&mut w, "properties");
         for c in checks {
             let nist = c.frameworks.nist_800_53_r5.join(", ");
             let name = if nist.is_empty() {
@@ -138,11 +180,11 @@ pub fn render(results: &Results) -> String {
             } else {
                 format!("{} {} [{}]", c.id, c.title, nist.to_ascii_uppercase())
             };
-            let _ = writeln!(
-                x,
-                "    <testcase name=\"{}\" classname=\"siemproof.{}\" time=\"0\">",
-                xml_escape(&name),
-                xml_escape(&c.family)
+            let classname = format!("siemproof.{}", c.family);
+            start(
+                &mut w,
+                "testcase",
+                &[("name", &name), ("classname", &classname), ("time", "0")],
             );
             let text = findings_text(c);
             match c.status {
@@ -154,40 +196,42 @@ pub fn render(results: &Results) -> String {
                         .map(|f| f.message.clone())
                         .or_else(|| c.reason.clone())
                         .unwrap_or_else(|| "failed".into());
-                    let _ = writeln!(
-                        x,
-                        "      <failure type=\"{}\" message=\"{}\">{}</failure>",
-                        if c.status == Status::Warn {
-                            format!("warn {}", c.severity.as_str())
-                        } else {
-                            c.severity.as_str().to_string()
-                        },
-                        xml_escape(&first),
-                        xml_escape(&text)
+                    let kind = if c.status == Status::Warn {
+                        format!("warn {}", c.severity.as_str())
+                    } else {
+                        c.severity.as_str().to_string()
+                    };
+                    text_element(
+                        &mut w,
+                        "failure",
+                        &[("type", &kind), ("message", &first)],
+                        &text,
                     );
                 }
-                s if is_skip(s) => {
-                    let _ = writeln!(
-                        x,
-                        "      <skipped type=\"{}\" message=\"{}\"/>",
-                        s.as_str(),
-                        xml_escape(c.reason.as_deref().unwrap_or(s.as_str()))
-                    );
-                }
+                s if is_skip(s) => empty(
+                    &mut w,
+                    "skipped",
+                    &[
+                        ("type", s.as_str()),
+                        ("message", c.reason.as_deref().unwrap_or(s.as_str())),
+                    ],
+                ),
                 _ => {}
             }
             if !text.is_empty() {
-                let _ = writeln!(
-                    x,
-                    "      <system-out>status {}: {}</system-out>",
-                    c.status.as_str(),
-                    xml_escape(&text)
+                text_element(
+                    &mut w,
+                    "system-out",
+                    &[],
+                    &format!("status {}: {}", c.status.as_str(), text),
                 );
             }
-            x.push_str("    </testcase>\n");
+            end(&mut w, "testcase");
         }
-        x.push_str("  </testsuite>\n");
+        end(&mut w, "testsuite");
     }
-    x.push_str("</testsuites>\n");
+    end(&mut w, "testsuites");
+    let mut x = String::from_utf8(w.into_inner()).unwrap_or_default();
+    x.push('\n');
     x
 }
