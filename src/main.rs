@@ -1,5 +1,6 @@
 //! The `siemproof` binary: parse the command line, run, map the outcome to an exit code
-//! (0 clean, 1 failing findings at or above `--fail-on`, 2 usage/config/evidence/template error).
+//! (0 clean, 1 failing findings at or above `--fail-on`, 2 usage/config/evidence/template error,
+//! 128 + the signal's number when a signal ended the run).
 
 use std::process::ExitCode;
 
@@ -34,7 +35,10 @@ fn main() -> ExitCode {
                 msg.push_str("… [message cut at 8 KiB]");
             }
             eprintln!("error: {msg}");
-            ExitCode::from(2)
+            match e.downcast_ref::<siemproof::signals::Interrupted>() {
+                Some(i) => ExitCode::from(i.exit_code()),
+                None => ExitCode::from(2),
+            }
         }
     }
 }

@@ -5,9 +5,40 @@
 //!
 //! `collect` awaits [`terminating`] beside its work and drops the work (and its temporary
 //! bundle) when a signal comes; every other command relies on [`watch`], started in `main`,
-//! which removes the registered temporary directories ([`crate::files`]) and exits with 2.
+//! which removes the registered temporary directories ([`crate::files`]). Either way the exit
+//! code is the shell's 128 + signal number (130 for Ctrl-C, 143 for SIGTERM), so a scheduler
+//! or a CI step tells an interrupted run from a failed one.
 
 use anyhow::{Context, Result};
+
+/// A run ended by a terminating signal; `main` exits with [`Interrupted::exit_code`].
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted by {signal}: {what}")]
+pub struct Interrupted {
+    pub signal: &'static str,
+    /// What was (not) left behind, e.g. "no bundle written to out/".
+    pub what: String,
+}
+
+impl Interrupted {
+    pub fn exit_code(&self) -> u8 {
+        exit_code(self.signal)
+    }
+}
+
+/// 128 + the signal's number, as shells report a process a signal ended.
+pub fn exit_code(signal: &str) -> u8 {
+    128 + match signal {
+        "SIGHUP" => 1,
+        "SIGQUIT" => 3,
+        "SIGUSR1" => 10,
+        "SIGUSR2" => 12,
+        "SIGALRM" => 14,
+        "SIGTERM" => 15,
+        // SIGINT, and Ctrl-C where there are no Unix signals.
+        _ => 2,
+    }
+}
 
 /// Resolves with the name of the first terminating signal received. Handlers are installed
 /// when this is called, so no later signal falls through to the default action.
@@ -51,7 +82,8 @@ pub fn terminating() -> Result<impl std::future::Future<Output = &'static str>> 
 }
 
 /// Starts a thread that, on the first terminating signal, removes this process's temporary
-/// output directories and exits with code 2. Returns once the handlers are installed.
+/// output directories and exits with 128 + the signal's number. Returns once the handlers are
+/// installed.
 pub fn watch() {
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
     let spawned = std::thread::Builder::new()
@@ -80,7 +112,7 @@ pub fn watch() {
                         ""
                     }
                 );
-                std::process::exit(2);
+                std::process::exit(exit_code(name).into());
             });
         });
     if spawned.is_ok() {
