@@ -55,8 +55,9 @@ fn rule(c: &CheckResult) -> Value {
         };
         tags.push(format!("{label}:{id}"));
     }
-    let mut r = json!({
+    let r = json!({
         "id": c.id,
+        "helpUri": format!("{INFORMATION_URI}/blob/main/docs/checks.md#{}", c.id.to_ascii_lowercase()),
         "name": c.id.replace('-', ""),
         "shortDescription": {"text": c.title},
         "fullDescription": {"text": c.doc.why.trim()},
@@ -69,11 +70,12 @@ fn rule(c: &CheckResult) -> Value {
             "family": c.family,
         },
     });
-    if let Some(uri) = c.references.iter().find(|u| u.starts_with("https://")) {
-        r["helpUri"] = json!(uri);
-    }
     r
 }
+
+/// The project's home (Cargo.toml `repository`): `tool.driver.informationUri`, and the base of
+/// each rule's `helpUri` (its entry in docs/checks.md, where the fix and references are).
+pub const INFORMATION_URI: &str = env!("CARGO_PKG_REPOSITORY");
 
 fn kind_and_level(status: Status, sev: Severity) -> (&'static str, &'static str) {
     match status {
@@ -201,6 +203,7 @@ pub fn render(results: &Results) -> anyhow::Result<String> {
                 "name": "siemproof",
                 "version": results.run.tool_version,
                 "semanticVersion": results.run.tool_version,
+                "informationUri": INFORMATION_URI,
                 "rules": rules,
             }},
             "automationDetails": {"id": format!("siemproof/{}/{}", results.run.tenant_id, results.run.id)},
