@@ -86,7 +86,8 @@ pub struct AuditArgs {
     /// Where to write results.json and reports
     #[arg(long, short, default_value = "siemproof-report")]
     pub out: PathBuf,
-    /// Comma-separated formats: table, json, html, md, junit, sarif, oscal, jsonl, csv, hdf (Heimdall)
+    /// Comma-separated formats: table, json, html, md, junit, sarif, oscal, jsonl, csv, hdf
+    /// (Heimdall), compliance (compliance.md: results per framework control)
     #[arg(long, default_value = "table,json,html,md")]
     pub format: String,
     /// The audit clock for expiry and freshness (RFC 3339 or YYYY-MM-DD; default: the bundle's
@@ -129,21 +130,33 @@ pub struct AuditArgs {
     /// `-` reads the key from SIEMPROOF_SIGNING_KEY
     #[arg(long, value_name = "KEY")]
     pub sign: Option<PathBuf>,
+    /// Also show the results per control of these frameworks (NIST-800-53, ISO-27001, PCI-DSS,
+    /// HIPAA, CIS, SOC2), comma-separated: in the terminal and as compliance.md
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "FRAMEWORK")]
+    pub compliance: Vec<crate::report::compliance::Framework>,
 }
 
 #[derive(Args)]
 pub struct ReportArgs {
     /// A results.json written by `siemproof audit`
     pub results: PathBuf,
+    /// Where to write the reports (a new directory, or an earlier unsigned report to add to)
     #[arg(long, short, default_value = "siemproof-report")]
     pub out: PathBuf,
-    /// Comma-separated formats: table, json, html, md, junit, sarif, oscal, jsonl, csv, hdf (Heimdall)
+    /// Comma-separated formats: table, json, html, md, junit, sarif, oscal, jsonl, csv, hdf
+    /// (Heimdall), compliance (compliance.md: results per framework control)
     #[arg(long, default_value = "html,md")]
     pub format: String,
+    /// Override report templates with files of the same name from this directory
     #[arg(long)]
     pub templates: Option<PathBuf>,
+    /// Show every check in the terminal table, passes included
     #[arg(long)]
     pub all: bool,
+    /// Also show the results per control of these frameworks (NIST-800-53, ISO-27001, PCI-DSS,
+    /// HIPAA, CIS, SOC2), comma-separated: in the terminal and as compliance.md
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "FRAMEWORK")]
+    pub compliance: Vec<crate::report::compliance::Framework>,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq)]
@@ -158,6 +171,7 @@ pub struct DiffArgs {
     pub old: PathBuf,
     /// The later results.json (or the report directory holding it)
     pub new: PathBuf,
+    /// Output format: text for people, json for tools
     #[arg(long, value_enum, default_value = "text")]
     pub format: DiffFormat,
 }
@@ -304,7 +318,7 @@ pub(crate) fn audit_cmd(a: &AuditArgs, out: &mut dyn Write) -> Result<u8> {
                 &formats,
                 a.templates.as_deref(),
                 &catalog.steps,
-                &evidence,
+                &with_compliance(&evidence, &results, &a.compliance),
             )?;
             files.retain(|f| !f.starts_with(dir.join(crate::sign::EVIDENCE_DIR)));
             if let Some(sk) = &signing_key {
@@ -328,7 +342,7 @@ pub(crate) fn audit_cmd(a: &AuditArgs, out: &mut dyn Write) -> Result<u8> {
             age.hours, results.run.collected_at, age.threshold_hours
         );
     }
-    summarise(&results, &formats, a.all, &files, out)?;
+    summarise(&results, &formats, a.all, &a.compliance, &files, out)?;
     let unassessed = a.fail_on_unassessed.offenders(&results);
     if !unassessed.is_empty() {
         let ids: Vec<&str> = unassessed.iter().map(|c| c.id.as_str()).collect();
@@ -391,7 +405,7 @@ pub(crate) fn report_cmd(a: &ReportArgs, out: &mut dyn Write) -> Result<u8> {
     let catalog = Catalog::load(&[])?;
     if !formats.iter().any(|f| !report::files_of(f).is_empty()) {
         // `--format table` only: nothing to write, and --out is left as it is.
-        summarise(&results, &formats, a.all, &[], out)?;
+        summarise(&results, &formats, a.all, &a.compliance, &[], out)?;
         return Ok(0);
     }
     let files = write_output(&a.out, previous, |dir| {
@@ -405,11 +419,30 @@ pub(crate) fn report_cmd(a: &ReportArgs, out: &mut dyn Write) -> Result<u8> {
             &formats,
             a.templates.as_deref(),
             &catalog.steps,
-            &[],
+            &with_compliance(&[], &results, &a.compliance),
         )
     })?;
-    summarise(&results, &formats, a.all, &files, out)?;
+    summarise(&results, &formats, a.all, &a.compliance, &files, out)?;
     Ok(0)
+}
+
+/// The extra output files plus `compliance.md` for the frameworks `--compliance` names.
+fn with_compliance(
+    extra: &[(String, Vec<u8>)],
+    results: &Results,
+    frameworks: &[crate::report::compliance::Framework],
+) -> Vec<(String, Vec<u8>)> {
+    let mut v = extra.to_vec();
+    if !frameworks.is_empty() {
+        let mut fws = frameworks.to_vec();
+        fws.sort();
+        fws.dedup();
+        v.push((
+            "compliance.md".into(),
+            crate::report::compliance::markdown(results, &fws).into_bytes(),
+        ));
+    }
+    v
 }
 
 /// Copies the regular files below `from` into `to` (fsynced), refusing anything irregular.

@@ -17,8 +17,10 @@ pub enum ListFormat {
 
 #[derive(Args)]
 pub struct ChecksArgs {
+    /// Output format: a table, Markdown (docs/checks.md is generated this way) or JSON
     #[arg(long, value_enum, default_value = "table")]
     pub format: ListFormat,
+    /// Extra check directories to list with the built-in catalogue (your own checks)
     #[arg(long)]
     pub checks: Vec<PathBuf>,
     /// List the frameworks instead: each control (NIST SP 800-53, ISO 27001, PCI DSS, HIPAA,
@@ -51,6 +53,7 @@ fn framework_map(
 pub struct ExplainArgs {
     /// Check id (or alias)
     pub id: String,
+    /// Extra check directories to look the id up in (your own checks)
     #[arg(long)]
     pub checks: Vec<PathBuf>,
 }

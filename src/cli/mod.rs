@@ -29,10 +29,21 @@ use clap::{Parser, Subcommand};
 use crate::report;
 use crate::results::Results;
 
+/// `--version`: the release, the commit it was built from and the check catalogue's version.
+fn long_version() -> String {
+    format!(
+        "{} (commit {}, check catalogue {})",
+        env!("CARGO_PKG_VERSION"),
+        env!("SIEMPROOF_COMMIT"),
+        crate::catalog::CATALOGUE_VERSION
+    )
+}
+
 #[derive(Parser)]
 #[command(
     name = "siemproof",
     version,
+    long_version = long_version(),
     about = "Proves, with signed evidence, that Microsoft 365 / Azure security logs really reach your SIEM",
     long_about = "siemproof audits the pipeline from Microsoft 365 and Azure to your SIEM (IBM QRadar, Splunk, Elastic): \
 Entra diagnostic settings, Event Hub namespace, hub, consumer group and SAS policies, checkpoint storage, \
@@ -170,10 +181,9 @@ pub fn run(cli: Cli) -> Result<u8> {
     }
 }
 
-pub(crate) fn print_table(results: &Results, all: bool, out: &mut dyn Write) -> Result<()> {
-    let tty = std::io::stdout().is_terminal();
-    // On a terminal comfy-table measures it; otherwise (CI logs, pipes) use COLUMNS or 160.
-    let width = if tty {
+/// On a terminal comfy-table measures it; otherwise (CI logs, pipes) COLUMNS or 160.
+fn table_width(tty: bool) -> Option<u16> {
+    if tty {
         None
     } else {
         Some(
@@ -182,7 +192,12 @@ pub(crate) fn print_table(results: &Results, all: bool, out: &mut dyn Write) -> 
                 .and_then(|c| c.parse().ok())
                 .unwrap_or(160),
         )
-    };
+    }
+}
+
+pub(crate) fn print_table(results: &Results, all: bool, out: &mut dyn Write) -> Result<()> {
+    let tty = std::io::stdout().is_terminal();
+    let width = table_width(tty);
     write!(
         out,
         "{}",
@@ -196,15 +211,67 @@ pub(crate) fn summarise(
     results: &Results,
     formats: &[String],
     all: bool,
+    compliance: &[report::compliance::Framework],
     files: &[PathBuf],
     out: &mut dyn Write,
 ) -> Result<()> {
-    if formats.iter().any(|f| f == "table") {
+    let table = formats.iter().any(|f| f == "table");
+    if table {
         print_table(results, all, out)?;
+    }
+    if !compliance.is_empty() {
+        let width = table_width(std::io::stdout().is_terminal());
+        write!(
+            out,
+            "{}",
+            report::compliance::table(results, compliance, width)
+        )?;
+        if table {
+            // The verdict stays the last line of the terminal view.
+            let colour = report::table::use_colour(std::io::stdout().is_terminal());
+            writeln!(out, "{}", report::table::verdict_line(results, colour))?;
+        }
     }
     if !files.is_empty() {
         let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
         writeln!(out, "wrote {}", names.join(", "))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every option and argument of every command explains itself in `--help`.
+    #[test]
+    fn every_option_has_help_text() {
+        use clap::CommandFactory;
+        fn walk(c: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for a in c.get_arguments() {
+                let id = a.get_id().as_str();
+                if a.get_help().is_none() && !matches!(id, "help" | "version") {
+                    missing.push(format!("{path}: {id}"));
+                }
+            }
+            for s in c.get_subcommands() {
+                if s.get_name() != "help" {
+                    walk(s, &format!("{path} {}", s.get_name()), missing);
+                }
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "siemproof", &mut missing);
+        assert!(missing.is_empty(), "no help text: {missing:#?}");
+    }
+
+    #[test]
+    fn long_version_names_the_commit_and_the_catalogue() {
+        let v = long_version();
+        assert!(v.starts_with(env!("CARGO_PKG_VERSION")), "{v}");
+        assert!(
+            v.contains("commit ") && v.contains(crate::catalog::CATALOGUE_VERSION),
+            "{v}"
+        );
+    }
 }

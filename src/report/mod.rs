@@ -3,6 +3,7 @@
 //! overridable with `--templates DIR`; they format the precomputed [`view::View`] and hold no
 //! logic of their own.
 
+pub mod compliance;
 pub mod csv;
 pub mod hdf;
 pub mod jsonl;
@@ -25,7 +26,17 @@ static TEMPLATES: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/reports");
 
 /// Output formats `--format` accepts.
 pub const FORMATS: &[&str] = &[
-    "table", "json", "html", "md", "junit", "sarif", "oscal", "jsonl", "csv", "hdf",
+    "table",
+    "json",
+    "html",
+    "md",
+    "junit",
+    "sarif",
+    "oscal",
+    "jsonl",
+    "csv",
+    "hdf",
+    "compliance",
 ];
 
 /// The files each file format writes (relative to the output directory).
@@ -40,6 +51,7 @@ pub fn files_of(format: &str) -> &'static [&'static str] {
         "jsonl" => &["findings.jsonl"],
         "csv" => &["findings.csv"],
         "hdf" => &["report.hdf.json"],
+        "compliance" => &["compliance.md"],
         _ => &[],
     }
 }
@@ -69,6 +81,11 @@ fn md_escape(value: &tera::Value, _: &HashMap<String, tera::Value>) -> tera::Res
         tera::Value::Null => String::new(),
         other => other.to_string(),
     };
+    Ok(tera::Value::String(md_text(&s)))
+}
+
+/// [`md_escape`] for Rust-built Markdown (`compliance.md`).
+pub fn md_text(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -84,7 +101,7 @@ fn md_escape(value: &tera::Value, _: &HashMap<String, tera::Value>) -> tera::Res
             _ => out.push(c),
         }
     }
-    Ok(tera::Value::String(out))
+    out
 }
 
 /// Splits a fix text into prose and backtick-delimited command spans.
@@ -111,6 +128,31 @@ fn fix_html(value: &tera::Value, _: &HashMap<String, tera::Value>) -> tera::Resu
             out.push_str("</code>");
         } else {
             out.push_str(&junit::xml_escape(part));
+        }
+    }
+    Ok(tera::Value::String(out))
+}
+
+/// `css_string`: text for a CSS string literal (`content: "…"` in the print margins), used
+/// with `| safe`. Everything but letters, digits, space and `-_.:` becomes a CSS escape
+/// (`\22 ` for `"`), so no value can end the string, the rule or the `<style>` element.
+fn css_string(value: &tera::Value, _: &HashMap<String, tera::Value>) -> tera::Result<tera::Value> {
+    let s = match value {
+        tera::Value::String(s) => s.clone(),
+        tera::Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars().take(200) {
+        if c.is_ascii_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.' | ':') {
+            out.push(c);
+        } else if c.is_control() {
+            out.push(' ');
+        } else if matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        {
+            // Bidirectional controls are dropped: a margin box has no isolation to offer.
+        } else {
+            out.push_str(&format!("\\{:x} ", c as u32));
         }
     }
     Ok(tera::Value::String(out))
@@ -169,6 +211,7 @@ pub fn templates(dir: Option<&Path>) -> Result<Tera> {
     tera.register_filter("md", md_escape);
     tera.register_filter("fix_html", fix_html);
     tera.register_filter("fix_md", fix_md);
+    tera.register_filter("css_string", css_string);
     Ok(tera)
 }
 
@@ -233,6 +276,11 @@ pub fn write_all(
             )),
             "csv" => files.push(("findings.csv".into(), csv::render(results).into_bytes())),
             "hdf" => files.push(("report.hdf.json".into(), hdf::render(results)?.into_bytes())),
+            // Every framework, unless `--compliance` chose some (then it comes in `extra`).
+            "compliance" if !extra.iter().any(|(n, _)| n == "compliance.md") => files.push((
+                "compliance.md".into(),
+                compliance::markdown(results, compliance::Framework::ALL).into_bytes(),
+            )),
             _ => {}
         }
     }

@@ -112,7 +112,7 @@ pub fn render(results: &Results, all: bool, colour_on: bool, width: Option<u16>)
 }
 
 /// `go-live: …`, bold and coloured on a terminal, with the first blocking failures to fix.
-fn verdict_line(results: &Results, colour_on: bool) -> String {
+pub fn verdict_line(results: &Results, colour_on: bool) -> String {
     let s = &results.summary;
     let (text, tone) = if s.blocking_failures > 0 {
         let first: Vec<&str> = results
