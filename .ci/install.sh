@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond the Rust toolchain: independent validators and tools the
-# tests call (minisign, chromium, check-jsonschema, compliance-trestle, xmlschema, junitparser, the SARIF
+# tests call (minisign, chromium, pdftotext, check-jsonschema, compliance-trestle, xmlschema, junitparser, the SARIF
 # Multitool, the SAF CLI), and the OpenSSL
 # headers the collector's certificate credential builds against. Idempotent.
 set -euo pipefail
@@ -12,6 +12,8 @@ done
 if ! pkg-config --exists openssl 2>/dev/null; then
   need_apt+=(libssl-dev pkg-config)
 fi
+# tests/formats.rs reads the printed report's running header and footer back with pdftotext.
+command -v pdftotext >/dev/null 2>&1 || need_apt+=(poppler-utils)
 # tests/collect.rs interrupts a collection with `kill -INT` (the procps binary, not the builtin).
 if [ ! -x /usr/bin/kill ] && [ ! -x /bin/kill ]; then
   need_apt+=(procps)
@@ -20,7 +22,10 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
-python3 -m pip install -q --disable-pip-version-check check-jsonschema compliance-trestle xmlschema junitparser
+# Only when one is missing, so a provisioned machine runs this without the network.
+if ! python3 -c "import check_jsonschema, trestle, xmlschema, junitparser" >/dev/null 2>&1; then
+  python3 -m pip install -q --disable-pip-version-check check-jsonschema compliance-trestle xmlschema junitparser
+fi
 # The SARIF Multitool, for GitHub code scanning's ingestion rules (tests/formats.rs); pinned.
 command -v sarif-multitool >/dev/null 2>&1 || npm install -g --silent @microsoft/sarif-multitool@5.7.0
 # The MITRE SAF CLI, which reads the Heimdall Data Format export (tests/formats.rs); pinned.

@@ -160,6 +160,7 @@ pub fn audit(opts: &AuditOptions, catalog: &Catalog) -> Result<(Results, Model)>
         },
         coverage: model.coverage.clone(),
         consumer: crate::results::ConsumerSummary::of(&model),
+        metrics: crate::results::MetricsSummary::of(&model),
         checks,
         waivers,
         attestations,

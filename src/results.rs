@@ -300,10 +300,42 @@ pub struct Results {
     /// The SIEM's consumption per partition, from its checkpoint store (when it was read).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consumer: Option<ConsumerSummary>,
+    /// The configured hub's hourly Azure Monitor metrics (for the report's sparklines), when
+    /// the metrics were read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<MetricsSummary>,
     pub checks: Vec<CheckResult>,
     pub waivers: WaiverReport,
     pub attestations: Vec<Attestation>,
     pub config: crate::config::Config,
+}
+
+/// The hourly metrics of the configured hub (or, without a per-hub dimension, its namespace).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSummary {
+    /// `namespace/hub`, or `namespace` when only namespace totals were given.
+    pub entity: String,
+    /// The window Azure Monitor answered for (`timespan`).
+    pub timespan: Option<String>,
+    pub hours: Vec<crate::normalize::model::MetricHour>,
+}
+
+impl MetricsSummary {
+    pub fn of(m: &crate::normalize::model::Model) -> Option<MetricsSummary> {
+        let eh = &m.eventhub;
+        let ns = eh.namespace.as_ref()?;
+        let hub = eh.hub.as_ref();
+        let (entity, metrics) = match hub.and_then(|h| h.metrics.as_ref()) {
+            Some(hm) if !hm.hourly.is_empty() => (format!("{}/{}", ns.name, hub?.name), hm),
+            _ => (ns.name.clone(), ns.metrics.as_ref()?),
+        };
+        (!metrics.hourly.is_empty()).then(|| MetricsSummary {
+            entity,
+            timespan: metrics.timespan.clone(),
+            hours: metrics.hourly.clone(),
+        })
+    }
 }
 
 /// Per partition of the configured hub: the SIEM's checkpoint as its store showed it.

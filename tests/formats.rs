@@ -529,6 +529,96 @@ fn problems(stderr: &str) -> Vec<String> {
         .collect()
 }
 
+/// The four pictures (status bar, content freshness, hourly metric sparklines, credential
+/// expiry) render in the HTML of a tenant whose evidence has all four, and printed pages carry
+/// the run id and "page x / y" in their margins (read back with poppler's pdftotext).
+#[test]
+fn pictures_render_and_printed_pages_carry_the_run_and_page_numbers() {
+    if !require("chromium", Command::new("chromium").arg("--version"))
+        || !require("pdftotext", Command::new("pdftotext").arg("-v"))
+    {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("report");
+    let bundle = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tenants/contoso-demo");
+    let o = run(bin()
+        .arg("audit")
+        .arg(&bundle)
+        .arg("--out")
+        .arg(&out)
+        .args(["--format", "json,html"]));
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", text(&o));
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    for (figure, mark) in [
+        ("status bar", "class=\"statusbar\""),
+        ("freshness", "class=\"expiry freshness\""),
+        ("sparklines", "class=\"expiry sparklines\""),
+        ("credential expiry", "<h3>The SIEM apps' credentials</h3>"),
+    ] {
+        assert!(html.contains(mark), "no {figure} picture in the report");
+    }
+    assert!(
+        html.contains("<polyline points=\""),
+        "sparklines without a line"
+    );
+    // The metrics' gap (an hour without a figure) is said, not drawn as zero.
+    assert!(
+        html.contains("1 h without a figure"),
+        "the gap is not reported"
+    );
+    let results: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
+    let run_id = results["run"]["id"].as_str().unwrap().to_string();
+    let profile = t.path().join("profile");
+    let page = out.join("report.html");
+    let pdf = t.path().join("report.pdf");
+    let (ok, err, _) = chromium(
+        &profile,
+        &page,
+        &[
+            &format!("--print-to-pdf={}", pdf.display()),
+            "--no-pdf-header-footer",
+        ],
+    );
+    assert!(ok, "print-to-pdf failed: {err}");
+    let o = run(Command::new("pdftotext").arg("-layout").arg(&pdf).arg("-"));
+    assert!(o.status.success(), "pdftotext: {}", text(&o));
+    let printed = String::from_utf8_lossy(&o.stdout).into_owned();
+    let pages: Vec<&str> = printed
+        .split('\u{c}')
+        .filter(|p| !p.trim().is_empty())
+        .collect();
+    assert!(pages.len() > 1, "one page only: {printed:.300}");
+    let n = pages.len();
+    for (i, p) in pages.iter().enumerate() {
+        assert!(
+            p.contains(&format!("siemproof run {run_id}")),
+            "page {} has no running header with the run id",
+            i + 1
+        );
+        assert!(
+            p.contains(&format!("page {} / {n}", i + 1)),
+            "page {} has no \"page {} / {n}\" footer",
+            i + 1,
+            i + 1
+        );
+    }
+    // Readable on a phone: at 414 px the page still renders without errors.
+    let png = t.path().join("narrow.png");
+    let (ok, err, _) = chromium(
+        &profile,
+        &page,
+        &[
+            &format!("--screenshot={}", png.display()),
+            "--window-size=414,2000",
+        ],
+    );
+    assert!(ok, "screenshot failed: {err}");
+    let p = problems(&err);
+    assert!(p.is_empty(), "console errors or network requests: {p:#?}");
+}
+
 #[test]
 fn html_report_renders_offline_in_headless_chromium() {
     if !require("chromium", Command::new("chromium").arg("--version")) {

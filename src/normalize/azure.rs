@@ -177,6 +177,35 @@ fn finish_metrics(m: &mut Metrics) {
     };
 }
 
+/// Adds a series' hourly totals into `hours` (keyed by timeStamp) for the sparkline metrics.
+fn add_hours(hours: &mut BTreeMap<String, MetricHour>, name: &str, series: &Value) {
+    let name = name.to_ascii_lowercase();
+    if !matches!(
+        name.as_str(),
+        "incomingmessages" | "outgoingmessages" | "throttledrequests"
+    ) {
+        return;
+    }
+    for d in arr(series, &["data"]) {
+        let Some(at) = s(d, &["timeStamp"]) else {
+            continue;
+        };
+        let h = hours.entry(at.clone()).or_insert_with(|| MetricHour {
+            at,
+            ..MetricHour::default()
+        });
+        let Some(v) = n(d, &["total"]) else {
+            continue;
+        };
+        let slot = match name.as_str() {
+            "incomingmessages" => &mut h.incoming_messages,
+            "outgoingmessages" => &mut h.outgoing_messages,
+            _ => &mut h.throttled_requests,
+        };
+        *slot = Some(slot.unwrap_or(0.0) + v);
+    }
+}
+
 /// Sums the data points that carry a `total`. Slots without data omit the key; a series where
 /// no slot has one carries no figure at all, so its total is unknown, not zero.
 fn series_total(series: &Value) -> Option<f64> {
@@ -196,6 +225,8 @@ fn metrics(body: &Value) -> MetricTotals {
         by_entity: BTreeMap::new(),
     };
     let mut errors: Vec<String> = Vec::new();
+    let mut ns_hours: BTreeMap<String, MetricHour> = BTreeMap::new();
+    let mut entity_hours: BTreeMap<String, BTreeMap<String, MetricHour>> = BTreeMap::new();
     for m in arr(body, &["value"]) {
         let name = s(m, &["name", "value"]).unwrap_or_default();
         let code = s(m, &["errorCode"]);
@@ -214,6 +245,14 @@ fn metrics(body: &Value) -> MetricTotals {
                 })
                 .and_then(|md| s(md, &["value"]));
             let sum = series_total(series);
+            add_hours(&mut ns_hours, &name, series);
+            if let Some(e) = &entity {
+                add_hours(
+                    entity_hours.entry(e.to_ascii_lowercase()).or_default(),
+                    &name,
+                    series,
+                );
+            }
             if let Some(x) = sum {
                 total = Some(total.unwrap_or(0.0) + x);
             }
@@ -233,10 +272,16 @@ fn metrics(body: &Value) -> MetricTotals {
         set_metric(&mut t.namespace, &name, total);
     }
     t.namespace.errors = errors.clone();
+    t.namespace.hourly = ns_hours.into_values().collect();
     finish_metrics(&mut t.namespace);
-    for m in t.by_entity.values_mut() {
+    for (e, m) in t.by_entity.iter_mut() {
         m.timespan = t.namespace.timespan.clone();
         m.errors = errors.clone();
+        m.hourly = entity_hours
+            .remove(e)
+            .unwrap_or_default()
+            .into_values()
+            .collect();
         finish_metrics(m);
     }
     t

@@ -318,6 +318,21 @@ pub struct Metrics {
     pub backlog: Option<f64>,
     /// Per-metric errors (`name: errorCode errorMessage`).
     pub errors: Vec<String>,
+    /// The hourly data points (PT1H) of IncomingMessages, OutgoingMessages and
+    /// ThrottledRequests, oldest first, for the report's sparklines; a slot Azure Monitor left
+    /// without a `total` is `null`, not zero.
+    pub hourly: Vec<MetricHour>,
+}
+
+/// One hour of the metrics window.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricHour {
+    /// The slot's `timeStamp` as Azure Monitor gave it.
+    pub at: String,
+    pub incoming_messages: Option<f64>,
+    pub outgoing_messages: Option<f64>,
+    pub throttled_requests: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]

@@ -32,6 +32,11 @@ pub struct View<'a> {
     pub status_bar: Vec<Segment>,
     /// Each SIEM credential's expiry against the audit clock (from APP-CRED-EXPIRY).
     pub expiry: Option<ExpiryChart>,
+    /// How old the newest content of each required content type (and Graph audit log) is,
+    /// against the freshness window.
+    pub freshness: Option<ExpiryChart>,
+    /// Hourly IncomingMessages / OutgoingMessages / ThrottledRequests of the configured hub.
+    pub sparklines: Option<Sparklines>,
     /// The first failing blocking checks to fix (at most 3), in fix-first order, and how many
     /// more there are.
     pub fix_first: Vec<FixFirst>,
@@ -53,6 +58,7 @@ pub struct Segment {
     pub width: f64,
 }
 
+/// A chart of labelled bars against a threshold line (credential expiry, content freshness).
 #[derive(Serialize)]
 pub struct ExpiryChart {
     pub caption: String,
@@ -165,6 +171,210 @@ fn expiry_chart(results: &Results) -> Option<ExpiryChart> {
         days,
         warning_x: ((warn as f64 / days as f64 * W) * 10.0).round() / 10.0,
         rows,
+    })
+}
+
+/// Content freshness: one bar per required content type (O365-CONTENT-FRESH) and Graph audit
+/// log (GRAPH-SIGNINS, GRAPH-DIRECTORY-AUDITS), the age of its newest content when the
+/// evidence was collected, on a scale of at least twice the window; the line is the window.
+/// A type with no content (or an error) is drawn `missing`, never as fresh.
+fn freshness_chart(results: &Results) -> Option<ExpiryChart> {
+    let window = results.config.thresholds.freshness_hours.max(1) as f64;
+    let mut rows: Vec<(String, Option<f64>, String)> = Vec::new();
+    for id in [
+        "O365-CONTENT-FRESH",
+        "GRAPH-SIGNINS",
+        "GRAPH-DIRECTORY-AUDITS",
+    ] {
+        let Some(check) = results.checks.iter().find(|c| c.id == id) else {
+            continue;
+        };
+        if matches!(check.status, Status::NotApplicable) {
+            continue;
+        }
+        for f in &check.findings {
+            let Some(o) = f.observed.as_ref() else {
+                continue;
+            };
+            let hours = o["hours_since_latest"].as_f64();
+            let why = match (o["error"].as_str(), o["blobs"].as_i64()) {
+                (Some(e), _) => format!("error {e}"),
+                (None, Some(0)) => "no content listed in the window".into(),
+                _ => "no content seen".into(),
+            };
+            let label = if id == "O365-CONTENT-FRESH" {
+                isolate(&f.name)
+            } else {
+                check
+                    .title
+                    .split(':')
+                    .next()
+                    .unwrap_or(&check.id)
+                    .to_string()
+            };
+            rows.push((label, hours, why));
+        }
+    }
+    if rows.is_empty() {
+        return None;
+    }
+    let scale = rows.iter().filter_map(|r| r.1).fold(window * 2.0, f64::max);
+    const W: f64 = 300.0;
+    let rows: Vec<ExpiryRow> = rows
+        .into_iter()
+        .enumerate()
+        .map(|(i, (label, hours, why))| {
+            let (width, class, text) = match hours {
+                None => (W, "missing", why),
+                Some(h) => (
+                    (h.max(0.0) / scale * W).clamp(2.0, W),
+                    if h <= window { "ok" } else { "bad" },
+                    format!("newest content {h} h old"),
+                ),
+            };
+            ExpiryRow {
+                label,
+                y: i * 34,
+                width: (width * 10.0).round() / 10.0,
+                class: class.into(),
+                text,
+            }
+        })
+        .collect();
+    Some(ExpiryChart {
+        caption: format!(
+            "Age of the newest content of each required content type and Graph audit log when the evidence was collected; the line is the {} h freshness window (thresholds.freshness_hours)",
+            results.config.thresholds.freshness_hours
+        ),
+        height: rows.len() * 34 + 4,
+        days: scale.round() as i64,
+        warning_x: ((window / scale * W) * 10.0).round() / 10.0,
+        rows,
+    })
+}
+
+#[derive(Serialize)]
+pub struct Sparklines {
+    pub caption: String,
+    pub height: usize,
+    pub lines: Vec<Sparkline>,
+}
+
+#[derive(Serialize)]
+pub struct Sparkline {
+    pub name: String,
+    pub y: usize,
+    /// SVG polyline point lists, one per run of hours with data (a gap is an hour Azure
+    /// Monitor gave no figure for: unknown, not zero).
+    pub segments: Vec<String>,
+    /// Single hours with data between gaps, drawn as dots.
+    pub dots: Vec<(f64, f64)>,
+    /// `ok`, `bad` (throttling) or `missing` (no figure at all).
+    pub class: String,
+    pub text: String,
+}
+
+/// Sparklines over 480 px, one row of 46 px per metric, each on its own scale (0 at the base).
+fn sparklines(results: &Results) -> Option<Sparklines> {
+    let m = results.metrics.as_ref()?;
+    let n = m.hours.len();
+    if n == 0 {
+        return None;
+    }
+    const W: f64 = 480.0;
+    const H: f64 = 30.0;
+    let step = if n > 1 { W / (n - 1) as f64 } else { 0.0 };
+    let series: [(&str, Vec<Option<f64>>); 3] = [
+        (
+            "IncomingMessages",
+            m.hours.iter().map(|h| h.incoming_messages).collect(),
+        ),
+        (
+            "OutgoingMessages",
+            m.hours.iter().map(|h| h.outgoing_messages).collect(),
+        ),
+        (
+            "ThrottledRequests",
+            m.hours.iter().map(|h| h.throttled_requests).collect(),
+        ),
+    ];
+    let lines = series
+        .into_iter()
+        .enumerate()
+        .map(|(row, (name, values))| {
+            let y0 = row * 46;
+            let known: Vec<f64> = values.iter().flatten().copied().collect();
+            let peak = known.iter().copied().fold(0.0, f64::max);
+            let total: f64 = known.iter().sum();
+            let at = |i: usize, v: f64| {
+                let x = (i as f64 * step * 10.0).round() / 10.0;
+                let y = y0 as f64 + 14.0 + H - if peak > 0.0 { v / peak * H } else { 0.0 };
+                (x, (y * 10.0).round() / 10.0)
+            };
+            let mut segments = Vec::new();
+            let mut dots = Vec::new();
+            let mut run: Vec<(f64, f64)> = Vec::new();
+            let mut flush = |run: &mut Vec<(f64, f64)>| {
+                match run.len() {
+                    0 => {}
+                    1 => dots.push(run[0]),
+                    _ => segments.push(
+                        run.iter()
+                            .map(|(x, y)| format!("{x},{y}"))
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                    ),
+                }
+                run.clear();
+            };
+            for (i, v) in values.iter().enumerate() {
+                match v {
+                    Some(v) => run.push(at(i, *v)),
+                    None => flush(&mut run),
+                }
+            }
+            flush(&mut run);
+            let gaps = values.iter().filter(|v| v.is_none()).count();
+            let (class, text) = if known.is_empty() {
+                ("missing", "no figure in any hour".to_string())
+            } else {
+                (
+                    if name == "ThrottledRequests" && total > 0.0 {
+                        "bad"
+                    } else {
+                        "ok"
+                    },
+                    format!(
+                        "{} in {} h · peak {}/h{}",
+                        grouped(total.round() as i64),
+                        n,
+                        grouped(peak.round() as i64),
+                        if gaps > 0 {
+                            format!(" · {gaps} h without a figure")
+                        } else {
+                            String::new()
+                        }
+                    ),
+                )
+            };
+            Sparkline {
+                name: name.into(),
+                y: y0,
+                segments,
+                dots,
+                class: class.into(),
+                text,
+            }
+        })
+        .collect::<Vec<_>>();
+    Some(Sparklines {
+        caption: format!(
+            "Hourly Azure Monitor metrics of {} ({}), oldest hour on the left, each line on its own scale from zero; gaps are hours without a figure",
+            isolate(&m.entity),
+            m.timespan.as_deref().map(isolate).unwrap_or_else(|| "window not stated".into())
+        ),
+        height: lines.len() * 46 + 4,
+        lines,
     })
 }
 
@@ -781,6 +991,8 @@ impl<'a> View<'a> {
             consumer_lag: lag_chart(results),
             status_bar: status_bar(results),
             expiry: expiry_chart(results),
+            freshness: freshness_chart(results),
+            sparklines: sparklines(results),
             fix_first: results
                 .fix_first(&steps.iter().map(|g| g.id.clone()).collect::<Vec<_>>())
                 .into_iter()
