@@ -302,6 +302,19 @@ fn client_secret_credential_and_manifest_identity() {
     assert_eq!(man["collector"]["auth"], "client_secret");
     assert_eq!(man["collector"]["app_id"], m.client_id());
     assert!(!m.issued_tokens().is_empty());
+    // Tokens come from azure_identity's own cache (siemproof keeps none for this credential):
+    // one request per audience (ARM, Graph, Office 365, Storage, Event Hubs), not one per read.
+    let seen = m.requests();
+    let token_posts = seen
+        .iter()
+        .filter(|s| s.method == "POST" && s.path_and_query.contains("/oauth2/v2.0/token"))
+        .count();
+    let reads = seen.iter().filter(|s| s.method == "GET").count();
+    assert!(reads > 20, "{reads}");
+    assert!(
+        (1..=5).contains(&token_posts),
+        "{token_posts} token requests for {reads} reads"
+    );
 }
 
 #[test]

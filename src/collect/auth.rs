@@ -1,12 +1,14 @@
-//! Credentials through `azure_identity` (1.0.0, pinned), and the per-audience token cache.
+//! Credentials through `azure_identity` (1.0.0, pinned), whose own token caches serve repeated
+//! requests; a cache of ours only for the Azure CLI credential, which has none.
 //!
 //! `--auth` picks one credential type; `default` tries, in order, what the environment makes
 //! available (the same variables the Azure SDKs read): a client secret, a client certificate, a
 //! federated token file (workload identity: GitHub Actions, AKS), a managed identity when the
 //! host advertises one, then the developer tools (Azure CLI, azd). Every token request goes
 //! through the collector's own guarded client ([`GuardedTransport`]), so the read-only guard,
-//! the extra CA and the verbose log cover it too. Tokens live in memory only: a map from scope
-//! to token, never written, never logged.
+//! the extra CA and the verbose log cover it too. Tokens live in memory only (azure_identity's
+//! per-scope cache, refreshed five minutes before expiry, one request per scope however many
+//! callers wait on it), never written, never logged.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -236,21 +238,31 @@ pub fn credential(
 /// Tokens per scope, in memory only.
 pub struct Tokens {
     credential: Arc<dyn TokenCredential>,
-    cache: Mutex<HashMap<String, AccessToken>>,
+    /// Only for credentials that do not cache (the Azure CLI, which azure_identity runs anew on
+    /// every call); the others keep azure_identity's own cache.
+    cache: Option<Mutex<HashMap<String, AccessToken>>>,
 }
 
 impl Tokens {
-    pub fn new(credential: Arc<dyn TokenCredential>) -> Tokens {
+    pub fn new(credential: Arc<dyn TokenCredential>, kind: AuthKind) -> Tokens {
         Tokens {
             credential,
-            cache: Mutex::new(HashMap::new()),
+            cache: (kind == AuthKind::AzureCli).then(|| Mutex::new(HashMap::new())),
         }
     }
 
-    /// A bearer token for `scope`, reused until five minutes before it expires. The lock is
-    /// held across the request so concurrent callers of one scope cause one token request.
+    /// A bearer token for `scope`, reused until five minutes before it expires.
     pub async fn get(&self, scope: &str) -> Result<String, String> {
-        let mut cache = self.cache.lock().await;
+        let Some(cache) = &self.cache else {
+            let t = self
+                .credential
+                .get_token(&[scope], None)
+                .await
+                .map_err(|e| first_line(&e.to_string()))?;
+            return Ok(t.token.secret().to_string());
+        };
+        // The lock is held across the request so concurrent callers cause one `az` run.
+        let mut cache = cache.lock().await;
         let soon =
             azure_core::time::OffsetDateTime::now_utc() + azure_core::time::Duration::minutes(5);
         if let Some(t) = cache.get(scope) {

@@ -235,7 +235,7 @@ pub async fn collect_async(opts: &CollectOptions) -> Result<Summary> {
     // The Microsoft side's context exists only when that side is read.
     let ctx = cred.as_ref().map(|c| Ctx {
         http: http.clone(),
-        tokens: Tokens::new(c.inner.clone()),
+        tokens: Tokens::new(c.inner.clone(), c.kind),
         limits: Limits::new(opts.concurrency),
         retry: opts.retry,
         counters: counters.clone(),
