@@ -1,4 +1,4 @@
-//! Rebuilds the crate when an embedded check file or report template changes: `include_dir!`
+//! Rebuilds the crate when an embedded check file, check fixture or report template changes: `include_dir!`
 //! does not tell Cargo which files it read, so without this an edited check would keep running
 //! its old embedded version until something in `src/` changed.
 //!
@@ -10,6 +10,7 @@ use std::process::Command;
 fn main() {
     println!("cargo:rerun-if-changed=checks");
     println!("cargo:rerun-if-changed=reports");
+    println!("cargo:rerun-if-changed=fixtures/checks");
     println!("cargo:rerun-if-changed=build.rs");
     // A new commit moves HEAD or the branch it points to.
     for f in [".git/HEAD", ".git/refs/heads", ".git/packed-refs"] {

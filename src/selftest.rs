@@ -19,6 +19,11 @@ use crate::evidence::{kinds, EvidenceStatus, KindState};
 use crate::normalize::model::Model;
 use crate::results::{Finding, Status};
 
+/// The built-in checks' fixtures (`fixtures/checks`), embedded so `siemproof test` needs no
+/// checkout.
+pub static EMBEDDED_FIXTURES: include_dir::Dir<'_> =
+    include_dir::include_dir!("$CARGO_MANIFEST_DIR/fixtures/checks");
+
 pub const PREFIXES: &[(&str, Status)] = &[
     ("pass-", Status::Pass),
     ("fail-", Status::Fail),

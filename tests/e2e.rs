@@ -710,3 +710,35 @@ fn checks_frameworks_lists_controls_with_their_checks() {
     let o = run(&["checks", "--frameworks"]);
     assert!(stdout(&o).contains("frameworks,") && stdout(&o).contains("controls"));
 }
+
+/// `siemproof test` needs no checkout: from an empty directory it runs the built-in checks'
+/// embedded fixtures, all of them, and they pass.
+#[test]
+fn siemproof_test_works_from_any_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_siemproof"))
+        .arg("test")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let on_disk = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/checks"))
+        .unwrap()
+        .flat_map(|d| std::fs::read_dir(d.unwrap().path()).unwrap())
+        .filter(|f| {
+            f.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|e| e == "json")
+        })
+        .count();
+    let last = out.lines().last().unwrap_or_default();
+    assert_eq!(last, format!("{on_disk} passed, 0 failed"), "{out}");
+}

@@ -63,9 +63,10 @@ pub struct TestArgs {
     /// Extra check directories to load (your own checks)
     #[arg(long)]
     pub checks: Vec<PathBuf>,
-    /// Fixture directory: <ID>/<status>-<case>.json
-    #[arg(long, default_value = "fixtures/checks")]
-    pub fixtures: PathBuf,
+    /// Fixture directory: <ID>/<status>-<case>.json (default: the built-in checks' own
+    /// fixtures, embedded in the binary, so `siemproof test` works from any directory)
+    #[arg(long)]
+    pub fixtures: Option<PathBuf>,
     /// Only this check
     #[arg(long)]
     pub only: Option<String>,
@@ -301,7 +302,19 @@ pub(crate) fn explain_cmd(a: &ExplainArgs, out: &mut dyn Write) -> Result<u8> {
 
 pub(crate) fn test_cmd(a: &TestArgs, out: &mut dyn Write) -> Result<u8> {
     let catalog = Catalog::load(&a.checks)?;
-    let cases = crate::selftest::run_all(&catalog, &a.fixtures, a.only.as_deref())?;
+    // Without --fixtures: the embedded fixtures, unpacked into a temporary directory.
+    let unpacked;
+    let fixtures = match &a.fixtures {
+        Some(dir) => dir.as_path(),
+        None => {
+            unpacked = tempfile::tempdir().context("cannot create a temporary directory")?;
+            crate::selftest::EMBEDDED_FIXTURES
+                .extract(unpacked.path())
+                .context("cannot unpack the built-in fixtures")?;
+            unpacked.path()
+        }
+    };
+    let cases = crate::selftest::run_all(&catalog, fixtures, a.only.as_deref())?;
     let mut failed = 0;
     for c in &cases {
         if c.ok() {
