@@ -202,3 +202,47 @@ fn blocks_and_their_expectations_are_read() {
         ("c", 0, true)
     );
 }
+
+/// The GitHub Actions workflow docs/setup.md gives is one GitHub accepts: it validates against
+/// the workflow schema check-jsonschema ships (`vendor.github-workflows`, offline).
+#[test]
+fn the_setup_guides_workflow_is_a_valid_github_workflow() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let setup = std::fs::read_to_string(repo.join("docs/setup.md")).unwrap();
+    let yaml: Vec<String> = setup
+        .split("```yaml\n")
+        .skip(1)
+        .filter_map(|b| b.split_once("\n```").map(|(y, _)| y.to_string()))
+        .collect();
+    assert_eq!(yaml.len(), 1, "expected one workflow in docs/setup.md");
+    let ok = Command::new("check-jsonschema").arg("--version").output();
+    if !ok.is_ok_and(|o| o.status.success()) {
+        assert!(
+            std::env::var_os("SIEMPROOF_SKIP_VALIDATORS").is_some(),
+            "check-jsonschema is required: run `bash .ci/install.sh`"
+        );
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let f = t.path().join("siemproof.yml");
+    // The guide shows the job part; a workflow also needs its trigger.
+    std::fs::write(
+        &f,
+        format!(
+            "name: siemproof\non:\n  schedule:\n    - cron: \"0 6 * * *\"\n{}\n",
+            yaml[0]
+        ),
+    )
+    .unwrap();
+    let o = Command::new("check-jsonschema")
+        .args(["--builtin-schema", "vendor.github-workflows"])
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
