@@ -53,6 +53,37 @@ pub struct Config {
     pub endpoints: Option<Endpoints>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub waivers: Vec<Waiver>,
+    /// How often scheduled runs happen; `ledger verify` and `period` report runs missing from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<ScheduleConfig>,
+}
+
+/// `[schedule]`: the declared cadence of scheduled runs.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleConfig {
+    /// `24h`, `12h`, `7d`, …: hours (`h`) or days (`d`), one hour to 31 days.
+    pub every: String,
+}
+
+impl ScheduleConfig {
+    /// The interval in hours, when `every` is well formed.
+    pub fn hours(&self) -> Option<i64> {
+        parse_every(&self.every)
+    }
+}
+
+/// `24h` / `7d` → hours; `None` when malformed or out of range (1 h to 31 days).
+pub fn parse_every(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (n, unit) = s.split_at(s.len().checked_sub(1)?);
+    let n: i64 = n.parse().ok().filter(|n| *n > 0)?;
+    let hours = match unit {
+        "h" => n,
+        "d" => n.checked_mul(24)?,
+        _ => return None,
+    };
+    (1..=31 * 24).contains(&hours).then_some(hours)
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -544,6 +575,17 @@ impl Config {
             key: key.to_string(),
             message,
         };
+        if let Some(sc) = &self.schedule {
+            if sc.hours().is_none() {
+                return Err(bad(
+                    "schedule.every",
+                    format!(
+                        "{:?} is not an interval like \"24h\" or \"7d\" (hours or days, 1 h to 31 d)",
+                        sc.every
+                    ),
+                ));
+            }
+        }
         if !is_guid(&self.tenant.id) {
             return Err(bad(
                 "tenant.id",

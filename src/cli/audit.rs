@@ -130,6 +130,10 @@ pub struct AuditArgs {
     /// `-` reads the key from SIEMPROOF_SIGNING_KEY
     #[arg(long, value_name = "KEY")]
     pub sign: Option<PathBuf>,
+    /// Append the signed run to this ledger of scheduled runs (needs --sign; see `siemproof
+    /// ledger` and docs/ledger.md)
+    #[arg(long, value_name = "DIR", requires = "sign")]
+    pub ledger: Option<PathBuf>,
     /// Also show the results per control of these frameworks (NIST-800-53, ISO-27001, PCI-DSS,
     /// HIPAA, CIS, SOC2), comma-separated: in the terminal and as compliance.md
     #[arg(long, value_enum, value_delimiter = ',', value_name = "FRAMEWORK")]
@@ -174,6 +178,9 @@ pub struct DiffArgs {
     /// Output format: text for people, json for tools
     #[arg(long, value_enum, default_value = "text")]
     pub format: DiffFormat,
+    /// Read OLD and NEW as run ids (or their first 8+ characters) of this ledger's entries
+    #[arg(long, value_name = "DIR")]
+    pub ledger: Option<PathBuf>,
 }
 
 /// A results.json path, or a report directory that holds one.
@@ -188,8 +195,14 @@ fn results_path(p: &Path) -> PathBuf {
 /// `diff`: exit 1 on regressions (a check got worse, or a failing finding is new), so a
 /// scheduled run can alert on drift.
 pub(crate) fn diff_cmd(a: &DiffArgs, out: &mut dyn Write) -> Result<u8> {
-    let old = Results::load(&results_path(&a.old))?;
-    let new = Results::load(&results_path(&a.new))?;
+    let path = |p: &Path| -> Result<PathBuf> {
+        match &a.ledger {
+            Some(l) => crate::ledger::find_run(l, &p.to_string_lossy()),
+            None => Ok(results_path(p)),
+        }
+    };
+    let old = Results::load(&path(&a.old)?)?;
+    let new = Results::load(&path(&a.new)?)?;
     let d = crate::diff::diff(&old, &new);
     match a.format {
         DiffFormat::Text => write!(out, "{}", crate::diff::render_text(&d))?,
@@ -329,6 +342,21 @@ pub(crate) fn audit_cmd(a: &AuditArgs, out: &mut dyn Write) -> Result<u8> {
             Ok(files)
         })?;
     }
+    if let (Some(dir), Some(sk)) = (&a.ledger, &signing_key) {
+        let done = crate::ledger::append(dir, &a.out, sk).with_context(|| {
+            format!(
+                "--ledger {}: the run was written to {} but not appended",
+                dir.display(),
+                a.out.display()
+            )
+        })?;
+        eprintln!(
+            "ledger: run {} appended as entry {} of {}",
+            done.run_id,
+            crate::ledger::entry_dir_name(done.seq),
+            dir.display()
+        );
+    }
     for w in &results.run.unverified {
         eprintln!("warning: unverified evidence: {}", crate::redact::text(w));
     }
@@ -374,7 +402,7 @@ pub(crate) fn audit_cmd(a: &AuditArgs, out: &mut dyn Write) -> Result<u8> {
 /// Writes an output set through `fill` into a fresh staging directory beside `target` and
 /// swaps it in whole; returns the written paths as they are after the swap. On any failure the
 /// previous output is untouched and the error says so.
-fn write_output(
+pub(crate) fn write_output(
     target: &Path,
     previous: Target,
     fill: impl FnOnce(&Path) -> Result<Vec<PathBuf>>,

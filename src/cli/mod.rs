@@ -9,6 +9,7 @@
 mod audit;
 mod catalog;
 mod collect;
+mod ledger;
 mod signing;
 
 pub use self::audit::{
@@ -82,6 +83,10 @@ pub enum Command {
     Report(ReportArgs),
     /// Compare two audits: regressions, new and resolved findings, coverage drift
     Diff(DiffArgs),
+    /// The ledger of scheduled runs: append a signed run, verify the chain, list entries
+    Ledger(ledger::LedgerArgs),
+    /// The period report: every check and log type over a ledger's runs from one day to another
+    Period(ledger::PeriodArgs),
     /// List the check catalogue
     Checks(ChecksArgs),
     /// Explain one check: why it matters, how to fix it, what it reads
@@ -156,6 +161,8 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Audit(a) => audit::audit_cmd(&a, &mut out),
         Command::Report(a) => audit::report_cmd(&a, &mut out),
         Command::Diff(a) => audit::diff_cmd(&a, &mut out),
+        Command::Ledger(a) => ledger::ledger_cmd(&a, &mut out),
+        Command::Period(a) => ledger::period_cmd(&a, &mut out),
         Command::Checks(a) => catalog::checks_cmd(&a, &mut out),
         Command::Explain(a) => catalog::explain_cmd(&a, &mut out),
         Command::Test(a) => catalog::test_cmd(&a, &mut out),
