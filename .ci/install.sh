@@ -23,8 +23,8 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 # Only when one is missing, so a provisioned machine runs this without the network.
-if ! python3 -c "import check_jsonschema, trestle, xmlschema, junitparser" >/dev/null 2>&1; then
-  python3 -m pip install -q --disable-pip-version-check check-jsonschema compliance-trestle xmlschema junitparser
+if ! python3 -c "import check_jsonschema, trestle, xmlschema, junitparser, pycef" >/dev/null 2>&1; then
+  python3 -m pip install -q --disable-pip-version-check check-jsonschema compliance-trestle xmlschema junitparser pycef
 fi
 # The SARIF Multitool, for GitHub code scanning's ingestion rules (tests/formats.rs); pinned.
 command -v sarif-multitool >/dev/null 2>&1 || npm install -g --silent @microsoft/sarif-multitool@5.7.0

@@ -113,6 +113,8 @@ const REPORT_NAMES: &[&str] = &[
     "report.sarif",
     "findings.jsonl",
     "findings.csv",
+    "findings.leef",
+    "findings.cef",
     "report.hdf.json",
     "compliance.md",
     "period.json",

@@ -1138,7 +1138,7 @@ fn data_borne_canaries_reach_no_output() {
             "--out",
             out.path().to_str().unwrap(),
             "--format",
-            "table,json,html,md,junit,sarif,oscal,jsonl,csv",
+            "table,json,html,md,junit,sarif,oscal,jsonl,csv,hdf,compliance,leef,cef",
             "--as-of",
             AS_OF,
             "--all",

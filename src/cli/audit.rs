@@ -87,7 +87,8 @@ pub struct AuditArgs {
     #[arg(long, short, default_value = "siemproof-report")]
     pub out: PathBuf,
     /// Comma-separated formats: table, json, html, md, junit, sarif, oscal, jsonl, csv, hdf
-    /// (Heimdall), compliance (compliance.md: results per framework control)
+    /// (Heimdall), compliance (compliance.md: results per framework control), leef (IBM LEEF
+    /// 2.0, for QRadar) and cef (ArcSight CEF), one event per finding and coverage row
     #[arg(long, default_value = "table,json,html,md")]
     pub format: String,
     /// The audit clock for expiry and freshness (RFC 3339 or YYYY-MM-DD; default: the bundle's
@@ -148,7 +149,8 @@ pub struct ReportArgs {
     #[arg(long, short, default_value = "siemproof-report")]
     pub out: PathBuf,
     /// Comma-separated formats: table, json, html, md, junit, sarif, oscal, jsonl, csv, hdf
-    /// (Heimdall), compliance (compliance.md: results per framework control)
+    /// (Heimdall), compliance (compliance.md: results per framework control), leef (IBM LEEF
+    /// 2.0, for QRadar) and cef (ArcSight CEF), one event per finding and coverage row
     #[arg(long, default_value = "html,md")]
     pub format: String,
     /// Override report templates with files of the same name from this directory

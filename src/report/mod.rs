@@ -5,6 +5,7 @@
 
 pub mod compliance;
 pub mod csv;
+pub mod events;
 pub mod hdf;
 pub mod jsonl;
 pub mod junit;
@@ -37,6 +38,8 @@ pub const FORMATS: &[&str] = &[
     "csv",
     "hdf",
     "compliance",
+    "leef",
+    "cef",
 ];
 
 /// The files each file format writes (relative to the output directory).
@@ -52,6 +55,8 @@ pub fn files_of(format: &str) -> &'static [&'static str] {
         "csv" => &["findings.csv"],
         "hdf" => &["report.hdf.json"],
         "compliance" => &["compliance.md"],
+        "leef" => &["findings.leef"],
+        "cef" => &["findings.cef"],
         _ => &[],
     }
 }
@@ -276,6 +281,14 @@ pub fn write_all(
             )),
             "csv" => files.push(("findings.csv".into(), csv::render(results).into_bytes())),
             "hdf" => files.push(("report.hdf.json".into(), hdf::render(results)?.into_bytes())),
+            "leef" => files.push((
+                "findings.leef".into(),
+                events::render_leef(results).into_bytes(),
+            )),
+            "cef" => files.push((
+                "findings.cef".into(),
+                events::render_cef(results).into_bytes(),
+            )),
             // Every framework, unless `--compliance` chose some (then it comes in `extra`).
             "compliance" if !extra.iter().any(|(n, _)| n == "compliance.md") => files.push((
                 "compliance.md".into(),
