@@ -353,6 +353,33 @@ fn period_report(b: &Built) {
     assert_eq!(r["end"], "2027-02-17T23:59:59Z");
     assert_eq!(r["observations"].as_array().unwrap().len(), DAYS as usize);
 
+    // Signed like any report: SHA256SUMS over its files, verified by the stock tools.
+    let signed = b.root.join("period-signed");
+    let o = run(bin()
+        .arg("period")
+        .arg(&b.ledger)
+        .args(["--from", "2026-11-20", "--to", "2027-02-17", "--sign"])
+        .arg(&b.key)
+        .arg("--out")
+        .arg(&signed));
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(
+        std::fs::read(signed.join("period.json")).unwrap(),
+        std::fs::read(out1.join("period.json")).unwrap()
+    );
+    if require("minisign", Command::new("minisign").arg("-v")) {
+        let o = run(Command::new("minisign")
+            .args(["-V", "-m"])
+            .arg(signed.join("SHA256SUMS"))
+            .arg("-p")
+            .arg(&b.pubkey));
+        assert!(o.status.success(), "{}", text(&o));
+        let o = run(Command::new("sha256sum")
+            .args(["-c", "SHA256SUMS"])
+            .current_dir(&signed));
+        assert!(o.status.success(), "{}", text(&o));
+    }
+
     // diff between two ledger entries, by run id.
     let runs = p["runs"].as_array().unwrap();
     let (before, into) = (
