@@ -12,7 +12,9 @@ use std::process::Command;
 use support::*;
 
 fn deploy(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("deploy")
+        .join(rel)
 }
 
 fn read(rel: &str) -> String {
@@ -37,7 +39,10 @@ fn github_workflow_and_azure_pipeline_validate() {
     }
     for (rel, schema) in [
         ("github-actions/siemproof.yml", "vendor.github-workflows"),
-        ("azure-pipelines/azure-pipelines.yml", "vendor.azure-pipelines"),
+        (
+            "azure-pipelines/azure-pipelines.yml",
+            "vendor.azure-pipelines",
+        ),
     ] {
         // The Azure Pipelines schema's patterns need Python's regex dialect.
         let o = run(Command::new("check-jsonschema")
@@ -51,7 +56,9 @@ fn github_workflow_and_azure_pipeline_validate() {
     assert!(gh.contains("id-token: write") && gh.contains("AZURE_FEDERATED_TOKEN_FILE"));
     assert!(!gh.contains("AZURE_CLIENT_SECRET"));
     let ado = read("azure-pipelines/azure-pipelines.yml");
-    assert!(ado.contains("addSpnToEnvironment: true") && ado.contains("AZURE_FEDERATED_TOKEN_FILE"));
+    assert!(
+        ado.contains("addSpnToEnvironment: true") && ado.contains("AZURE_FEDERATED_TOKEN_FILE")
+    );
 }
 
 #[test]
@@ -66,18 +73,30 @@ fn systemd_units_verify() {
     // `verify` checks ExecStart= paths without anything installed on this machine.
     let t = tempfile::tempdir().unwrap();
     let root = t.path();
-    for d in ["usr/local/bin", "bin", "etc/systemd/system", "usr/lib/systemd"] {
+    for d in [
+        "usr/local/bin",
+        "bin",
+        "etc/systemd/system",
+        "usr/lib/systemd",
+    ] {
         std::fs::create_dir_all(root.join(d)).unwrap();
     }
-    std::fs::copy(env!("CARGO_BIN_EXE_siemproof"), root.join("usr/local/bin/siemproof")).unwrap();
+    std::fs::copy(
+        env!("CARGO_BIN_EXE_siemproof"),
+        root.join("usr/local/bin/siemproof"),
+    )
+    .unwrap();
     std::fs::copy("/bin/sh", root.join("bin/sh")).unwrap();
     let o = run(Command::new("cp")
         .args(["-a", "/usr/lib/systemd/system"])
         .arg(root.join("usr/lib/systemd/")));
     assert!(o.status.success(), "{}", text(&o));
     for u in ["siemproof.service", "siemproof.timer"] {
-        std::fs::copy(deploy(&format!("systemd/{u}")), root.join("etc/systemd/system").join(u))
-            .unwrap();
+        std::fs::copy(
+            deploy(&format!("systemd/{u}")),
+            root.join("etc/systemd/system").join(u),
+        )
+        .unwrap();
     }
     let o = run(Command::new("systemd-analyze")
         .args(["verify", "--man=no"])
@@ -90,7 +109,11 @@ fn systemd_units_verify() {
     assert!(s.contains("User=siemproof") && s.contains("NoNewPrivileges=yes"));
     // The verifier is not blind: a misspelt directive fails it.
     let bad = root.join("etc/systemd/system/siemproof.service");
-    std::fs::write(&bad, s.replace("Type=oneshot", "Type=oneshot\nExecStrat=/bin/sh")).unwrap();
+    std::fs::write(
+        &bad,
+        s.replace("Type=oneshot", "Type=oneshot\nExecStrat=/bin/sh"),
+    )
+    .unwrap();
     let o = run(Command::new("systemd-analyze")
         .args(["verify", "--man=no"])
         .arg(format!("--root={}", root.display()))
@@ -114,7 +137,9 @@ fn kubernetes_manifests_validate_strictly() {
     }
     runs_the_chain("kubernetes/cronjob.yaml");
     let cj = read("kubernetes/cronjob.yaml");
-    assert!(cj.contains("azure.workload.identity/use: \"true\"") && cj.contains("runAsNonRoot: true"));
+    assert!(
+        cj.contains("azure.workload.identity/use: \"true\"") && cj.contains("runAsNonRoot: true")
+    );
 }
 
 #[test]
@@ -137,9 +162,15 @@ fn container_build_file_parses_and_runs_as_non_root() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(v["base"].as_str().unwrap().contains("distroless"), "{v}");
     let ins: Vec<(String, String)> = serde_json::from_value(v["ins"].clone()).unwrap();
-    let last_user = ins.iter().rev().find(|(i, _)| i == "USER").map(|(_, v)| v.as_str());
+    let last_user = ins
+        .iter()
+        .rev()
+        .find(|(i, _)| i == "USER")
+        .map(|(_, v)| v.as_str());
     assert_eq!(last_user, Some("nonroot:nonroot"));
-    assert!(ins.iter().any(|(i, v)| i == "RUN" && v.contains("--locked")));
+    assert!(ins
+        .iter()
+        .any(|(i, v)| i == "RUN" && v.contains("--locked")));
     assert!(ins
         .iter()
         .any(|(i, v)| i == "ENTRYPOINT" && v.contains("/usr/local/bin/siemproof")));
