@@ -102,7 +102,7 @@ fn every_readme_command_block_runs_as_written() {
     let mock = bin.parent().unwrap().join("examples/mock-cloud");
     assert!(
         mock.is_file(),
-        "{} is not built: run the suite as README says (`cargo test --all-targets` builds the examples)",
+        "{} is not built: run the suite as README says (`cargo build --examples && cargo test --all-targets`)",
         mock.display()
     );
 
