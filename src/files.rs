@@ -458,6 +458,27 @@ pub fn unchanged_note(target: &Path, previous: Target) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(unix)]
+    #[test]
+    fn walks_refuse_non_utf8_names_and_deep_nesting() {
+        use std::os::unix::ffi::OsStrExt;
+        let t = tempfile::tempdir().unwrap();
+        fs::write(t.path().join("ok.json"), b"{}").unwrap();
+        assert_eq!(walk_tree(t.path()).unwrap().len(), 1);
+        // The lossy conversion this replaced turned this name into "a\u{FFFD}.json".
+        let bad = t.path().join(std::ffi::OsStr::from_bytes(b"a\xff.json"));
+        fs::write(&bad, b"{}").unwrap();
+        assert!(matches!(walk_tree(t.path()), Err(TreeError::NotUtf8(_))));
+        fs::remove_file(&bad).unwrap();
+        let mut deep = t.path().to_path_buf();
+        for _ in 0..(MAX_TREE_DEPTH + 2) {
+            deep.push("d");
+        }
+        fs::create_dir_all(&deep).unwrap();
+        fs::write(deep.join("x"), b"").unwrap();
+        assert!(matches!(walk_tree(t.path()), Err(TreeError::TooDeep(_))));
+    }
+
     use super::*;
 
     #[test]
