@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 
-use crate::files::{self, OutputKind, Target};
+use crate::files::{self, OutputKind};
 use crate::ledger::{self, period, render, verify};
 use crate::results::Results;
 use crate::sign::keys;
@@ -234,9 +234,6 @@ pub(crate) fn period_cmd(a: &PeriodArgs, out: &mut dyn Write) -> Result<u8> {
         }
         Ok(written)
     })?;
-    if previous == Target::Previous {
-        // Nothing else to say: the earlier period report was replaced whole.
-    }
     writeln!(out, "{}", p.verdict)?;
     let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
     writeln!(out, "wrote {}", names.join(", "))?;

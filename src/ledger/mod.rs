@@ -114,7 +114,7 @@ pub fn read_entry(dir: &Path) -> Result<(Entry, Vec<u8>)> {
     Ok((e, bytes))
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
     hex::encode(Sha256::digest(bytes))
 }

@@ -303,11 +303,9 @@ pub fn compute(
                 .iter()
                 .map(|r| {
                     r.results.coverage.iter().find(|c| c.id == id).map(|c| {
-                        match (c.configured, c.flowing, c.in_siem) {
-                            (Some(true), Some(true), s) if s != Some(false) => Status::Pass,
-                            (Some(false), _, _) | (_, Some(false), _) | (_, _, Some(false)) => {
-                                Status::Fail
-                            }
+                        match crate::report::events::coverage_status(c) {
+                            "pass" => Status::Pass,
+                            "fail" => Status::Fail,
                             _ => Status::NotAssessed,
                         }
                     })

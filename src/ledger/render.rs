@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::period::Period;
+use crate::report::oscal::{line, prop};
 use crate::results::Status;
 
 /// The files a period report writes.
@@ -203,19 +204,6 @@ fn uuid_for(p: &Period, what: &str) -> String {
     );
     let ns = Uuid::new_v5(&Uuid::NAMESPACE_URL, seed.as_bytes());
     Uuid::new_v5(&ns, what.as_bytes()).to_string()
-}
-
-fn line(s: &str) -> String {
-    let one = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one.is_empty() {
-        "-".into()
-    } else {
-        one
-    }
-}
-
-fn prop(name: &str, value: &str) -> Value {
-    json!({"name": name, "ns": crate::report::oscal::NS, "value": line(value)})
 }
 
 /// OSCAL assessment results: one result spanning the period, one observation per run.

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use minisign::{PublicKey, SignatureBox};
 use serde::Serialize;
 
-use super::{entry_dir_name, list, read_entry, Entry, ENTRY, ENTRY_SIG};
+use super::{entry_dir_name, list, read_entry, sha256_hex, Entry, ENTRY, ENTRY_SIG};
 use crate::sign::keys;
 use crate::sign::sums::{self, SIG, SUMS};
 
@@ -71,11 +71,6 @@ impl Report {
     pub fn ok(&self) -> bool {
         self.chain_ok() && self.gaps.is_empty()
     }
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    hex::encode(Sha256::digest(bytes))
 }
 
 /// Checks a prehashed minisign signature of `bytes` by `pk`; the error says why not.

@@ -89,7 +89,9 @@ struct Event {
     fields: Vec<(&'static str, String)>,
 }
 
-fn coverage_status(c: &LogTypeCoverage) -> &'static str {
+/// A required log type held when configured, flowing and not seen missing from the SIEM (the
+/// events and the period report judge it alike).
+pub(crate) fn coverage_status(c: &LogTypeCoverage) -> &'static str {
     match (c.configured, c.flowing, c.in_siem) {
         (Some(true), Some(true), s) if s != Some(false) => "pass",
         (Some(false), _, _) | (_, Some(false), _) | (_, _, Some(false)) => "fail",

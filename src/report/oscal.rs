@@ -39,7 +39,7 @@ pub fn control_id(id: &str) -> String {
 }
 
 /// OSCAL strings may not be empty or carry leading/trailing whitespace, and lines no newline.
-fn line(s: &str) -> String {
+pub(crate) fn line(s: &str) -> String {
     let one = s.split_whitespace().collect::<Vec<_>>().join(" ");
     if one.is_empty() {
         "-".into()
@@ -48,7 +48,7 @@ fn line(s: &str) -> String {
     }
 }
 
-fn prop(name: &str, value: &str) -> Value {
+pub(crate) fn prop(name: &str, value: &str) -> Value {
     json!({"name": name, "ns": NS, "value": line(value)})
 }
 
