@@ -26,8 +26,8 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 # Only when one is missing, so a provisioned machine runs this without the network.
-if ! python3 -c "import check_jsonschema, trestle, xmlschema, junitparser, pycef, kubernetes_validate, dockerfile_parse" >/dev/null 2>&1; then
-  python3 -m pip install -q --disable-pip-version-check check-jsonschema compliance-trestle xmlschema junitparser pycef kubernetes-validate dockerfile-parse
+if ! python3 -c "import check_jsonschema, trestle, xmlschema, junitparser, pycef, kubernetes_validate, dockerfile_parse, syslog_rfc5424_parser" >/dev/null 2>&1; then
+  python3 -m pip install -q --disable-pip-version-check check-jsonschema compliance-trestle xmlschema junitparser pycef kubernetes-validate dockerfile-parse syslog-rfc5424-parser
 fi
 # The SARIF Multitool, for GitHub code scanning's ingestion rules (tests/formats.rs); pinned.
 command -v sarif-multitool >/dev/null 2>&1 || npm install -g --silent @microsoft/sarif-multitool@5.7.0

@@ -29,6 +29,7 @@ pub mod redact;
 pub mod report;
 pub mod results;
 pub mod selftest;
+pub mod send;
 pub mod siem;
 pub mod sign;
 pub mod signals;

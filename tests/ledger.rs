@@ -395,6 +395,27 @@ fn period_report(b: &Built) {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("EH-CG-DEDICATED"), "{}", text(&o));
 
+    // A prefix that names two entries is refused, not resolved to the first.
+    let twins = b.root.join("twins");
+    copy(&b.ledger, &twins);
+    for (n, id) in [(3, "0000aaaa-one"), (4, "0000aaaa-two")] {
+        let f = entry(&twins, n).join("entry.json");
+        let mut e: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
+        e["run_id"] = id.into();
+        std::fs::write(&f, serde_json::to_vec_pretty(&e).unwrap()).unwrap();
+    }
+    let o = run(bin()
+        .args(["diff", "--ledger"])
+        .arg(&twins)
+        .args(["0000aaaa", "0000aaaa-two"]));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("matches 2 entries (0000aaaa-one, 0000aaaa-two)"),
+        "{}",
+        text(&o)
+    );
+
     // --allow-broken-chain renders, and says so on the first line.
     let broken = b.root.join("broken");
     copy(&b.ledger, &broken);

@@ -10,6 +10,7 @@ mod audit;
 mod catalog;
 mod collect;
 mod ledger;
+mod send;
 mod signing;
 
 pub use self::audit::{
@@ -87,6 +88,8 @@ pub enum Command {
     Ledger(ledger::LedgerArgs),
     /// The period report: every check and log type over a ledger's runs from one day to another
     Period(ledger::PeriodArgs),
+    /// Send a run's events (LEEF or CEF) to the SOC's SIEM over syslog/TLS (RFC 5425); opt-in
+    Send(send::SendArgs),
     /// List the check catalogue
     Checks(ChecksArgs),
     /// Explain one check: why it matters, how to fix it, what it reads
@@ -163,6 +166,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Diff(a) => audit::diff_cmd(&a, &mut out),
         Command::Ledger(a) => ledger::ledger_cmd(&a, &mut out),
         Command::Period(a) => ledger::period_cmd(&a, &mut out),
+        Command::Send(a) => send::send_cmd(&a, &mut out),
         Command::Checks(a) => catalog::checks_cmd(&a, &mut out),
         Command::Explain(a) => catalog::explain_cmd(&a, &mut out),
         Command::Test(a) => catalog::test_cmd(&a, &mut out),

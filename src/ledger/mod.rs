@@ -302,17 +302,33 @@ pub struct LoadedRun {
 /// Finds an entry by run id (for `diff LEDGER:RUN`).
 pub fn find_run(ledger: &Path, run_id: &str) -> Result<PathBuf> {
     let (entries, _) = list(ledger)?;
+    let mut matches = Vec::new();
     for (_, dir) in &entries {
         let (e, _) = read_entry(dir)?;
-        if e.run_id == run_id || e.run_id.starts_with(run_id) && run_id.len() >= 8 {
+        if e.run_id == run_id {
             return Ok(dir.join("results.json"));
         }
+        if run_id.len() >= 8 && e.run_id.starts_with(run_id) {
+            matches.push((e.run_id, dir.clone()));
+        }
     }
-    bail!(
-        "{}: no entry for run {run_id:?} (`siemproof ledger list {}` shows them)",
-        ledger.display(),
-        ledger.display()
-    )
+    match matches.len() {
+        1 => Ok(matches.remove(0).1.join("results.json")),
+        0 => bail!(
+            "{}: no entry for run {run_id:?} (`siemproof ledger list {}` shows them; a prefix needs 8 or more characters)",
+            ledger.display(),
+            ledger.display()
+        ),
+        n => bail!(
+            "{}: run prefix {run_id:?} matches {n} entries ({}); give more characters",
+            ledger.display(),
+            matches
+                .iter()
+                .map(|(id, _)| id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
 }
 
 /// Writes a signature for an unsigned file, for writers outside the ledger (`period --sign`).

@@ -126,6 +126,9 @@ pub struct Period {
     pub checks: Vec<CheckPeriod>,
     pub log_types: Vec<LogTypePeriod>,
     pub regressions: Vec<Regression>,
+    /// Runs that read no SIEM (no `[[siem]]` target): their log types held on the Microsoft side
+    /// only, with `in_siem` unknown.
+    pub runs_without_siem: usize,
     /// Every blocking check held in every run, no required log type stopped, no run missing,
     /// and the chain is intact.
     pub continuous: bool,
@@ -287,7 +290,11 @@ pub fn compute(
         })
         .collect();
 
-    // Required log types: held when configured, flowing and not known missing from the SIEM.
+    // Required log types: held when configured, flowing and (where a SIEM was read) seen in it.
+    let runs_without_siem = runs
+        .iter()
+        .filter(|r| !crate::report::events::siem_read(&r.results))
+        .count();
     let mut lt_order: Vec<(String, String)> = Vec::new();
     for r in runs.iter().rev() {
         for c in r.results.coverage.iter().filter(|c| c.required) {
@@ -302,8 +309,9 @@ pub fn compute(
             let statuses: Vec<Option<Status>> = runs
                 .iter()
                 .map(|r| {
+                    let siem_read = crate::report::events::siem_read(&r.results);
                     r.results.coverage.iter().find(|c| c.id == id).map(|c| {
-                        match crate::report::events::coverage_status(c) {
+                        match crate::report::events::coverage_status(c, siem_read) {
                             "pass" => Status::Pass,
                             "fail" => Status::Fail,
                             _ => Status::NotAssessed,
@@ -345,42 +353,17 @@ pub fn compute(
         })
         .collect();
 
-    // Runs missing from the schedule, the period's edges included.
-    let mut missing = Vec::new();
-    if let Some(every) = schedule_every_hours {
-        let every_f = every as f64;
-        let mut edge = |a: DateTime<Utc>, b: DateTime<Utc>, after: Option<u64>| {
-            let hours = (b - a).num_seconds() as f64 / 3600.0;
-            if hours > every_f * 1.5 {
-                missing.push(Gap {
-                    after_seq: after,
-                    from: fmt(a),
-                    to: fmt(b),
-                    hours: (hours * 10.0).round() / 10.0,
-                    missing_runs: ((hours / every_f).round() as i64 - 1).max(1),
-                });
-            }
-        };
-        let times: Vec<(u64, DateTime<Utc>)> = entries
-            .iter()
-            .filter_map(|e| {
-                DateTime::parse_from_rfc3339(&e.as_of)
-                    .ok()
-                    .map(|t| (e.seq, t.with_timezone(&Utc)))
-            })
-            .collect();
-        match (times.first(), times.last()) {
-            (Some(first), Some(last)) => {
-                // Before the first run: a run was due within one interval of the start.
-                edge(start - chrono::Duration::hours(every), first.1, None);
-                for w in times.windows(2) {
-                    edge(w[0].1, w[1].1, Some(w[0].0));
-                }
-                edge(last.1, end + chrono::Duration::seconds(1), Some(last.0));
-            }
-            _ => edge(start, end + chrono::Duration::seconds(1), None),
-        }
-    }
+    // Runs missing from the schedule, the period's edges included: a run was due within one
+    // interval of the start, and one by the end.
+    let missing = match schedule_every_hours {
+        Some(every) => super::verify::gaps(
+            &super::verify::run_times(entries.iter().copied()),
+            every,
+            Some(start - chrono::Duration::hours(every)),
+            Some(end + chrono::Duration::seconds(1)),
+        ),
+        None => Vec::new(),
+    };
     let missing_runs: i64 = missing.iter().map(|g| g.missing_runs).sum();
 
     let blocking_not_held: Vec<&CheckPeriod> = checks
@@ -396,8 +379,17 @@ pub fn compute(
     let verdict = if runs.is_empty() {
         "NO EVIDENCE: the ledger holds no run in this period".to_string()
     } else if continuous {
+        let scope = match runs_without_siem {
+            0 => String::new(),
+            n if n == runs.len() => {
+                "; Microsoft side only: no run read the SIEM, so arrival in it is unproven".into()
+            }
+            n => format!(
+                "; Microsoft side only in {n} run(s) that read no SIEM, so arrival in it is unproven there"
+            ),
+        };
         format!(
-            "CONTINUOUS: every blocking check and required log type held in all {} runs, none missing from the schedule",
+            "CONTINUOUS: every blocking check and required log type held in all {} runs, none missing from the schedule{scope}",
             runs.len()
         )
     } else {
@@ -453,6 +445,7 @@ pub fn compute(
         checks,
         log_types,
         regressions,
+        runs_without_siem,
         continuous,
         verdict,
     }

@@ -102,9 +102,15 @@ fn parse_time(s: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-/// The schedule's gaps: consecutive runs further apart than 1.5 intervals, and (with `until`)
-/// a last run older than that at `until`.
-pub fn gaps(chain: &[Entry], every_hours: i64, until: Option<DateTime<Utc>>) -> Vec<Gap> {
+/// The schedule's gaps among runs `(seq, as_of)` in order: consecutive runs further apart than
+/// 1.5 intervals, and, at the edges, a first run that came that long after `since` or a last run
+/// that long before `until` (with no run at all, the whole of `since..until`).
+pub fn gaps(
+    runs: &[(u64, DateTime<Utc>)],
+    every_hours: i64,
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+) -> Vec<Gap> {
     let every = every_hours as f64;
     let mut out = Vec::new();
     let mut push = |after: Option<u64>, a: DateTime<Utc>, b: DateTime<Utc>| {
@@ -119,19 +125,30 @@ pub fn gaps(chain: &[Entry], every_hours: i64, until: Option<DateTime<Utc>>) -> 
             });
         }
     };
-    for w in chain.windows(2) {
-        if let (Some(a), Some(b)) = (parse_time(&w[0].as_of), parse_time(&w[1].as_of)) {
-            push(Some(w[0].seq), a, b);
+    let (Some(first), Some(last)) = (runs.first(), runs.last()) else {
+        if let (Some(a), Some(b)) = (since, until) {
+            push(None, a, b);
         }
+        return out;
+    };
+    if let Some(since) = since {
+        push(None, since, first.1);
     }
-    if let (Some(last), Some(until)) = (chain.last(), until) {
-        if let Some(a) = parse_time(&last.as_of) {
-            if until > a {
-                push(Some(last.seq), a, until);
-            }
-        }
+    for w in runs.windows(2) {
+        push(Some(w[0].0), w[0].1, w[1].1);
+    }
+    if let Some(until) = until {
+        push(Some(last.0), last.1, until);
     }
     out
+}
+
+/// The runs' `(seq, as_of)`, skipping an `as_of` that does not parse (verify names it).
+pub fn run_times<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> Vec<(u64, DateTime<Utc>)> {
+    entries
+        .into_iter()
+        .filter_map(|e| parse_time(&e.as_of).map(|t| (e.seq, t)))
+        .collect()
 }
 
 /// Verifies the ledger at `dir`; signatures only with `pk`. `until` extends the schedule check
@@ -289,7 +306,7 @@ pub fn verify(dir: &Path, pk: Option<&PublicKey>, until: Option<DateTime<Utc>>) 
         .and_then(|e| e.schedule_every.as_deref())
         .and_then(crate::config::parse_every);
     if let Some(every) = r.schedule_every_hours {
-        r.gaps = gaps(&r.chain, every, until);
+        r.gaps = gaps(&run_times(&r.chain), every, None, until);
     }
     Ok(r)
 }

@@ -91,12 +91,21 @@ struct Event {
 
 /// A required log type held when configured, flowing and not seen missing from the SIEM (the
 /// events and the period report judge it alike).
-pub(crate) fn coverage_status(c: &LogTypeCoverage) -> &'static str {
+/// A required log type's status for one run. With `[[siem]]` targets configured, an unknown
+/// `in_siem` is `not_assessed` (the SIEM was to be read and was not); without them only the
+/// Microsoft side can hold, and `in_siem` stays unknown.
+pub(crate) fn coverage_status(c: &LogTypeCoverage, siem_read: bool) -> &'static str {
     match (c.configured, c.flowing, c.in_siem) {
-        (Some(true), Some(true), s) if s != Some(false) => "pass",
         (Some(false), _, _) | (_, Some(false), _) | (_, _, Some(false)) => "fail",
+        (Some(true), Some(true), Some(true)) => "pass",
+        (Some(true), Some(true), None) if !siem_read => "pass",
         _ => "not_assessed",
     }
+}
+
+/// Whether the run was set to read a SIEM (`[[siem]]` targets in its config).
+pub(crate) fn siem_read(results: &Results) -> bool {
+    !results.config.siem.targets.is_empty()
 }
 
 fn tri(v: Option<bool>) -> String {
@@ -133,7 +142,7 @@ fn events(results: &Results) -> Vec<Event> {
         });
     }
     for c in results.coverage.iter().filter(|c| c.required) {
-        let status = coverage_status(c).to_string();
+        let status = coverage_status(c, siem_read(results)).to_string();
         out.push(Event {
             urgency: urgency(&status, "high"),
             id: format!("COVERAGE-{}", c.id),
@@ -159,90 +168,125 @@ fn events(results: &Results) -> Vec<Event> {
     out
 }
 
-/// `findings.cef`: one CEF:0 event per line.
-pub fn render_cef(results: &Results) -> String {
-    let version = &results.run.tool_version;
+/// The two event formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EventFormat {
+    /// IBM LEEF 2.0 (QRadar parses it without a custom DSM)
+    Leef,
+    /// ArcSight CEF 0
+    Cef,
+}
+
+/// One event, rendered, with what a transport needs to frame it.
+pub struct EventLine {
+    /// A coverage row (else a finding).
+    pub coverage: bool,
+    /// 0–10, as in the event itself.
+    pub urgency: u8,
+    /// The event, on one line, without its line break.
+    pub line: String,
+}
+
+/// Every event of the run in `format`, in the files' order.
+pub fn lines(results: &Results, format: EventFormat) -> Vec<EventLine> {
     let rt = epoch_ms(&results.run.as_of);
+    events(results)
+        .into_iter()
+        .map(|e| EventLine {
+            coverage: e
+                .fields
+                .contains(&("event", "siemproof.coverage".to_string())),
+            urgency: e.urgency,
+            line: match format {
+                EventFormat::Cef => cef_line(results, &rt, &e),
+                EventFormat::Leef => leef_line(results, &e),
+            },
+        })
+        .collect()
+}
+
+fn file(results: &Results, format: EventFormat) -> String {
     let mut s = String::new();
-    for e in events(results) {
-        s.push_str(&format!(
-            "CEF:0|{}|{}|{}|{}|{}|{}|",
-            header(VENDOR),
-            header(PRODUCT),
-            header(version),
-            header(&e.id),
-            header(&e.name),
-            e.urgency
-        ));
-        let mut ext: Vec<String> = vec![
-            format!("rt={rt}"),
-            format!("cat={}", cef_value(&e.category)),
-            format!("externalId={}", cef_value(&results.run.id)),
-        ];
-        // CEF has no free keys: siemproof's fields go into the custom strings, labelled.
-        let custom = [
-            ("checkId", e.id.clone()),
-            ("status", e.status.clone()),
-            ("severity", e.severity.clone()),
-            ("runId", results.run.id.clone()),
-            (
-                "logType",
-                e.fields
-                    .iter()
-                    .find(|(k, _)| *k == "logType")
-                    .map(|(_, v)| v.clone())
-                    .unwrap_or_default(),
-            ),
-            (
-                "resource",
-                e.fields
-                    .iter()
-                    .find(|(k, _)| *k == "resource")
-                    .map(|(_, v)| v.clone())
-                    .unwrap_or_default(),
-            ),
-        ];
-        // Empty values are left out: CEF parsers read `key=` as part of the next pair.
-        for (i, (label, value)) in custom.iter().enumerate() {
-            if !value.is_empty() {
-                ext.push(format!("cs{}Label={label}", i + 1));
-                ext.push(format!("cs{}={}", i + 1, cef_value(value)));
-            }
-        }
-        if let Some((_, m)) = e.fields.iter().find(|(k, v)| *k == "msg" && !v_empty(v)) {
-            ext.push(format!("msg={}", cef_value(m)));
-        }
-        s.push_str(&ext.join(" "));
+    for l in lines(results, format) {
+        s.push_str(&l.line);
         s.push('\n');
     }
     s
 }
 
+/// `findings.cef`: one CEF:0 event per line.
+pub fn render_cef(results: &Results) -> String {
+    file(results, EventFormat::Cef)
+}
+
 /// `findings.leef`: one LEEF:2.0 event per line, tab-delimited attributes.
 pub fn render_leef(results: &Results) -> String {
-    let version = &results.run.tool_version;
-    let mut s = String::new();
-    for e in events(results) {
-        s.push_str(&format!(
-            "LEEF:2.0|{}|{}|{}|{}|x09|",
-            header(VENDOR),
-            header(PRODUCT),
-            header(version),
-            header(&e.id)
-        ));
-        let mut attrs: Vec<String> = vec![
-            format!("devTime={}", leef_value(&results.run.as_of)),
-            "devTimeFormat=yyyy-MM-dd'T'HH:mm:ssX".to_string(),
-            format!("sev={}", e.urgency.max(1)),
-            format!("cat={}", leef_value(&e.category)),
-        ];
-        for (k, v) in e.fields.iter().filter(|(_, v)| !v_empty(v)) {
-            attrs.push(format!("{k}={}", leef_value(v)));
+    file(results, EventFormat::Leef)
+}
+
+fn cef_line(results: &Results, rt: &str, e: &Event) -> String {
+    let field = |key: &str| {
+        e.fields
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let head = format!(
+        "CEF:0|{}|{}|{}|{}|{}|{}|",
+        header(VENDOR),
+        header(PRODUCT),
+        header(&results.run.tool_version),
+        header(&e.id),
+        header(&e.name),
+        e.urgency
+    );
+    let mut ext: Vec<String> = vec![
+        format!("rt={rt}"),
+        format!("cat={}", cef_value(&e.category)),
+        format!("externalId={}", cef_value(&results.run.id)),
+    ];
+    // CEF has no free keys: siemproof's fields go into the custom strings, labelled.
+    let custom = [
+        ("checkId", e.id.clone()),
+        ("status", e.status.clone()),
+        ("severity", e.severity.clone()),
+        ("runId", results.run.id.clone()),
+        ("logType", field("logType")),
+        ("resource", field("resource")),
+    ];
+    // Empty values are left out: CEF parsers read `key=` as part of the next pair.
+    for (i, (label, value)) in custom.iter().enumerate() {
+        if !value.is_empty() {
+            ext.push(format!("cs{}Label={label}", i + 1));
+            ext.push(format!("cs{}={}", i + 1, cef_value(value)));
         }
-        s.push_str(&attrs.join("\t"));
-        s.push('\n');
     }
-    s
+    let msg = field("msg");
+    if !v_empty(&msg) {
+        ext.push(format!("msg={}", cef_value(&msg)));
+    }
+    head + &ext.join(" ")
+}
+
+fn leef_line(results: &Results, e: &Event) -> String {
+    let head = format!(
+        "LEEF:2.0|{}|{}|{}|{}|x09|",
+        header(VENDOR),
+        header(PRODUCT),
+        header(&results.run.tool_version),
+        header(&e.id)
+    );
+    let mut attrs: Vec<String> = vec![
+        format!("devTime={}", leef_value(&results.run.as_of)),
+        "devTimeFormat=yyyy-MM-dd'T'HH:mm:ssX".to_string(),
+        format!("sev={}", e.urgency.max(1)),
+        format!("cat={}", leef_value(&e.category)),
+    ];
+    for (k, v) in e.fields.iter().filter(|(_, v)| !v_empty(v)) {
+        attrs.push(format!("{k}={}", leef_value(v)));
+    }
+    head + &attrs.join("\t")
 }
 
 #[cfg(test)]
