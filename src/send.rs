@@ -12,13 +12,13 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+use rustls::pki_types::{PrivateKeyDer, ServerName};
+use rustls::{ClientConfig, ClientConnection, StreamOwned};
 
 use crate::report::events::{EventFormat, EventLine};
 use crate::results::Results;
@@ -47,27 +47,32 @@ impl std::fmt::Display for Target {
 }
 
 /// Parses `tls://HOST[:PORT]`; any other scheme (plain TCP or UDP would send the findings in
-/// clear text), a path, a query or credentials are refused.
+/// clear text), a path, a query or credentials are refused. Errors never quote the address as
+/// given: it could hold a password.
 pub fn parse_target(s: &str) -> Result<Target> {
-    let url = url::Url::parse(s)
-        .with_context(|| format!("--syslog {s:?}: not an address of the form tls://HOST:PORT"))?;
+    let url = url::Url::parse(s).map_err(|e| {
+        anyhow::anyhow!("--syslog: not an address of the form tls://HOST:PORT ({e})")
+    })?;
+    let mut shown = url.clone();
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
     if url.scheme() != "tls" {
         bail!(
-            "--syslog {s:?}: scheme {:?} is not supported; only tls:// (RFC 5425), so findings never cross the network in clear text",
+            "--syslog {shown}: scheme {:?} is not supported; only tls:// (RFC 5425), so findings never cross the network in clear text",
             url.scheme()
         );
     }
     if !url.username().is_empty() || url.password().is_some() {
-        bail!("--syslog {s:?}: credentials in the address are not supported; use --client-cert");
+        bail!("--syslog {shown}: credentials in the address are not supported; use --client-cert");
     }
     if !matches!(url.path(), "" | "/") || url.query().is_some() || url.fragment().is_some() {
-        bail!("--syslog {s:?}: only tls://HOST:PORT, without a path or query");
+        bail!("--syslog {shown}: only tls://HOST:PORT, without a path or query");
     }
     let host = match url.host() {
         Some(url::Host::Domain(d)) => d.to_string(),
         Some(url::Host::Ipv4(a)) => a.to_string(),
         Some(url::Host::Ipv6(a)) => a.to_string(),
-        None => bail!("--syslog {s:?}: no host"),
+        None => bail!("--syslog {shown}: no host"),
     };
     Ok(Target {
         host,
@@ -120,15 +125,22 @@ pub fn message(results: &Results, hostname: &str, procid: u32, e: &EventLine) ->
     )
 }
 
-/// The run's events as octet-counted frames (`MSG-LEN SP SYSLOG-MSG`, RFC 5425 §4.3).
-pub fn frames(results: &Results, format: EventFormat, hostname: &str, procid: u32) -> Vec<u8> {
+/// The run's events as octet-counted frames (`MSG-LEN SP SYSLOG-MSG`, RFC 5425 §4.3), and
+/// how many there are.
+pub fn frames(
+    results: &Results,
+    format: EventFormat,
+    hostname: &str,
+    procid: u32,
+) -> (Vec<u8>, usize) {
+    let lines = crate::report::events::lines(results, format);
     let mut out = Vec::new();
-    for e in crate::report::events::lines(results, format) {
-        let m = message(results, hostname, procid, &e);
+    for e in &lines {
+        let m = message(results, hostname, procid, e);
         out.extend_from_slice(format!("{} ", m.len()).as_bytes());
         out.extend_from_slice(m.as_bytes());
     }
-    out
+    (out, lines.len())
 }
 
 /// How to reach the receiver.
@@ -161,39 +173,14 @@ pub struct SendError {
     pub permanent: bool,
 }
 
-fn read_certs(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>> {
-    use rustls::pki_types::pem::PemObject;
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-        .with_context(|| format!("{}: cannot read the {what}", path.display()))?
-        .collect::<Result<_, _>>()
-        .map_err(|_| anyhow::anyhow!("{}: the {what} is not a PEM file", path.display()))?;
-    if certs.is_empty() {
-        bail!("{}: no PEM certificate in the {what}", path.display());
-    }
-    Ok(certs)
-}
-
 /// The client configuration: roots, TLS 1.2+, and the client certificate when given. A key
 /// file's content never appears in an error (it is a secret), only its path.
 pub fn client_config(o: &Options) -> Result<Arc<ClientConfig>> {
     use rustls::pki_types::pem::PemObject;
-    let mut roots = RootCertStore::empty();
-    match &o.ca {
-        Some(ca) => {
-            let (added, ignored) = roots.add_parsable_certificates(read_certs(ca, "CA file")?);
-            if added == 0 {
-                bail!(
-                    "{}: none of the {ignored} certificate(s) is a usable CA certificate",
-                    ca.display()
-                );
-            }
-        }
-        None => {
-            roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
-            if roots.is_empty() {
-                bail!("no trusted CA certificate in the system store; give the receiver's CA with --ca");
-            }
-        }
+    // With --ca that CA alone: the receiver is the SOC's own, its CA is known.
+    let roots = crate::probe::tls::root_store(o.ca.as_deref(), o.ca.is_none())?;
+    if roots.is_empty() {
+        bail!("no trusted CA certificate in the system store; give the receiver's CA with --ca");
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider)
@@ -202,22 +189,20 @@ pub fn client_config(o: &Options) -> Result<Arc<ClientConfig>> {
         .with_root_certificates(roots);
     let config = match &o.client_cert {
         None => builder.with_no_client_auth(),
-        Some((cert, key)) => {
-            let chain = read_certs(cert, "client certificate")?;
-            let key = PrivateKeyDer::from_pem_file(key).map_err(|_| {
+        Some((cert_path, key_path)) => {
+            let chain = crate::probe::tls::pem_certs(cert_path, "client certificate")?;
+            // Only the path in the error: the parser's error could quote the key.
+            let key = PrivateKeyDer::from_pem_file(key_path).map_err(|_| {
                 anyhow::anyhow!(
                     "{}: not a PEM private key (PKCS#8, PKCS#1 or SEC1)",
-                    key.display()
+                    key_path.display()
                 )
             })?;
             builder.with_client_auth_cert(chain, key).map_err(|e| {
                 anyhow::anyhow!(
                     "{} / {}: the client certificate and key do not go together: {e}",
-                    cert.display(),
-                    o.client_cert
-                        .as_ref()
-                        .map(|c| c.1.display().to_string())
-                        .unwrap_or_default()
+                    cert_path.display(),
+                    key_path.display()
                 )
             })?
         }

@@ -148,10 +148,8 @@ fn events_reach_a_tls_receiver_as_rfc5424_and_failures_are_bounded() {
 
     // The first connection is dropped after the handshake; the retry delivers the run.
     let (port, server) = receiver(&pki, 2, 1, false);
-    let o = run(bin()
-        .arg("send")
-        .arg(&run_dir)
-        .args(["--syslog", &format!("tls://127.0.0.1:{port}"), "--ca"])
+    let o = run(send(&run_dir, &format!("tls://127.0.0.1:{port}"))
+        .arg("--ca")
         .arg(&ca));
     let got = server.join().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
@@ -185,10 +183,7 @@ fn events_reach_a_tls_receiver_as_rfc5424_and_failures_are_bounded() {
 
     // Without --ca the test CA is not trusted: refused once, not retried.
     let (port, server) = receiver(&pki, 1, 0, false);
-    let o = run(bin()
-        .arg("send")
-        .arg(&run_dir)
-        .args(["--syslog", &format!("tls://127.0.0.1:{port}")]));
+    let o = run(&mut send(&run_dir, &format!("tls://127.0.0.1:{port}")));
     drop(server);
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     assert!(text(&o).contains("after 1 attempt(s)"), "{}", text(&o));
@@ -204,16 +199,8 @@ fn events_reach_a_tls_receiver_as_rfc5424_and_failures_are_bounded() {
         .local_addr()
         .unwrap()
         .port();
-    let o = run(bin()
-        .arg("send")
-        .arg(&run_dir)
-        .args([
-            "--syslog",
-            &format!("tls://127.0.0.1:{closed}"),
-            "--retries",
-            "1",
-            "--ca",
-        ])
+    let o = run(send(&run_dir, &format!("tls://127.0.0.1:{closed}"))
+        .args(["--retries", "1", "--ca"])
         .arg(&ca));
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     assert!(
@@ -228,10 +215,8 @@ fn events_reach_a_tls_receiver_as_rfc5424_and_failures_are_bounded() {
     std::fs::write(&cert, &pki.client_cert_pem).unwrap();
     std::fs::write(&key, &pki.client_key_pem).unwrap();
     let (port, server) = receiver(&pki, 1, 0, true);
-    let o = run(bin()
-        .arg("send")
-        .arg(&run_dir)
-        .args(["--syslog", &format!("tls://127.0.0.1:{port}"), "--ca"])
+    let o = run(send(&run_dir, &format!("tls://127.0.0.1:{port}"))
+        .arg("--ca")
         .arg(&ca)
         .arg("--client-cert")
         .arg(&cert)
@@ -250,13 +235,23 @@ fn events_reach_a_tls_receiver_as_rfc5424_and_failures_are_bounded() {
         "-----BEGIN PRIVATE KEY-----\nCANARY-SECRET-7f3a\n-----END PRIVATE KEY-----\n",
     )
     .unwrap();
-    let o = run(bin()
-        .arg("send")
-        .arg(&run_dir)
-        .args(["--syslog", "tls://127.0.0.1:9", "--ca"])
+    let o = run(send(&run_dir, "tls://127.0.0.1:9")
+        .arg("--ca")
         .arg(&ca)
         .arg("--client-cert")
         .arg(&cert)
+        .arg("--client-key")
+        .arg(&bad));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("bad.key"), "{}", text(&o));
+    assert!(!text(&o).contains("CANARY-SECRET-7f3a"), "{}", text(&o));
+
+    // The key file given as the certificate by mistake: named, never quoted.
+    let o = run(send(&run_dir, "tls://127.0.0.1:9")
+        .arg("--ca")
+        .arg(&ca)
+        .arg("--client-cert")
+        .arg(&bad)
         .arg("--client-key")
         .arg(&bad));
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
@@ -267,19 +262,26 @@ fn events_reach_a_tls_receiver_as_rfc5424_and_failures_are_bounded() {
     for bad in [
         "tcp://127.0.0.1:514",
         "udp://127.0.0.1:514",
-        "tls://u:p@127.0.0.1",
+        "tls://u:CANARY-PASSWORD-91c2@127.0.0.1",
+        "tcp://u:CANARY-PASSWORD-91c2@127.0.0.1:514",
+        "tls://u:CANARY-PASSWORD-91c2@[::1",
     ] {
-        let o = run(bin().arg("send").arg(&run_dir).args(["--syslog", bad]));
+        let o = run(&mut send(&run_dir, bad));
         assert_eq!(o.status.code(), Some(2), "{bad}: {}", text(&o));
+        assert!(!text(&o).contains("CANARY-PASSWORD-91c2"), "{}", text(&o));
     }
 
     // --dry-run prints the same frames and sends nothing.
-    let o = run(bin()
-        .arg("send")
-        .arg(&run_dir)
-        .args(["--syslog", "tls://192.0.2.1", "--dry-run"]));
+    let o = run(send(&run_dir, "tls://192.0.2.1").arg("--dry-run"));
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(split_frames(&o.stdout).len(), expected.len());
+}
+
+/// `siemproof send RUN --syslog ADDRESS`, for the caller to add its options.
+fn send(run_dir: &Path, address: &str) -> std::process::Command {
+    let mut c = bin();
+    c.arg("send").arg(run_dir).args(["--syslog", address]);
+    c
 }
 
 fn python() -> std::process::Command {

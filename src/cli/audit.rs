@@ -186,7 +186,7 @@ pub struct DiffArgs {
 }
 
 /// A results.json path, or a report directory that holds one.
-fn results_path(p: &Path) -> PathBuf {
+pub(crate) fn results_path(p: &Path) -> PathBuf {
     if p.is_dir() {
         p.join("results.json")
     } else {

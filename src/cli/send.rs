@@ -46,15 +46,9 @@ pub struct SendArgs {
 
 pub(crate) fn send_cmd(a: &SendArgs, out: &mut dyn Write) -> Result<u8> {
     let target = send::parse_target(&a.syslog)?;
-    let path = if a.results.is_dir() {
-        a.results.join("results.json")
-    } else {
-        a.results.clone()
-    };
-    let results = Results::load(&path)?;
+    let results = Results::load(&crate::cli::audit::results_path(&a.results))?;
     let hostname = gethostname::gethostname().to_string_lossy().into_owned();
-    let payload = send::frames(&results, a.format, &hostname, std::process::id());
-    let events = crate::report::events::lines(&results, a.format).len();
+    let (payload, events) = send::frames(&results, a.format, &hostname, std::process::id());
     if a.dry_run {
         out.write_all(&payload)?;
         return Ok(0);

@@ -47,6 +47,40 @@ const MICROSOFT_ISSUER_CN_PREFIXES: &[&str] = &[
     "Entrust ",
 ];
 
+/// The PEM certificates in `path` (`what` names the file in errors: "CA bundle", "client
+/// certificate"); none at all is an error.
+pub fn pem_certs(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+        .with_context(|| format!("{}: cannot read the {what}", path.display()))?
+        .collect::<Result<_, _>>()
+        // The parser's error quotes the offending line: if a key file was given by mistake,
+        // that line is a secret, so only the path is named.
+        .map_err(|_| anyhow::anyhow!("{}: not a PEM certificate file", path.display()))?;
+    if certs.is_empty() {
+        bail!("{}: no PEM certificate in the {what}", path.display());
+    }
+    Ok(certs)
+}
+
+/// Trust anchors: the operating system's store (when `system_store`) plus the CA certificates in
+/// `ca_bundle`. Unreadable individual files in the system store are not fatal: the rest count.
+pub fn root_store(ca_bundle: Option<&Path>, system_store: bool) -> Result<RootCertStore> {
+    let mut roots = RootCertStore::empty();
+    if system_store {
+        roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    }
+    if let Some(path) = ca_bundle {
+        let (added, ignored) = roots.add_parsable_certificates(pem_certs(path, "CA bundle")?);
+        if added == 0 {
+            bail!(
+                "{}: none of the {ignored} certificate(s) is a usable CA certificate",
+                path.display()
+            );
+        }
+    }
+    Ok(roots)
+}
+
 /// Trust anchors and the shared client configurations for every handshake of one run.
 pub struct TlsSetup {
     /// `None` when no trust anchor could be loaded at all (then nothing counts as trusted).
@@ -61,28 +95,7 @@ impl TlsSetup {
     /// Loads the operating system's trust store (so a corporate CA installed on the collector
     /// host counts, as it does for the SIEM) plus the PEM certificates in `ca_bundle`.
     pub fn new(ca_bundle: Option<&Path>, system_store: bool) -> Result<TlsSetup> {
-        let mut roots = RootCertStore::empty();
-        if system_store {
-            // Unreadable individual files in the store are not fatal: the rest still count.
-            let native = rustls_native_certs::load_native_certs();
-            roots.add_parsable_certificates(native.certs);
-        }
-        if let Some(path) = ca_bundle {
-            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-                .with_context(|| format!("{}: cannot read the CA bundle", path.display()))?
-                .collect::<Result<_, _>>()
-                .with_context(|| format!("{}: not a PEM certificate file", path.display()))?;
-            if certs.is_empty() {
-                bail!("{}: no PEM certificate in the CA bundle", path.display());
-            }
-            let (added, ignored) = roots.add_parsable_certificates(certs);
-            if added == 0 {
-                bail!(
-                    "{}: none of the {ignored} certificate(s) is a usable CA certificate",
-                    path.display()
-                );
-            }
-        }
+        let roots = root_store(ca_bundle, system_store)?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let anchors = roots.len();
         let verifier = if anchors == 0 {

@@ -86,6 +86,8 @@ struct Event {
     severity: String,
     urgency: u8,
     category: String,
+    /// A coverage row (else a finding).
+    coverage: bool,
     fields: Vec<(&'static str, String)>,
 }
 
@@ -126,6 +128,7 @@ fn events(results: &Results) -> Vec<Event> {
             status: r.status.clone(),
             severity: r.severity.clone(),
             category: r.family.clone(),
+            coverage: false,
             fields: vec![
                 ("event", "siemproof.finding".into()),
                 ("checkId", r.check_id),
@@ -150,6 +153,7 @@ fn events(results: &Results) -> Vec<Event> {
             status: status.clone(),
             severity: "high".into(),
             category: "coverage".into(),
+            coverage: true,
             fields: vec![
                 ("event", "siemproof.coverage".into()),
                 ("checkId", format!("COVERAGE-{}", c.id)),
@@ -193,9 +197,7 @@ pub fn lines(results: &Results, format: EventFormat) -> Vec<EventLine> {
     events(results)
         .into_iter()
         .map(|e| EventLine {
-            coverage: e
-                .fields
-                .contains(&("event", "siemproof.coverage".to_string())),
+            coverage: e.coverage,
             urgency: e.urgency,
             line: match format {
                 EventFormat::Cef => cef_line(results, &rt, &e),
