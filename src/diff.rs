@@ -18,6 +18,16 @@ pub const FORMAT: &str = "siemproof-diff/1";
 /// Families whose regressions mean the log pipeline itself changed.
 const PIPELINE_FAMILIES: &[&str] = &["entra", "eventhub", "storage", "app", "o365", "defender"];
 
+/// A check of this family regressing is possible tampering with cloud logs (T1562.008).
+pub fn is_pipeline_family(family: &str) -> bool {
+    PIPELINE_FAMILIES.contains(&family)
+}
+
+/// A change from `from` to `to` is a regression: worse, and left open.
+pub fn is_regression(from: Status, to: Status) -> bool {
+    to.rank() > from.rank() && open(to)
+}
+
 #[derive(Debug, Serialize, PartialEq)]
 pub struct RunRef {
     pub id: String,
@@ -163,7 +173,7 @@ pub fn diff(old: &Results, new: &Results) -> Diff {
             from: o.status,
             to: n.status,
         };
-        if n.status.rank() > o.status.rank() && open(n.status) {
+        if is_regression(o.status, n.status) {
             d.regressions.push(change);
         } else if n.status.rank() < o.status.rank() && open(o.status) {
             d.improvements.push(change);
@@ -199,10 +209,7 @@ pub fn diff(old: &Results, new: &Results) -> Diff {
             }
         }
     }
-    d.pipeline_drift = d
-        .regressions
-        .iter()
-        .any(|r| PIPELINE_FAMILIES.contains(&r.family.as_str()));
+    d.pipeline_drift = d.regressions.iter().any(|r| is_pipeline_family(&r.family));
     d
 }
 

@@ -8,7 +8,6 @@ use clap::{Args, Subcommand, ValueEnum};
 
 use crate::files::{self, OutputKind};
 use crate::ledger::{self, period, render, verify};
-use crate::results::Results;
 use crate::sign::keys;
 
 #[derive(Subcommand)]
@@ -173,25 +172,34 @@ pub(crate) fn period_cmd(a: &PeriodArgs, out: &mut dyn Write) -> Result<u8> {
         );
     }
     let (start, end) = period::bounds(from, to);
-    let mut runs = Vec::new();
-    for e in &r.chain {
-        let Ok(t) = chrono::DateTime::parse_from_rfc3339(&e.as_of) else {
-            continue;
-        };
-        let t = t.with_timezone(&chrono::Utc);
-        if t < start || t > end {
-            continue;
-        }
-        let dir = a
-            .ledger
-            .join(ledger::ENTRIES)
-            .join(ledger::entry_dir_name(e.seq));
-        let results = Results::load(&dir.join("results.json"))?;
-        runs.push(ledger::LoadedRun {
+    let in_period: Vec<&ledger::Entry> = r
+        .chain
+        .iter()
+        .filter(|e| {
+            chrono::DateTime::parse_from_rfc3339(&e.as_of)
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .is_ok_and(|t| t >= start && t <= end)
+        })
+        .collect();
+    let files: Vec<(std::path::PathBuf, String)> = in_period
+        .iter()
+        .map(|e| {
+            let dir = a
+                .ledger
+                .join(ledger::ENTRIES)
+                .join(ledger::entry_dir_name(e.seq));
+            (dir.join("results.json"), e.results_sha256.clone())
+        })
+        .collect();
+    let views = ledger::view::load_all(&files)?;
+    let runs: Vec<ledger::LoadedRun> = in_period
+        .into_iter()
+        .zip(views)
+        .map(|(e, view)| ledger::LoadedRun {
             entry: e.clone(),
-            results,
-        });
-    }
+            view,
+        })
+        .collect();
     let lref = period::LedgerRef {
         entries_in_period: runs.len(),
         first_seq: runs.first().map(|r| r.entry.seq),

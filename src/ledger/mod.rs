@@ -20,6 +20,7 @@
 pub mod period;
 pub mod render;
 pub mod verify;
+pub mod view;
 
 use std::path::{Path, PathBuf};
 
@@ -293,10 +294,10 @@ fn remove_stale_staging(entries_dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// One committed run as `period` and `diff` read it.
+/// One committed run as `period` reads it.
 pub struct LoadedRun {
     pub entry: Entry,
-    pub results: Results,
+    pub view: view::RunView,
 }
 
 /// Finds an entry by run id (for `diff LEDGER:RUN`).

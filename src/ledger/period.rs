@@ -232,7 +232,7 @@ pub fn compute(
     let mut order: Vec<String> = Vec::new();
     let mut meta: BTreeMap<String, (String, String, String, String)> = BTreeMap::new();
     for r in runs.iter().rev() {
-        for c in &r.results.checks {
+        for c in &r.view.checks {
             if !meta.contains_key(&c.id) {
                 order.push(c.id.clone());
                 meta.insert(
@@ -250,7 +250,7 @@ pub fn compute(
     let by_run: Vec<BTreeMap<&str, Status>> = runs
         .iter()
         .map(|r| {
-            r.results
+            r.view
                 .checks
                 .iter()
                 .map(|c| (c.id.as_str(), c.status))
@@ -291,13 +291,10 @@ pub fn compute(
         .collect();
 
     // Required log types: held when configured, flowing and (where a SIEM was read) seen in it.
-    let runs_without_siem = runs
-        .iter()
-        .filter(|r| !crate::report::events::siem_read(&r.results))
-        .count();
+    let runs_without_siem = runs.iter().filter(|r| !r.view.siem_read).count();
     let mut lt_order: Vec<(String, String)> = Vec::new();
     for r in runs.iter().rev() {
-        for c in r.results.coverage.iter().filter(|c| c.required) {
+        for c in r.view.coverage.iter().filter(|c| c.required) {
             if !lt_order.iter().any(|(id, _)| id == &c.id) {
                 lt_order.push((c.id.clone(), c.name.clone()));
             }
@@ -309,9 +306,13 @@ pub fn compute(
             let statuses: Vec<Option<Status>> = runs
                 .iter()
                 .map(|r| {
-                    let siem_read = crate::report::events::siem_read(&r.results);
-                    r.results.coverage.iter().find(|c| c.id == id).map(|c| {
-                        match crate::report::events::coverage_status(c, siem_read) {
+                    r.view.coverage.iter().find(|c| c.id == id).map(|c| {
+                        match crate::report::events::coverage_verdict(
+                            c.configured,
+                            c.flowing,
+                            c.in_siem,
+                            r.view.siem_read,
+                        ) {
                             "pass" => Status::Pass,
                             "fail" => Status::Fail,
                             _ => Status::NotAssessed,
@@ -339,16 +340,31 @@ pub fn compute(
         })
         .collect::<Vec<_>>();
 
+    // `diff`'s rule between each pair of consecutive runs, on the checks both ran (in id order).
     let regressions: Vec<Regression> = runs
         .windows(2)
-        .filter_map(|w| {
-            let d = crate::diff::diff(&w[0].results, &w[1].results);
-            (!d.regressions.is_empty()).then(|| Regression {
+        .zip(by_run.windows(2))
+        .filter_map(|(w, m)| {
+            let regressed: Vec<&crate::ledger::view::CheckView> = w[1]
+                .view
+                .checks
+                .iter()
+                .filter(|n| {
+                    m[0].get(n.id.as_str())
+                        .is_some_and(|o| crate::diff::is_regression(*o, n.status))
+                })
+                .collect();
+            let mut ids: Vec<String> = regressed.iter().map(|c| c.id.clone()).collect();
+            ids.sort();
+            ids.dedup();
+            (!ids.is_empty()).then(|| Regression {
                 from_run: w[0].entry.run_id.clone(),
                 to_run: w[1].entry.run_id.clone(),
                 at: w[1].entry.as_of.clone(),
-                checks: d.regressions.iter().map(|c| c.id.clone()).collect(),
-                pipeline_drift: d.pipeline_drift,
+                checks: ids,
+                pipeline_drift: regressed
+                    .iter()
+                    .any(|c| crate::diff::is_pipeline_family(&c.family)),
             })
         })
         .collect();
@@ -419,7 +435,7 @@ pub fn compute(
         }
         format!("NOT CONTINUOUS: {}", why.join("; "))
     };
-    let latest = runs.last().map(|r| &r.results.run);
+    let latest = runs.last().map(|r| &r.view);
     Period {
         format: FORMAT,
         from: fmt(start),
@@ -435,9 +451,9 @@ pub fn compute(
                 seq: r.entry.seq,
                 run_id: r.entry.run_id.clone(),
                 as_of: r.entry.as_of.clone(),
-                go_live_ready: r.results.summary.go_live_ready,
-                fail: r.results.summary.fail,
-                not_assessed: r.results.summary.not_assessed,
+                go_live_ready: r.view.go_live_ready,
+                fail: r.view.fail,
+                not_assessed: r.view.not_assessed,
             })
             .collect(),
         missing,

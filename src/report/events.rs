@@ -97,7 +97,17 @@ struct Event {
 /// `in_siem` is `not_assessed` (the SIEM was to be read and was not); without them only the
 /// Microsoft side can hold, and `in_siem` stays unknown.
 pub(crate) fn coverage_status(c: &LogTypeCoverage, siem_read: bool) -> &'static str {
-    match (c.configured, c.flowing, c.in_siem) {
+    coverage_verdict(c.configured, c.flowing, c.in_siem, siem_read)
+}
+
+/// [`coverage_status`] from a row's three states.
+pub(crate) fn coverage_verdict(
+    configured: Option<bool>,
+    flowing: Option<bool>,
+    in_siem: Option<bool>,
+    siem_read: bool,
+) -> &'static str {
+    match (configured, flowing, in_siem) {
         (Some(false), _, _) | (_, Some(false), _) | (_, _, Some(false)) => "fail",
         (Some(true), Some(true), Some(true)) => "pass",
         (Some(true), Some(true), None) if !siem_read => "pass",
