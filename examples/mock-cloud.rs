@@ -56,6 +56,29 @@ struct Args {
     /// Apply the counted faults to these kinds only (repeatable)
     #[arg(long = "only")]
     only: Vec<String>,
+    /// Microsoft's read limits: `off`, `documented` (ARM 250 burst + 25/s per principal,
+    /// Graph auditLogs 5 per 10 s, Management Activity 2,000/min), or `scaled:K` (refill K
+    /// times as fast)
+    #[arg(long, default_value = "off", value_parser = parse_limits)]
+    limits: Limits,
+}
+
+#[derive(Clone)]
+struct Limits(Option<mock::limits::Limits>);
+
+fn parse_limits(s: &str) -> Result<Limits, String> {
+    match s {
+        "off" => Ok(Limits(None)),
+        "documented" => Ok(Limits(Some(mock::limits::Limits::documented()))),
+        _ => match s.strip_prefix("scaled:").map(str::parse::<f64>) {
+            Some(Ok(k)) if k > 0.0 && k.is_finite() => {
+                Ok(Limits(Some(mock::limits::Limits::scaled(k))))
+            }
+            _ => Err(format!(
+                "{s:?}: expected off, documented or scaled:K with K > 0"
+            )),
+        },
+    }
 }
 
 fn main() -> Result<()> {
@@ -77,6 +100,7 @@ fn main() -> Result<()> {
                 data_canary: None,
             },
             canary: None,
+            limits: a.limits.0,
         },
     )?;
     if let Some(p) = &a.write_config {
@@ -94,5 +118,12 @@ fn main() -> Result<()> {
         .build()?;
     rt.block_on(tokio::signal::ctrl_c())?;
     println!("served {} requests", m.requests().len());
+    if let Some(c) = m.throttle_counts() {
+        println!(
+            "limits refused {} request(s), {} of them inside a pending Retry-After",
+            c.refused_total(),
+            c.early
+        );
+    }
     Ok(())
 }

@@ -387,15 +387,23 @@ fn baseline() -> Vec<String> {
     f
 }
 
-fn assert_recovers(f: Faults) {
-    let m = start(DEMO, faults(f.clone()));
+/// Collects the demo tenant from a mock with `opts`: it must succeed after retrying, with the
+/// fixture's own failures only, into a valid bundle.
+fn collect_recovering(opts: MockOptions) -> (Mock, Run) {
+    let what = format!("{:?} {:?}", opts.faults, opts.limits);
+    let m = start(DEMO, opts);
     let run = collect(&m, FAST, secret_env(&m));
-    assert!(run.out.status.success(), "{f:?}: {}", run.stderr());
+    assert!(run.out.status.success(), "{what}: {}", run.stderr());
     let mut got = run.failures();
     got.sort();
-    assert_eq!(got, baseline(), "{f:?}");
+    assert_eq!(got, baseline(), "{what}");
     assert!(run.stdout().contains(" retries"), "{}", run.stdout());
     siemproof::evidence::Bundle::open(&run.bundle, false).expect("valid bundle");
+    (m, run)
+}
+
+fn assert_recovers(f: Faults) {
+    collect_recovering(faults(f));
 }
 
 #[test]
@@ -406,6 +414,34 @@ fn throttling_with_retry_after_is_waited_out() {
         retry_after: Some("0.2".into()),
         ..Faults::default()
     });
+}
+
+#[test]
+fn microsofts_read_limits_are_waited_out() {
+    // Microsoft's limits in shape, with buckets small enough for the demo tenant to run dry:
+    // ARM answers 429 + Retry-After, the Management Activity API 403 AF429. Graph's report
+    // limit stays as documented (5 per 10 s), which the collector's own window must respect.
+    let mut l = mock::limits::Limits::documented();
+    let small = mock::limits::Rate {
+        burst: 4.0,
+        per_second: 40.0,
+    };
+    (l.arm_reads, l.arm_tenant_reads, l.activity) = (small, small, small);
+    let (m, _) = collect_recovering(MockOptions {
+        limits: Some(l),
+        ..MockOptions::default()
+    });
+    let c = m.throttle_counts().expect("limits are on");
+    let refused = |prefix: &str| -> u64 {
+        c.refused
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(_, n)| n)
+            .sum()
+    };
+    assert!(refused("arm/") > 0, "{c:?}");
+    assert!(refused("activity/") > 0, "{c:?}");
+    assert_eq!(refused("graph-reports/"), 0, "{c:?}");
 }
 
 #[test]

@@ -20,6 +20,7 @@
 pub mod amqp;
 mod creds;
 pub mod fixture;
+pub mod limits;
 pub mod tls;
 
 use std::collections::HashMap;
@@ -69,6 +70,8 @@ pub struct MockOptions {
     /// A value planted wherever a secret could leak: the client secret itself, an
     /// application's `secretText` outside `$select`, a SAS key behind `listKeys`.
     pub canary: Option<String>,
+    /// Microsoft's read limits (`limits::Limits::documented()` or `scaled(k)`); none when unset.
+    pub limits: Option<limits::Limits>,
 }
 
 /// One request as the mock saw it.
@@ -91,6 +94,7 @@ struct State {
     amqp: amqp::AmqpLog,
     attempts: Mutex<HashMap<String, u32>>,
     log: Mutex<Vec<Seen>>,
+    throttle: Option<Mutex<limits::Throttle>>,
 }
 
 /// A running mock. Dropping it stops the server.
@@ -124,7 +128,6 @@ impl Mock {
         let tenant_id = fixture.tenant_id.clone();
         let state = Arc::new(State {
             fixture,
-            opts,
             creds,
             base: base.clone(),
             tokens: Mutex::new(Vec::new()),
@@ -132,6 +135,11 @@ impl Mock {
             amqp: amqp::AmqpLog::default(),
             attempts: Mutex::new(HashMap::new()),
             log: Mutex::new(Vec::new()),
+            throttle: opts
+                .limits
+                .clone()
+                .map(|l| Mutex::new(limits::Throttle::new(l))),
+            opts,
         });
         let acceptor = tokio_rustls::TlsAcceptor::from(tls.server.clone());
         let amqp_listener = rt.block_on(tokio::net::TcpListener::bind(("127.0.0.1", 0)))?;
@@ -220,6 +228,16 @@ impl Mock {
     pub fn amqp_reads(&self) -> Vec<(String, String, Option<String>)> {
         self.state.amqp.reads.lock().expect("reads").clone()
     }
+    /// With `limits`: requests served and refused per bucket, and how many were refused for
+    /// coming inside a pending `Retry-After`.
+    pub fn throttle_counts(&self) -> Option<LimitCounts> {
+        let t = self.state.throttle.as_ref()?.lock().expect("throttle");
+        Some(LimitCounts {
+            served: t.served.clone(),
+            refused: t.refused.clone(),
+            early: t.early,
+        })
+    }
     /// Every access token issued so far.
     pub fn issued_tokens(&self) -> Vec<String> {
         self.state.tokens.lock().expect("tokens").clone()
@@ -303,6 +321,20 @@ impl Mock {
         );
         std::fs::write(env_path(path), env)?;
         Ok(())
+    }
+}
+
+/// What the limits did (`Mock::throttle_counts`).
+#[derive(Debug, Clone, Default)]
+pub struct LimitCounts {
+    pub served: std::collections::BTreeMap<String, u64>,
+    pub refused: std::collections::BTreeMap<String, u64>,
+    pub early: u64,
+}
+
+impl LimitCounts {
+    pub fn refused_total(&self) -> u64 {
+        self.refused.values().sum()
     }
 }
 
@@ -516,6 +548,32 @@ fn route(
             &[],
         ));
     }
+    // Microsoft's read limits, before anything else is decided about the request.
+    let quota = match st.throttle.as_ref().filter(|_| method == "GET") {
+        Some(t) => match t.lock().expect("throttle").admit(
+            path,
+            &st.creds.client_id,
+            &st.fixture.tenant_id,
+        ) {
+            limits::Admit::Serve(h) => h,
+            limits::Admit::Refuse(status, h, body) => return Ok(respond(status, body, &h)),
+        },
+        None => Vec::new(),
+    };
+    let mut out = serve(st, method, pq, path, body)?;
+    for (k, v) in quota {
+        if let (Ok(k), Ok(v)) = (
+            hyper::header::HeaderName::from_bytes(k.as_bytes()),
+            hyper::header::HeaderValue::from_str(&v),
+        ) {
+            out.headers_mut().insert(k, v);
+        }
+    }
+    Ok(out)
+}
+
+/// Answers an authenticated, admitted request from the fixture (with the configured faults).
+fn serve(st: &State, method: &str, pq: &str, path: &str, body: &[u8]) -> Result<Resp, Reset> {
     // Splunk's export searches share one URL: the form's `search` selects the answer.
     let key = if path == "/services/search/v2/jobs/export" {
         let form: HashMap<String, String> =

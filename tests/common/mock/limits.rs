@@ -1,0 +1,348 @@
+//! Microsoft's documented read limits, played by the mock: ARM's per-principal token bucket
+//! (with its `x-ms-ratelimit-remaining-*` headers and 429 + `Retry-After`), Graph's limit on
+//! identity and access reports (`auditLogs/*`), and the Management Activity API's per-tenant
+//! limit (throttled as 403 `AF429`).
+//!
+//! Off unless a test asks (`MockOptions.limits`), so the rest of the suite is unchanged.
+//! `Limits::documented()` holds Microsoft's figures (sources below, from
+//! `../shared/reference/microsoft-apis.md` §0 and §5); `Limits::scaled(k)` refills k times as
+//! fast so tests finish quickly while the shape (burst, refill, headers) stays the same. The
+//! bucket arithmetic is pure (it takes the time as an argument) so it is tested without clocks.
+//!
+//! Not documented, chosen here and marked so: how ARM rounds `Retry-After` (up to whole
+//! seconds, at least 1, with the bucket held for all of them), the value a request sent inside
+//! a pending `Retry-After` gets (the time still left), and whether AF429 carries `Retry-After`
+//! (it does not here).
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Instant;
+
+/// A token bucket's size and refill.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate {
+    pub burst: f64,
+    pub per_second: f64,
+}
+
+/// The limits the mock enforces.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    /// ARM subscription reads, per principal per subscription (per region; the mock is one).
+    pub arm_reads: Rate,
+    /// ARM tenant-level reads (`/providers/...`), per principal.
+    pub arm_tenant_reads: Rate,
+    /// The global subscription limit, shared by every principal: this many times `arm_reads`.
+    pub arm_global_factor: f64,
+    /// Graph identity and access reports (`/auditLogs/*`), per app per tenant.
+    pub graph_reports: Rate,
+    /// The Management Activity API, per tenant.
+    pub activity: Rate,
+}
+
+impl Limits {
+    /// Microsoft's figures.
+    pub fn documented() -> Limits {
+        Limits {
+            // request-limits-and-throttling: reads bucket 250, refill 25/s; tenant reads the same;
+            // the global subscription limit is 15x the per-principal one.
+            arm_reads: Rate {
+                burst: 250.0,
+                per_second: 25.0,
+            },
+            arm_tenant_reads: Rate {
+                burst: 250.0,
+                per_second: 25.0,
+            },
+            arm_global_factor: 15.0,
+            // Graph throttling-limits: identity and access reports, 5 requests per 10 s per app
+            // per tenant (as a bucket of 5 refilled at 0.5/s).
+            graph_reports: Rate {
+                burst: 5.0,
+                per_second: 0.5,
+            },
+            // Management Activity API: 2,000 requests per minute per tenant (baseline).
+            activity: Rate {
+                burst: 2000.0,
+                per_second: 2000.0 / 60.0,
+            },
+        }
+    }
+
+    /// The documented limits with every refill `k` times as fast (bursts unchanged).
+    pub fn scaled(k: f64) -> Limits {
+        let mut l = Limits::documented();
+        for r in [
+            &mut l.arm_reads,
+            &mut l.arm_tenant_reads,
+            &mut l.graph_reports,
+            &mut l.activity,
+        ] {
+            r.per_second *= k;
+        }
+        l
+    }
+}
+
+/// What a bucket answers a request.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Take {
+    /// Served; this many whole tokens are left.
+    Granted { left: u64 },
+    /// Refused: retry after this many seconds. `early` when the request came while an earlier
+    /// `Retry-After` was still pending.
+    Throttled { wait: f64, early: bool },
+}
+
+/// One token bucket.
+#[derive(Debug, Clone)]
+pub struct Bucket {
+    tokens: f64,
+    at: f64,
+    blocked_until: f64,
+}
+
+impl Bucket {
+    /// A full bucket at time `now` (seconds).
+    pub fn new(rate: Rate, now: f64) -> Bucket {
+        Bucket {
+            tokens: rate.burst,
+            at: now,
+            blocked_until: f64::NEG_INFINITY,
+        }
+    }
+
+    fn refill(&mut self, rate: Rate, now: f64) {
+        if now > self.at {
+            self.tokens = (self.tokens + (now - self.at) * rate.per_second).min(rate.burst);
+            self.at = now;
+        }
+    }
+
+    /// Takes `cost` tokens at `now`.
+    pub fn take(&mut self, rate: Rate, now: f64, cost: f64) -> Take {
+        self.refill(rate, now);
+        if now < self.blocked_until {
+            return Take::Throttled {
+                wait: self.blocked_until - now,
+                early: true,
+            };
+        }
+        if self.tokens >= cost {
+            self.tokens -= cost;
+            return Take::Granted {
+                left: self.tokens.floor() as u64,
+            };
+        }
+        let wait = (cost - self.tokens) / rate.per_second;
+        self.blocked_until = now + wait;
+        Take::Throttled { wait, early: false }
+    }
+
+    /// Refuses everything until `until` (the whole seconds a `Retry-After` promised).
+    pub fn hold(&mut self, until: f64) {
+        self.blocked_until = self.blocked_until.max(until);
+    }
+
+    /// Whole tokens left at `now`, without taking any.
+    pub fn left(&mut self, rate: Rate, now: f64) -> u64 {
+        self.refill(rate, now);
+        self.tokens.floor() as u64
+    }
+}
+
+/// Which limit a request falls under.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Plane {
+    /// ARM subscription read: (subscription id).
+    ArmSubscription(String),
+    ArmTenant,
+    GraphReports,
+    Activity,
+}
+
+/// The plane of a GET to `path` (`None`: not limited by the mock).
+pub fn plane(path: &str) -> Option<Plane> {
+    let lower = path.to_ascii_lowercase();
+    if let Some(rest) = lower.strip_prefix("/subscriptions/") {
+        let sub = rest.split('/').next().unwrap_or_default();
+        return Some(Plane::ArmSubscription(sub.to_string()));
+    }
+    if lower.starts_with("/providers/") {
+        return Some(Plane::ArmTenant);
+    }
+    if lower.starts_with("/v1.0/auditlogs/") || lower.starts_with("/beta/auditlogs/") {
+        return Some(Plane::GraphReports);
+    }
+    if lower.contains("/activity/feed/") {
+        return Some(Plane::Activity);
+    }
+    None
+}
+
+/// The mock's answer to a limited request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Admit {
+    /// Serve it, adding these headers.
+    Serve(Vec<(String, String)>),
+    /// Refuse it: status, headers, body.
+    Refuse(u16, Vec<(String, String)>, Vec<u8>),
+}
+
+/// The buckets of a running mock and what they did.
+#[derive(Debug)]
+pub struct Throttle {
+    limits: Limits,
+    start: Instant,
+    buckets: HashMap<String, Bucket>,
+    /// Requests served per bucket key.
+    pub served: BTreeMap<String, u64>,
+    /// Requests refused per bucket key.
+    pub refused: BTreeMap<String, u64>,
+    /// Requests refused because they came inside a pending `Retry-After`.
+    pub early: u64,
+}
+
+fn error_json(code: &str, message: &str) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({"error": {"code": code, "message": message}}))
+        .expect("json")
+}
+
+impl Throttle {
+    pub fn new(limits: Limits) -> Throttle {
+        Throttle {
+            limits,
+            start: Instant::now(),
+            buckets: HashMap::new(),
+            served: BTreeMap::new(),
+            refused: BTreeMap::new(),
+            early: 0,
+        }
+    }
+
+    fn take(&mut self, key: &str, rate: Rate, now: f64) -> Take {
+        self.buckets
+            .entry(key.to_string())
+            .or_insert_with(|| Bucket::new(rate, now))
+            .take(rate, now, 1.0)
+    }
+
+    /// ARM's refusal: `Retry-After` in whole seconds (at least 1), and the bucket held for
+    /// all of them, so a request re-sent before then is refused again.
+    /// (A re-send inside the hold is told the time left, rounded up, and does not extend it.)
+    fn arm_429(&mut self, key: &str, now: f64, wait: f64, early: bool) -> Admit {
+        let secs = wait.ceil().max(1.0);
+        if !early {
+            if let Some(b) = self.buckets.get_mut(key) {
+                b.hold(now + secs);
+            }
+        }
+        Admit::Refuse(
+            429,
+            vec![("Retry-After".into(), (secs as u64).to_string())],
+            error_json("TooManyRequests", "Too many requests (mock limit)."),
+        )
+    }
+
+    fn count(&mut self, key: &str, t: Take) {
+        match t {
+            Take::Granted { .. } => *self.served.entry(key.to_string()).or_insert(0) += 1,
+            Take::Throttled { early, .. } => {
+                *self.refused.entry(key.to_string()).or_insert(0) += 1;
+                if early {
+                    self.early += 1;
+                }
+            }
+        }
+    }
+
+    /// Admits a GET to `path` by `principal` (the app's client id) in `tenant`, now.
+    pub fn admit(&mut self, path: &str, principal: &str, tenant: &str) -> Admit {
+        let now = self.start.elapsed().as_secs_f64();
+        self.admit_at(path, principal, tenant, now)
+    }
+
+    /// [`Throttle::admit`] at a given time (seconds since the mock started).
+    pub fn admit_at(&mut self, path: &str, principal: &str, tenant: &str, now: f64) -> Admit {
+        let Some(plane) = plane(path) else {
+            return Admit::Serve(Vec::new());
+        };
+        let l = self.limits.clone();
+        match plane {
+            Plane::ArmSubscription(sub) => {
+                let key = format!("arm/{principal}/{sub}");
+                let global_key = format!("arm-global/{sub}");
+                let global_rate = Rate {
+                    burst: l.arm_reads.burst * l.arm_global_factor,
+                    per_second: l.arm_reads.per_second * l.arm_global_factor,
+                };
+                let t = self.take(&key, l.arm_reads, now);
+                self.count(&key, t);
+                match t {
+                    Take::Granted { left } => {
+                        let g = self.take(&global_key, global_rate, now);
+                        self.count(&global_key, g);
+                        match g {
+                            Take::Granted { left: gl } => Admit::Serve(vec![
+                                (
+                                    "x-ms-ratelimit-remaining-subscription-reads".into(),
+                                    left.to_string(),
+                                ),
+                                (
+                                    "x-ms-ratelimit-remaining-subscription-global-reads".into(),
+                                    gl.to_string(),
+                                ),
+                            ]),
+                            Take::Throttled { wait, early } => {
+                                self.arm_429(&global_key, now, wait, early)
+                            }
+                        }
+                    }
+                    Take::Throttled { wait, early } => self.arm_429(&key, now, wait, early),
+                }
+            }
+            Plane::ArmTenant => {
+                let key = format!("arm-tenant/{principal}");
+                let t = self.take(&key, l.arm_tenant_reads, now);
+                self.count(&key, t);
+                match t {
+                    Take::Granted { left } => Admit::Serve(vec![(
+                        "x-ms-ratelimit-remaining-tenant-reads".into(),
+                        left.to_string(),
+                    )]),
+                    Take::Throttled { wait, early } => self.arm_429(&key, now, wait, early),
+                }
+            }
+            Plane::GraphReports => {
+                let key = format!("graph-reports/{principal}/{tenant}");
+                let t = self.take(&key, l.graph_reports, now);
+                self.count(&key, t);
+                match t {
+                    Take::Granted { .. } => Admit::Serve(Vec::new()),
+                    // Graph's Retry-After can be fractional (microsoft-apis.md §0).
+                    Take::Throttled { wait, .. } => Admit::Refuse(
+                        429,
+                        vec![("Retry-After".into(), format!("{:.3}", wait.max(0.001)))],
+                        error_json("TooManyRequests", "Too many requests (mock limit)."),
+                    ),
+                }
+            }
+            Plane::Activity => {
+                let key = format!("activity/{tenant}");
+                let t = self.take(&key, l.activity, now);
+                self.count(&key, t);
+                match t {
+                    Take::Granted { .. } => Admit::Serve(Vec::new()),
+                    // Throttling arrives as HTTP 403 AF429 (microsoft-apis.md §5).
+                    Take::Throttled { .. } => Admit::Refuse(
+                        403,
+                        Vec::new(),
+                        error_json(
+                            "AF429",
+                            "Too many requests. Method=GetBlob, PublisherId=mock",
+                        ),
+                    ),
+                }
+            }
+        }
+    }
+}
