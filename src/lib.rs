@@ -24,6 +24,7 @@ pub mod fix;
 pub mod ledger;
 pub mod netaddr;
 pub mod normalize;
+pub mod parallel;
 pub mod probe;
 pub mod redact;
 pub mod report;

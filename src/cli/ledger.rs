@@ -181,25 +181,7 @@ pub(crate) fn period_cmd(a: &PeriodArgs, out: &mut dyn Write) -> Result<u8> {
                 .is_ok_and(|t| t >= start && t <= end)
         })
         .collect();
-    let files: Vec<(std::path::PathBuf, String)> = in_period
-        .iter()
-        .map(|e| {
-            let dir = a
-                .ledger
-                .join(ledger::ENTRIES)
-                .join(ledger::entry_dir_name(e.seq));
-            (dir.join("results.json"), e.results_sha256.clone())
-        })
-        .collect();
-    let views = ledger::view::load_all(&files)?;
-    let runs: Vec<ledger::LoadedRun> = in_period
-        .into_iter()
-        .zip(views)
-        .map(|(e, view)| ledger::LoadedRun {
-            entry: e.clone(),
-            view,
-        })
-        .collect();
+    let runs = ledger::view::load_runs(&a.ledger, &in_period)?;
     let lref = period::LedgerRef {
         entries_in_period: runs.len(),
         first_seq: runs.first().map(|r| r.entry.seq),

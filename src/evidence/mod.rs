@@ -457,28 +457,9 @@ impl Bundle {
 
         // Hashing and parsing dominate on large tenants; items are independent, so spread them
         // over the cores and keep manifest order (and the first error in that order).
-        let workers = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(8);
-        let chunk = manifest.items.len().div_ceil(workers).max(1);
-        let loaded: Vec<Result<(LoadedItem, Option<String>), EvidenceError>> =
-            std::thread::scope(|s| {
-                let handles: Vec<_> = manifest
-                    .items
-                    .chunks(chunk)
-                    .map(|part| {
-                        s.spawn(move || {
-                            part.iter()
-                                .map(|it| load_item(dir, it, allow_unverified))
-                                .collect::<Vec<_>>()
-                        })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .flat_map(|h| h.join().expect("evidence loader thread"))
-                    .collect()
-            });
+        let loaded = crate::parallel::map_in_order(&manifest.items, |it| {
+            load_item(dir, it, allow_unverified)
+        });
         let mut items = Vec::with_capacity(loaded.len());
         for r in loaded {
             let (item, problem) = r?;

@@ -16,6 +16,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use super::verify::Gap;
+use super::view::CheckView;
 use super::{Entry, LoadedRun};
 use crate::results::Status;
 
@@ -247,21 +248,17 @@ pub fn compute(
             }
         }
     }
-    let by_run: Vec<BTreeMap<&str, Status>> = runs
+    let by_run: Vec<BTreeMap<&str, &CheckView>> = runs
         .iter()
-        .map(|r| {
-            r.view
-                .checks
-                .iter()
-                .map(|c| (c.id.as_str(), c.status))
-                .collect()
-        })
+        .map(|r| r.view.checks.iter().map(|c| (c.id.as_str(), c)).collect())
         .collect();
     let checks: Vec<CheckPeriod> = order
         .iter()
         .map(|id| {
-            let statuses: Vec<Option<Status>> =
-                by_run.iter().map(|m| m.get(id.as_str()).copied()).collect();
+            let statuses: Vec<Option<Status>> = by_run
+                .iter()
+                .map(|m| m.get(id.as_str()).map(|c| c.status))
+                .collect();
             let counted = statuses
                 .iter()
                 .filter(|s| s.and_then(held).is_some())
@@ -345,23 +342,19 @@ pub fn compute(
         .windows(2)
         .zip(by_run.windows(2))
         .filter_map(|(w, m)| {
-            let regressed: Vec<&crate::ledger::view::CheckView> = w[1]
-                .view
-                .checks
+            let regressed: Vec<&CheckView> = m[1]
                 .iter()
-                .filter(|n| {
-                    m[0].get(n.id.as_str())
-                        .is_some_and(|o| crate::diff::is_regression(*o, n.status))
+                .filter(|(id, n)| {
+                    m[0].get(*id)
+                        .is_some_and(|o| crate::diff::is_regression(o.status, n.status))
                 })
+                .map(|(_, n)| *n)
                 .collect();
-            let mut ids: Vec<String> = regressed.iter().map(|c| c.id.clone()).collect();
-            ids.sort();
-            ids.dedup();
-            (!ids.is_empty()).then(|| Regression {
+            (!regressed.is_empty()).then(|| Regression {
                 from_run: w[0].entry.run_id.clone(),
                 to_run: w[1].entry.run_id.clone(),
                 at: w[1].entry.as_of.clone(),
-                checks: ids,
+                checks: regressed.iter().map(|c| c.id.clone()).collect(),
                 pipeline_drift: regressed
                     .iter()
                     .any(|c| crate::diff::is_pipeline_family(&c.family)),

@@ -9,12 +9,13 @@
 //!
 //! [`Results::load`]: crate::results::Results::load
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{anyhow, bail, Result};
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 
+use super::{Entry, LoadedRun};
 use crate::catalog::{GoLive, Severity};
 use crate::results::{sanitise_text, Status, FORMAT};
 
@@ -157,37 +158,21 @@ impl RunView {
     }
 }
 
-/// Loads each `(path, sha256)` on all cores, in order; the first error (in order) wins.
-pub fn load_all(items: &[(PathBuf, String)]) -> Result<Vec<RunView>> {
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .clamp(1, 8);
-    let chunk = items.len().div_ceil(threads).max(1);
-    let parts: Vec<Result<Vec<RunView>>> = std::thread::scope(|s| {
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| {
-                s.spawn(move || {
-                    part.iter()
-                        .map(|(p, h)| RunView::load(p, h))
-                        .collect::<Result<Vec<_>>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(anyhow!("a results loader thread panicked")))
-            })
-            .collect()
-    });
-    let mut out = Vec::with_capacity(items.len());
-    for p in parts {
-        out.extend(p?);
-    }
-    Ok(out)
+/// Loads the verified `entries` of the ledger at `ledger` on all cores, in order; the first
+/// error (in order) wins.
+pub fn load_runs(ledger: &Path, entries: &[&Entry]) -> Result<Vec<LoadedRun>> {
+    crate::parallel::map_in_order(entries, |e| {
+        let path = ledger
+            .join(super::ENTRIES)
+            .join(super::entry_dir_name(e.seq))
+            .join("results.json");
+        Ok(LoadedRun {
+            entry: (*e).clone(),
+            view: RunView::load(&path, &e.results_sha256)?,
+        })
+    })
+    .into_iter()
+    .collect()
 }
 
 #[cfg(test)]

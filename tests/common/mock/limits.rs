@@ -25,7 +25,7 @@ pub struct Rate {
 }
 
 /// The limits the mock enforces.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Limits {
     /// ARM subscription reads, per principal per subscription (per region; the mock is one).
     pub arm_reads: Rate,
@@ -219,40 +219,66 @@ impl Throttle {
         }
     }
 
+    /// Takes a token from the bucket `key` (made full on first use) and counts the answer.
     fn take(&mut self, key: &str, rate: Rate, now: f64) -> Take {
-        self.buckets
+        let t = self
+            .buckets
             .entry(key.to_string())
             .or_insert_with(|| Bucket::new(rate, now))
-            .take(rate, now, 1.0)
-    }
-
-    /// ARM's refusal: `Retry-After` in whole seconds (at least 1), and the bucket held for
-    /// all of them, so a request re-sent before then is refused again.
-    /// (A re-send inside the hold is told the time left, rounded up, and does not extend it.)
-    fn arm_429(&mut self, key: &str, now: f64, wait: f64, early: bool) -> Admit {
-        let secs = wait.ceil().max(1.0);
-        if !early {
-            if let Some(b) = self.buckets.get_mut(key) {
-                b.hold(now + secs);
-            }
-        }
-        Admit::Refuse(
-            429,
-            vec![("Retry-After".into(), (secs as u64).to_string())],
-            error_json("TooManyRequests", "Too many requests (mock limit)."),
-        )
-    }
-
-    fn count(&mut self, key: &str, t: Take) {
+            .take(rate, now, 1.0);
         match t {
             Take::Granted { .. } => *self.served.entry(key.to_string()).or_insert(0) += 1,
             Take::Throttled { early, .. } => {
                 *self.refused.entry(key.to_string()).or_insert(0) += 1;
-                if early {
-                    self.early += 1;
-                }
+                self.early += u64::from(early);
             }
         }
+        t
+    }
+
+    /// An ARM read from the bucket `key`: the tokens left, or ARM's refusal. That is
+    /// `Retry-After` in whole seconds (at least 1), with the bucket held for all of them, so a
+    /// request re-sent before then is refused again (told the time left, without extending it).
+    fn arm_read(&mut self, key: &str, rate: Rate, now: f64) -> Result<u64, Admit> {
+        match self.take(key, rate, now) {
+            Take::Granted { left } => Ok(left),
+            Take::Throttled { wait, early } => {
+                let secs = wait.ceil().max(1.0);
+                if !early {
+                    if let Some(b) = self.buckets.get_mut(key) {
+                        b.hold(now + secs);
+                    }
+                }
+                Err(Admit::Refuse(
+                    429,
+                    vec![("Retry-After".into(), (secs as u64).to_string())],
+                    error_json("TooManyRequests", "Too many requests (mock limit)."),
+                ))
+            }
+        }
+    }
+
+    /// A subscription read: the principal's bucket, then the global one every principal shares.
+    fn arm_subscription_read(
+        &mut self,
+        principal: &str,
+        sub: &str,
+        own: Rate,
+        global: Rate,
+        now: f64,
+    ) -> Result<Vec<(String, String)>, Admit> {
+        let left = self.arm_read(&format!("arm/{principal}/{sub}"), own, now)?;
+        let global_left = self.arm_read(&format!("arm-global/{sub}"), global, now)?;
+        Ok(vec![
+            (
+                "x-ms-ratelimit-remaining-subscription-reads".into(),
+                left.to_string(),
+            ),
+            (
+                "x-ms-ratelimit-remaining-subscription-global-reads".into(),
+                global_left.to_string(),
+            ),
+        ])
     }
 
     /// Admits a GET to `path` by `principal` (the app's client id) in `tenant`, now.
@@ -266,57 +292,30 @@ impl Throttle {
         let Some(plane) = plane(path) else {
             return Admit::Serve(Vec::new());
         };
-        let l = self.limits.clone();
+        let l = self.limits;
+        let arm = |r: Result<Vec<(String, String)>, Admit>| r.map_or_else(|e| e, Admit::Serve);
         match plane {
             Plane::ArmSubscription(sub) => {
-                let key = format!("arm/{principal}/{sub}");
-                let global_key = format!("arm-global/{sub}");
-                let global_rate = Rate {
+                let global = Rate {
                     burst: l.arm_reads.burst * l.arm_global_factor,
                     per_second: l.arm_reads.per_second * l.arm_global_factor,
                 };
-                let t = self.take(&key, l.arm_reads, now);
-                self.count(&key, t);
-                match t {
-                    Take::Granted { left } => {
-                        let g = self.take(&global_key, global_rate, now);
-                        self.count(&global_key, g);
-                        match g {
-                            Take::Granted { left: gl } => Admit::Serve(vec![
-                                (
-                                    "x-ms-ratelimit-remaining-subscription-reads".into(),
-                                    left.to_string(),
-                                ),
-                                (
-                                    "x-ms-ratelimit-remaining-subscription-global-reads".into(),
-                                    gl.to_string(),
-                                ),
-                            ]),
-                            Take::Throttled { wait, early } => {
-                                self.arm_429(&global_key, now, wait, early)
-                            }
-                        }
-                    }
-                    Take::Throttled { wait, early } => self.arm_429(&key, now, wait, early),
-                }
+                arm(self.arm_subscription_read(principal, &sub, l.arm_reads, global, now))
             }
-            Plane::ArmTenant => {
-                let key = format!("arm-tenant/{principal}");
-                let t = self.take(&key, l.arm_tenant_reads, now);
-                self.count(&key, t);
-                match t {
-                    Take::Granted { left } => Admit::Serve(vec![(
+            Plane::ArmTenant => arm(self
+                .arm_read(&format!("arm-tenant/{principal}"), l.arm_tenant_reads, now)
+                .map(|left| {
+                    vec![(
                         "x-ms-ratelimit-remaining-tenant-reads".into(),
                         left.to_string(),
-                    )]),
-                    Take::Throttled { wait, early } => self.arm_429(&key, now, wait, early),
-                }
-            }
+                    )]
+                })),
             Plane::GraphReports => {
-                let key = format!("graph-reports/{principal}/{tenant}");
-                let t = self.take(&key, l.graph_reports, now);
-                self.count(&key, t);
-                match t {
+                match self.take(
+                    &format!("graph-reports/{principal}/{tenant}"),
+                    l.graph_reports,
+                    now,
+                ) {
                     Take::Granted { .. } => Admit::Serve(Vec::new()),
                     // Graph's Retry-After can be fractional (microsoft-apis.md §0).
                     Take::Throttled { wait, .. } => Admit::Refuse(
@@ -327,10 +326,7 @@ impl Throttle {
                 }
             }
             Plane::Activity => {
-                let key = format!("activity/{tenant}");
-                let t = self.take(&key, l.activity, now);
-                self.count(&key, t);
-                match t {
+                match self.take(&format!("activity/{tenant}"), l.activity, now) {
                     Take::Granted { .. } => Admit::Serve(Vec::new()),
                     // Throttling arrives as HTTP 403 AF429 (microsoft-apis.md §5).
                     Take::Throttled { .. } => Admit::Refuse(

@@ -135,10 +135,7 @@ impl Mock {
             amqp: amqp::AmqpLog::default(),
             attempts: Mutex::new(HashMap::new()),
             log: Mutex::new(Vec::new()),
-            throttle: opts
-                .limits
-                .clone()
-                .map(|l| Mutex::new(limits::Throttle::new(l))),
+            throttle: opts.limits.map(|l| Mutex::new(limits::Throttle::new(l))),
             opts,
         });
         let acceptor = tokio_rustls::TlsAcceptor::from(tls.server.clone());
