@@ -1,18 +1,29 @@
 //! Generates a synthetic tenant as an evidence bundle, in Microsoft's real response shapes, for
 //! benchmarks (`benches/audit.sh`) and the collector benchmark against the mock.
 //!
-//! Usage: cargo run --release --example gen-tenant -- --namespaces 1000 --apps 20000 --out /tmp/big
+//! Usage: cargo run --release --example gen-tenant -- --namespaces 1000 --siem-apps 3 --out /tmp/big
 //!
 //! The first namespace is the configured one and is set up per the guide; the rest vary
 //! deterministically (from the index), so two runs with the same arguments give the same bundle.
+//! Served by the mock (`examples/mock-cloud.rs`), it answers every request the collector makes
+//! for its config: the URLs of the requests that depend on the plan (per-app Graph reads, the
+//! audit logs, the Blob service) are built by the collector's own `plan::url_of`, so they match.
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
+use siemproof::cloud::CloudEndpoints;
+use siemproof::config::Config;
 use siemproof::evidence::manifest::{Collector, Item, Manifest, Tool};
 use siemproof::evidence::writer::BundleWriter;
+
+/// The URL the collector requests for `kind` with these plan variables.
+fn url(ep: &CloudEndpoints, kind: &str, vars: &[(&str, &str)]) -> Result<String> {
+    let k = siemproof::evidence::kinds::kind(kind).with_context(|| format!("no kind {kind}"))?;
+    siemproof::collect::plan::url_of(ep, k, vars).map_err(anyhow::Error::msg)
+}
 
 const TENANT: &str = "6f1c2b4e-3d5a-4e8f-9a7b-1c2d3e4f5a6b";
 const SUB: &str = "9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d";
@@ -20,10 +31,12 @@ const RG: &str = "siem-rg";
 const ARM: &str = "https://management.azure.com";
 const GRAPH: &str = "https://graph.microsoft.com/v1.0";
 const O365: &str = "https://manage.office.com";
+/// The Office 365 Management APIs' and Microsoft Graph's well-known app ids.
+const O365_APP: &str = "c5393580-f805-4401-95e8-94b7a6ef2fc2";
+const GRAPH_APP: &str = "00000003-0000-0000-c000-000000000000";
 
 struct Args {
     namespaces: usize,
-    apps: usize,
     siem_apps: usize,
     out: PathBuf,
 }
@@ -31,7 +44,6 @@ struct Args {
 fn args() -> Result<Args> {
     let mut a = Args {
         namespaces: 10,
-        apps: 100,
         siem_apps: 3,
         out: PathBuf::from("generated-tenant"),
     };
@@ -40,16 +52,14 @@ fn args() -> Result<Args> {
         let mut v = || it.next().with_context(|| format!("{k} needs a value"));
         match k.as_str() {
             "--namespaces" => a.namespaces = v()?.parse()?,
-            "--apps" => a.apps = v()?.parse()?,
             "--siem-apps" => a.siem_apps = v()?.parse()?,
             "--out" => a.out = PathBuf::from(v()?),
             other => anyhow::bail!(
-                "unknown argument {other}; use --namespaces N --apps N --siem-apps N --out DIR"
+                "unknown argument {other}; use --namespaces N --siem-apps N --out DIR"
             ),
         }
     }
-    a.siem_apps = a.siem_apps.min(a.apps).max(1);
-    a.apps = a.apps.max(a.siem_apps);
+    a.siem_apps = a.siem_apps.max(1);
     Ok(a)
 }
 
@@ -161,6 +171,7 @@ fn main() -> Result<()> {
     );
     let item = Item::local("config", at);
     g.w.add_file(item, "siemproof.toml", config.as_bytes())?;
+    let ep = CloudEndpoints::resolve(&Config::parse(&config, "generated siemproof.toml")?)?;
 
     let rg_id = format!("/subscriptions/{SUB}/resourceGroups/{RG}");
     let ns_prefix = format!("{rg_id}/providers/Microsoft.EventHub/namespaces");
@@ -239,28 +250,30 @@ fn main() -> Result<()> {
             "properties": {"publicNetworkAccess": "Enabled", "defaultAction": "Deny", "virtualNetworkRules": [], "trustedServiceAccessEnabled": true,
                 "ipRules": [{"ipMask": "198.51.100.0/24", "action": "Allow"}]}
         }))?;
-        let hub_id = format!("{ns_id}/eventhubs/security-logs-hub");
-        let cgs: Vec<Value> = ["$Default", "qradar-cg"].iter().map(|c| json!({"id": format!("{hub_id}/consumergroups/{c}"), "name": c, "type": "Microsoft.EventHub/Namespaces/EventHubs/ConsumerGroups", "location": "West Europe", "properties": {"createdAt": "2026-01-10T10:00:00Z", "updatedAt": "2026-01-10T10:00:00Z"}})).collect();
-        g.paged(
-            "arm.eventhub.consumer_groups",
-            "arm",
-            &format!("{ARM}{hub_id}/consumergroups?api-version=2024-01-01"),
-            Some(hub_id.clone()),
-            cgs,
-            100,
-            "nextLink",
-            json!({}),
-        )?;
-        g.paged(
-            "arm.eventhub.hub_rules",
-            "arm",
-            &format!("{ARM}{hub_id}/authorizationRules?api-version=2024-01-01"),
-            Some(hub_id.clone()),
-            vec![],
-            100,
-            "nextLink",
-            json!({}),
-        )?;
+        for h in hubs {
+            let hub_id = format!("{ns_id}/eventhubs/{h}");
+            let cgs: Vec<Value> = ["$Default", "qradar-cg"].iter().map(|c| json!({"id": format!("{hub_id}/consumergroups/{c}"), "name": c, "type": "Microsoft.EventHub/Namespaces/EventHubs/ConsumerGroups", "location": "West Europe", "properties": {"createdAt": "2026-01-10T10:00:00Z", "updatedAt": "2026-01-10T10:00:00Z"}})).collect();
+            g.paged(
+                "arm.eventhub.consumer_groups",
+                "arm",
+                &format!("{ARM}{hub_id}/consumergroups?api-version=2024-01-01"),
+                Some(hub_id.clone()),
+                cgs,
+                100,
+                "nextLink",
+                json!({}),
+            )?;
+            g.paged(
+                "arm.eventhub.hub_rules",
+                "arm",
+                &format!("{ARM}{hub_id}/authorizationRules?api-version=2024-01-01"),
+                Some(hub_id.clone()),
+                vec![],
+                100,
+                "nextLink",
+                json!({}),
+            )?;
+        }
         let series = |metric: &str, per_hour: f64| -> Value {
             let ts: Vec<Value> = hubs.iter().map(|h| json!({
                 "metadatavalues": [{"name": {"value": "entityname", "localizedValue": "entityname"}, "value": h}],
@@ -319,25 +332,47 @@ fn main() -> Result<()> {
         }]
     }))?;
     let end = |i: usize| (at + Duration::days(30 + (i % 700) as i64)).to_rfc3339();
-    let apps: Vec<Value> = (0..a.apps).map(|i| json!({
-        "id": guid(2, i), "appId": guid(1, i), "displayName": format!("App {i}"), "signInAudience": "AzureADMyOrg",
-        "passwordCredentials": [{"customKeyIdentifier": null, "displayName": "qradar", "endDateTime": end(i), "hint": "abc", "keyId": guid(3, i), "secretText": null, "startDateTime": (at - Duration::days(300)).to_rfc3339()}],
-        "keyCredentials": [],
-        "requiredResourceAccess": [{"resourceAppId": "c5393580-f805-4401-95e8-94b7a6ef2fc2", "resourceAccess": [{"id": "594c1fb6-4f81-4475-ae41-0c394909246c", "type": "Role"}]}]
-    })).collect();
-    g.paged("graph.applications", "graph", &format!("{GRAPH}/applications?$select=id,appId,displayName,signInAudience,passwordCredentials,keyCredentials,requiredResourceAccess&$top=999"), None, apps, 999, "@odata.nextLink", json!({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#applications"}))?;
+    for (i, id) in siem_ids.iter().enumerate() {
+        let app = json!({
+            "id": guid(2, i), "appId": id, "displayName": format!("App {i}"), "signInAudience": "AzureADMyOrg",
+            "passwordCredentials": [{"customKeyIdentifier": null, "displayName": "qradar", "endDateTime": end(i), "hint": "abc", "keyId": guid(3, i), "secretText": null, "startDateTime": (at - Duration::days(300)).to_rfc3339()}],
+            "keyCredentials": [],
+            "requiredResourceAccess": [{"resourceAppId": O365_APP, "resourceAccess": [{"id": "594c1fb6-4f81-4475-ae41-0c394909246c", "type": "Role"}]}]
+        });
+        g.add(
+            "graph.applications",
+            "graph",
+            url(&ep, "graph.applications", &[("app_id", id)])?,
+            Some(id.clone()),
+            0,
+            &json!({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#applications(id,appId,displayName,signInAudience,passwordCredentials,keyCredentials,requiredResourceAccess)", "value": [app]}),
+        )?;
+    }
     let o365_sp = guid(5, 1);
     let mut sps = vec![
-        json!({"id": o365_sp, "appId": "c5393580-f805-4401-95e8-94b7a6ef2fc2", "displayName": "Office 365 Management APIs", "accountEnabled": true, "servicePrincipalType": "Application",
+        json!({"id": o365_sp, "appId": O365_APP, "displayName": "Office 365 Management APIs", "accountEnabled": true, "servicePrincipalType": "Application",
         "appRoles": [
             {"allowedMemberTypes": ["Application"], "id": "594c1fb6-4f81-4475-ae41-0c394909246c", "value": "ActivityFeed.Read", "isEnabled": true, "displayName": "Read activity data for your organization", "description": "x", "origin": "Application"},
             {"allowedMemberTypes": ["Application"], "id": "4807a72c-ad38-4250-94c9-4eabfe26cd55", "value": "ActivityFeed.ReadDlp", "isEnabled": true, "displayName": "Read DLP policy events including detected sensitive data", "description": "x", "origin": "Application"},
             {"allowedMemberTypes": ["Application"], "id": "e2cea78f-e743-4d8f-a16a-75b629a038ae", "value": "ServiceHealth.Read", "isEnabled": true, "displayName": "Read service health information for your organization", "description": "x", "origin": "Application"}]}),
+        json!({"id": guid(5, 2), "appId": GRAPH_APP, "displayName": "Microsoft Graph", "accountEnabled": true, "servicePrincipalType": "Application",
+        "appRoles": [
+            {"allowedMemberTypes": ["Application"], "id": "b0afded3-3588-46d8-8b3d-9842eff778da", "value": "AuditLog.Read.All", "isEnabled": true, "displayName": "Read all audit log data", "description": "x", "origin": "Application"}]}),
     ];
     for (i, id) in siem_ids.iter().enumerate() {
         sps.push(json!({"id": guid(6, i), "appId": id, "displayName": format!("App {i}"), "accountEnabled": true, "servicePrincipalType": "Application", "appRoles": []}));
     }
-    g.paged("graph.service_principals", "graph", &format!("{GRAPH}/servicePrincipals?$select=id,appId,displayName,appRoles,accountEnabled,servicePrincipalType"), None, sps, 999, "@odata.nextLink", json!({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#servicePrincipals"}))?;
+    for sp in &sps {
+        let app_id = sp["appId"].as_str().expect("appId").to_string();
+        g.add(
+            "graph.service_principals",
+            "graph",
+            url(&ep, "graph.service_principals", &[("app_id", &app_id)])?,
+            Some(app_id),
+            0,
+            &json!({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#servicePrincipals(id,appId,displayName,appRoles,accountEnabled,servicePrincipalType)", "value": [sp]}),
+        )?;
+    }
     for i in 0..siem_ids.len() {
         let sp = guid(6, i);
         let roles = [
@@ -395,12 +430,94 @@ fn main() -> Result<()> {
         }).collect();
         g.add("o365.content", "o365", format!("{root}/subscriptions/content?contentType={c}&startTime={}&endTime={}&PublisherIdentifier={TENANT}", (at - Duration::hours(24)).format("%Y-%m-%dT%H:%M:%S"), at.format("%Y-%m-%dT%H:%M:%S")), Some(c.to_string()), 0, &Value::Array(blobs))?;
     }
+    let categories: Vec<Value> = ["AuditLogs", "SignInLogs", "NonInteractiveUserSignInLogs", "ServicePrincipalSignInLogs", "ManagedIdentitySignInLogs", "ProvisioningLogs", "ADFSSignInLogs", "RiskyUsers", "UserRiskEvents"]
+        .iter().map(|c| json!({"id": format!("/providers/microsoft.aadiam/diagnosticSettingsCategories/{c}"), "name": c, "type": "microsoft.aadiam/diagnosticSettingsCategories", "properties": {"categoryType": "Logs"}})).collect();
+    g.add(
+        "arm.aadiam.diagnostic_categories",
+        "arm",
+        url(&ep, "arm.aadiam.diagnostic_categories", &[])?,
+        Some("/providers/microsoft.aadiam".into()),
+        0,
+        &json!({"value": categories}),
+    )?;
+    g.add("graph.directory_audits", "graph", url(&ep, "graph.directory_audits", &[])?, None, 0, &json!({
+        "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#auditLogs/directoryAudits(id,activityDateTime,category,activityDisplayName)",
+        "value": [{"id": format!("Directory_{}_A1B2C_118502941", guid(10, 0)), "activityDateTime": (at - Duration::minutes(7)).to_rfc3339(), "category": "ApplicationManagement", "activityDisplayName": "Update service principal"}]
+    }))?;
+    g.add("graph.sign_ins", "graph", url(&ep, "graph.sign_ins", &[])?, None, 0, &json!({
+        "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#auditLogs/signIns(id,createdDateTime,appDisplayName)",
+        "value": [{"id": guid(10, 1), "createdDateTime": (at - Duration::minutes(3)).to_rfc3339(), "appDisplayName": "Office 365 Exchange Online"}]
+    }))?;
+    // The consumer's checkpoints: one EPH lease per partition of the configured hub, each
+    // renewed in the last minute, and the hub's runtime state a little ahead of them.
+    let (acct, container, group) = ("qradarcheckpoints", "checkpoints", "qradar-cg");
+    let http_date = |t: DateTime<Utc>| t.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    let blobs: String = (0..4)
+        .map(|p| format!("    <Blob>\n      <Name>{group}/{p}</Name>\n      <Properties>\n        <Creation-Time>{}</Creation-Time>\n        <Last-Modified>{}</Last-Modified>\n        <Etag>0x8DD8224849{p:07X}</Etag>\n        <Content-Length>148</Content-Length>\n        <Content-Type>application/octet-stream</Content-Type>\n        <BlobType>BlockBlob</BlobType>\n        <LeaseStatus>locked</LeaseStatus>\n        <LeaseState>leased</LeaseState>\n        <LeaseDuration>fixed</LeaseDuration>\n        <ServerEncrypted>true</ServerEncrypted>\n      </Properties>\n      <Metadata><OWNINGHOST>qradar-ec01.generated.example</OWNINGHOST></Metadata>\n      <OrMetadata />\n    </Blob>\n",
+            http_date(at - Duration::days(200)), http_date(at - Duration::seconds(30 + 10 * p))))
+        .collect();
+    let listing = format!("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<EnumerationResults ServiceEndpoint=\"https://{acct}.blob.core.windows.net/\" ContainerName=\"{container}\">\n  <MaxResults>5000</MaxResults>\n  <Blobs>\n{blobs}  </Blobs>\n  <NextMarker />\n</EnumerationResults>\n");
+    let path = g.w.next_raw_path("blob", "blob.checkpoints");
+    let item = Item {
+        scope: Some(format!("{acct}/{container}")),
+        page: Some(0),
+        ..Item::get(
+            "blob.checkpoints",
+            &url(
+                &ep,
+                "blob.checkpoints",
+                &[("acct_name", acct), ("container", container)],
+            )?,
+            at,
+        )
+    };
+    g.w.add_file(item, &path, listing.as_bytes())?;
+    for p in 0..4u64 {
+        let blob = format!("{group}/{p}");
+        let path = g.w.next_raw_path("blob", "blob.leases");
+        let item = Item {
+            scope: Some(format!("{acct}/{container}/{blob}")),
+            ..Item::get(
+                "blob.leases",
+                &url(
+                    &ep,
+                    "blob.leases",
+                    &[
+                        ("acct_name", acct),
+                        ("container", container),
+                        ("blob", &blob),
+                    ],
+                )?,
+                at,
+            )
+        };
+        let lease = json!({"partitionId": p.to_string(), "owner": "qradar-ec01.generated.example", "epoch": 7, "offset": (5_000_000 + p * 1000).to_string(), "sequenceNumber": 900_000 + p * 10});
+        g.w.add_file(item, &path, &serde_json::to_vec_pretty(&lease)?)?;
+    }
+    let partitions: Vec<Value> = (0..4u64).map(|p| json!({"name": "security-logs-hub", "partition": p.to_string(), "begin_sequence_number": 1000 + p,
+        "last_enqueued_sequence_number": 900_020 + p * 10, "last_enqueued_offset": (5_001_000 + p * 1000).to_string(),
+        "last_enqueued_time_utc": (at - Duration::seconds(2)).to_rfc3339(), "is_partition_empty": false})).collect();
+    let path = g.w.next_raw_path("amqp", "amqp.partitions");
+    let mut item = Item {
+        scope: Some("ns-0000/security-logs-hub".into()),
+        ..Item::get(
+            "amqp.partitions",
+            "amqps://ns-0000.servicebus.windows.net/security-logs-hub/$management",
+            at,
+        )
+    };
+    if let Some(src) = item.source.as_mut() {
+        src.method = "READ".into();
+    }
+    g.w.add_file(item, &path, &serde_json::to_vec_pretty(&json!({
+        "eventhub": {"name": "security-logs-hub", "created_at": "2026-01-10T10:00:00Z", "partition_ids": ["0", "1", "2", "3"]},
+        "partitions": partitions
+    }))?)?;
     let out = g.w.finish(None)?;
     println!(
-        "wrote {} ({} namespaces, {} apps, {} SIEM apps)",
+        "wrote {} ({} namespaces, {} SIEM apps)",
         out.display(),
         a.namespaces,
-        a.apps,
         a.siem_apps
     );
     Ok(())

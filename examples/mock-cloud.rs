@@ -61,6 +61,10 @@ struct Args {
     /// times as fast)
     #[arg(long, default_value = "off", value_parser = parse_limits)]
     limits: Limits,
+    /// With --limits: ARM's per-principal subscription bucket holds this many reads instead of
+    /// the documented 250 (to watch a collector learn the size from the remaining headers)
+    #[arg(long)]
+    arm_burst: Option<f64>,
 }
 
 #[derive(Clone)]
@@ -100,7 +104,12 @@ fn main() -> Result<()> {
                 data_canary: None,
             },
             canary: None,
-            limits: a.limits.0,
+            limits: a.limits.0.map(|mut l| {
+                if let Some(b) = a.arm_burst {
+                    l.arm_reads.burst = b.max(1.0);
+                }
+                l
+            }),
         },
     )?;
     if let Some(p) = &a.write_config {
@@ -120,9 +129,10 @@ fn main() -> Result<()> {
     println!("served {} requests", m.requests().len());
     if let Some(c) = m.throttle_counts() {
         println!(
-            "limits refused {} request(s), {} of them inside a pending Retry-After",
+            "limits refused {} request(s), {} of them inside a pending Retry-After; rate-limit bound {:.1} s",
             c.refused_total(),
-            c.early
+            c.early,
+            c.bound_s
         );
     }
     Ok(())

@@ -155,6 +155,29 @@ fn graph_audit_logs_allow_five_per_ten_seconds_with_a_fractional_retry_after() {
 }
 
 #[test]
+fn graph_audit_logs_allow_122_per_ten_seconds_per_app_across_tenants() {
+    let mut t = Throttle::new(Limits::documented());
+    let path = "/v1.0/auditLogs/signIns";
+    // 122 tenants, one request each: every tenant's own window has room, the app's fills.
+    for n in 0..122 {
+        let tenant = format!("tenant-{n}");
+        assert!(
+            matches!(t.admit_at(path, APP, &tenant, 0.0), Admit::Serve(_)),
+            "request {n}"
+        );
+    }
+    let Admit::Refuse(429, h, _) = t.admit_at(path, APP, "tenant-122", 0.0) else {
+        panic!("the 123rd request of the app in 10 s was served")
+    };
+    assert!(header(&h, "Retry-After").is_some(), "{h:?}");
+    // Another app is counted apart.
+    assert!(matches!(
+        t.admit_at(path, "another-app", "tenant-122", 0.0),
+        Admit::Serve(_)
+    ));
+}
+
+#[test]
 fn the_management_activity_api_throttles_with_403_af429() {
     let mut l = Limits::documented();
     l.activity = Rate {
@@ -195,4 +218,22 @@ fn unlimited_paths_are_served_untouched() {
         Admit::Serve(vec![])
     );
     assert!(t.served.is_empty() && t.refused.is_empty());
+}
+
+#[test]
+fn the_bound_is_the_slowest_buckets_time_beyond_its_burst() {
+    let mut t = Throttle::new(Limits::documented());
+    // 300 subscription reads, served 1/25 s apart after the burst: the principal's bucket
+    // needs (300 - 250) / 25 = 2 s; the global bucket (burst 3,750) none.
+    let mut now = 0.0;
+    let mut served = 0;
+    while served < 300 {
+        match t.admit_at(SUB, APP, TENANT, now) {
+            Admit::Serve(_) => served += 1,
+            Admit::Refuse(..) => now += 0.04,
+        }
+        assert!(now < 10.0, "bounded");
+    }
+    assert!((t.bound_s() - 2.0).abs() < 1e-9, "{}", t.bound_s());
+    assert!(now >= t.bound_s() - 1e-9);
 }

@@ -12,6 +12,7 @@ use reqwest::header::HeaderMap;
 
 use super::auth::Tokens;
 use super::http::{Http, SendError};
+use super::pace::{keys_for, Pacer, Principal};
 use super::retry::{
     classify, parse_error, parse_retry_after, Counters, Limits, RetryPolicy, Verdict,
 };
@@ -25,6 +26,10 @@ pub struct Ctx {
     pub retry: RetryPolicy,
     pub counters: Arc<Counters>,
     pub progress: super::progress::Progress,
+    /// Keeps to Microsoft's rate limits; shared when several tenants are collected at once.
+    pub pacer: Arc<Pacer>,
+    /// Whose limits the requests count against.
+    pub principal: Principal,
 }
 
 /// What one request came to.
@@ -113,6 +118,8 @@ pub async fn get(
     let started = Instant::now();
     let policy = ctx.retry;
     let plane = ctx.limits.plane(audience);
+    let counts = ctx.counters.plane(audience);
+    let keys = keys_for(audience, url, audit_log, &ctx.principal);
     ctx.progress.pending(audience, 1);
     let mut attempt = 0u32;
     let outcome = loop {
@@ -128,16 +135,16 @@ pub async fn get(
                 };
             }
         };
-        // Every wait (the plane's and the global limit, the auditLogs window, the attempt
-        // itself) is bounded by what is left of the request's deadline.
+        // Every wait (the plane's and the global limit, the pacer, the attempt itself) is
+        // bounded by what is left of the request's deadline. The pacer comes last, holding the
+        // slots: a request it lets go must leave at once, or late requests would arrive at
+        // Microsoft together, as the burst the pacer kept them from being.
         let remaining = policy.deadline.saturating_sub(started.elapsed());
         let attempt_fut = async {
             let _p = plane.acquire().await.expect("semaphore open");
             let _g = ctx.limits.global.acquire().await.expect("semaphore open");
-            if audit_log {
-                ctx.limits.audit_log_slot().await;
-            }
-            Counters::add(&ctx.counters.requests, 1);
+            Counters::add_wait(&counts.pacing_ms, ctx.pacer.acquire(&keys).await);
+            Counters::add(&counts.requests, 1);
             ctx.http
                 .send("GET", url, &headers_for(audience, xml), None, Some(&token))
                 .await
@@ -157,6 +164,7 @@ pub async fn get(
         let (failed, wait) = {
             match r {
                 Ok(resp) => {
+                    ctx.pacer.observe(&keys, &resp.headers);
                     let verdict = match classify(resp.status, &resp.body) {
                         Verdict::Done
                             if (200..300).contains(&resp.status)
@@ -181,6 +189,7 @@ pub async fn get(
                             };
                         }
                         Verdict::Throttled => {
+                            Counters::add(&counts.throttled, 1);
                             let ra = resp
                                 .headers
                                 .get("retry-after")
@@ -191,10 +200,21 @@ pub async fn get(
                                     status: Some(resp.status),
                                     error: parse_error(resp.status, &resp.body),
                                 },
-                                Some(match ra {
-                                    Some(ra) => Wait::Server(ra),
-                                    None => Wait::Backoff(policy.backoff(attempt), true),
-                                }),
+                                {
+                                    let w = match ra {
+                                        Some(ra) => Wait::Server(ra),
+                                        None => Wait::Backoff(policy.backoff(attempt), true),
+                                    };
+                                    // No request under the same limits goes before this one
+                                    // may, retried or not.
+                                    ctx.pacer.hold(
+                                        &keys,
+                                        match w {
+                                            Wait::Server(d) | Wait::Backoff(d, _) => d,
+                                        },
+                                    );
+                                    Some(w)
+                                },
                             )
                         }
                         Verdict::Transient => {
@@ -247,26 +267,30 @@ pub async fn get(
         let Some(wait) = wait else {
             break failed;
         };
-        let (wait, throttled) = match wait {
+        let (wait, throttled, server) = match wait {
             // The server's figure is waited exactly (ARM punishes early re-sends), or, when the
             // deadline does not allow it, recorded with the figure and not re-sent.
             Wait::Server(w) => {
                 if started.elapsed() + w > policy.deadline {
                     break throttled_beyond_deadline(failed, w);
                 }
-                (w, true)
+                (w, true, true)
             }
-            Wait::Backoff(w, throttled) => (w.min(policy.max_wait), throttled),
+            Wait::Backoff(w, throttled) => (w.min(policy.max_wait), throttled, false),
         };
         if attempt >= policy.max_retries || started.elapsed() + wait > policy.deadline {
             break failed;
         }
         attempt += 1;
-        Counters::add(&ctx.counters.retries, 1);
-        if throttled {
-            Counters::add(&ctx.counters.throttle_waits, 1);
-            Counters::add(&ctx.counters.throttle_wait_ms, wait.as_millis() as u64);
-        }
+        Counters::add(&counts.retries, 1);
+        Counters::add_wait(
+            if server {
+                &counts.retry_after_ms
+            } else {
+                &counts.backoff_ms
+            },
+            wait,
+        );
         ctx.progress.retry(audience, throttled);
         tokio::time::sleep(wait).await;
     };

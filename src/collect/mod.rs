@@ -10,15 +10,16 @@
 pub mod auth;
 pub mod fetch;
 pub mod http;
+pub mod pace;
 pub mod paging;
 pub mod plan;
 pub mod progress;
 pub mod retry;
+pub mod stats;
 pub mod urlfill;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -71,6 +72,9 @@ pub struct CollectOptions {
     pub siem_deadline: Duration,
     /// Which sides to read (`collect --only`).
     pub only: Only,
+    /// The pacer to keep Microsoft's rate limits with; `None` makes one with the documented
+    /// figures. A fleet passes one pacer to all its tenants.
+    pub pacer: Option<Arc<pace::Pacer>>,
 }
 
 impl CollectOptions {
@@ -92,6 +96,7 @@ impl CollectOptions {
             clock: None,
             siem_deadline: Duration::from_secs(60),
             only: Only::All,
+            pacer: None,
         }
     }
 }
@@ -102,9 +107,8 @@ pub struct Summary {
     pub bundle: PathBuf,
     pub items: usize,
     pub failures: Vec<String>,
-    pub requests: u64,
-    pub retries: u64,
-    pub throttle_waits: u64,
+    /// Requests, throttling and waits per plane, for the planes that sent anything.
+    pub planes: Vec<retry::PlaneStats>,
     pub elapsed: Duration,
     /// Requests Microsoft answered (a body, or a definitive status such as 403 or 404).
     pub answered: usize,
@@ -113,6 +117,21 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// Requests sent on every plane, re-sends included.
+    pub fn requests(&self) -> u64 {
+        self.planes.iter().map(|p| p.requests).sum()
+    }
+
+    /// Re-sends on every plane.
+    pub fn retries(&self) -> u64 {
+        self.planes.iter().map(|p| p.retries).sum()
+    }
+
+    /// Throttled answers on every plane.
+    pub fn throttled(&self) -> u64 {
+        self.planes.iter().map(|p| p.throttled).sum()
+    }
+
     /// The share of requests answered, in percent (100 when there were none).
     pub fn answered_percent(&self) -> f64 {
         let total = self.answered + self.unavailable;
@@ -240,6 +259,19 @@ pub async fn collect_async(opts: &CollectOptions) -> Result<Summary> {
         retry: opts.retry,
         counters: counters.clone(),
         progress: progress::Progress::new(opts.progress),
+        pacer: opts
+            .pacer
+            .clone()
+            .unwrap_or_else(|| Arc::new(pace::Pacer::documented(1.0))),
+        principal: pace::Principal {
+            // Without a client id (the Azure CLI, managed identity by default) the credential
+            // is still one principal per run and tenant.
+            app: c
+                .app_id
+                .clone()
+                .unwrap_or_else(|| c.kind.manifest_name().into()),
+            tenant: cfg.tenant.id.clone(),
+        },
     });
     // Fail fast on a credential that does not work at all: one clear error, no bundle.
     if let (Some(cred), Some(ctx)) = (&cred, &ctx) {
@@ -322,7 +354,7 @@ pub async fn collect_async(opts: &CollectOptions) -> Result<Summary> {
             // Each step may retry a busy answer a few times, so twice a request's timeout.
             deadline: (opts.request_timeout * 2).max(Duration::from_secs(10)),
         };
-        counters.requests.fetch_add(1, Ordering::Relaxed);
+        Counters::add(&counters.plane("amqp").requests, 1);
         Some(crate::consumer::partitions::collect(&target, cred.inner.clone()).await)
     };
     // After the checkpoint listing, never beside it: sequence numbers only grow, so a
@@ -434,9 +466,7 @@ pub async fn collect_async(opts: &CollectOptions) -> Result<Summary> {
         bundle,
         items,
         failures,
-        requests: counters.requests.load(Ordering::Relaxed),
-        retries: counters.retries.load(Ordering::Relaxed),
-        throttle_waits: counters.throttle_waits.load(Ordering::Relaxed),
+        planes: counters.snapshot(),
         elapsed: started.elapsed(),
         answered,
         unavailable,

@@ -7,16 +7,15 @@
 //! a wait that would cross it is not taken and the last failure is recorded instead (for a
 //! server's `Retry-After`, with the server's figure in the message). A server's figure is
 //! waited exactly, never cut short: re-sending early is what ARM punishes.
-//! Per-plane concurrency limits and the Graph `auditLogs` rate (5 requests / 10 s per app per
-//! tenant, microsoft-apis.md section 0) are enforced by [`Limits`].
+//! Per-plane concurrency limits are [`Limits`]; the documented rate limits are kept by the
+//! pacer (`pace.rs`).
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
-use tokio::sync::{Mutex, Semaphore};
+use tokio::sync::Semaphore;
 
 use crate::evidence::ItemError;
 
@@ -177,30 +176,102 @@ fn clip(s: &str) -> String {
     s.replace(['\n', '\r'], " ")
 }
 
-/// Counters shown by the progress display and the summary.
+/// The planes the collector counts apart: the kinds table's token audiences, and AMQP for the
+/// Event Hubs `$management` reads.
+pub const PLANES: [&str; 5] = ["arm", "graph", "o365", "storage", "amqp"];
+
+/// One plane's counters, updated by every attempt.
+#[derive(Debug, Default)]
+pub struct PlaneCounters {
+    /// Attempts sent (re-sends included).
+    pub requests: AtomicU64,
+    /// Answers that said "throttled": 429, or the Management Activity API's 403 `AF429`.
+    pub throttled: AtomicU64,
+    /// Attempts that followed a failed one.
+    pub retries: AtomicU64,
+    /// Time slept on a server's `Retry-After`.
+    pub retry_after_ms: AtomicU64,
+    /// Time slept on our own backoff (throttling without `Retry-After`, 5xx, transport errors).
+    pub backoff_ms: AtomicU64,
+    /// Time held back by the pacer before sending, so as not to be throttled.
+    pub pacing_ms: AtomicU64,
+}
+
+/// Counters per plane, for the progress display, the summary and `collect --stats`.
 #[derive(Debug, Default)]
 pub struct Counters {
-    pub requests: AtomicU64,
-    pub retries: AtomicU64,
-    pub throttle_waits: AtomicU64,
-    pub throttle_wait_ms: AtomicU64,
+    planes: [PlaneCounters; PLANES.len()],
 }
 
 impl Counters {
     pub fn add(c: &AtomicU64, n: u64) {
         c.fetch_add(n, Ordering::Relaxed);
     }
+
+    /// Adds a wait to a millisecond counter.
+    pub fn add_wait(c: &AtomicU64, d: Duration) {
+        Counters::add(c, u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    }
+
+    /// The counters of a plane; an audience the table does not know counts as ARM, as
+    /// [`Limits::plane`] treats it.
+    pub fn plane(&self, name: &str) -> &PlaneCounters {
+        &self.planes[PLANES.iter().position(|p| *p == name).unwrap_or(0)]
+    }
+
+    /// What each plane that sent anything came to, in [`PLANES`] order.
+    pub fn snapshot(&self) -> Vec<PlaneStats> {
+        let ms = |c: &AtomicU64| c.load(Ordering::Relaxed) as f64 / 1000.0;
+        PLANES
+            .iter()
+            .zip(&self.planes)
+            .filter(|(_, c)| c.requests.load(Ordering::Relaxed) > 0)
+            .map(|(name, c)| PlaneStats {
+                plane: (*name).to_string(),
+                requests: c.requests.load(Ordering::Relaxed),
+                throttled: c.throttled.load(Ordering::Relaxed),
+                retries: c.retries.load(Ordering::Relaxed),
+                retry_after_s: ms(&c.retry_after_ms),
+                backoff_s: ms(&c.backoff_ms),
+                pacing_s: ms(&c.pacing_ms),
+            })
+            .collect()
+    }
 }
 
-/// Concurrency and rate limits per plane.
+/// One plane's figures at the end of a run (the `--stats` file's `planes[]`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlaneStats {
+    pub plane: String,
+    pub requests: u64,
+    pub throttled: u64,
+    pub retries: u64,
+    /// Seconds slept on servers' `Retry-After`.
+    pub retry_after_s: f64,
+    /// Seconds slept on our own backoff.
+    pub backoff_s: f64,
+    /// Seconds the pacer held requests back.
+    pub pacing_s: f64,
+}
+
+impl PlaneStats {
+    /// Throttled answers as a share of requests, in percent.
+    pub fn throttled_percent(&self) -> f64 {
+        if self.requests == 0 {
+            0.0
+        } else {
+            self.throttled as f64 * 100.0 / self.requests as f64
+        }
+    }
+}
+
+/// Concurrency limits per plane.
 pub struct Limits {
     pub global: Arc<Semaphore>,
     pub arm: Arc<Semaphore>,
     pub graph: Arc<Semaphore>,
     pub o365: Arc<Semaphore>,
-    /// Start times of the last Graph auditLogs requests (sliding window).
-    audit_window: Mutex<VecDeque<Instant>>,
-    pub audit_rate: (usize, Duration),
 }
 
 impl Limits {
@@ -213,8 +284,6 @@ impl Limits {
             arm: Arc::new(Semaphore::new(c.min(8))),
             graph: Arc::new(Semaphore::new(c.min(8))),
             o365: Arc::new(Semaphore::new(c.min(4))),
-            audit_window: Mutex::new(VecDeque::new()),
-            audit_rate: (5, Duration::from_secs(10)),
         }
     }
 
@@ -223,26 +292,6 @@ impl Limits {
             "graph" => self.graph.clone(),
             "o365" => self.o365.clone(),
             _ => self.arm.clone(),
-        }
-    }
-
-    /// Waits until one more Graph auditLogs request fits in the documented window.
-    pub async fn audit_log_slot(&self) {
-        let (n, window) = self.audit_rate;
-        loop {
-            let wait = {
-                let mut w = self.audit_window.lock().await;
-                let now = Instant::now();
-                while w.front().is_some_and(|t| now.duration_since(*t) >= window) {
-                    w.pop_front();
-                }
-                if w.len() < n {
-                    w.push_back(now);
-                    return;
-                }
-                window - now.duration_since(*w.front().expect("len >= n > 0"))
-            };
-            tokio::time::sleep(wait).await;
         }
     }
 }
@@ -313,18 +362,6 @@ mod tests {
         );
         let e = parse_error(502, b"<html>Bad gateway</html>");
         assert_eq!(e.code, "HTTP502");
-    }
-
-    #[tokio::test]
-    async fn graph_audit_log_requests_keep_to_the_window() {
-        let mut l = Limits::new(4);
-        l.audit_rate = (2, Duration::from_millis(300));
-        let started = Instant::now();
-        for _ in 0..3 {
-            l.audit_log_slot().await;
-        }
-        // The third request had to wait for the first to leave the window.
-        assert!(started.elapsed() >= Duration::from_millis(300));
     }
 
     #[test]

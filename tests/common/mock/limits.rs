@@ -35,6 +35,8 @@ pub struct Limits {
     pub arm_global_factor: f64,
     /// Graph identity and access reports (`/auditLogs/*`), per app per tenant.
     pub graph_reports: Rate,
+    /// The same, per app across all tenants.
+    pub graph_reports_app: Rate,
     /// The Management Activity API, per tenant.
     pub activity: Rate,
 }
@@ -60,6 +62,12 @@ impl Limits {
                 burst: 5.0,
                 per_second: 0.5,
             },
+            // ... and 122 requests per 10 s per app across all tenants (the same table, as
+            // published on learn.microsoft.com/graph/throttling-limits in 2025).
+            graph_reports_app: Rate {
+                burst: 122.0,
+                per_second: 12.2,
+            },
             // Management Activity API: 2,000 requests per minute per tenant (baseline).
             activity: Rate {
                 burst: 2000.0,
@@ -75,6 +83,7 @@ impl Limits {
             &mut l.arm_reads,
             &mut l.arm_tenant_reads,
             &mut l.graph_reports,
+            &mut l.graph_reports_app,
             &mut l.activity,
         ] {
             r.per_second *= k;
@@ -200,6 +209,8 @@ pub struct Throttle {
     pub refused: BTreeMap<String, u64>,
     /// Requests refused because they came inside a pending `Retry-After`.
     pub early: u64,
+    /// The rate of each bucket key, for the bound.
+    rates: HashMap<String, Rate>,
 }
 
 fn error_json(code: &str, message: &str) -> Vec<u8> {
@@ -216,11 +227,26 @@ impl Throttle {
             served: BTreeMap::new(),
             refused: BTreeMap::new(),
             early: 0,
+            rates: HashMap::new(),
         }
+    }
+
+    /// The rate-limit bound of what was served: the least time any client could have taken
+    /// to be served as many requests from each bucket, that is the slowest bucket's
+    /// `max(0, served - burst) / refill` seconds.
+    pub fn bound_s(&self) -> f64 {
+        self.served
+            .iter()
+            .filter_map(|(k, n)| {
+                let r = self.rates.get(k)?;
+                Some((*n as f64 - r.burst).max(0.0) / r.per_second)
+            })
+            .fold(0.0, f64::max)
     }
 
     /// Takes a token from the bucket `key` (made full on first use) and counts the answer.
     fn take(&mut self, key: &str, rate: Rate, now: f64) -> Take {
+        self.rates.entry(key.to_string()).or_insert(rate);
         let t = self
             .buckets
             .entry(key.to_string())
@@ -311,11 +337,20 @@ impl Throttle {
                     )]
                 })),
             Plane::GraphReports => {
-                match self.take(
-                    &format!("graph-reports/{principal}/{tenant}"),
-                    l.graph_reports,
+                let app = self.take(
+                    &format!("graph-reports-app/{principal}"),
+                    l.graph_reports_app,
                     now,
-                ) {
+                );
+                let take = match app {
+                    Take::Granted { .. } => self.take(
+                        &format!("graph-reports/{principal}/{tenant}"),
+                        l.graph_reports,
+                        now,
+                    ),
+                    refused => refused,
+                };
+                match take {
                     Take::Granted { .. } => Admit::Serve(Vec::new()),
                     // Graph's Retry-After can be fractional (microsoft-apis.md §0).
                     Take::Throttled { wait, .. } => Admit::Refuse(

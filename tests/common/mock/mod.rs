@@ -233,6 +233,7 @@ impl Mock {
             served: t.served.clone(),
             refused: t.refused.clone(),
             early: t.early,
+            bound_s: t.bound_s(),
         })
     }
     /// Every access token issued so far.
@@ -327,6 +328,8 @@ pub struct LimitCounts {
     pub served: std::collections::BTreeMap<String, u64>,
     pub refused: std::collections::BTreeMap<String, u64>,
     pub early: u64,
+    /// The rate-limit bound of what was served, in seconds (`Throttle::bound_s`).
+    pub bound_s: f64,
 }
 
 impl LimitCounts {
