@@ -573,3 +573,23 @@ pub fn did_you_mean<'a>(given: &str, known: impl Iterator<Item = &'a str>) -> St
         .map(|(_, k)| format!(" (did you mean {k}?)"))
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fleet audits many tenants with one compiled catalogue on several threads; this fails to
+    /// compile if a CEL program (or anything else in the catalogue) cannot be shared.
+    #[test]
+    fn the_compiled_catalogue_can_be_shared_across_threads() {
+        fn shareable<T: Send + Sync>(_: &T) {}
+        let catalog = Catalog::load(&[]).expect("embedded catalogue");
+        shareable(&catalog);
+        let shared = std::sync::Arc::new(catalog);
+        let n = std::thread::scope(|s| {
+            let c = std::sync::Arc::clone(&shared);
+            s.spawn(move || c.checks.len()).join().expect("thread")
+        });
+        assert_eq!(n, shared.checks.len());
+    }
+}

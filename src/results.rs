@@ -473,6 +473,8 @@ impl Results {
         let bytes = crate::files::read_bounded(path)?;
         let mut v: serde_json::Value = serde_json::from_slice(&bytes)
             .with_context(|| format!("{}: not valid JSON", path.display()))?;
+        // The text is not needed once parsed (a large run's is tens of MiB).
+        drop(bytes);
         let f = v.get("format").and_then(|f| f.as_str()).unwrap_or_default();
         if f != FORMAT {
             anyhow::bail!("{}: format {f:?} is not {FORMAT:?}", path.display());

@@ -354,7 +354,29 @@ fn partition_observations(results: &Results) -> Vec<Value> {
         .collect()
 }
 
+/// The POA&M, borrowing the results' observations and risks rather than copying them. Fields
+/// in the order OSCAL's examples (and the earlier `json!` form) write them.
+#[derive(serde::Serialize)]
+struct PoamDoc<'a> {
+    #[serde(rename = "plan-of-action-and-milestones")]
+    poam: Poam<'a>,
+}
+
+#[derive(serde::Serialize)]
+struct Poam<'a> {
+    uuid: String,
+    metadata: Value,
+    observations: Vec<&'a Value>,
+    risks: &'a [Value],
+    #[serde(rename = "poam-items")]
+    poam_items: Vec<Value>,
+}
+
 /// The three documents as `(path, JSON)`; the results import the plan by relative href.
+///
+/// Each observation, risk and finding is built once: the lists move into the results document,
+/// and the POA&M borrows from it. (They used to be deep-copied into each document, which for a
+/// large tenant held the same observations three times over.)
 pub fn render(results: &Results) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     let plan_uuid = uuid();
     let ap = plan(results, &plan_uuid);
@@ -380,17 +402,24 @@ pub fn render(results: &Results) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     if results.run.as_of >= *collected {
         result["end"] = json!(results.run.as_of);
     }
-    if !b.observations.is_empty() {
-        result["observations"] = json!(b.observations);
+    let Built {
+        observations,
+        findings,
+        risks,
+        poam_items,
+    } = b;
+    if !observations.is_empty() {
+        result["observations"] = Value::Array(observations);
     }
-    if !b.risks.is_empty() {
-        result["risks"] = json!(b.risks);
+    if !risks.is_empty() {
+        result["risks"] = Value::Array(risks);
     }
-    if !b.findings.is_empty() {
-        result["findings"] = json!(b.findings);
+    if !findings.is_empty() {
+        result["findings"] = Value::Array(findings);
     }
     let mut docs = vec![(PLAN.to_string(), pretty(&ap)?)];
-    if b.poam_items.is_empty() {
+    drop(ap);
+    if poam_items.is_empty() {
         // OSCAL requires at least one poam-item, and an item means work to do: with nothing open
         // there is no POA&M, and the results say so.
         result["remarks"] =
@@ -405,35 +434,40 @@ pub fn render(results: &Results) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
         }
     });
     docs.push((RESULTS.to_string(), pretty(&ar)?));
-    if !b.poam_items.is_empty() {
-        let open: std::collections::BTreeSet<String> = b
-            .risks
+    if !poam_items.is_empty() {
+        let result = &ar["assessment-results"]["results"][0];
+        let list = |key: &str| result[key].as_array().map(Vec::as_slice).unwrap_or(&[]);
+        let risks = list("risks");
+        let open: std::collections::BTreeSet<&str> = risks
             .iter()
-            .flat_map(|r| {
-                r["related-observations"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default()
-            })
-            .filter_map(|o| o["observation-uuid"].as_str().map(str::to_string))
+            .filter_map(|r| r["related-observations"].as_array())
+            .flatten()
+            .filter_map(|o| o["observation-uuid"].as_str())
             .collect();
-        let obs: Vec<&Value> = b
-            .observations
-            .iter()
-            .filter(|o| o["uuid"].as_str().is_some_and(|u| open.contains(u)))
-            .collect();
-        let poam = json!({"plan-of-action-and-milestones": {
-            "uuid": uuid(),
-            "metadata": metadata(results, &format!("siemproof plan of action and milestones, tenant {}", tenant(results))),
-            "observations": obs,
-            "risks": b.risks,
-            "poam-items": b.poam_items,
-        }});
+        let poam = PoamDoc {
+            poam: Poam {
+                uuid: uuid(),
+                metadata: metadata(
+                    results,
+                    &format!(
+                        "siemproof plan of action and milestones, tenant {}",
+                        tenant(results)
+                    ),
+                ),
+                observations: list("observations")
+                    .iter()
+                    .filter(|o| o["uuid"].as_str().is_some_and(|u| open.contains(u)))
+                    .collect(),
+                risks,
+                poam_items,
+            },
+        };
         docs.push((POAM.to_string(), pretty(&poam)?));
     }
     Ok(docs)
 }
-fn pretty(v: &Value) -> anyhow::Result<Vec<u8>> {
+
+fn pretty<T: serde::Serialize>(v: &T) -> anyhow::Result<Vec<u8>> {
     let mut b = serde_json::to_vec_pretty(v)?;
     b.push(b'\n');
     Ok(b)
