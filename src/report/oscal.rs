@@ -16,7 +16,9 @@
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::results::{CheckResult, Results, Status};
+use serde::Serialize;
+
+use crate::results::{CheckResult, EvidenceRef, Results, Status};
 
 pub const OSCAL_VERSION: &str = "1.2.1";
 /// Namespace of siemproof's own properties.
@@ -178,14 +180,94 @@ fn verdict_text(c: &CheckResult) -> String {
     s
 }
 
-struct Built {
-    observations: Vec<Value>,
+/// One observation: a check's (typed, with its evidence entries made while writing) or a
+/// partition's.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Observation<'a> {
+    Check(Box<CheckObservation<'a>>),
+    Other(Value),
+}
+
+impl Observation<'_> {
+    fn uuid(&self) -> Option<&str> {
+        match self {
+            Observation::Check(c) => Some(&c.uuid),
+            Observation::Other(v) => v["uuid"].as_str(),
+        }
+    }
+}
+
+/// A check's observation. Field order as OSCAL's examples (and the earlier `json!` form).
+#[derive(Serialize)]
+struct CheckObservation<'a> {
+    uuid: String,
+    title: String,
+    description: String,
+    props: [Value; 3],
+    methods: [&'static str; 1],
+    types: [&'static str; 1],
+    collected: &'a str,
+    #[serde(
+        rename = "relevant-evidence",
+        skip_serializing_if = "RelevantEvidence::is_empty"
+    )]
+    relevant_evidence: RelevantEvidence<'a>,
+}
+
+/// A check's evidence entries, made one evidence kind at a time while the document is written: a
+/// large tenant's checks point at tens of thousands of files, and holding every entry as a JSON
+/// tree was most of the memory a render took.
+struct RelevantEvidence<'a>(&'a [EvidenceRef]);
+
+impl RelevantEvidence<'_> {
+    fn is_empty(&self) -> bool {
+        // Every evidence kind gives at least one entry (its files, or a "no file" entry).
+        self.0.is_empty()
+    }
+}
+
+impl Serialize for RelevantEvidence<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().flat_map(evidence_entries))
+    }
+}
+
+/// The `relevant-evidence` entries of one evidence kind a check read.
+fn evidence_entries(e: &EvidenceRef) -> Vec<Value> {
+    if e.files.is_empty() {
+        return vec![json!({
+            "description": format!("Evidence kind {}: {} (no file).", e.kind, e.status),
+            "props": [prop("evidence-kind", &e.kind), prop("evidence-status", &e.status)],
+        })];
+    }
+    e.files
+        .iter()
+        .map(|f| {
+            let mut props = vec![
+                prop("evidence-kind", &e.kind),
+                prop("evidence-status", &e.status),
+            ];
+            if !f.sha256.is_empty() {
+                props.push(prop("sha256", &f.sha256));
+            }
+            json!({
+                "href": format!("../evidence/{}", f.path),
+                "description": format!("Evidence file {} ({}), as listed in the evidence manifest.", f.path, e.kind),
+                "props": props,
+            })
+        })
+        .collect()
+}
+
+struct Built<'a> {
+    observations: Vec<Observation<'a>>,
     findings: Vec<Value>,
     risks: Vec<Value>,
     poam_items: Vec<Value>,
 }
 
-fn build(results: &Results) -> Built {
+fn build(results: &Results) -> Built<'_> {
     let mut b = Built {
         observations: vec![],
         findings: vec![],
@@ -194,45 +276,24 @@ fn build(results: &Results) -> Built {
     };
     for c in &results.checks {
         let obs_uuid = uuid();
-        let mut evidence: Vec<Value> = Vec::new();
-        for e in &c.evidence {
-            if e.files.is_empty() {
-                evidence.push(json!({
-                    "description": format!("Evidence kind {}: {} (no file).", e.kind, e.status),
-                    "props": [prop("evidence-kind", &e.kind), prop("evidence-status", &e.status)],
-                }));
-            }
-            for f in &e.files {
-                let mut props = vec![
-                    prop("evidence-kind", &e.kind),
-                    prop("evidence-status", &e.status),
-                ];
-                if !f.sha256.is_empty() {
-                    props.push(prop("sha256", &f.sha256));
-                }
-                evidence.push(json!({
-                    "href": format!("../evidence/{}", f.path),
-                    "description": format!("Evidence file {} ({}), as listed in the evidence manifest.", f.path, e.kind),
-                    "props": props,
-                }));
-            }
-        }
-        let mut obs = json!({
-            "uuid": obs_uuid,
-            "title": line(&format!("{} {}", c.id, c.title)),
-            "description": verdict_text(c),
-            "props": [
+        let obs = Observation::Check(Box::new(CheckObservation {
+            uuid: obs_uuid.clone(),
+            title: line(&format!("{} {}", c.id, c.title)),
+            description: verdict_text(c),
+            props: [
                 prop("check-id", &c.id),
                 prop("status", c.status.as_str()),
                 prop("severity", c.severity.as_str()),
             ],
-            "methods": [if c.status == Status::Manual || c.attestation.is_some() { "INTERVIEW" } else { "TEST" }],
-            "types": ["finding"],
-            "collected": results.run.collected_at,
-        });
-        if !evidence.is_empty() {
-            obs["relevant-evidence"] = Value::Array(evidence);
-        }
+            methods: [if c.status == Status::Manual || c.attestation.is_some() {
+                "INTERVIEW"
+            } else {
+                "TEST"
+            }],
+            types: ["finding"],
+            collected: &results.run.collected_at,
+            relevant_evidence: RelevantEvidence(&c.evidence),
+        }));
         b.observations.push(obs);
         let risk_uuid = is_open(c.status).then(uuid);
         if let Some(ru) = &risk_uuid {
@@ -289,7 +350,11 @@ fn build(results: &Results) -> Built {
             b.findings.push(f);
         }
     }
-    b.observations.extend(partition_observations(results));
+    b.observations.extend(
+        partition_observations(results)
+            .into_iter()
+            .map(Observation::Other),
+    );
     b
 }
 
@@ -354,19 +419,56 @@ fn partition_observations(results: &Results) -> Vec<Value> {
         .collect()
 }
 
-/// The POA&M, borrowing the results' observations and risks rather than copying them. Fields
-/// in the order OSCAL's examples (and the earlier `json!` form) write them.
-#[derive(serde::Serialize)]
+/// `{"assessment-results": …}`.
+#[derive(Serialize)]
+struct ResultsDoc<'a> {
+    #[serde(rename = "assessment-results")]
+    ar: AssessmentResults<'a>,
+}
+
+#[derive(Serialize)]
+struct AssessmentResults<'a> {
+    uuid: String,
+    metadata: Value,
+    #[serde(rename = "import-ap")]
+    import_ap: Value,
+    results: [RunResult<'a>; 1],
+}
+
+/// The run's `result`. Field order as OSCAL's examples (and the earlier `json!` form).
+#[derive(Serialize)]
+struct RunResult<'a> {
+    uuid: String,
+    title: String,
+    description: String,
+    start: &'a str,
+    props: [Value; 3],
+    #[serde(rename = "reviewed-controls")]
+    reviewed_controls: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    end: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    observations: Vec<Observation<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    risks: Vec<Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    findings: Vec<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    remarks: Option<&'static str>,
+}
+
+/// The POA&M, borrowing the results' observations and risks rather than copying them.
+#[derive(Serialize)]
 struct PoamDoc<'a> {
     #[serde(rename = "plan-of-action-and-milestones")]
     poam: Poam<'a>,
 }
 
-#[derive(serde::Serialize)]
+#[derive(Serialize)]
 struct Poam<'a> {
     uuid: String,
     metadata: Value,
-    observations: Vec<&'a Value>,
+    observations: Vec<&'a Observation<'a>>,
     risks: &'a [Value],
     #[serde(rename = "poam-items")]
     poam_items: Vec<Value>,
@@ -374,71 +476,62 @@ struct Poam<'a> {
 
 /// The three documents as `(path, JSON)`; the results import the plan by relative href.
 ///
-/// Each observation, risk and finding is built once: the lists move into the results document,
-/// and the POA&M borrows from it. (They used to be deep-copied into each document, which for a
-/// large tenant held the same observations three times over.)
+/// Each observation, risk and finding is built once and the POA&M borrows from the results;
+/// the evidence entries, most of a large tenant's documents, are made while writing. (They
+/// used to be deep-copied into each document as JSON trees, which for a large tenant held the
+/// same entries three times over.)
 pub fn render(results: &Results) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     let plan_uuid = uuid();
-    let ap = plan(results, &plan_uuid);
-    let b = build(results);
-    let collected = &results.run.collected_at;
-    let mut result = json!({
-        "uuid": uuid(),
-        "title": line(&format!("siemproof run {}", results.run.id)),
-        "description": format!(
-            "Offline audit of the evidence bundle collected at {} (evidence manifest SHA-256 {}), judged at {}. {} checks: {} pass, {} fail, {} warn, {} not assessed, {} manual, {} waived, {} not applicable.",
-            collected, results.run.evidence_manifest_sha256, results.run.as_of,
-            results.summary.total, results.summary.pass, results.summary.fail, results.summary.warn,
-            results.summary.not_assessed, results.summary.manual, results.summary.waived, results.summary.not_applicable
-        ),
-        "start": collected,
-        "props": [
-            prop("run-id", &results.run.id),
-            prop("evidence-manifest-sha256", &results.run.evidence_manifest_sha256),
-            prop("as-of", &results.run.as_of),
-        ],
-        "reviewed-controls": reviewed_controls(results),
-    });
-    if results.run.as_of >= *collected {
-        result["end"] = json!(results.run.as_of);
-    }
+    let mut docs = vec![(PLAN.to_string(), pretty(&plan(results, &plan_uuid))?)];
     let Built {
         observations,
         findings,
         risks,
         poam_items,
-    } = b;
-    if !observations.is_empty() {
-        result["observations"] = Value::Array(observations);
-    }
-    if !risks.is_empty() {
-        result["risks"] = Value::Array(risks);
-    }
-    if !findings.is_empty() {
-        result["findings"] = Value::Array(findings);
-    }
-    let mut docs = vec![(PLAN.to_string(), pretty(&ap)?)];
-    drop(ap);
-    if poam_items.is_empty() {
-        // OSCAL requires at least one poam-item, and an item means work to do: with nothing open
-        // there is no POA&M, and the results say so.
-        result["remarks"] =
-            json!("No open findings: no plan of action and milestones was written.");
-    }
-    let ar = json!({
-        "assessment-results": {
-            "uuid": uuid(),
-            "metadata": metadata(results, &format!("siemproof assessment results, tenant {}", tenant(results))),
-            "import-ap": {"href": "assessment-plan.json"},
-            "results": [result],
-        }
-    });
+    } = build(results);
+    let collected = &results.run.collected_at;
+    let result = RunResult {
+        uuid: uuid(),
+        title: line(&format!("siemproof run {}", results.run.id)),
+        description: format!(
+            "Offline audit of the evidence bundle collected at {} (evidence manifest SHA-256 {}), judged at {}. {} checks: {} pass, {} fail, {} warn, {} not assessed, {} manual, {} waived, {} not applicable.",
+            collected, results.run.evidence_manifest_sha256, results.run.as_of,
+            results.summary.total, results.summary.pass, results.summary.fail, results.summary.warn,
+            results.summary.not_assessed, results.summary.manual, results.summary.waived, results.summary.not_applicable
+        ),
+        start: collected,
+        props: [
+            prop("run-id", &results.run.id),
+            prop("evidence-manifest-sha256", &results.run.evidence_manifest_sha256),
+            prop("as-of", &results.run.as_of),
+        ],
+        reviewed_controls: reviewed_controls(results),
+        end: (results.run.as_of >= *collected).then_some(results.run.as_of.as_str()),
+        observations,
+        risks,
+        findings,
+        // OSCAL requires at least one poam-item, and an item means work to do: with nothing
+        // open there is no POA&M, and the results say so.
+        remarks: poam_items
+            .is_empty()
+            .then_some("No open findings: no plan of action and milestones was written."),
+    };
+    let ar = ResultsDoc {
+        ar: AssessmentResults {
+            uuid: uuid(),
+            metadata: metadata(
+                results,
+                &format!("siemproof assessment results, tenant {}", tenant(results)),
+            ),
+            import_ap: json!({"href": "assessment-plan.json"}),
+            results: [result],
+        },
+    };
     docs.push((RESULTS.to_string(), pretty(&ar)?));
     if !poam_items.is_empty() {
-        let result = &ar["assessment-results"]["results"][0];
-        let list = |key: &str| result[key].as_array().map(Vec::as_slice).unwrap_or(&[]);
-        let risks = list("risks");
-        let open: std::collections::BTreeSet<&str> = risks
+        let result = &ar.ar.results[0];
+        let open: std::collections::BTreeSet<&str> = result
+            .risks
             .iter()
             .filter_map(|r| r["related-observations"].as_array())
             .flatten()
@@ -454,11 +547,12 @@ pub fn render(results: &Results) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
                         tenant(results)
                     ),
                 ),
-                observations: list("observations")
+                observations: result
+                    .observations
                     .iter()
-                    .filter(|o| o["uuid"].as_str().is_some_and(|u| open.contains(u)))
+                    .filter(|o| o.uuid().is_some_and(|u| open.contains(u)))
                     .collect(),
-                risks,
+                risks: &result.risks,
                 poam_items,
             },
         };
