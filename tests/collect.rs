@@ -574,6 +574,56 @@ fn generated_tenant(dir: &Path, namespaces: usize) -> PathBuf {
 }
 
 #[test]
+fn a_limit_held_past_the_deadline_fails_the_requests_under_it_at_once() {
+    // ARM's bucket refills so slowly that its Retry-After is some 1,000 s, far past the 20 s
+    // deadline. The requests under that limit must be recorded as throttled without being
+    // sent, not each held (with its concurrency slot) until its deadline.
+    let mut l = mock::limits::Limits::documented();
+    l.arm_reads = mock::limits::Rate {
+        burst: 3.0,
+        per_second: 0.001,
+    };
+    let m = start(
+        DEMO,
+        MockOptions {
+            limits: Some(l),
+            ..MockOptions::default()
+        },
+    );
+    let started = Instant::now();
+    let run = collect(&m, FAST, secret_env(&m));
+    assert!(
+        matches!(run.out.status.code(), Some(0 | 3)),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "requests waited for their deadline: {:?}",
+        started.elapsed()
+    );
+    let c = m.throttle_counts().expect("limits on");
+    let refused: u64 = c
+        .refused
+        .iter()
+        .filter(|(k, _)| k.starts_with("arm/"))
+        .map(|(_, n)| n)
+        .sum();
+    // Only what was already in flight when the first 429 came back reached ARM.
+    assert!((1..=8).contains(&refused), "{c:?}");
+    let items = run.manifest()["items"].as_array().expect("items").clone();
+    let held = items
+        .iter()
+        .filter(|i| {
+            i["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("not sent, the rate limit it falls under is held"))
+        })
+        .count();
+    assert!(held > 0, "{items:#?}");
+}
+
+#[test]
 fn a_generated_tenant_answers_every_request_the_collector_makes() {
     // The benchmarks' tenants must be read as a real tenant is: every request answered with
     // data, no 404 standing in for it (which would make requests cheaper than they are).

@@ -143,23 +143,44 @@ pub async fn get(
         let attempt_fut = async {
             let _p = plane.acquire().await.expect("semaphore open");
             let _g = ctx.limits.global.acquire().await.expect("semaphore open");
-            Counters::add_wait(&counts.pacing_ms, ctx.pacer.acquire(&keys).await);
+            let left = policy.deadline.saturating_sub(started.elapsed());
+            let paced = ctx.pacer.acquire(&keys, left).await?;
+            Counters::add_wait(&counts.pacing_ms, paced);
             Counters::add(&counts.requests, 1);
-            ctx.http
-                .send("GET", url, &headers_for(audience, xml), None, Some(&token))
-                .await
+            Ok::<_, std::time::Duration>(
+                ctx.http
+                    .send("GET", url, &headers_for(audience, xml), None, Some(&token))
+                    .await,
+            )
         };
-        let Ok(r) = tokio::time::timeout(remaining, attempt_fut).await else {
-            break Outcome::Failed {
-                status: None,
-                error: ItemError {
-                    code: "Timeout".into(),
-                    message: format!(
-                        "no answer within the request deadline of {} s",
-                        policy.deadline.as_secs()
-                    ),
-                },
-            };
+        let r = match tokio::time::timeout(remaining, attempt_fut).await {
+            Ok(Ok(r)) => r,
+            // Not sent: the limit it falls under is held (by a server's Retry-After) past the
+            // deadline. Recorded as throttled with the time, like a Retry-After beyond it.
+            Ok(Err(needed)) => {
+                break Outcome::Failed {
+                    status: None,
+                    error: ItemError {
+                        code: "Throttled".into(),
+                        message: format!(
+                            "throttled: not sent, the rate limit it falls under is held for another {:.0} s (the server's Retry-After), beyond the deadline",
+                            needed.as_secs_f64().ceil()
+                        ),
+                    },
+                };
+            }
+            Err(_) => {
+                break Outcome::Failed {
+                    status: None,
+                    error: ItemError {
+                        code: "Timeout".into(),
+                        message: format!(
+                            "no answer within the request deadline of {} s",
+                            policy.deadline.as_secs()
+                        ),
+                    },
+                };
+            }
         };
         let (failed, wait) = {
             match r {

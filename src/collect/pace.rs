@@ -302,15 +302,22 @@ impl Pacer {
         Ok(())
     }
 
-    /// Waits until the request may be sent; returns the time waited.
-    pub async fn acquire(&self, keys: &[Key]) -> Duration {
+    /// Waits until the request may be sent and returns the time waited, or, when the wait
+    /// would go past `within` (what is left of the request's deadline), returns at once with
+    /// the wait still needed: a limit held by a long `Retry-After` must fail the requests
+    /// under it quickly, not keep each one (and its concurrency slot) until its deadline.
+    pub async fn acquire(&self, keys: &[Key], within: Duration) -> Result<Duration, Duration> {
         let started = Instant::now();
-        // Each pass either takes room or sleeps until room may be free, so time moves on and
-        // the loop ends; a deadline around the request bounds it too.
+        // Each pass either takes room, gives up, or sleeps until room may be free, so time
+        // moves on and the loop ends.
         while let Err(wait) = self.try_acquire_at(keys, self.now()) {
-            tokio::time::sleep(Duration::from_secs_f64(wait.clamp(0.001, 3600.0))).await;
+            let wait = Duration::from_secs_f64(wait.clamp(0.001, 86_400.0));
+            if started.elapsed() + wait > within {
+                return Err(wait);
+            }
+            tokio::time::sleep(wait).await;
         }
-        started.elapsed()
+        Ok(started.elapsed())
     }
 
     /// Lowers each bucket to what the server's answer says is left.
@@ -558,9 +565,20 @@ mod tests {
         let started = Instant::now();
         let mut waited = Duration::ZERO;
         for _ in 0..3 {
-            waited += p.acquire(&k).await;
+            waited += p.acquire(&k, Duration::from_secs(10)).await.unwrap();
         }
         assert!(started.elapsed() >= Duration::from_millis(300));
         assert!(waited >= Duration::from_millis(290), "{waited:?}");
+    }
+
+    #[tokio::test]
+    async fn a_hold_longer_than_the_deadline_fails_at_once() {
+        let p = Pacer::documented(1.0);
+        let k = arm_keys();
+        p.hold(&k, Duration::from_secs(1200));
+        let started = Instant::now();
+        let needed = p.acquire(&k, Duration::from_secs(5)).await.unwrap_err();
+        assert!(needed > Duration::from_secs(1100), "{needed:?}");
+        assert!(started.elapsed() < Duration::from_secs(1), "waited");
     }
 }
