@@ -119,9 +119,156 @@ pub struct Credential {
     pub app_id: Option<String>,
 }
 
-/// Builds the credential for `--auth`.
+/// Where a secret comes from: a named environment variable or a file. Only the name or path
+/// is ever held or shown; the value is read when the credential is built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretRef {
+    Env(String),
+    File(PathBuf),
+}
+
+impl SecretRef {
+    fn read(&self) -> Result<String> {
+        match self {
+            SecretRef::Env(v) => env(v).ok_or_else(|| anyhow!("{v} is not set")),
+            SecretRef::File(p) => {
+                let t = crate::files::read_text_bounded(p)
+                    .with_context(|| format!("{}: cannot read the secret", p.display()))?;
+                let t = t.trim_end_matches(['\r', '\n']).to_string();
+                if t.trim().is_empty() {
+                    bail!("{}: the secret file is empty", p.display());
+                }
+                Ok(t)
+            }
+        }
+    }
+}
+
+/// Where a credential's parts come from: the process environment (`collect`, the variables the
+/// Azure SDKs read), or a fleet file's `[[credentials]]` entry (a multi-tenant app or a
+/// per-tenant identity, its secrets through named variables or files). The token is always
+/// requested in the audited tenant (`tenant.id`), so one multi-tenant app consented in each
+/// customer tenant serves the whole fleet.
+#[derive(Debug, Clone)]
+pub struct CredentialSource {
+    /// `environment`, or the fleet file's credential name (for messages and the manifest).
+    pub name: String,
+    /// Never [`AuthKind::Default`] once resolved.
+    pub kind: AuthKind,
+    pub client_id: Option<String>,
+    pub secret: Option<SecretRef>,
+    pub certificate_file: Option<PathBuf>,
+    pub certificate_password: Option<SecretRef>,
+    pub federated_token_file: Option<PathBuf>,
+    /// Taken from the environment: messages name its variables.
+    from_env: bool,
+}
+
+impl CredentialSource {
+    /// A fleet file's credential (`kind` must not be `Default`).
+    pub fn named(name: &str, kind: AuthKind) -> CredentialSource {
+        CredentialSource {
+            name: name.to_string(),
+            kind,
+            client_id: None,
+            secret: None,
+            certificate_file: None,
+            certificate_password: None,
+            federated_token_file: None,
+            from_env: false,
+        }
+    }
+
+    /// `--auth kind` from the environment; `AZURE_TENANT_ID`, when set, must be `tenant_id`.
+    pub fn from_env(kind: AuthKind, tenant_id: &str) -> Result<CredentialSource> {
+        let tenant = env("AZURE_TENANT_ID").unwrap_or_else(|| tenant_id.to_string());
+        if !tenant.eq_ignore_ascii_case(tenant_id) {
+            bail!("AZURE_TENANT_ID ({tenant}) is not the config's tenant.id ({tenant_id})");
+        }
+        let kind = match kind {
+            AuthKind::Default if env("AZURE_CLIENT_SECRET").is_some() => AuthKind::Secret,
+            AuthKind::Default if env("AZURE_CLIENT_CERTIFICATE_PATH").is_some() => {
+                AuthKind::Certificate
+            }
+            AuthKind::Default if env("AZURE_FEDERATED_TOKEN_FILE").is_some() => {
+                AuthKind::WorkloadIdentity
+            }
+            AuthKind::Default
+                if env("IDENTITY_ENDPOINT").is_some() || env("MSI_ENDPOINT").is_some() =>
+            {
+                AuthKind::ManagedIdentity
+            }
+            AuthKind::Default => AuthKind::AzureCli,
+            k => k,
+        };
+        Ok(CredentialSource {
+            name: "environment".into(),
+            kind,
+            client_id: env("AZURE_CLIENT_ID"),
+            secret: Some(SecretRef::Env("AZURE_CLIENT_SECRET".into())),
+            certificate_file: env("AZURE_CLIENT_CERTIFICATE_PATH").map(PathBuf::from),
+            certificate_password: env("AZURE_CLIENT_CERTIFICATE_PASSWORD")
+                .map(|_| SecretRef::Env("AZURE_CLIENT_CERTIFICATE_PASSWORD".into())),
+            federated_token_file: env("AZURE_FEDERATED_TOKEN_FILE").map(PathBuf::from),
+            from_env: true,
+        })
+    }
+
+    /// What is missing, said the way the user gave it.
+    fn missing(&self, env_var: &str, fleet_keys: &str) -> anyhow::Error {
+        let flag = format!("--auth {}", self.kind.to_possible_value_name());
+        if self.from_env {
+            anyhow!("{flag}: {env_var} is not set")
+        } else {
+            anyhow!(
+                "credentials {}: auth = \"{}\" needs {fleet_keys}",
+                self.name,
+                self.kind.to_possible_value_name()
+            )
+        }
+    }
+
+    fn context(&self) -> String {
+        if self.from_env {
+            format!("--auth {}", self.kind.to_possible_value_name())
+        } else {
+            format!("credentials {}", self.name)
+        }
+    }
+}
+
+impl AuthKind {
+    /// The `--auth` (and fleet file `auth`) spelling.
+    pub fn to_possible_value_name(self) -> &'static str {
+        match self {
+            AuthKind::Secret => "secret",
+            AuthKind::Certificate => "certificate",
+            AuthKind::WorkloadIdentity => "workload-identity",
+            AuthKind::ManagedIdentity => "managed-identity",
+            AuthKind::AzureCli => "azure-cli",
+            AuthKind::Default => "default",
+        }
+    }
+}
+
+/// Builds the credential for `--auth` from the environment.
 pub fn credential(
     kind: AuthKind,
+    tenant_id: &str,
+    authority_host: &str,
+    http: &Http,
+) -> Result<Credential> {
+    credential_from(
+        &CredentialSource::from_env(kind, tenant_id)?,
+        tenant_id,
+        authority_host,
+        http,
+    )
+}
+
+/// Builds the credential `src` describes, requesting tokens in `tenant_id`.
+pub fn credential_from(
+    src: &CredentialSource,
     tenant_id: &str,
     authority_host: &str,
     http: &Http,
@@ -143,20 +290,24 @@ pub fn credential(
             ..Default::default()
         }
     };
-    let tenant = env("AZURE_TENANT_ID").unwrap_or_else(|| tenant_id.to_string());
-    if !tenant.eq_ignore_ascii_case(tenant_id) {
-        bail!("AZURE_TENANT_ID ({tenant}) is not the config's tenant.id ({tenant_id})");
-    }
-    let client_id = env("AZURE_CLIENT_ID");
+    let tenant = tenant_id.to_string();
+    let client_id = src.client_id.clone();
     let need_client = || {
         client_id
             .clone()
-            .ok_or_else(|| anyhow!("AZURE_CLIENT_ID is not set"))
+            .ok_or_else(|| src.missing("AZURE_CLIENT_ID", "client_id"))
     };
+    let what = src.context();
+    let kind = src.kind;
     let built: Arc<dyn TokenCredential> = match kind {
         AuthKind::Secret => {
-            let secret = env("AZURE_CLIENT_SECRET")
-                .ok_or_else(|| anyhow!("--auth secret: AZURE_CLIENT_SECRET is not set"))?;
+            let secret = match &src.secret {
+                Some(r) => r.read().map_err(|e| match r {
+                    SecretRef::Env(_) if src.from_env => src.missing("AZURE_CLIENT_SECRET", ""),
+                    _ => anyhow!("{what}: {e:#}"),
+                })?,
+                None => return Err(src.missing("AZURE_CLIENT_SECRET", "secret_env or secret_file")),
+            };
             ClientSecretCredential::new(
                 &tenant,
                 need_client()?,
@@ -165,38 +316,51 @@ pub fn credential(
                     client_options: client_options(),
                 }),
             )
-            .map_err(|e| anyhow!("--auth secret: {e}"))?
+            .map_err(|e| anyhow!("{what}: {e}"))?
         }
         AuthKind::Certificate => {
-            let path = env("AZURE_CLIENT_CERTIFICATE_PATH").ok_or_else(|| {
-                anyhow!("--auth certificate: AZURE_CLIENT_CERTIFICATE_PATH is not set")
+            let path = src
+                .certificate_file
+                .clone()
+                .ok_or_else(|| src.missing("AZURE_CLIENT_CERTIFICATE_PATH", "certificate_file"))?;
+            let bytes = crate::files::read_bounded(&path).with_context(|| {
+                format!("{}: cannot read the client certificate", path.display())
             })?;
-            let bytes = std::fs::read(&path)
-                .with_context(|| format!("{path}: cannot read the client certificate"))?;
+            let password = src
+                .certificate_password
+                .as_ref()
+                .map(|r| r.read().map_err(|e| anyhow!("{what}: {e:#}")))
+                .transpose()?;
             ClientCertificateCredential::new(
                 tenant.clone(),
                 need_client()?,
                 SecretBytes::new(bytes),
                 Some(ClientCertificateCredentialOptions {
                     client_options: client_options(),
-                    password: env("AZURE_CLIENT_CERTIFICATE_PASSWORD").map(Secret::new),
+                    password: password.map(Secret::new),
                 }),
             )
-            .map_err(|e| anyhow!("{path}: {e} (a PKCS#12 file with an RSA key is expected)"))?
+            .map_err(|e| {
+                anyhow!(
+                    "{}: {e} (a PKCS#12 file with an RSA key is expected)",
+                    path.display()
+                )
+            })?
         }
         AuthKind::WorkloadIdentity => {
-            let file = env("AZURE_FEDERATED_TOKEN_FILE").ok_or_else(|| {
-                anyhow!("--auth workload-identity: AZURE_FEDERATED_TOKEN_FILE is not set")
-            })?;
+            let file = src
+                .federated_token_file
+                .clone()
+                .ok_or_else(|| src.missing("AZURE_FEDERATED_TOKEN_FILE", "federated_token_file"))?;
             WorkloadIdentityCredential::new(Some(WorkloadIdentityCredentialOptions {
                 credential_options: azure_identity::ClientAssertionCredentialOptions {
                     client_options: client_options(),
                 },
                 client_id: Some(need_client()?),
                 tenant_id: Some(tenant.clone()),
-                token_file_path: Some(PathBuf::from(&file)),
+                token_file_path: Some(file.clone()),
             }))
-            .map_err(|e| anyhow!("{file}: {e}"))?
+            .map_err(|e| anyhow!("{}: {e}", file.display()))?
         }
         AuthKind::ManagedIdentity => {
             ManagedIdentityCredential::new(Some(ManagedIdentityCredentialOptions {
@@ -205,25 +369,12 @@ pub fn credential(
                     .map(azure_identity::UserAssignedId::ClientId),
                 client_options: client_options(),
             }))
-            .map_err(|e| anyhow!("--auth managed-identity: {e}"))?
+            .map_err(|e| anyhow!("{what}: {e}"))?
         }
         AuthKind::AzureCli => {
-            DeveloperToolsCredential::new(None).map_err(|e| anyhow!("--auth azure-cli: {e}"))?
+            DeveloperToolsCredential::new(None).map_err(|e| anyhow!("{what}: {e}"))?
         }
-        AuthKind::Default => {
-            let pick = if env("AZURE_CLIENT_SECRET").is_some() {
-                AuthKind::Secret
-            } else if env("AZURE_CLIENT_CERTIFICATE_PATH").is_some() {
-                AuthKind::Certificate
-            } else if env("AZURE_FEDERATED_TOKEN_FILE").is_some() {
-                AuthKind::WorkloadIdentity
-            } else if env("IDENTITY_ENDPOINT").is_some() || env("MSI_ENDPOINT").is_some() {
-                AuthKind::ManagedIdentity
-            } else {
-                AuthKind::AzureCli
-            };
-            return credential(pick, tenant_id, authority_host, http);
-        }
+        AuthKind::Default => bail!("{what}: name a credential type (auth = \"secret\", …)"),
     };
     Ok(Credential {
         inner: built,

@@ -75,6 +75,9 @@ pub struct CollectOptions {
     /// The pacer to keep Microsoft's rate limits with; `None` makes one with the documented
     /// figures. A fleet passes one pacer to all its tenants.
     pub pacer: Option<Arc<pace::Pacer>>,
+    /// The credential's parts; `None` takes them from the environment as `--auth` says (a fleet
+    /// gives each tenant its own, since one process environment cannot serve every tenant).
+    pub credential: Option<auth::CredentialSource>,
 }
 
 impl CollectOptions {
@@ -97,6 +100,7 @@ impl CollectOptions {
             siem_deadline: Duration::from_secs(60),
             only: Only::All,
             pacer: None,
+            credential: None,
         }
     }
 }
@@ -241,12 +245,10 @@ pub async fn collect_async(opts: &CollectOptions) -> Result<Summary> {
         );
     }
     let cred = if microsoft {
-        Some(auth::credential(
-            opts.auth,
-            &cfg.tenant.id,
-            &ep.authority_host,
-            &http,
-        )?)
+        Some(match &opts.credential {
+            Some(src) => auth::credential_from(src, &cfg.tenant.id, &ep.authority_host, &http)?,
+            None => auth::credential(opts.auth, &cfg.tenant.id, &ep.authority_host, &http)?,
+        })
     } else {
         None
     };
