@@ -26,7 +26,7 @@ pub struct InitArgs {
     pub force: bool,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, ValueEnum, Debug)]
 pub enum FailOn {
     Critical,
     High,
@@ -238,6 +238,18 @@ pub(crate) fn init(a: &InitArgs, out: &mut dyn Write) -> Result<u8> {
 }
 
 pub(crate) fn audit_cmd(a: &AuditArgs, out: &mut dyn Write) -> Result<u8> {
+    run_audit(a, None, out, &mut std::io::stderr())
+}
+
+/// `audit`, optionally with a catalogue compiled by the caller (a fleet compiles the embedded
+/// one once for every tenant; it is used when `a` selects every check and adds none): the
+/// summary goes to `out`, warnings and notes to `err`; returns the exit code.
+pub(crate) fn run_audit(
+    a: &AuditArgs,
+    shared: Option<&Catalog>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<u8> {
     let mut formats = report::parse_formats(&a.format)?;
     if a.sign.is_some() && !formats.iter().any(|f| f == "json") {
         // The signature binds the run named in results.json, so a signed output always has it.
@@ -245,8 +257,6 @@ pub(crate) fn audit_cmd(a: &AuditArgs, out: &mut dyn Write) -> Result<u8> {
     }
     // Judge the output path before any work: nothing is touched when it is refused.
     let previous = files::check_target(&a.out, OutputKind::Report, false, "--out")?;
-    let catalog = Catalog::load(&a.checks)?;
-    let total = catalog.checks.len();
     let selection = crate::catalog::Selection {
         select: a
             .select
@@ -261,9 +271,18 @@ pub(crate) fn audit_cmd(a: &AuditArgs, out: &mut dyn Write) -> Result<u8> {
             .cloned()
             .collect(),
     };
-    let catalog = catalog
-        .select(&selection)
-        .map_err(|e| anyhow::anyhow!("--select/--ignore: {e}"))?;
+    let owned;
+    let (catalog, total) = match shared {
+        Some(c) if selection.is_all() && a.checks.is_empty() => (c, c.checks.len()),
+        _ => {
+            let all = Catalog::load(&a.checks)?;
+            let total = all.checks.len();
+            owned = all
+                .select(&selection)
+                .map_err(|e| anyhow::anyhow!("--select/--ignore: {e}"))?;
+            (&owned, total)
+        }
+    };
     let opts = AuditOptions {
         partial: !selection.is_all(),
         extra_notes: selection
@@ -317,7 +336,7 @@ pub(crate) fn audit_cmd(a: &AuditArgs, out: &mut dyn Write) -> Result<u8> {
             )
         }
     };
-    let (results, _model) = audit::audit(&opts, &catalog)?;
+    let (results, _model) = audit::audit(&opts, catalog)?;
     let evidence = match &signing_key {
         Some(_) => crate::sign::bundle_files(&a.bundle)?,
         None => Vec::new(),
@@ -352,25 +371,31 @@ pub(crate) fn audit_cmd(a: &AuditArgs, out: &mut dyn Write) -> Result<u8> {
                 a.out.display()
             )
         })?;
-        eprintln!(
+        writeln!(
+            err,
             "ledger: run {} appended as entry {} of {}",
             done.run_id,
             crate::ledger::entry_dir_name(done.seq),
             dir.display()
-        );
+        )?;
     }
     for w in &results.run.unverified {
-        eprintln!("warning: unverified evidence: {}", crate::redact::text(w));
+        writeln!(
+            err,
+            "warning: unverified evidence: {}",
+            crate::redact::text(w)
+        )?;
     }
-    eprintln!("{manifest_note}");
+    writeln!(err, "{manifest_note}")?;
     for n in &results.run.notes {
-        eprintln!("warning: {}", crate::redact::text(n));
+        writeln!(err, "warning: {}", crate::redact::text(n))?;
     }
     if let Some(age) = results.run.evidence_age.as_ref().filter(|a| a.stale) {
-        eprintln!(
+        writeln!(
+            err,
             "warning: the evidence is {} h old (collected {}; thresholds.max_evidence_age_hours = {}): the verdicts describe the tenant as it was then; collect again for a current picture",
             age.hours, results.run.collected_at, age.threshold_hours
-        );
+        )?;
     }
     summarise(&results, &formats, a.all, &a.compliance, &files, out)?;
     let unassessed = a.fail_on_unassessed.offenders(&results);
