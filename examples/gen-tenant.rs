@@ -2,6 +2,7 @@
 //! benchmarks (`benches/audit.sh`) and the collector benchmark against the mock.
 //!
 //! Usage: cargo run --release --example gen-tenant -- --namespaces 1000 --siem-apps 3 --out /tmp/big
+//! (`--index K` gives tenant K of a fleet its own tenant and subscription ids; 0 is the default)
 //!
 //! The first namespace is the configured one and is set up per the guide; the rest vary
 //! deterministically (from the index), so two runs with the same arguments give the same bundle.
@@ -25,8 +26,21 @@ fn url(ep: &CloudEndpoints, kind: &str, vars: &[(&str, &str)]) -> Result<String>
     siemproof::collect::plan::url_of(ep, k, vars).map_err(anyhow::Error::msg)
 }
 
-const TENANT: &str = "6f1c2b4e-3d5a-4e8f-9a7b-1c2d3e4f5a6b";
-const SUB: &str = "9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d";
+/// Tenant and subscription of `--index 0` (the default); other indexes derive their own, so a
+/// fleet of generated tenants has distinct ids.
+const TENANT0: &str = "6f1c2b4e-3d5a-4e8f-9a7b-1c2d3e4f5a6b";
+const SUB0: &str = "9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d";
+static IDS: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+
+/// The generated tenant's id.
+fn tenant() -> &'static str {
+    &IDS.get().expect("ids set in main").0
+}
+
+/// The generated subscription's id.
+fn sub() -> &'static str {
+    &IDS.get().expect("ids set in main").1
+}
 const RG: &str = "siem-rg";
 const ARM: &str = "https://management.azure.com";
 const GRAPH: &str = "https://graph.microsoft.com/v1.0";
@@ -36,6 +50,7 @@ const O365_APP: &str = "c5393580-f805-4401-95e8-94b7a6ef2fc2";
 const GRAPH_APP: &str = "00000003-0000-0000-c000-000000000000";
 
 struct Args {
+    index: usize,
     namespaces: usize,
     siem_apps: usize,
     out: PathBuf,
@@ -43,6 +58,7 @@ struct Args {
 
 fn args() -> Result<Args> {
     let mut a = Args {
+        index: 0,
         namespaces: 10,
         siem_apps: 3,
         out: PathBuf::from("generated-tenant"),
@@ -52,10 +68,11 @@ fn args() -> Result<Args> {
         let mut v = || it.next().with_context(|| format!("{k} needs a value"));
         match k.as_str() {
             "--namespaces" => a.namespaces = v()?.parse()?,
+            "--index" => a.index = v()?.parse()?,
             "--siem-apps" => a.siem_apps = v()?.parse()?,
             "--out" => a.out = PathBuf::from(v()?),
             other => anyhow::bail!(
-                "unknown argument {other}; use --namespaces N --siem-apps N --out DIR"
+                "unknown argument {other}; use --namespaces N --siem-apps N --index K --out DIR"
             ),
         }
     }
@@ -139,6 +156,11 @@ impl Gen {
 
 fn main() -> Result<()> {
     let a = args()?;
+    let ids = match a.index {
+        0 => (TENANT0.to_string(), SUB0.to_string()),
+        k => (guid(0x7e4a_0001, k), guid(0x5b0c_0001, k)),
+    };
+    IDS.set(ids).expect("ids set once");
     let at: DateTime<Utc> = "2026-11-20T08:00:00Z".parse()?;
     let manifest = Manifest {
         format: siemproof::evidence::manifest::FORMAT.into(),
@@ -146,7 +168,7 @@ fn main() -> Result<()> {
             name: "siemproof gen-tenant".into(),
             version: env!("CARGO_PKG_VERSION").into(),
         },
-        tenant_id: TENANT.into(),
+        tenant_id: tenant().into(),
         cloud: "public".into(),
         collected_at: at,
         collector: Collector {
@@ -164,16 +186,18 @@ fn main() -> Result<()> {
     };
     let siem_ids: Vec<String> = (0..a.siem_apps).map(|i| guid(1, i)).collect();
     let config = format!(
-        "[tenant]\nid = \"{TENANT}\"\nname = \"Generated tenant\"\n\n[siem]\nkind = \"qradar\"\ncollector_egress_ips = [\"198.51.100.7\"]\n\n\
-[eventhub]\nsubscription_id = \"{SUB}\"\nresource_group = \"{RG}\"\nnamespace = \"ns-0000\"\nhub = \"security-logs-hub\"\n\n\
+        "[tenant]\nid = \"{}\"\nname = \"Generated tenant\"\n\n[siem]\nkind = \"qradar\"\ncollector_egress_ips = [\"198.51.100.7\"]\n\n\
+[eventhub]\nsubscription_id = \"{}\"\nresource_group = \"{RG}\"\nnamespace = \"ns-0000\"\nhub = \"security-logs-hub\"\n\n\
 [storage]\naccount = \"qradarcheckpoints\"\ncontainer = \"checkpoints\"\n\n[app]\nmethod = \"management_api\"\nclient_ids = [{}]\n",
+        tenant(),
+        sub(),
         siem_ids.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", ")
     );
     let item = Item::local("config", at);
     g.w.add_file(item, "siemproof.toml", config.as_bytes())?;
     let ep = CloudEndpoints::resolve(&Config::parse(&config, "generated siemproof.toml")?)?;
 
-    let rg_id = format!("/subscriptions/{SUB}/resourceGroups/{RG}");
+    let rg_id = format!("/subscriptions/{}/resourceGroups/{RG}", sub());
     let ns_prefix = format!("{rg_id}/providers/Microsoft.EventHub/namespaces");
     let mut nss = Vec::new();
     for i in 0..a.namespaces {
@@ -313,7 +337,7 @@ fn main() -> Result<()> {
     }]}))?;
     g.add("graph.organization", "graph", format!("{GRAPH}/organization?$select=id,displayName,verifiedDomains"), None, 0, &json!({
         "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#organization(id,displayName,verifiedDomains)",
-        "value": [{"id": TENANT, "displayName": "Generated tenant", "verifiedDomains": [{"name": "generated.onmicrosoft.com", "isDefault": true, "isInitial": true, "type": "Managed", "capabilities": "Email"}]}]
+        "value": [{"id": tenant(), "displayName": "Generated tenant", "verifiedDomains": [{"name": "generated.onmicrosoft.com", "isDefault": true, "isInitial": true, "type": "Managed", "capabilities": "Email"}]}]
     }))?;
     let plans = [
         "AAD_PREMIUM",
@@ -402,7 +426,7 @@ fn main() -> Result<()> {
             json!({}),
         )?;
     }
-    let root = format!("{O365}/api/v1.0/{TENANT}/activity/feed");
+    let root = format!("{O365}/api/v1.0/{}/activity/feed", tenant());
     let cts = [
         "Audit.AzureActiveDirectory",
         "Audit.Exchange",
@@ -417,7 +441,7 @@ fn main() -> Result<()> {
     g.add(
         "o365.subscriptions",
         "o365",
-        format!("{root}/subscriptions/list?PublisherIdentifier={TENANT}"),
+        format!("{root}/subscriptions/list?PublisherIdentifier={}", tenant()),
         None,
         0,
         &Value::Array(subs),
@@ -428,7 +452,7 @@ fn main() -> Result<()> {
             let id = format!("20261120{k:02}0000{}$20261120{k:02}0000{}${}$emea0026", guid(4, k as usize), guid(4, k as usize + 100), c.replace('.', "_").to_ascii_lowercase());
             json!({"contentType": c, "contentId": id, "contentUri": format!("{root}/audit/{id}"), "contentCreated": created.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(), "contentExpiration": (created + Duration::days(7)).format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()})
         }).collect();
-        g.add("o365.content", "o365", format!("{root}/subscriptions/content?contentType={c}&startTime={}&endTime={}&PublisherIdentifier={TENANT}", (at - Duration::hours(24)).format("%Y-%m-%dT%H:%M:%S"), at.format("%Y-%m-%dT%H:%M:%S")), Some(c.to_string()), 0, &Value::Array(blobs))?;
+        g.add("o365.content", "o365", format!("{root}/subscriptions/content?contentType={c}&startTime={}&endTime={}&PublisherIdentifier={}", (at - Duration::hours(24)).format("%Y-%m-%dT%H:%M:%S"), at.format("%Y-%m-%dT%H:%M:%S"), tenant()), Some(c.to_string()), 0, &Value::Array(blobs))?;
     }
     let categories: Vec<Value> = ["AuditLogs", "SignInLogs", "NonInteractiveUserSignInLogs", "ServicePrincipalSignInLogs", "ManagedIdentitySignInLogs", "ProvisioningLogs", "ADFSSignInLogs", "RiskyUsers", "UserRiskEvents"]
         .iter().map(|c| json!({"id": format!("/providers/microsoft.aadiam/diagnosticSettingsCategories/{c}"), "name": c, "type": "microsoft.aadiam/diagnosticSettingsCategories", "properties": {"categoryType": "Logs"}})).collect();

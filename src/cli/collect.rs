@@ -143,7 +143,7 @@ pub(crate) fn collect_cmd(a: &CollectArgs, out: &mut dyn Write) -> Result<u8> {
     for p in &s.planes {
         writeln!(
             out,
-            "  {:7} {} requests, {} throttled ({:.1}%), {} retries; waited {:.1} s on Retry-After, {:.1} s backoff, {:.1} s pacing",
+            "  {:9} {} requests, {} throttled ({:.1}%), {} retries; waited {:.1} s on Retry-After, {:.1} s backoff, {:.1} s pacing",
             format!("{}:", p.plane),
             p.requests,
             p.throttled,
