@@ -93,6 +93,8 @@ pub enum OutputKind {
     Bundle,
     /// A report directory (`audit`, `report`).
     Report,
+    /// A fleet's portfolio (`fleet report`).
+    Portfolio,
 }
 
 /// What [`check_target`] found at an output path.
@@ -125,6 +127,27 @@ const REPORT_NAMES: &[&str] = &[
     crate::sign::sums::SUMS,
     crate::sign::sums::SIG,
 ];
+
+/// Top-level names a portfolio directory may hold (what `fleet report` writes).
+const PORTFOLIO_NAMES: &[&str] = &[
+    "portfolio.json",
+    "portfolio.md",
+    "portfolio.html",
+    "tenants",
+    crate::sign::sums::SUMS,
+    crate::sign::sums::SIG,
+];
+
+/// Whether `dir` holds an earlier portfolio: only portfolio names, `portfolio.json` among them.
+pub fn is_portfolio_dir(dir: &Path) -> Result<bool> {
+    for e in fs::read_dir(dir).with_context(|| format!("{}: cannot list", dir.display()))? {
+        let e = e.with_context(|| format!("{}: cannot list", dir.display()))?;
+        if !PORTFOLIO_NAMES.contains(&e.file_name().to_string_lossy().as_ref()) {
+            return Ok(false);
+        }
+    }
+    Ok(dir.join("portfolio.json").is_file())
+}
 
 /// Whether `dir` holds a siemproof evidence bundle (a manifest of our format).
 pub fn is_bundle(dir: &Path) -> bool {
@@ -259,12 +282,14 @@ pub fn check_target(target: &Path, kind: OutputKind, force: bool, flag: &str) ->
             }
         }
         OutputKind::Report if is_report_dir(target)? => Ok(Target::Previous),
+        OutputKind::Portfolio if is_portfolio_dir(target)? => Ok(Target::Previous),
         _ => bail!(
             "{flag} {}: is a non-empty directory that is not a siemproof {}; refusing to write into it (nothing was changed); choose another {flag}",
             target.display(),
             match kind {
                 OutputKind::Bundle => "evidence bundle",
                 OutputKind::Report => "report directory",
+                OutputKind::Portfolio => "portfolio",
             }
         ),
     }

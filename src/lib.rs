@@ -21,6 +21,7 @@ pub mod engine;
 pub mod evidence;
 pub mod files;
 pub mod fix;
+pub mod fleet;
 pub mod ledger;
 pub mod netaddr;
 pub mod normalize;

@@ -9,10 +9,12 @@
 mod audit;
 mod catalog;
 mod collect;
+mod fleet;
 mod ledger;
 mod send;
 mod signing;
 
+pub(crate) use self::audit::run_audit;
 pub use self::audit::{
     AuditArgs, DiffArgs, DiffFormat, FailOn, FailOnUnassessed, InitArgs, ReportArgs,
 };
@@ -88,6 +90,8 @@ pub enum Command {
     Ledger(ledger::LedgerArgs),
     /// The period report: every check and log type over a ledger's runs from one day to another
     Period(ledger::PeriodArgs),
+    /// Many tenants: audit a fleet (or one shard of it) and render its portfolio
+    Fleet(fleet::FleetArgs),
     /// Send a run's events (LEEF or CEF) to the SOC's SIEM over syslog/TLS (RFC 5425); opt-in
     Send(send::SendArgs),
     /// List the check catalogue
@@ -166,6 +170,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Diff(a) => audit::diff_cmd(&a, &mut out),
         Command::Ledger(a) => ledger::ledger_cmd(&a, &mut out),
         Command::Period(a) => ledger::period_cmd(&a, &mut out),
+        Command::Fleet(a) => fleet::fleet_cmd(&a, &mut out),
         Command::Send(a) => send::send_cmd(&a, &mut out),
         Command::Checks(a) => catalog::checks_cmd(&a, &mut out),
         Command::Explain(a) => catalog::explain_cmd(&a, &mut out),

@@ -125,6 +125,17 @@ pub(crate) fn verify_cmd(a: &VerifyArgs, out: &mut dyn Write) -> Result<u8> {
     for p in &r.problems {
         writeln!(out, "FAIL {p}")?;
     }
+    if let (true, Some(sha)) = (r.ok(), &r.portfolio) {
+        writeln!(
+            out,
+            "OK {}: {} files match SHA256SUMS, signature by key {} verifies, portfolio.json {} binds each tenant's results",
+            a.path.display(),
+            r.checked,
+            r.key_id.as_deref().unwrap_or("?"),
+            sha
+        )?;
+        return Ok(0);
+    }
     if r.ok() {
         let b = r.binding.as_ref().expect("a verified output has a binding");
         writeln!(

@@ -46,6 +46,10 @@ struct RunMeta {
     tenant_id: String,
     #[serde(default)]
     tenant_name: Option<String>,
+    #[serde(default)]
+    collected_at: Option<String>,
+    #[serde(default)]
+    as_of: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -81,6 +85,9 @@ struct Raw {
 pub struct RunView {
     pub tenant_id: String,
     pub tenant_name: Option<String>,
+    /// When the evidence was collected and the audit clock (RFC 3339).
+    pub collected_at: Option<String>,
+    pub as_of: Option<String>,
     pub go_live_ready: bool,
     pub fail: usize,
     pub not_assessed: usize,
@@ -120,6 +127,8 @@ impl RunView {
         let mut v = RunView {
             tenant_id: raw.run.tenant_id,
             tenant_name: raw.run.tenant_name,
+            collected_at: raw.run.collected_at,
+            as_of: raw.run.as_of,
             go_live_ready: raw.summary.go_live_ready,
             fail: raw.summary.fail,
             not_assessed: raw.summary.not_assessed,
@@ -128,7 +137,10 @@ impl RunView {
             coverage: raw.coverage,
         };
         sanitise_text(&mut v.tenant_id);
-        if let Some(n) = v.tenant_name.as_mut() {
+        for n in [&mut v.tenant_name, &mut v.collected_at, &mut v.as_of]
+            .into_iter()
+            .flatten()
+        {
             sanitise_text(n);
         }
         for c in &mut v.checks {

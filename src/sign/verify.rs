@@ -67,6 +67,9 @@ pub struct Report {
     pub key_id: Option<String>,
     pub trusted_comment: Option<String>,
     pub binding: Option<Binding>,
+    /// A signed portfolio (`fleet report --sign`): the SHA-256 of `portfolio.json` the
+    /// trusted comment names.
+    pub portfolio: Option<String>,
 }
 
 impl Report {
@@ -181,7 +184,8 @@ fn check_signature(dir: &Path, pk: &PublicKey, sums_text: &[u8], r: &mut Report)
             match sig.trusted_comment() {
                 Ok(c) => {
                     r.binding = Binding::parse(&c);
-                    if r.binding.is_none() {
+                    r.portfolio = portfolio_binding(&c);
+                    if r.binding.is_none() && r.portfolio.is_none() {
                         r.problems.push(Problem::Binding(format!(
                             "trusted comment {c:?} does not carry `siemproof run:<id> evidence-manifest-sha256:<hex>`"
                         )));
@@ -199,8 +203,84 @@ fn check_signature(dir: &Path, pk: &PublicKey, sums_text: &[u8], r: &mut Report)
     }
 }
 
+/// The `portfolio.json` hash a portfolio's trusted comment names
+/// (`siemproof portfolio:<hex> tenants:<n> exit:<code>`).
+fn portfolio_binding(comment: &str) -> Option<String> {
+    let mut words = comment.split_whitespace();
+    if words.next()? != "siemproof" {
+        return None;
+    }
+    let h = words.next()?.strip_prefix("portfolio:")?;
+    (h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit())).then(|| h.to_ascii_lowercase())
+}
+
+/// A portfolio's trusted comment must name `portfolio.json`'s hash, and `portfolio.json` each
+/// tenant's copied results by theirs.
+fn check_portfolio(dir: &Path, sha: &str, r: &mut Report) {
+    let path = dir.join("portfolio.json");
+    let bytes = match crate::files::read_bounded(&path) {
+        Ok(b) => b,
+        Err(_) => {
+            r.problems.push(Problem::Binding(format!(
+                "portfolio.json is missing; the signature binds portfolio {sha}"
+            )));
+            return;
+        }
+    };
+    let h = crate::evidence::sha256_hex(&bytes);
+    if h != sha {
+        r.problems.push(Problem::Binding(format!(
+            "portfolio.json has SHA-256 {h}, the signed comment says {sha}"
+        )));
+        return;
+    }
+    #[derive(serde::Deserialize)]
+    struct Row {
+        slug: String,
+        results_sha256: Option<String>,
+        results: bool,
+    }
+    #[derive(serde::Deserialize)]
+    struct P {
+        tenants: Vec<Row>,
+    }
+    let p: P = match serde_json::from_slice(&bytes) {
+        Ok(p) => p,
+        Err(e) => {
+            r.problems.push(Problem::Binding(format!(
+                "portfolio.json: cannot read: {e}"
+            )));
+            return;
+        }
+    };
+    for t in p.tenants.iter().filter(|t| t.results) {
+        let rel = format!("tenants/{}/results.json", t.slug);
+        if !crate::fleet::file::is_slug(&t.slug) {
+            r.problems.push(Problem::Binding(format!(
+                "portfolio.json names tenant {:?}, which is not a slug",
+                t.slug
+            )));
+            continue;
+        }
+        match (sums::hash_file(&dir.join(&rel)), &t.results_sha256) {
+            (Ok(h), Some(want)) if &h == want => {}
+            (Ok(h), want) => r.problems.push(Problem::Binding(format!(
+                "{rel} has SHA-256 {h}, portfolio.json says {}",
+                want.as_deref().unwrap_or("nothing")
+            ))),
+            (Err(_), _) => r.problems.push(Problem::Binding(format!(
+                "{rel} is missing; portfolio.json lists its results"
+            ))),
+        }
+    }
+}
+
 /// The trusted comment must name the run in results.json and the hash of the evidence manifest.
 fn check_binding(dir: &Path, r: &mut Report) {
+    if let Some(sha) = r.portfolio.clone() {
+        check_portfolio(dir, &sha, r);
+        return;
+    }
     let Some(b) = r.binding.clone() else { return };
     let manifest = dir.join(EVIDENCE_DIR).join("manifest.json");
     match sums::hash_file(&manifest) {

@@ -1,0 +1,110 @@
+//! `siemproof fleet collect` against local mocks of the Microsoft endpoints (one per tenant,
+//! on 127.0.0.1): each tenant is collected with its own credential from the fleet file (secrets
+//! through named variables and files only), a refused credential is that tenant's exit 2 and
+//! the fleet's while the others' bundles verify, a throttled tenant finishes, `--resume`
+//! requests only what failed, only reads are sent, and no secret or token reaches the state or
+//! the output. `fleet audit` then audits what was collected.
+
+#[path = "common/child.rs"]
+mod child;
+#[path = "common/fleetgen.rs"]
+mod fleetgen;
+#[path = "common/mock/mod.rs"]
+mod mock;
+
+use child::text;
+use fleetgen::{MockFleet, Spec};
+use serde_json::Value;
+
+fn status(f: &MockFleet, slug: &str) -> Value {
+    serde_json::from_slice(&std::fs::read(f.state().join(slug).join("collect.json")).unwrap())
+        .unwrap()
+}
+
+#[test]
+fn a_fleet_collects_each_tenant_with_its_own_credential_and_isolates_a_refused_one() {
+    let f = MockFleet::start(
+        &[
+            Spec {
+                throttled: true,
+                ..Spec::new("contoso", "contoso-demo")
+            },
+            Spec {
+                secret_file: true,
+                ..Spec::new("contoso-ok", "contoso-compliant")
+            },
+            Spec {
+                wrong_secret: true,
+                ..Spec::new("fabrikam", "fabrikam-misconfigured")
+            },
+        ],
+        "tenants_at_once = 3",
+    );
+    let o = f.run(&["fleet", "collect", "--deadline", "30", "--timeout", "5"]);
+    let out = text(&o);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "fabrikam's secret is wrong: {out}"
+    );
+    assert!(out.contains("could not collect: fabrikam"), "{out}");
+    let state = f.state();
+    for slug in ["contoso", "contoso-ok"] {
+        let s = status(&f, slug);
+        assert_eq!(s["exit"], 0, "{slug}: {s}");
+        assert!(s["requests"].as_u64().unwrap() > 10, "{s}");
+        siemproof::evidence::Bundle::open(&state.join(slug).join("evidence"), false)
+            .unwrap_or_else(|e| panic!("{slug}: {e:#}"));
+    }
+    assert!(status(&f, "contoso")["throttled"].as_u64().unwrap() > 0);
+    assert_eq!(status(&f, "fabrikam")["exit"], 2);
+    assert!(!state.join("fabrikam/evidence").exists(), "no half bundle");
+    f.assert_only_reads();
+    assert!(f.leaks_in(&state).is_empty(), "{:?}", f.leaks_in(&state));
+    assert!(!f.leaks(&out), "the output holds a secret");
+
+    // Audit what was collected: fabrikam has no bundle, so it is the fleet's exit 2.
+    let o = f.run(&["fleet", "audit"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(state.join("contoso/run/results.json").is_file());
+    // The portfolio says why fabrikam has no results: its collection was refused.
+    let portfolio = f.dir.path().join("portfolio");
+    let o = f.run(&["fleet", "report", "--out", portfolio.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let p: Value =
+        serde_json::from_slice(&std::fs::read(portfolio.join("portfolio.json")).unwrap()).unwrap();
+    let row = p["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["slug"] == "fabrikam")
+        .unwrap();
+    assert_eq!(row["collect_exit"], 2, "{row}");
+    assert!(row["collect_error"].is_string(), "{row}");
+    assert!(text(&o).contains("collect exit 2"), "{}", text(&o));
+    assert!(f.leaks_in(&portfolio).is_empty());
+
+    // Fix fabrikam's secret and resume: only fabrikam's mock is asked anything.
+    let before: Vec<usize> = f.mocks.iter().map(|m| m.requests().len()).collect();
+    let kept = std::fs::read(state.join("contoso/collect.json")).unwrap();
+    let i = f.index("fabrikam");
+    let mut env = f.env.clone();
+    for (k, v) in env.iter_mut() {
+        if *k == fleetgen::secret_var(i) {
+            *v = f.mocks[i].secret().to_string();
+        }
+    }
+    let o = f.run_with(&["fleet", "collect", "--resume", "--deadline", "30"], &env);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("2 kept by --resume"), "{}", text(&o));
+    let after: Vec<usize> = f.mocks.iter().map(|m| m.requests().len()).collect();
+    assert_eq!(after[0], before[0], "contoso was not asked again");
+    assert_eq!(after[1], before[1], "contoso-ok was not asked again");
+    assert!(after[i] > before[i], "fabrikam was collected");
+    assert_eq!(
+        std::fs::read(state.join("contoso/collect.json")).unwrap(),
+        kept
+    );
+    siemproof::evidence::Bundle::open(&state.join("fabrikam/evidence"), false).unwrap();
+    assert!(fleetgen::leftovers(f.dir.path()).is_empty());
+}
