@@ -129,7 +129,14 @@ fn kubernetes_manifests_validate_strictly() {
     ) {
         return;
     }
-    for rel in ["kubernetes/cronjob.yaml", "kubernetes/serviceaccount.yaml"] {
+    for rel in [
+        "kubernetes/cronjob.yaml",
+        "kubernetes/serviceaccount.yaml",
+        "kubernetes/fleet-job.yaml",
+        "kubernetes/fleet-merge-job.yaml",
+        "kubernetes/fleet-pvc.yaml",
+        "kubernetes/fleet-configmap.yaml",
+    ] {
         let o = run(Command::new("kubernetes-validate")
             .arg("--strict")
             .arg(deploy(rel)));
@@ -140,6 +147,54 @@ fn kubernetes_manifests_validate_strictly() {
     assert!(
         cj.contains("azure.workload.identity/use: \"true\"") && cj.contains("runAsNonRoot: true")
     );
+    // The fleet: an Indexed Job whose pods each take their shard, then the merge.
+    let job = read("kubernetes/fleet-job.yaml");
+    assert!(job.contains("completionMode: Indexed") && job.contains("\"k8s/4\""));
+    assert!(job.contains("[\"fleet\", \"collect\"") && job.contains("[\"fleet\", \"audit\""));
+    assert!(job.contains("completions: 4") && job.contains("runAsNonRoot: true"));
+    let merge = read("kubernetes/fleet-merge-job.yaml");
+    assert!(merge.contains("\"report\"") && merge.contains("\"--sign\", \"-\""));
+}
+
+/// The fleet file in the ConfigMap is one siemproof accepts, and its shard flag is one it takes.
+#[test]
+fn the_fleet_configmaps_fleet_file_parses() {
+    // Each block scalar (`name: |`), its 4-space indent removed (kubernetes-validate checks the
+    // YAML itself); the tenants' configs are siemproof configs.
+    let cm = read("kubernetes/fleet-configmap.yaml");
+    let block = |name: &str| -> String {
+        cm.split_once(&format!("  {name}: |\n"))
+            .unwrap_or_else(|| panic!("no {name}"))
+            .1
+            .lines()
+            .take_while(|l| l.is_empty() || l.starts_with("    "))
+            .map(|l| format!("{}\n", l.strip_prefix("    ").unwrap_or(l)))
+            .collect()
+    };
+    let f = siemproof::fleet::Fleet::parse(
+        &block("fleet.toml"),
+        Path::new("/etc/siemproof-fleet/fleet.toml"),
+    )
+    .unwrap();
+    assert_eq!(f.state, Path::new("/var/lib/siemproof-fleet/state"));
+    assert_eq!(f.tenants.len(), 2);
+    for t in &f.tenants {
+        let name = t
+            .config
+            .as_ref()
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        siemproof::config::Config::parse(&block(&name), &name).unwrap();
+        assert!(f.credential_of(t).is_some());
+    }
+    let s = siemproof::fleet::Shard::parse("k8s/4", |k| {
+        (k == "JOB_COMPLETION_INDEX").then(|| "3".into())
+    })
+    .unwrap();
+    assert_eq!(s.dir_name(), "shard-3-of-4");
 }
 
 #[test]
