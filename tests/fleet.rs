@@ -189,6 +189,24 @@ fn a_fleet_audits_each_tenant_as_alone_isolates_a_failure_and_resumes() {
     }
     assert_eq!(json(&state.join("broken/status.json"))["exit"], 1);
 
+    // --exit-zero (a scheduler's shard step) exits 0 whatever the verdicts; they stay in the state.
+    let (code, out, _) = siemproof(
+        &[
+            "fleet",
+            "audit",
+            "--as-of",
+            AS_OF,
+            "--resume",
+            "--exit-zero",
+        ],
+        &[&f],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("fleet exit 1"),
+        "the worst code is still reported: {out}"
+    );
+
     // A changed --as-of is a changed input: --resume audits every tenant again.
     let (code, _, _) = siemproof(
         &["fleet", "audit", "--as-of", "2026-11-21", "--resume"],

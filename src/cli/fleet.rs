@@ -184,6 +184,21 @@ fn list_cmd(a: &FleetListArgs, out: &mut dyn Write) -> Result<u8> {
     Ok(0)
 }
 
+/// Runs `work` with a progress writer on stderr, then [`summarise`]s its outcomes.
+fn run_and_summarise(
+    verb: &str,
+    tenants: &[&crate::fleet::Tenant],
+    state: &Path,
+    out: &mut dyn Write,
+    work: impl FnOnce(&Mutex<&mut (dyn Write + Send)>) -> Result<Vec<Result<run::Outcome>>>,
+) -> Result<u8> {
+    let mut stderr = std::io::stderr();
+    let progress: Mutex<&mut (dyn Write + Send)> = Mutex::new(&mut stderr);
+    let started = std::time::Instant::now();
+    let outcomes = work(&progress)?;
+    summarise(verb, &outcomes, tenants, state, started.elapsed(), out)
+}
+
 /// Counts outcomes, prints the summary line and the tenants that failed; returns the worst code.
 fn summarise(
     verb: &str,
@@ -297,18 +312,9 @@ fn collect_cmd(a: &FleetCollectArgs, out: &mut dyn Write) -> Result<u8> {
         writeln!(out, "fleet collect: no tenant to collect here")?;
         return Ok(0);
     }
-    let mut stderr = std::io::stderr();
-    let progress: Mutex<&mut (dyn Write + Send)> = Mutex::new(&mut stderr);
-    let started = std::time::Instant::now();
-    let outcomes = crate::fleet::collect::collect_all(&fleet, &tenants, &plan, &progress)?;
-    let worst = summarise(
-        "fleet collect",
-        &outcomes,
-        &tenants,
-        &state,
-        started.elapsed(),
-        out,
-    )?;
+    let worst = run_and_summarise("fleet collect", &tenants, &state, out, |progress| {
+        crate::fleet::collect::collect_all(&fleet, &tenants, &plan, progress)
+    })?;
     Ok(if a.exit_zero { 0 } else { worst })
 }
 
@@ -352,18 +358,9 @@ fn audit_cmd(a: &FleetAuditArgs, out: &mut dyn Write) -> Result<u8> {
     }
     // One compiled catalogue for every tenant (compiling it is most of a small audit).
     let catalog = crate::catalog::Catalog::load(&[])?;
-    let mut stderr = std::io::stderr();
-    let progress: Mutex<&mut (dyn Write + Send)> = Mutex::new(&mut stderr);
-    let started = std::time::Instant::now();
-    let outcomes = run::audit_all(&tenants, &plan, &catalog, &progress)?;
-    let worst = summarise(
-        "fleet audit",
-        &outcomes,
-        &tenants,
-        &state,
-        started.elapsed(),
-        out,
-    )?;
+    let worst = run_and_summarise("fleet audit", &tenants, &state, out, |progress| {
+        run::audit_all(&tenants, &plan, &catalog, progress)
+    })?;
     Ok(if a.exit_zero { 0 } else { worst })
 }
 
@@ -415,22 +412,18 @@ fn report_cmd(a: &FleetReportArgs, out: &mut dyn Write) -> Result<u8> {
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let p = portfolio::build(&fleet, &found, now);
     let docs = portfolio::render(&p, a.templates.as_deref())?;
-    let copies = portfolio::copies(&found)?;
     let written = write_output(&a.out, previous, |dir| {
         let mut written = Vec::new();
-        for (name, bytes) in docs.iter().chain(&copies) {
+        for (name, bytes) in &docs {
             let target = dir.join(name);
             files::write_synced(&target, bytes)?;
             written.push(target);
         }
+        written.extend(portfolio::write_copies(&found, dir)?);
         if let Some(sk) = &signing {
-            let sums = crate::sign::sums::compute(dir)?;
-            let sums_path = dir.join(crate::sign::sums::SUMS);
-            files::write_synced(&sums_path, crate::sign::sums::render(&sums).as_bytes())?;
             let json_sha = crate::evidence::sha256_hex(&docs[0].1);
             let comment = portfolio::trusted_comment(&json_sha, &p);
-            written.push(sums_path.clone());
-            written.push(crate::ledger::sign_file(&sums_path, sk, &comment)?);
+            written.extend(crate::ledger::sign_sums(dir, sk, &comment)?);
         }
         Ok(written)
     })?;

@@ -205,9 +205,6 @@ pub(crate) fn period_cmd(a: &PeriodArgs, out: &mut dyn Write) -> Result<u8> {
             written.push(target);
         }
         if let Some(sk) = &signing {
-            let sums = crate::sign::sums::compute(dir)?;
-            let sums_path = dir.join(crate::sign::sums::SUMS);
-            files::write_synced(&sums_path, crate::sign::sums::render(&sums).as_bytes())?;
             let comment = format!(
                 "siemproof period:{}..{} runs:{} chain:{}",
                 p.from,
@@ -219,8 +216,7 @@ pub(crate) fn period_cmd(a: &PeriodArgs, out: &mut dyn Write) -> Result<u8> {
                     "broken"
                 }
             );
-            written.push(sums_path.clone());
-            written.push(ledger::sign_file(&sums_path, sk, &comment)?);
+            written.extend(ledger::sign_sums(dir, sk, &comment)?);
         }
         Ok(written)
     })?;

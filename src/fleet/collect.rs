@@ -14,7 +14,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Context, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -67,18 +67,7 @@ pub struct CollectStatus {
 
 impl CollectStatus {
     pub fn load(path: &Path) -> Result<CollectStatus> {
-        let bytes = crate::files::read_bounded(path)?;
-        let s: CollectStatus =
-            serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(&bytes))
-                .map_err(|e| anyhow!("{}: at `{}`: {}", path.display(), e.path(), e.inner()))?;
-        if s.format != STATUS_FORMAT {
-            bail!(
-                "{}: format {:?} is not {STATUS_FORMAT:?}",
-                path.display(),
-                s.format
-            );
-        }
-        Ok(s)
+        run::load_json(path, STATUS_FORMAT, |s: &CollectStatus| &s.format)
     }
 }
 

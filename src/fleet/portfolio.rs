@@ -660,14 +660,15 @@ pub fn render(p: &Portfolio, templates: Option<&Path>) -> Result<Vec<(String, Ve
     Ok(out)
 }
 
-/// The files copied from each found run into `tenants/<slug>/`, as `(relative path, bytes)`;
-/// a results.json is copied only as the bytes its status recorded.
-pub fn copies(found: &[Found]) -> Result<Vec<(String, Vec<u8>)>> {
+/// Copies each found run's files into `tenants/<slug>/` under `dir`, one file in memory at a
+/// time (a thousand tenants' reports are hundreds of megabytes); a results.json is copied only
+/// as the bytes its status recorded. Returns the written paths.
+pub fn write_copies(found: &[Found], dir: &Path) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for f in found {
-        let Some(dir) = &f.run_dir else { continue };
+        let Some(run_dir) = &f.run_dir else { continue };
         for name in COPIED {
-            let src = dir.join(name);
+            let src = run_dir.join(name);
             if !src.is_file() {
                 continue;
             }
@@ -681,7 +682,9 @@ pub fn copies(found: &[Found]) -> Result<Vec<(String, Vec<u8>)>> {
                     );
                 }
             }
-            out.push((format!("tenants/{}/{name}", f.row.slug), bytes));
+            let target = dir.join("tenants").join(&f.row.slug).join(name);
+            crate::files::write_synced(&target, &bytes)?;
+            out.push(target);
         }
     }
     Ok(out)

@@ -67,19 +67,29 @@ pub struct Status {
 
 impl Status {
     pub fn load(path: &Path) -> Result<Status> {
-        let bytes = crate::files::read_bounded(path)?;
-        let mut de = serde_json::Deserializer::from_slice(&bytes);
-        let s: Status = serde_path_to_error::deserialize(&mut de)
-            .map_err(|e| anyhow!("{}: at `{}`: {}", path.display(), e.path(), e.inner()))?;
-        if s.format != STATUS_FORMAT {
-            bail!(
-                "{}: format {:?} is not {STATUS_FORMAT:?}",
-                path.display(),
-                s.format
-            );
-        }
-        Ok(s)
+        load_json(path, STATUS_FORMAT, |s: &Status| &s.format)
     }
+}
+
+/// Reads a JSON file of the fleet's state, naming the file and the JSON path of a bad field,
+/// and refusing another format than `format`.
+pub fn load_json<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    format: &str,
+    format_of: impl Fn(&T) -> &str,
+) -> Result<T> {
+    let bytes = crate::files::read_bounded(path)?;
+    let mut de = serde_json::Deserializer::from_slice(&bytes);
+    let v: T = serde_path_to_error::deserialize(&mut de)
+        .map_err(|e| anyhow!("{}: at `{}`: {}", path.display(), e.path(), e.inner()))?;
+    if format_of(&v) != format {
+        bail!(
+            "{}: format {:?} is not {format:?}",
+            path.display(),
+            format_of(&v)
+        );
+    }
+    Ok(v)
 }
 
 /// How one tenant's audit ended.

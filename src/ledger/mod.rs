@@ -332,6 +332,16 @@ pub fn find_run(ledger: &Path, run_id: &str) -> Result<PathBuf> {
     }
 }
 
+/// Writes `SHA256SUMS` over everything in `dir` and signs it with `comment` as the trusted
+/// comment (`period --sign`, `fleet report --sign`); returns both paths.
+pub fn sign_sums(dir: &Path, sk: &minisign::SecretKey, comment: &str) -> Result<[PathBuf; 2]> {
+    let sums = crate::sign::sums::compute(dir)?;
+    let sums_path = dir.join(crate::sign::sums::SUMS);
+    crate::files::write_synced(&sums_path, crate::sign::sums::render(&sums).as_bytes())?;
+    let sig = sign_file(&sums_path, sk, comment)?;
+    Ok([sums_path, sig])
+}
+
 /// Writes a signature for an unsigned file, for writers outside the ledger (`period --sign`).
 pub fn sign_file(path: &Path, sk: &minisign::SecretKey, comment: &str) -> Result<PathBuf> {
     let bytes = crate::files::read_bounded(path)?;
