@@ -110,6 +110,7 @@ fn main() -> Result<()> {
                 }
                 l
             }),
+            in_flight: None,
         },
     )?;
     if let Some(p) = &a.write_config {

@@ -108,3 +108,40 @@ fn a_fleet_collects_each_tenant_with_its_own_credential_and_isolates_a_refused_o
     siemproof::evidence::Bundle::open(&state.join("fabrikam/evidence"), false).unwrap();
     assert!(fleetgen::leftovers(f.dir.path()).is_empty());
 }
+
+/// `--requests-in-flight N` caps the requests to Microsoft over all tenants at once, whatever
+/// each tenant's `--concurrency`: three slow tenants, collected at once, never have more than
+/// two requests in flight between them.
+#[test]
+fn the_fleets_cap_on_requests_in_flight_holds_across_tenants() {
+    let gauge = std::sync::Arc::new(mock::InFlight::default());
+    let specs: Vec<Spec> = ["a", "b", "c"]
+        .iter()
+        .map(|slug| Spec {
+            latency_ms: 25,
+            in_flight: Some(gauge.clone()),
+            ..Spec::new(slug, "contoso-demo")
+        })
+        .collect();
+    let f = MockFleet::start(&specs, "tenants_at_once = 3\nrequests_in_flight = 2");
+    let o = f.run(&["fleet", "collect", "--concurrency", "8"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        (1..=2).contains(&gauge.max()),
+        "{} requests were in flight at once",
+        gauge.max()
+    );
+    // Without the fleet's cap, the same tenants have more in flight (so the test can fail).
+    let ungauged = std::sync::Arc::new(mock::InFlight::default());
+    let specs: Vec<Spec> = specs
+        .into_iter()
+        .map(|s| Spec {
+            in_flight: Some(ungauged.clone()),
+            ..s
+        })
+        .collect();
+    let f = MockFleet::start(&specs, "tenants_at_once = 3");
+    let o = f.run(&["fleet", "collect", "--concurrency", "8"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(ungauged.max() > 2, "{}", ungauged.max());
+}

@@ -59,6 +59,10 @@ pub struct FleetCollectArgs {
     /// Tenants collected at once (default: `fleet.tenants_at_once`, else one per core)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub tenants_at_once: Option<u64>,
+    /// Requests in flight to Microsoft over all tenants at once (default:
+    /// `fleet.requests_in_flight`, else only each tenant's --concurrency)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub requests_in_flight: Option<u64>,
     /// Sign each tenant's manifest with this minisign secret key; `-` reads
     /// SIEMPROOF_SIGNING_KEY
     #[arg(long, value_name = "KEY")]
@@ -306,6 +310,11 @@ fn collect_cmd(a: &FleetCollectArgs, out: &mut dyn Write) -> Result<u8> {
         timeout: std::time::Duration::from_secs(a.timeout.max(1)),
         // One pacer for the whole fleet: its buckets are keyed by principal and scope.
         pacer: std::sync::Arc::new(crate::collect::pace::Pacer::documented(1.0)),
+        in_flight: a
+            .requests_in_flight
+            .map(|n| n as usize)
+            .or(fleet.requests_in_flight)
+            .map(|n| std::sync::Arc::new(tokio::sync::Semaphore::new(n))),
     };
     if tenants.is_empty() {
         run::prepare_state(&state)?;

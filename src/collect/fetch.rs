@@ -143,6 +143,10 @@ pub async fn get(
         let attempt_fut = async {
             let _p = plane.acquire().await.expect("semaphore open");
             let _g = ctx.limits.global.acquire().await.expect("semaphore open");
+            let _f = match &ctx.limits.fleet {
+                Some(f) => Some(f.acquire().await.expect("semaphore open")),
+                None => None,
+            };
             let left = policy.deadline.saturating_sub(started.elapsed());
             let paced = ctx.pacer.acquire(&keys, left).await?;
             Counters::add_wait(&counts.pacing_ms, paced);

@@ -78,6 +78,8 @@ pub struct CollectOptions {
     /// The credential's parts; `None` takes them from the environment as `--auth` says (a fleet
     /// gives each tenant its own, since one process environment cannot serve every tenant).
     pub credential: Option<auth::CredentialSource>,
+    /// Requests in flight to Microsoft shared with the other tenants of a fleet.
+    pub fleet_in_flight: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 impl CollectOptions {
@@ -101,6 +103,7 @@ impl CollectOptions {
             only: Only::All,
             pacer: None,
             credential: None,
+            fleet_in_flight: None,
         }
     }
 }
@@ -257,7 +260,10 @@ pub async fn collect_async(opts: &CollectOptions) -> Result<Summary> {
     let ctx = cred.as_ref().map(|c| Ctx {
         http: http.clone(),
         tokens: Tokens::new(c.inner.clone(), c.kind),
-        limits: Limits::new(opts.concurrency),
+        limits: Limits {
+            fleet: opts.fleet_in_flight.clone(),
+            ..Limits::new(opts.concurrency)
+        },
         retry: opts.retry,
         counters: counters.clone(),
         progress: progress::Progress::new(opts.progress),

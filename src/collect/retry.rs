@@ -269,6 +269,8 @@ impl PlaneStats {
 /// Concurrency limits per plane.
 pub struct Limits {
     pub global: Arc<Semaphore>,
+    /// A cap shared with other collections in this process (a fleet's `requests_in_flight`).
+    pub fleet: Option<Arc<Semaphore>>,
     pub arm: Arc<Semaphore>,
     pub graph: Arc<Semaphore>,
     pub o365: Arc<Semaphore>,
@@ -281,6 +283,7 @@ impl Limits {
         let c = concurrency.max(1);
         Limits {
             global: Arc::new(Semaphore::new(c)),
+            fleet: None,
             arm: Arc::new(Semaphore::new(c.min(8))),
             graph: Arc::new(Semaphore::new(c.min(8))),
             o365: Arc::new(Semaphore::new(c.min(4))),

@@ -40,6 +40,8 @@ pub struct CollectPlan {
     pub deadline: Duration,
     pub timeout: Duration,
     pub pacer: Arc<Pacer>,
+    /// Requests in flight to Microsoft over all tenants.
+    pub in_flight: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 /// A tenant's `collect.json`.
@@ -132,6 +134,7 @@ fn collect_tenant(fleet: &Fleet, t: &Tenant, plan: &CollectPlan) -> Result<Outco
     opts.request_timeout = plan.timeout;
     opts.pacer = Some(plan.pacer.clone());
     opts.credential = fleet.credential_of(t).cloned();
+    opts.fleet_in_flight = plan.in_flight.clone();
     let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         crate::collect::collect(&opts)
     }));

@@ -54,6 +54,7 @@ struct RawCredential {
 struct RawFleet {
     state: Option<PathBuf>,
     tenants_at_once: Option<usize>,
+    requests_in_flight: Option<usize>,
     name: Option<String>,
 }
 
@@ -93,6 +94,9 @@ pub struct Fleet {
     pub name: String,
     pub state: PathBuf,
     pub tenants_at_once: usize,
+    /// Requests in flight to Microsoft over all tenants of a `fleet collect` (`None`: only
+    /// each tenant's own cap).
+    pub requests_in_flight: Option<usize>,
     /// In slug order.
     pub tenants: Vec<Tenant>,
     /// By name.
@@ -199,6 +203,9 @@ impl Fleet {
             Some(n) => n,
             None => default_at_once(),
         };
+        if raw.fleet.requests_in_flight == Some(0) {
+            bail!("{file}: `fleet.requests_in_flight` must be at least 1");
+        }
         let name = raw
             .fleet
             .name
@@ -396,6 +403,7 @@ impl Fleet {
             name,
             state,
             tenants_at_once,
+            requests_in_flight: raw.fleet.requests_in_flight,
             tenants,
             credentials,
         })

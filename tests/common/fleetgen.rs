@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
-use super::mock::{limits::Limits, Faults, Mock, MockOptions};
+use super::mock::{limits::Limits, Faults, InFlight, Mock, MockOptions};
 
 /// One tenant of a mock fleet.
 #[derive(Clone)]
@@ -25,6 +25,10 @@ pub struct Spec {
     /// The secret comes from a file (`secret_file`) rather than a variable.
     pub secret_file: bool,
     pub limits: Option<Limits>,
+    /// Milliseconds before each answer.
+    pub latency_ms: u64,
+    /// Counts this mock's Microsoft requests in flight (share one across the fleet).
+    pub in_flight: Option<std::sync::Arc<InFlight>>,
 }
 
 impl Spec {
@@ -36,6 +40,8 @@ impl Spec {
             wrong_secret: false,
             secret_file: false,
             limits: None,
+            latency_ms: 0,
+            in_flight: None,
         }
     }
 }
@@ -76,6 +82,8 @@ impl MockFleet {
                         ..Faults::default()
                     },
                     limits: spec.limits,
+                    latency_ms: spec.latency_ms,
+                    in_flight: spec.in_flight.clone(),
                     ..MockOptions::default()
                 },
             )

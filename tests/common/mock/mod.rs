@@ -72,6 +72,40 @@ pub struct MockOptions {
     pub canary: Option<String>,
     /// Microsoft's read limits (`limits::Limits::documented()` or `scaled(k)`); none when unset.
     pub limits: Option<limits::Limits>,
+    /// Counts the requests carrying a token this mock issued (Microsoft's planes) while they
+    /// are served; several mocks may share one to see a fleet's requests in flight.
+    pub in_flight: Option<Arc<InFlight>>,
+}
+
+/// Requests in flight now, and the most seen at once.
+#[derive(Debug, Default)]
+pub struct InFlight {
+    now: std::sync::atomic::AtomicUsize,
+    max: std::sync::atomic::AtomicUsize,
+}
+
+impl InFlight {
+    pub fn max(&self) -> usize {
+        self.max.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// One request counted in an [`InFlight`] until dropped.
+struct Counted(Arc<InFlight>);
+
+impl Counted {
+    fn new(f: &Arc<InFlight>) -> Counted {
+        use std::sync::atomic::Ordering::SeqCst;
+        let n = f.now.fetch_add(1, SeqCst) + 1;
+        f.max.fetch_max(n, SeqCst);
+        Counted(f.clone())
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.now.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 /// One request as the mock saw it.
@@ -421,6 +455,20 @@ impl std::fmt::Display for Reset {
 impl std::error::Error for Reset {}
 
 async fn handle(st: Arc<State>, req: Request<Incoming>) -> Result<Resp, Reset> {
+    let _counted = st.opts.in_flight.as_ref().and_then(|f| {
+        let bearer = req
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))?;
+        let issued = st
+            .tokens
+            .lock()
+            .expect("tokens")
+            .iter()
+            .any(|t| t == bearer);
+        issued.then(|| Counted::new(f))
+    });
     if st.opts.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(st.opts.latency_ms)).await;
     }
