@@ -111,6 +111,7 @@ fn main() -> Result<()> {
                 l
             }),
             in_flight: None,
+            lighthouse_home: None,
         },
     )?;
     if let Some(p) = &a.write_config {

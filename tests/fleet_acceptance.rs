@@ -1,6 +1,7 @@
 //! The fleet's acceptance test: 20 tenants, each a local mock (127.0.0.1) of the Microsoft
 //! endpoints under Microsoft's documented read limits, cycling the three fixture tenants; four
-//! are also throttled (two 429s per URL) and one is refused (its secret is wrong). Collected and
+//! are also throttled (two 429s per URL), two are read through Azure Lighthouse from the MSSP's
+//! own tenant (ARM only), and one is refused (its secret is wrong). Collected and
 //! audited in two shards, then merged into one signed portfolio, and also as one unsharded run;
 //! three sampled tenants are collected and audited alone. Every guarantee is checked across the
 //! whole run: only reads, no secret in any output, no temporary directory left, the throttled
@@ -27,6 +28,8 @@ const FIXTURES: [&str; 3] = [
     "fabrikam-misconfigured",
 ];
 const THROTTLED: [usize; 4] = [3, 7, 11, 15];
+/// Read through Azure Lighthouse from the MSSP's home tenant (ARM only).
+const LIGHTHOUSE: [usize; 2] = [8, 16];
 const REFUSED: usize = 20;
 
 fn json(p: &Path) -> Value {
@@ -93,6 +96,7 @@ fn twenty_tenants_in_two_shards_merge_into_one_signed_portfolio_with_every_guara
             throttled: THROTTLED.contains(&i),
             wrong_secret: i == REFUSED,
             secret_file: i % 5 == 0,
+            lighthouse: LIGHTHOUSE.contains(&i),
             limits: Some(mock::limits::Limits::documented()),
             ..Spec::new(&format!("t{i:02}"), FIXTURES[(i - 1) % 3])
         })
@@ -132,6 +136,26 @@ fn twenty_tenants_in_two_shards_merge_into_one_signed_portfolio_with_every_guara
         );
         assert_eq!(s["exit"], 0, "{slug}: {s}");
         assert!(s["throttled"].as_u64().unwrap() > 0, "{slug}: {s}");
+    }
+
+    // The Lighthouse tenants were read through ARM only and say so.
+    for i in LIGHTHOUSE {
+        let slug = format!("t{i:02}");
+        let shard = siemproof::fleet::Shard::of(&slug, 2);
+        let m = json(
+            &state
+                .join(format!("shard-{shard}-of-2"))
+                .join(&slug)
+                .join("evidence/manifest.json"),
+        );
+        assert_eq!(m["collector"]["auth"], "lighthouse+client_secret", "{slug}");
+        assert!(
+            f.mocks[i - 1]
+                .requests()
+                .iter()
+                .all(|r| !r.path_and_query.starts_with("/v1.0/")),
+            "{slug} asked Graph"
+        );
     }
 
     // The merge: one signed portfolio over both shards.

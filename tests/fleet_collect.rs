@@ -145,3 +145,85 @@ fn the_fleets_cap_on_requests_in_flight_holds_across_tenants() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(ungauged.max() > 2, "{}", ungauged.max());
 }
+
+/// A tenant read through Azure Lighthouse: the token comes from the MSSP's home tenant and is
+/// sent to ARM's delegated subscriptions only, never to Graph, the Management Activity API, the
+/// Blob service or the tenant-level Entra settings (the mock refuses and records any such use);
+/// what could not be read is recorded as not collected, and no check that needs it passes.
+#[test]
+fn a_lighthouse_tenant_reads_arm_only_and_its_unread_checks_never_pass() {
+    let f = MockFleet::start(
+        &[
+            Spec {
+                lighthouse: true,
+                ..Spec::new("delegated", "contoso-demo")
+            },
+            Spec::new("consented", "contoso-demo"),
+        ],
+        "tenants_at_once = 2",
+    );
+    let o = f.run(&["fleet", "collect", "--deadline", "30", "--timeout", "5"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    f.assert_only_reads();
+    let lh = &f.mocks[0];
+    assert!(
+        lh.token_tenants()
+            .iter()
+            .all(|t| t == fleetgen::HOME_TENANT),
+        "tokens from the home tenant: {:?}",
+        lh.token_tenants()
+    );
+    for r in lh.requests() {
+        let p = r.path_and_query.to_ascii_lowercase();
+        assert!(
+            p.starts_with("/subscriptions/") || p.contains("/oauth2/") || p.starts_with("/api/"),
+            "a Lighthouse tenant asked {p}"
+        );
+        assert!(!p.starts_with("/api/v1.0/"), "Management Activity API: {p}");
+    }
+    let bundle = f.state().join("delegated/evidence");
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(bundle.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["collector"]["auth"], "lighthouse+client_secret");
+    let o = f.run(&["fleet", "audit"]);
+    assert!(matches!(o.status.code(), Some(1)), "{}", text(&o));
+    let results: Value = serde_json::from_slice(
+        &std::fs::read(f.state().join("delegated/run/results.json")).unwrap(),
+    )
+    .unwrap();
+    let unread = |kind: &str| {
+        ["graph.", "o365.", "blob.", "amqp.", "arm.aadiam."]
+            .iter()
+            .any(|p| kind.starts_with(p))
+    };
+    let mut needing = 0;
+    for c in results["checks"].as_array().unwrap() {
+        let reads_unread = c["evidence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| unread(e["kind"].as_str().unwrap()) && e["status"] != "ok");
+        if reads_unread {
+            needing += 1;
+            assert_ne!(
+                c["status"], "pass",
+                "{} passed without its evidence",
+                c["id"]
+            );
+        }
+    }
+    assert!(
+        needing > 10,
+        "{needing} checks need what Lighthouse cannot read"
+    );
+    // The consented tenant beside it was read in full.
+    let consented: Value = serde_json::from_slice(
+        &std::fs::read(f.state().join("consented/evidence/manifest.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(consented["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|i| i["kind"].as_str().unwrap().starts_with("graph.")));
+}

@@ -160,6 +160,11 @@ pub struct CredentialSource {
     pub certificate_file: Option<PathBuf>,
     pub certificate_password: Option<SecretRef>,
     pub federated_token_file: Option<PathBuf>,
+    /// Azure Lighthouse: tokens come from this tenant (the MSSP's own, where the identity
+    /// lives) and reach the customer's subscriptions through the delegation. Only ARM can be
+    /// read that way; a home-tenant token sent to Graph or the Management Activity API would
+    /// read the MSSP's own directory, so the collector sends it to neither.
+    pub lighthouse_home: Option<String>,
     /// Taken from the environment: messages name its variables.
     from_env: bool,
 }
@@ -175,8 +180,14 @@ impl CredentialSource {
             certificate_file: None,
             certificate_password: None,
             federated_token_file: None,
+            lighthouse_home: None,
             from_env: false,
         }
+    }
+
+    /// Whether the credential reads through an Azure Lighthouse delegation (ARM only).
+    pub fn is_lighthouse(&self) -> bool {
+        self.lighthouse_home.is_some()
     }
 
     /// `--auth kind` from the environment; `AZURE_TENANT_ID`, when set, must be `tenant_id`.
@@ -210,6 +221,7 @@ impl CredentialSource {
             certificate_password: env("AZURE_CLIENT_CERTIFICATE_PASSWORD")
                 .map(|_| SecretRef::Env("AZURE_CLIENT_CERTIFICATE_PASSWORD".into())),
             federated_token_file: env("AZURE_FEDERATED_TOKEN_FILE").map(PathBuf::from),
+            lighthouse_home: None,
             from_env: true,
         })
     }
@@ -290,7 +302,11 @@ pub fn credential_from(
             ..Default::default()
         }
     };
-    let tenant = tenant_id.to_string();
+    // Through Lighthouse the token is the home tenant's; otherwise the audited tenant's.
+    let tenant = src
+        .lighthouse_home
+        .clone()
+        .unwrap_or_else(|| tenant_id.to_string());
     let client_id = src.client_id.clone();
     let need_client = || {
         client_id

@@ -292,10 +292,15 @@ pub async fn collect_async(opts: &CollectOptions) -> Result<Summary> {
         })?;
     }
     let now = opts.clock.unwrap_or_else(Utc::now);
+    let lighthouse = opts
+        .credential
+        .as_ref()
+        .is_some_and(auth::CredentialSource::is_lighthouse);
     let plan_opts = plan::PlanOptions {
         page_limit: opts.page_limit,
         only_configured_namespace: opts.only_configured_namespace,
         now,
+        lighthouse,
     };
     let manifest = Manifest {
         format: FORMAT.into(),
@@ -308,11 +313,11 @@ pub async fn collect_async(opts: &CollectOptions) -> Result<Summary> {
         collected_at: now,
         collector: Collector {
             app_id: cred.as_ref().and_then(|c| c.app_id.clone()),
-            auth: cred
-                .as_ref()
-                .map(|c| c.kind.manifest_name())
-                .unwrap_or("none")
-                .into(),
+            auth: match cred.as_ref().map(|c| c.kind.manifest_name()) {
+                Some(k) if lighthouse => format!("lighthouse+{k}"),
+                Some(k) => k.into(),
+                None => "none".into(),
+            },
             host: hostname(),
             at: Some(now),
         },
@@ -353,6 +358,10 @@ pub async fn collect_async(opts: &CollectOptions) -> Result<Summary> {
         let (Some(cred), Some(_)) = (&cred, &cfg.storage.container) else {
             return None;
         };
+        if lighthouse {
+            // The Event Hubs data plane is not delegated through Lighthouse.
+            return None;
+        }
         let eh = &cfg.eventhub;
         let target = crate::consumer::partitions::Target {
             fqdn: format!("{}.{}", eh.namespace, ep.eventhub_suffix),
@@ -371,7 +380,7 @@ pub async fn collect_async(opts: &CollectOptions) -> Result<Summary> {
         let r = microsoft_side.await;
         (r, partitions_side.await)
     };
-    let (((mut records, skipped), partition_record), siem_records) = tokio::join!(
+    let (((mut records, mut skipped), partition_record), siem_records) = tokio::join!(
         microsoft_side,
         crate::siem::collect::collect(siem_targets, siem_opts)
     );
@@ -461,6 +470,13 @@ pub async fn collect_async(opts: &CollectOptions) -> Result<Summary> {
                 );
                 writer.add_failure(item);
             }
+        }
+    }
+    if lighthouse && cfg.storage.container.is_some() {
+        if let Some(why) =
+            crate::evidence::kinds::kind("amqp.partitions").and_then(plan::lighthouse_excludes)
+        {
+            skipped.push(("amqp.partitions".into(), why.into()));
         }
     }
     for (kind, why) in skipped {

@@ -36,6 +36,23 @@ pub struct PlanOptions {
     pub only_configured_namespace: bool,
     /// The collection clock (metrics window, content window).
     pub now: DateTime<Utc>,
+    /// Reading through an Azure Lighthouse delegation: ARM only (no Graph, Management Activity
+    /// API, Blob service or tenant-level `microsoft.aadiam` reads), each other kind recorded as
+    /// not collected, so the checks that need it are not assessed.
+    pub lighthouse: bool,
+}
+
+/// Why a kind is not read through Azure Lighthouse, or `None` when it is.
+pub fn lighthouse_excludes(k: &Kind) -> Option<&'static str> {
+    match k.audience {
+        Some("arm") if k.name.starts_with("arm.aadiam.") => Some(
+            "not readable through Azure Lighthouse: tenant-level Entra diagnostic settings are not delegated (consumer-health.md §7.1)",
+        ),
+        Some("arm") => None,
+        _ => Some(
+            "not readable through Azure Lighthouse: only Azure Resource Manager is delegated; Graph, the Management Activity API and the data planes need the customer's own consent (consumer-health.md §7.1)",
+        ),
+    }
 }
 
 /// One request chain to run.
@@ -88,6 +105,14 @@ impl Planner<'_> {
     fn step(&mut self, name: &str, scope: Option<String>, vars: &[(&str, &str)]) -> Option<Step> {
         let k = kind(name).expect("kind in table");
         let audience = k.audience.expect("online kind");
+        if self.opts.lighthouse {
+            if let Some(why) = lighthouse_excludes(k) {
+                if !self.skipped.iter().any(|(n, _)| n == name) {
+                    self.skipped.push((name.to_string(), why.to_string()));
+                }
+                return None;
+            }
+        }
         let url = match url_of(self.ep, k, vars) {
             Ok(u) => u,
             Err(why) => {
@@ -397,6 +422,18 @@ fn rfc3339(t: DateTime<Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn through_lighthouse_only_arms_subscription_reads_are_planned() {
+        for k in crate::evidence::kinds::KINDS.iter().filter(|k| k.audience.is_some()) {
+            let excluded = lighthouse_excludes(k).is_some();
+            let subscription_arm = k.audience == Some("arm") && !k.name.starts_with("arm.aadiam.");
+            assert_eq!(excluded, !subscription_arm, "{}", k.name);
+        }
+        let eh = kind("arm.eventhub.namespaces").unwrap();
+        assert!(lighthouse_excludes(eh).is_none());
+        assert!(lighthouse_excludes(kind("graph.organization").unwrap()).is_some());
+    }
 
     #[test]
     fn urls_come_from_the_kinds_table() {

@@ -47,6 +47,7 @@ struct RawCredential {
     certificate_password_env: Option<String>,
     certificate_password_file: Option<PathBuf>,
     federated_token_file: Option<PathBuf>,
+    lighthouse_home_tenant: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -258,6 +259,15 @@ impl Fleet {
             )?;
             src.certificate_file = c.certificate_file.map(|f| base.join(f));
             src.federated_token_file = c.federated_token_file.map(|f| base.join(f));
+            if let Some(home) = c.lighthouse_home_tenant {
+                if !crate::config::is_guid(&home) {
+                    bail!(
+                        "{}: {home:?} is not a tenant id (a GUID): the MSSP's own tenant, where the identity lives",
+                        at("lighthouse_home_tenant")
+                    );
+                }
+                src.lighthouse_home = Some(home);
+            }
             let needs: &[(&str, bool)] = match kind {
                 AuthKind::Secret => &[
                     ("client_id", src.client_id.is_some()),
@@ -493,6 +503,12 @@ mod tests {
             client_id = "00000000-0000-0000-0000-000000000001"
             secret_env = "MSSP_SECRET"
             [[credentials]]
+            name = "delegated"
+            auth = "secret"
+            client_id = "00000000-0000-0000-0000-000000000001"
+            secret_env = "MSSP_SECRET"
+            lighthouse_home_tenant = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee"
+            [[credentials]]
             name = "wi"
             auth = "workload-identity"
             client_id = "00000000-0000-0000-0000-000000000002"
@@ -506,8 +522,10 @@ mod tests {
         .unwrap();
         let c = f.credential_of(&f.tenants[0]).unwrap();
         assert_eq!(c.secret, Some(SecretRef::Env("MSSP_SECRET".into())));
+        assert!(!c.is_lighthouse());
+        assert!(f.credentials[1].is_lighthouse());
         assert_eq!(
-            f.credentials[1].federated_token_file.as_deref(),
+            f.credentials[2].federated_token_file.as_deref(),
             Some(Path::new("/f/tokens/wi"))
         );
         for (text, says) in [

@@ -29,7 +29,12 @@ pub struct Spec {
     pub latency_ms: u64,
     /// Counts this mock's Microsoft requests in flight (share one across the fleet).
     pub in_flight: Option<std::sync::Arc<InFlight>>,
+    /// Read through an Azure Lighthouse delegation from [`HOME_TENANT`] (ARM only).
+    pub lighthouse: bool,
 }
+
+/// The MSSP's own tenant of the Lighthouse tenants.
+pub const HOME_TENANT: &str = "0a0a0a0a-1b1b-4c2c-8d3d-4e4e4e4e4e4e";
 
 impl Spec {
     pub fn new(slug: &str, fixture: &'static str) -> Spec {
@@ -42,6 +47,7 @@ impl Spec {
             limits: None,
             latency_ms: 0,
             in_flight: None,
+            lighthouse: false,
         }
     }
 }
@@ -84,6 +90,7 @@ impl MockFleet {
                     limits: spec.limits,
                     latency_ms: spec.latency_ms,
                     in_flight: spec.in_flight.clone(),
+                    lighthouse_home: spec.lighthouse.then(|| HOME_TENANT.to_string()),
                     ..MockOptions::default()
                 },
             )
@@ -116,6 +123,11 @@ impl MockFleet {
             } else {
                 env.push((secret_var(i), secret));
                 format!("secret_env = \"{}\"", secret_var(i))
+            };
+            let secret_line = if spec.lighthouse {
+                format!("{secret_line}\nlighthouse_home_tenant = \"{HOME_TENANT}\"")
+            } else {
+                secret_line
             };
             toml.push_str(&format!(
                 "[[credentials]]\nname = \"{slug}-app\"\nauth = \"secret\"\nclient_id = \"{}\"\n{secret_line}\n\n[[tenants]]\nslug = \"{slug}\"\nconfig = \"tenants/{slug}.toml\"\ncredentials = \"{slug}-app\"\n\n",
@@ -176,9 +188,16 @@ impl MockFleet {
     }
 
     /// Asserts that every mock saw only reads: GET, the token request and the opt-in SIEM
-    /// searches, never listKeys or a subscription start.
+    /// searches, never listKeys or a subscription start; and that no token went where it must
+    /// not (a Lighthouse home-tenant token outside the delegated subscriptions).
     pub fn assert_only_reads(&self) {
         for (m, spec) in self.mocks.iter().zip(&self.specs) {
+            assert!(
+                m.violations().is_empty(),
+                "{}: {:?}",
+                spec.slug,
+                m.violations()
+            );
             for r in m.requests() {
                 let lower = r.path_and_query.to_ascii_lowercase();
                 let path = lower.split('?').next().unwrap_or_default();

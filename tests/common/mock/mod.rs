@@ -75,6 +75,10 @@ pub struct MockOptions {
     /// Counts the requests carrying a token this mock issued (Microsoft's planes) while they
     /// are served; several mocks may share one to see a fleet's requests in flight.
     pub in_flight: Option<Arc<InFlight>>,
+    /// An MSSP's own tenant with an Azure Lighthouse delegation over this one: the mock issues
+    /// it tokens too, which read this tenant's subscriptions (ARM) and nothing else; any other
+    /// use is a violation (it would read the MSSP's own directory) and is refused.
+    pub lighthouse_home: Option<String>,
 }
 
 /// Requests in flight now, and the most seen at once.
@@ -129,6 +133,10 @@ struct State {
     attempts: Mutex<HashMap<String, u32>>,
     log: Mutex<Vec<Seen>>,
     throttle: Option<Mutex<limits::Throttle>>,
+    /// Tokens issued to the Lighthouse home tenant.
+    home_tokens: Mutex<Vec<String>>,
+    /// Requests that used a token where it must not go.
+    violations: Mutex<Vec<String>>,
 }
 
 /// A running mock. Dropping it stops the server.
@@ -166,6 +174,8 @@ impl Mock {
             base: base.clone(),
             tokens: Mutex::new(Vec::new()),
             token_scopes: Mutex::new(HashMap::new()),
+            home_tokens: Mutex::new(Vec::new()),
+            violations: Mutex::new(Vec::new()),
             amqp: amqp::AmqpLog::default(),
             attempts: Mutex::new(HashMap::new()),
             log: Mutex::new(Vec::new()),
@@ -246,6 +256,23 @@ impl Mock {
     /// Every request seen so far.
     pub fn requests(&self) -> Vec<Seen> {
         self.state.log.lock().expect("log").clone()
+    }
+    /// Requests that used a token where it must not go (a Lighthouse home-tenant token outside
+    /// ARM's subscription paths).
+    pub fn violations(&self) -> Vec<String> {
+        self.state.violations.lock().expect("violations").clone()
+    }
+    /// The tenant segments of the token requests, in order.
+    pub fn token_tenants(&self) -> Vec<String> {
+        self.requests()
+            .iter()
+            .filter_map(|r| {
+                let p = r.path_and_query.split('?').next()?;
+                let segs: Vec<&str> = p.trim_start_matches('/').split('/').collect();
+                (segs.len() == 4 && segs[1..] == ["oauth2", "v2.0", "token"])
+                    .then(|| segs[0].to_string())
+            })
+            .collect()
     }
     /// The mock's CA certificate as a PEM file (`SSL_CERT_FILE` for the AMQP client).
     pub fn ca_file(&self) -> &Path {
@@ -596,6 +623,29 @@ fn route(
             &[],
         ));
     }
+    // A Lighthouse home-tenant token reads the delegated subscriptions and nothing else.
+    let delegated = path.to_ascii_lowercase().starts_with("/subscriptions/");
+    if !delegated
+        && st
+            .home_tokens
+            .lock()
+            .expect("home")
+            .iter()
+            .any(|t| t == bearer)
+    {
+        st.violations
+            .lock()
+            .expect("violations")
+            .push(format!("home-tenant token on {method} {pq}"));
+        return Ok(respond(
+            401,
+            error_body(
+                "InvalidAuthenticationToken",
+                "The access token is from the wrong issuer (a Lighthouse home-tenant token outside the delegated subscriptions).",
+            ),
+            &[],
+        ));
+    }
     // Microsoft's read limits, before anything else is decided about the request.
     let quota = match st.throttle.as_ref().filter(|_| method == "GET") {
         Some(t) => match t.lock().expect("throttle").admit(
@@ -879,7 +929,12 @@ fn token(st: &State, tenant: &str, body: &[u8]) -> Resp {
             &[],
         )
     };
-    if !tenant.eq_ignore_ascii_case(&st.fixture.tenant_id) {
+    let home = st
+        .opts
+        .lighthouse_home
+        .as_deref()
+        .is_some_and(|h| tenant.eq_ignore_ascii_case(h));
+    if !tenant.eq_ignore_ascii_case(&st.fixture.tenant_id) && !home {
         return deny(90002, "Tenant not found (mock).");
     }
     if form.get("grant_type").map(String::as_str) != Some("client_credentials")
@@ -905,6 +960,9 @@ fn token(st: &State, tenant: &str, body: &[u8]) -> Resp {
         .collect();
     let token = format!("mock-token-{token}");
     st.tokens.lock().expect("tokens").push(token.clone());
+    if home {
+        st.home_tokens.lock().expect("home").push(token.clone());
+    }
     st.token_scopes.lock().expect("scopes").insert(
         token.clone(),
         form.get("scope").cloned().unwrap_or_default(),
