@@ -508,3 +508,72 @@ fn a_three_tenant_portfolio_renders_as_reviewed() {
         insta::assert_snapshot!(name.replace('.', "-"), text);
     }
 }
+
+/// With `--sign`, each tenant's run is signed and appended to the ledger its fleet entry names;
+/// the portfolio shows the tenant's last runs from that ledger as a trend.
+#[test]
+fn signed_fleet_runs_go_to_each_tenants_ledger_and_the_portfolio_shows_the_trend() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = run(bin()
+        .args(["keygen", "--unencrypted", "--out"])
+        .arg(tmp.path().join("k")));
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let key = tmp.path().join("k.key");
+    let f = tmp.path().join("fleet.toml");
+    std::fs::write(
+        &f,
+        format!(
+            "[[tenants]]\nslug = \"contoso\"\nbundle = {:?}\nledger = \"ledgers/contoso\"\n[[tenants]]\nslug = \"fabrikam\"\nbundle = {:?}\n",
+            fixture("contoso-demo"),
+            fixture("fabrikam-misconfigured")
+        ),
+    )
+    .unwrap();
+    for day in [
+        "2026-11-20T12:00:00Z",
+        "2026-11-21T12:00:00Z",
+        "2026-11-22T12:00:00Z",
+    ] {
+        let (code, out, err) = siemproof(
+            &["fleet", "audit", "--resume", "--as-of", day, "--sign"],
+            &[&key, &f],
+        );
+        assert_eq!(code, 1, "{out}{err}");
+    }
+    let ledger = tmp.path().join("ledgers/contoso");
+    let (code, out, _) = siemproof(
+        &["ledger", "verify", "--pubkey"],
+        &[&tmp.path().join("k.pub"), &ledger],
+    );
+    assert!(matches!(code, 0 | 1), "{out}");
+    assert!(
+        !out.contains("FAIL") && !out.to_lowercase().contains("broken"),
+        "{out}"
+    );
+    let port = tmp.path().join("portfolio");
+    let (code, _, err) = siemproof(&["fleet", "report", "--out"], &[&port, &f]);
+    assert_eq!(code, 1, "{err}");
+    let p = json(&port.join("portfolio.json"));
+    let row = |slug: &str| {
+        p["tenants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["slug"] == slug)
+            .unwrap()
+            .clone()
+    };
+    let trend = row("contoso")["trend"].as_array().unwrap().clone();
+    let seqs: Vec<u64> = trend.iter().map(|t| t["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, [1, 2, 3], "{trend:?}");
+    assert_eq!(trend[2]["as_of"], "2026-11-22T12:00:00Z");
+    assert_eq!(row("fabrikam")["trend"], serde_json::json!([]));
+    let html = std::fs::read_to_string(port.join("portfolio.html")).unwrap();
+    assert_eq!(
+        html.matches("runs from the ledger").count(),
+        1,
+        "one sparkline"
+    );
+    let md = std::fs::read_to_string(port.join("portfolio.md")).unwrap();
+    assert!(md.contains("of the last 3 runs"), "{md}");
+}

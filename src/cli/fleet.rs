@@ -111,6 +111,11 @@ pub struct FleetAuditArgs {
     /// Tenants audited at once (default: `fleet.tenants_at_once`, else one per core)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub tenants_at_once: Option<u64>,
+    /// Sign each tenant's run with this minisign secret key (`-`: SIEMPROOF_SIGNING_KEY; an
+    /// encrypted key needs SIEMPROOF_SIGNING_PASSWORD) and append it to the tenant's `ledger`,
+    /// when its fleet entry names one
+    #[arg(long, value_name = "KEY")]
+    pub sign: Option<PathBuf>,
     /// Exit 0 once every tenant's verdict is in the state, whatever the verdicts (for a
     /// scheduler's shard step: `fleet report` then exits with the worst tenant's code); an
     /// error of the fleet itself still exits 2
@@ -339,6 +344,10 @@ fn audit_cmd(a: &FleetAuditArgs, out: &mut dyn Write) -> Result<u8> {
         crate::audit::parse_as_of(t).context("--as-of")?;
     }
     let tenants = run::select(&fleet, shard);
+    if let Some(k) = &a.sign {
+        // A key that does not load fails the fleet before any tenant, not every tenant.
+        super::signing::load_signing_key(k)?;
+    }
     if shard.is_some() {
         // The shards' parent is a fleet state too, so a report can find them in it.
         run::prepare_state(&base)?;
@@ -354,6 +363,7 @@ fn audit_cmd(a: &FleetAuditArgs, out: &mut dyn Write) -> Result<u8> {
             .tenants_at_once
             .map(|n| n as usize)
             .unwrap_or(fleet.tenants_at_once),
+        sign: a.sign.clone(),
     };
     if tenants.is_empty() {
         run::prepare_state(&state)?;

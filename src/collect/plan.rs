@@ -425,7 +425,10 @@ mod tests {
 
     #[test]
     fn through_lighthouse_only_arms_subscription_reads_are_planned() {
-        for k in crate::evidence::kinds::KINDS.iter().filter(|k| k.audience.is_some()) {
+        for k in crate::evidence::kinds::KINDS
+            .iter()
+            .filter(|k| k.audience.is_some())
+        {
             let excluded = lighthouse_excludes(k).is_some();
             let subscription_arm = k.audience == Some("arm") && !k.name.starts_with("arm.aadiam.");
             assert_eq!(excluded, !subscription_arm, "{}", k.name);

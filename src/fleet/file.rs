@@ -68,6 +68,7 @@ struct RawTenant {
     bundle: Option<PathBuf>,
     pubkey: Option<PathBuf>,
     credentials: Option<String>,
+    ledger: Option<PathBuf>,
 }
 
 /// One tenant of the fleet.
@@ -83,6 +84,9 @@ pub struct Tenant {
     pub pubkey: Option<PathBuf>,
     /// The `[[credentials]]` entry `fleet collect` reads it with; `None`: the environment.
     pub credentials: Option<String>,
+    /// Its ledger of signed runs: `fleet audit --sign` appends each run, `fleet report` shows
+    /// the trend.
+    pub ledger: Option<PathBuf>,
     /// `tenants[i]` in the fleet file, for messages.
     pub origin: String,
 }
@@ -301,9 +305,13 @@ impl Fleet {
                     bail!("{}: give `config` or `configs`, not both", at("configs"))
                 }
                 (None, Some(dir)) => {
-                    if t.slug.is_some() || t.bundle.is_some() || t.pubkey.is_some() {
+                    if t.slug.is_some()
+                        || t.bundle.is_some()
+                        || t.pubkey.is_some()
+                        || t.ledger.is_some()
+                    {
                         bail!(
-                            "{}: a `configs` directory names its tenants by file stem; `slug`, `bundle` and `pubkey` belong to single-config entries",
+                            "{}: a `configs` directory names its tenants by file stem; `slug`, `bundle`, `pubkey` and `ledger` belong to single-config entries",
                             at("configs")
                         );
                     }
@@ -345,6 +353,7 @@ impl Fleet {
                             config: Some(p),
                             pubkey: None,
                             credentials: t.credentials.clone(),
+                            ledger: None,
                             origin: origin.clone(),
                         });
                     }
@@ -378,6 +387,7 @@ impl Fleet {
                         config: config.as_ref().map(|c| base.join(c)),
                         pubkey: t.pubkey.as_ref().map(|k| base.join(k)),
                         credentials: t.credentials.clone(),
+                        ledger: t.ledger.as_ref().map(|l| base.join(l)),
                         slug,
                         origin,
                     });

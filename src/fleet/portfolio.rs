@@ -89,7 +89,25 @@ pub struct TenantRow {
     pub from: Option<String>,
     /// Its report in the portfolio (`tenants/<slug>/report.html`), when its run wrote one.
     pub report: Option<String>,
+    /// Its last runs in its ledger, oldest first (empty without a ledger).
+    pub trend: Vec<TrendPoint>,
+    /// Why the trend is missing or partial (an unreadable ledger, a broken chain).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trend_note: Option<String>,
 }
+
+/// One run of a tenant's ledger.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TrendPoint {
+    pub seq: u64,
+    pub as_of: String,
+    pub go_live_ready: bool,
+    pub fail: usize,
+    pub not_assessed: usize,
+}
+
+/// How many of a tenant's last ledger runs the portfolio shows.
+pub const TREND_RUNS: usize = 30;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct LogTypeColumn {
@@ -152,6 +170,8 @@ fn empty_row(t: &Tenant, exit: u8, error: String) -> TenantRow {
         evidence_manifest_sha256: None,
         from: None,
         report: None,
+        trend: Vec::new(),
+        trend_note: None,
     }
 }
 
@@ -181,7 +201,7 @@ pub fn gather(fleet: &Fleet, from: &[PathBuf]) -> Result<Vec<Found>> {
         match holders.as_slice() {
             [] => {
                 missing.push(t.slug.clone());
-                found.push(Found {
+                found.push(with_trend(Found {
                     row: empty_row(
                         t,
                         2,
@@ -190,9 +210,12 @@ pub fn gather(fleet: &Fleet, from: &[PathBuf]) -> Result<Vec<Found>> {
                     ),
                     run_dir: None,
                     view: None,
-                });
+                }, t));
             }
-            [d] => found.push(with_collect(read_tenant(t, d), &d.join(&t.slug))),
+            [d] => found.push(with_trend(
+                with_collect(read_tenant(t, d), &d.join(&t.slug)),
+                t,
+            )),
             many => bail!(
                 "tenant {} has results in {} state directories ({}); a tenant belongs to one shard: give each shard's directory once, and not an unsharded state beside its shards",
                 t.slug,
@@ -205,6 +228,40 @@ pub fn gather(fleet: &Fleet, from: &[PathBuf]) -> Result<Vec<Found>> {
         }
     }
     Ok(found)
+}
+
+/// Adds the tenant's last runs from its ledger, when its entry names one: only entries whose
+/// chain holds are shown, each run read only as the bytes its entry names.
+fn with_trend(mut f: Found, t: &Tenant) -> Found {
+    let Some(ledger) = &t.ledger else { return f };
+    if !ledger.is_dir() {
+        f.row.trend_note = Some(format!("{}: no ledger yet", ledger.display()));
+        return f;
+    }
+    let shown = crate::ledger::verify::verify(ledger, None, None).and_then(|r| {
+        let last: Vec<&crate::ledger::Entry> =
+            r.chain.iter().rev().take(TREND_RUNS).rev().collect();
+        let runs = crate::ledger::view::load_runs(ledger, &last)?;
+        Ok((r.problems.first().map(|p| p.to_string()), runs))
+    });
+    match shown {
+        Ok((problem, runs)) => {
+            f.row.trend = runs
+                .iter()
+                .map(|r| TrendPoint {
+                    seq: r.entry.seq,
+                    as_of: r.entry.as_of.clone(),
+                    go_live_ready: r.view.go_live_ready,
+                    fail: r.view.fail,
+                    not_assessed: r.view.not_assessed,
+                })
+                .collect();
+            f.row.trend_note =
+                problem.map(|p| format!("ledger chain broken ({p}): runs after it are not shown"));
+        }
+        Err(e) => f.row.trend_note = Some(format!("{e:#}")),
+    }
+    f
 }
 
 /// Adds the tenant's last collection, when the fleet collected it: its exit counts in the
@@ -365,6 +422,8 @@ fn row_of(t: &Tenant, s: &RunStatus, v: &RunView) -> TenantRow {
         evidence_manifest_sha256: s.evidence_manifest_sha256.clone(),
         from: None,
         report: None,
+        trend: Vec::new(),
+        trend_note: None,
     }
 }
 
@@ -562,6 +621,15 @@ struct GridCell {
     title: String,
 }
 
+/// One bar of a tenant's trend sparkline.
+#[derive(Serialize)]
+struct Bar {
+    x: usize,
+    h: usize,
+    class: &'static str,
+    title: String,
+}
+
 const CELL: usize = 14;
 const ROW: usize = 14;
 const LABEL: usize = 170;
@@ -643,7 +711,41 @@ pub fn render(p: &Portfolio, templates: Option<&Path>) -> Result<Vec<(String, Ve
         let s = t.log_types.get(i).copied().unwrap_or("none");
         (s, format!("{}: {s}", names[i]))
     });
+    // One bar per ledger run: its height the failing checks (scaled to the tenant's worst),
+    // green when the run was ready for go-live.
+    let sparks: BTreeMap<&str, Vec<Bar>> = p
+        .tenants
+        .iter()
+        .filter(|t| !t.trend.is_empty())
+        .map(|t| {
+            let worst = t.trend.iter().map(|r| r.fail).max().unwrap_or(0).max(1);
+            let bars = t
+                .trend
+                .iter()
+                .enumerate()
+                .map(|(i, r)| Bar {
+                    x: i * 5,
+                    h: 4 + r.fail * 14 / worst,
+                    class: if r.go_live_ready { "held" } else { "fail" },
+                    title: format!(
+                        "run {} as of {}: {}, {} failing, {} not assessed",
+                        r.seq,
+                        r.as_of,
+                        if r.go_live_ready {
+                            "ready"
+                        } else {
+                            "not ready"
+                        },
+                        r.fail,
+                        r.not_assessed
+                    ),
+                })
+                .collect();
+            (t.slug.as_str(), bars)
+        })
+        .collect();
     let mut ctx = tera::Context::new();
+    ctx.insert("sparks", &sparks);
     ctx.insert("p", p);
     ctx.insert("title", &format!("siemproof portfolio: {}", p.fleet));
     ctx.insert("grids", &[families, log_types]);

@@ -42,6 +42,9 @@ pub struct AuditPlan {
     pub fail_on: FailOn,
     pub fail_on_unassessed: FailOnUnassessed,
     pub at_once: usize,
+    /// Sign each run with this key (`-`: SIEMPROOF_SIGNING_KEY) and append it to its tenant's
+    /// ledger, when the tenant names one.
+    pub sign: Option<PathBuf>,
 }
 
 /// A tenant's `status.json`.
@@ -191,6 +194,11 @@ fn entry_sha256(t: &Tenant, bundle: &Path, plan: &AuditPlan) -> String {
         "fail_on",
         format!("{:?} {:?}", plan.fail_on, plan.fail_on_unassessed).as_bytes(),
     );
+    // A signed run is another output than an unsigned one (and is appended to the ledger).
+    part("signed", &[u8::from(plan.sign.is_some())]);
+    if let Some(l) = &t.ledger {
+        part("ledger", l.to_string_lossy().as_bytes());
+    }
     hex::encode(h.finalize())
 }
 
@@ -242,8 +250,8 @@ fn audit_tenant(t: &Tenant, plan: &AuditPlan, catalog: &Catalog) -> Result<Outco
         allow_unverified: false,
         templates: None,
         all: false,
-        sign: None,
-        ledger: None,
+        sign: plan.sign.clone(),
+        ledger: plan.sign.as_ref().and(t.ledger.clone()),
         compliance: Vec::new(),
     };
     let mut out: Vec<u8> = Vec::new();
