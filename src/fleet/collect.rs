@@ -190,16 +190,7 @@ fn collect_tenant(fleet: &Fleet, t: &Tenant, plan: &CollectPlan) -> Result<Outco
         answered: summary.as_ref().map_or(0, |s| s.answered as u64),
         unavailable: summary.as_ref().map_or(0, |s| s.unavailable as u64),
     };
-    let mut bytes = serde_json::to_vec_pretty(&status)?;
-    bytes.push(b'\n');
-    crate::sign::write_atomic(&status_path, &bytes)?;
-    Ok(Outcome {
-        slug: t.slug.clone(),
-        exit,
-        kept: false,
-        seconds,
-        error,
-    })
+    run::finish(&status_path, &status, t, exit, seconds, error)
 }
 
 /// Collects `tenants` on `plan.at_once` threads.

@@ -293,9 +293,21 @@ fn audit_tenant(t: &Tenant, plan: &AuditPlan, catalog: &Catalog) -> Result<Outco
         finished_at: now_rfc3339(),
         seconds,
     };
-    let mut bytes = serde_json::to_vec_pretty(&status)?;
+    finish(&status_path, &status, t, exit, seconds, error)
+}
+
+/// Writes a tenant's status file whole and returns the outcome it records.
+pub fn finish<T: Serialize>(
+    path: &Path,
+    status: &T,
+    t: &Tenant,
+    exit: u8,
+    seconds: f64,
+    error: Option<String>,
+) -> Result<Outcome> {
+    let mut bytes = serde_json::to_vec_pretty(status)?;
     bytes.push(b'\n');
-    crate::sign::write_atomic(&status_path, &bytes)?;
+    crate::sign::write_atomic(path, &bytes)?;
     Ok(Outcome {
         slug: t.slug.clone(),
         exit,
