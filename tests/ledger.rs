@@ -382,6 +382,19 @@ fn period_report(b: &Built) {
         assert!(o.status.success(), "{}", text(&o));
     }
 
+    // ... and by siemproof verify, which also checks the comment against period.json.
+    let o = run(bin()
+        .arg("verify")
+        .arg(&signed)
+        .arg("--pubkey")
+        .arg(&b.pubkey));
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("period.json bound (period:2026-11-20T00:00:00Z..2027-02-17T23:59:59Z runs:90 chain:intact)"),
+        "{}",
+        text(&o)
+    );
+
     // diff between two ledger entries, by run id.
     let runs = p["runs"].as_array().unwrap();
     let (before, into) = (

@@ -136,6 +136,17 @@ pub(crate) fn verify_cmd(a: &VerifyArgs, out: &mut dyn Write) -> Result<u8> {
         )?;
         return Ok(0);
     }
+    if let (true, Some(c)) = (r.ok(), &r.period) {
+        writeln!(
+            out,
+            "OK {}: {} files match SHA256SUMS, signature by key {} verifies, period.json bound ({})",
+            a.path.display(),
+            r.checked,
+            r.key_id.as_deref().unwrap_or("?"),
+            c.trim_start_matches("siemproof ")
+        )?;
+        return Ok(0);
+    }
     if r.ok() {
         let b = r.binding.as_ref().expect("a verified output has a binding");
         writeln!(

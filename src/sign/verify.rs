@@ -70,6 +70,9 @@ pub struct Report {
     /// A signed portfolio (`fleet report --sign`): the SHA-256 of `portfolio.json` the
     /// trusted comment names.
     pub portfolio: Option<String>,
+    /// A signed period report (`period --sign`): the trusted comment, which names the period,
+    /// its runs and the chain's state.
+    pub period: Option<String>,
 }
 
 impl Report {
@@ -185,7 +188,8 @@ fn check_signature(dir: &Path, pk: &PublicKey, sums_text: &[u8], r: &mut Report)
                 Ok(c) => {
                     r.binding = Binding::parse(&c);
                     r.portfolio = portfolio_binding(&c);
-                    if r.binding.is_none() && r.portfolio.is_none() {
+                    r.period = PeriodBinding::parse(&c).map(|_| c.clone());
+                    if r.binding.is_none() && r.portfolio.is_none() && r.period.is_none() {
                         r.problems.push(Problem::Binding(format!(
                             "trusted comment {c:?} does not carry `siemproof run:<id> evidence-manifest-sha256:<hex>`"
                         )));
@@ -275,10 +279,89 @@ fn check_portfolio(dir: &Path, sha: &str, r: &mut Report) {
     }
 }
 
+/// What a period report's trusted comment says
+/// (`siemproof period:<from>..<to> runs:<n> chain:intact|broken`).
+#[derive(Debug, PartialEq)]
+struct PeriodBinding {
+    from: String,
+    to: String,
+    runs: usize,
+    chain_intact: bool,
+}
+
+impl PeriodBinding {
+    fn parse(comment: &str) -> Option<PeriodBinding> {
+        let mut words = comment.split_whitespace();
+        if words.next()? != "siemproof" {
+            return None;
+        }
+        let (from, to) = words.next()?.strip_prefix("period:")?.split_once("..")?;
+        let runs = words.next()?.strip_prefix("runs:")?.parse().ok()?;
+        let chain_intact = match words.next()?.strip_prefix("chain:")? {
+            "intact" => true,
+            "broken" => false,
+            _ => return None,
+        };
+        Some(PeriodBinding {
+            from: from.to_string(),
+            to: to.to_string(),
+            runs,
+            chain_intact,
+        })
+    }
+}
+
+/// A period report's trusted comment must say what its `period.json` says.
+fn check_period(dir: &Path, comment: &str, r: &mut Report) {
+    let Some(want) = PeriodBinding::parse(comment) else {
+        return;
+    };
+    #[derive(serde::Deserialize)]
+    struct Ledger {
+        chain_intact: bool,
+    }
+    #[derive(serde::Deserialize)]
+    struct P {
+        from: String,
+        to: String,
+        runs: Vec<serde::de::IgnoredAny>,
+        ledger: Ledger,
+    }
+    let read = crate::files::read_bounded(&dir.join("period.json"))
+        .map_err(anyhow::Error::from)
+        .and_then(|b| serde_json::from_slice::<P>(&b).map_err(anyhow::Error::from));
+    match read {
+        Ok(p) => {
+            let got = PeriodBinding {
+                from: p.from,
+                to: p.to,
+                runs: p.runs.len(),
+                chain_intact: p.ledger.chain_intact,
+            };
+            if got != want {
+                r.problems.push(Problem::Binding(format!(
+                    "period.json is {}..{} with {} runs (chain {}), the signed comment says {comment:?}",
+                    got.from,
+                    got.to,
+                    got.runs,
+                    if got.chain_intact { "intact" } else { "broken" }
+                )));
+            }
+        }
+        Err(e) => r.problems.push(Problem::Binding(format!(
+            "period.json: cannot read: {e:#}; the signature binds {comment:?}"
+        ))),
+    }
+}
+
 /// The trusted comment must name the run in results.json and the hash of the evidence manifest.
 fn check_binding(dir: &Path, r: &mut Report) {
     if let Some(sha) = r.portfolio.clone() {
         check_portfolio(dir, &sha, r);
+        return;
+    }
+    if let Some(c) = r.period.clone() {
+        check_period(dir, &c, r);
         return;
     }
     let Some(b) = r.binding.clone() else { return };
@@ -344,4 +427,37 @@ pub fn verify_path(path: &Path, pubkey: &Path) -> Result<Report> {
         .context("cannot create a temporary directory")?;
     let root = super::archive::extract(path, tmp.path())?;
     verify_dir(&root, &pk)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_period_comment_must_say_what_period_json_says() {
+        let c = "siemproof period:2026-11-20..2027-02-17 runs:90 chain:intact";
+        let b = PeriodBinding::parse(c).unwrap();
+        assert_eq!((b.runs, b.chain_intact), (90, true));
+        assert!(PeriodBinding::parse("siemproof run:x evidence-manifest-sha256:y").is_none());
+        assert!(PeriodBinding::parse("siemproof period:a..b runs:x chain:intact").is_none());
+        let d = tempfile::tempdir().unwrap();
+        let period = |runs: usize| {
+            let runs: Vec<u8> = vec![0; runs];
+            serde_json::json!({"from": "2026-11-20", "to": "2027-02-17", "runs": runs,
+                "ledger": {"chain_intact": true}})
+            .to_string()
+        };
+        std::fs::write(d.path().join("period.json"), period(90)).unwrap();
+        let mut r = Report::default();
+        check_period(d.path(), c, &mut r);
+        assert!(r.problems.is_empty(), "{:?}", r.problems);
+        std::fs::write(d.path().join("period.json"), period(89)).unwrap();
+        check_period(d.path(), c, &mut r);
+        assert_eq!(r.problems.len(), 1);
+        assert!(
+            r.problems[0].to_string().contains("89 runs"),
+            "{}",
+            r.problems[0]
+        );
+    }
 }
