@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::file::{Fleet, Tenant};
 use super::run::{self, Outcome};
@@ -73,25 +72,16 @@ impl CollectStatus {
     }
 }
 
+/// Everything a tenant's collection depends on.
 fn entry_sha256(fleet: &Fleet, t: &Tenant, config: &Path) -> String {
-    let mut h = Sha256::new();
-    let mut part = |label: &str, bytes: &[u8]| {
-        h.update(label.as_bytes());
-        h.update((bytes.len() as u64).to_be_bytes());
-        h.update(bytes);
-    };
-    part("tool", env!("CARGO_PKG_VERSION").as_bytes());
-    part("slug", t.slug.as_bytes());
-    part(
-        "config",
-        &crate::files::read_bounded(config).unwrap_or_else(|_| b"<unreadable>".to_vec()),
-    );
+    let mut h = run::EntryHash::new(&t.slug);
+    h.file("config", config);
     // The credential entry as parsed (names and paths only: its secrets are never read here).
-    part(
+    h.part(
         "credential",
         format!("{:?}", fleet.credential_of(t)).as_bytes(),
     );
-    hex::encode(h.finalize())
+    h.hex()
 }
 
 /// The tenants `fleet collect` collects: those with a config and no `bundle` of their own.

@@ -276,6 +276,9 @@ fn with_collect(mut f: Found, dir: &Path) -> Found {
             f.row.collect_exit = Some(c.exit);
             f.row.exit = run::worst([f.row.exit, c.exit]);
             if c.exit != 0 {
+                // A run on a collection that failed or saw too little is never ready, whatever
+                // its checks say: the portfolio cannot be green on evidence that was not read.
+                f.row.go_live_ready = false;
                 f.row.collect_error = Some(
                     c.error
                         .unwrap_or_else(|| format!("the collection exited {}", c.exit)),
@@ -283,6 +286,7 @@ fn with_collect(mut f: Found, dir: &Path) -> Found {
             }
         }
         Err(e) => {
+            f.row.go_live_ready = false;
             f.row.collect_exit = Some(2);
             f.row.exit = run::worst([f.row.exit, 2]);
             f.row.collect_error = Some(format!("{e:#}"));
@@ -799,4 +803,57 @@ pub fn trusted_comment(portfolio_sha256: &str, p: &Portfolio) -> String {
         "siemproof portfolio:{portfolio_sha256} tenants:{} exit:{}",
         p.tenants_total, p.exit
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tenant_whose_collection_saw_too_little_is_never_ready() {
+        let t = Tenant {
+            slug: "a".into(),
+            config: None,
+            bundle: None,
+            pubkey: None,
+            credentials: None,
+            ledger: None,
+            origin: "tenants[0]".into(),
+        };
+        let d = tempfile::tempdir().unwrap();
+        let status = super::super::collect::CollectStatus {
+            format: super::super::collect::STATUS_FORMAT.into(),
+            slug: "a".into(),
+            exit: 3,
+            error: Some("too little collected".into()),
+            entry_sha256: String::new(),
+            evidence_manifest_sha256: None,
+            finished_at: String::new(),
+            seconds: 0.0,
+            requests: 10,
+            throttled: 9,
+            retries: 0,
+            answered: 1,
+            unavailable: 9,
+        };
+        std::fs::write(
+            d.path().join(super::super::collect::STATUS),
+            serde_json::to_vec(&status).unwrap(),
+        )
+        .unwrap();
+        let mut row = empty_row(&t, 0, String::new());
+        row.error = None;
+        row.results = true;
+        row.go_live_ready = true;
+        let f = with_collect(
+            Found {
+                row,
+                run_dir: None,
+                view: None,
+            },
+            d.path(),
+        );
+        assert!(!f.row.go_live_ready);
+        assert_eq!((f.row.exit, f.row.collect_exit), (3, Some(3)));
+    }
 }

@@ -166,40 +166,59 @@ pub fn check_marker(marker: &Path) -> Result<()> {
     Ok(())
 }
 
-/// SHA-256 over everything a tenant's audit depends on; an unreadable input hashes as such
-/// (the audit then fails and says why).
+/// SHA-256 over labelled, length-prefixed parts: what a tenant's step depended on, for
+/// `--resume`. An unreadable file hashes as such (the step then fails and says why).
+pub struct EntryHash(Sha256);
+
+impl EntryHash {
+    /// Starts with this siemproof's version and the tenant's slug.
+    pub fn new(slug: &str) -> EntryHash {
+        let mut h = EntryHash(Sha256::new());
+        h.part("tool", env!("CARGO_PKG_VERSION").as_bytes());
+        h.part("slug", slug.as_bytes());
+        h
+    }
+
+    pub fn part(&mut self, label: &str, bytes: &[u8]) {
+        self.0.update(label.as_bytes());
+        self.0.update((bytes.len() as u64).to_be_bytes());
+        self.0.update(bytes);
+    }
+
+    pub fn file(&mut self, label: &str, path: &Path) {
+        let bytes = crate::files::read_bounded(path).unwrap_or_else(|_| b"<unreadable>".to_vec());
+        self.part(label, &bytes);
+    }
+
+    pub fn hex(self) -> String {
+        hex::encode(self.0.finalize())
+    }
+}
+
+/// Everything a tenant's audit depends on.
 fn entry_sha256(t: &Tenant, bundle: &Path, plan: &AuditPlan) -> String {
-    let mut h = Sha256::new();
-    let mut part = |label: &str, bytes: &[u8]| {
-        h.update(label.as_bytes());
-        h.update((bytes.len() as u64).to_be_bytes());
-        h.update(bytes);
-    };
-    part("tool", env!("CARGO_PKG_VERSION").as_bytes());
-    part("catalogue", crate::catalog::CATALOGUE_VERSION.as_bytes());
-    part("slug", t.slug.as_bytes());
-    part("bundle", bundle.to_string_lossy().as_bytes());
-    let read =
-        |p: &Path| crate::files::read_bounded(p).unwrap_or_else(|_| b"<unreadable>".to_vec());
-    part("manifest", &read(&bundle.join("manifest.json")));
+    let mut h = EntryHash::new(&t.slug);
+    h.part("catalogue", crate::catalog::CATALOGUE_VERSION.as_bytes());
+    h.part("bundle", bundle.to_string_lossy().as_bytes());
+    h.file("manifest", &bundle.join("manifest.json"));
     if let Some(c) = &t.config {
-        part("config", &read(c));
+        h.file("config", c);
     }
     if let Some(k) = &t.pubkey {
-        part("pubkey", &read(k));
+        h.file("pubkey", k);
     }
-    part("format", plan.format.as_bytes());
-    part("as_of", plan.as_of.as_deref().unwrap_or("").as_bytes());
-    part(
+    h.part("format", plan.format.as_bytes());
+    h.part("as_of", plan.as_of.as_deref().unwrap_or("").as_bytes());
+    h.part(
         "fail_on",
         format!("{:?} {:?}", plan.fail_on, plan.fail_on_unassessed).as_bytes(),
     );
     // A signed run is another output than an unsigned one (and is appended to the ledger).
-    part("signed", &[u8::from(plan.sign.is_some())]);
+    h.part("signed", &[u8::from(plan.sign.is_some())]);
     if let Some(l) = &t.ledger {
-        part("ledger", l.to_string_lossy().as_bytes());
+        h.part("ledger", l.to_string_lossy().as_bytes());
     }
-    hex::encode(h.finalize())
+    h.hex()
 }
 
 pub fn now_rfc3339() -> String {
