@@ -167,22 +167,15 @@ pub(crate) fn collect_cmd(a: &CollectArgs, out: &mut dyn Write) -> Result<u8> {
             writeln!(out, "  {f}")?;
         }
     }
-    let total = s.answered + s.unavailable;
-    if total > 0 && s.answered == 0 {
-        writeln!(
-            out,
-            "nothing collected: none of the {total} requests got an answer (server errors, throttling, timeouts); the bundle records the failures but holds no evidence of the tenant (exit 3)"
-        )?;
-        return Ok(3);
-    }
-    if s.answered_percent() < f64::from(a.min_answered) {
-        writeln!(
-            out,
-            "too little collected: {} of {total} requests got an answer ({:.0}%, below --min-answered {}%); most checks will be not_assessed (exit 3)",
-            s.answered,
-            s.answered_percent(),
-            a.min_answered
-        )?;
+    if let Some(why) = s.shortfall(a.min_answered) {
+        // Either nothing answered (server errors, throttling, timeouts) or too little did: the
+        // bundle records the failures, but most checks will be not_assessed.
+        let hint = if s.answered == 0 {
+            "the bundle records the failures but holds no evidence of the tenant"
+        } else {
+            "most checks will be not_assessed"
+        };
+        writeln!(out, "{why}; {hint} (exit 3)")?;
         return Ok(3);
     }
     Ok(0)

@@ -148,6 +148,24 @@ impl Summary {
             self.answered as f64 * 100.0 / total as f64
         }
     }
+
+    /// Why this collection saw too little to audit (exit 3), or `None` when enough requests got
+    /// an answer. One rule for `collect` and `fleet collect`.
+    pub fn shortfall(&self, min_answered: u8) -> Option<String> {
+        let total = self.answered + self.unavailable;
+        if total > 0 && self.answered == 0 {
+            return Some(format!(
+                "nothing collected: none of the {total} requests got an answer"
+            ));
+        }
+        (self.answered_percent() < f64::from(min_answered)).then(|| {
+            format!(
+                "too little collected: {} of {total} requests got an answer ({:.0}%, below --min-answered {min_answered}%)",
+                self.answered,
+                self.answered_percent(),
+            )
+        })
+    }
 }
 
 /// Whether a failed request got no usable answer: the evidence says nothing about the tenant.
@@ -539,4 +557,40 @@ pub fn permissions_text() -> String {
         "In short:\n  Graph: Organization.Read.All, Application.Read.All, Directory.Read.All, AuditLog.Read.All (only with app.method graph/both)\n  Office 365 Management APIs: ActivityFeed.Read (ActivityFeed.ReadDlp for DLP.All)\n  Azure RBAC: Reader on the Event Hub and storage resource groups (Monitoring Reader suffices for metrics),\n              Reader at scope /providers/Microsoft.aadiam for the Entra diagnostic settings\n  Data plane (with [storage] container): Storage Blob Data Reader on the checkpoint container,\n              Azure Event Hubs Data Receiver on the event hub (AMQP $management READ; no receiver is opened)\nNever grant listKeys rights or write roles: the collector does not use them. See docs/setup.md.\n",
     );
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Summary;
+
+    fn summary(answered: usize, unavailable: usize) -> Summary {
+        Summary {
+            bundle: "b".into(),
+            items: answered + unavailable,
+            failures: vec![],
+            planes: vec![],
+            elapsed: std::time::Duration::ZERO,
+            answered,
+            unavailable,
+        }
+    }
+
+    #[test]
+    fn a_collection_that_saw_too_little_is_a_shortfall() {
+        let none = summary(0, 7).shortfall(50).expect("nothing answered");
+        assert!(
+            none.starts_with("nothing collected: none of the 7"),
+            "{none}"
+        );
+        let little = summary(4, 6).shortfall(50).expect("40 % answered");
+        assert!(
+            little.contains("4 of 10") && little.contains("below --min-answered 50%"),
+            "{little}"
+        );
+        assert_eq!(summary(5, 5).shortfall(50), None, "50 % is enough at 50");
+        assert_eq!(summary(0, 0).shortfall(50), None, "no request planned");
+        // With --min-answered 0 only "nothing answered" is a shortfall.
+        assert_eq!(summary(1, 99).shortfall(0), None);
+        assert!(summary(0, 1).shortfall(0).is_some());
+    }
 }

@@ -129,31 +129,10 @@ fn collect_tenant(fleet: &Fleet, t: &Tenant, plan: &CollectPlan) -> Result<Outco
         crate::collect::collect(&opts)
     }));
     let (exit, error, summary) = match ran {
-        Ok(Ok(s)) => {
-            let total = s.answered + s.unavailable;
-            if total > 0 && s.answered == 0 {
-                (
-                    3,
-                    Some(format!(
-                        "nothing collected: none of the {total} requests got an answer"
-                    )),
-                    Some(s),
-                )
-            } else if s.answered_percent() < f64::from(plan.min_answered) {
-                (
-                    3,
-                    Some(format!(
-                        "too little collected: {} of {total} requests got an answer ({:.0}%, below {}%)",
-                        s.answered,
-                        s.answered_percent(),
-                        plan.min_answered
-                    )),
-                    Some(s),
-                )
-            } else {
-                (0, None, Some(s))
-            }
-        }
+        Ok(Ok(s)) => match s.shortfall(plan.min_answered) {
+            Some(why) => (3, Some(why), Some(s)),
+            None => (0, None, Some(s)),
+        },
         Ok(Err(e)) => (
             2,
             Some(crate::redact::text(&format!("{e:#}")).into_owned()),
