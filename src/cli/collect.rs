@@ -167,15 +167,8 @@ pub(crate) fn collect_cmd(a: &CollectArgs, out: &mut dyn Write) -> Result<u8> {
             writeln!(out, "  {f}")?;
         }
     }
-    if let Some(why) = s.shortfall(a.min_answered) {
-        // Either nothing answered (server errors, throttling, timeouts) or too little did: the
-        // bundle records the failures, but most checks will be not_assessed.
-        let hint = if s.answered == 0 {
-            "the bundle records the failures but holds no evidence of the tenant"
-        } else {
-            "most checks will be not_assessed"
-        };
-        writeln!(out, "{why}; {hint} (exit 3)")?;
+    if let Some(short) = s.shortfall(a.min_answered) {
+        writeln!(out, "{short}; {} (exit 3)", short.consequence())?;
         return Ok(3);
     }
     Ok(0)

@@ -149,22 +149,66 @@ impl Summary {
         }
     }
 
-    /// Why this collection saw too little to audit (exit 3), or `None` when enough requests got
-    /// an answer. One rule for `collect` and `fleet collect`.
-    pub fn shortfall(&self, min_answered: u8) -> Option<String> {
+    /// Whether this collection saw too little to audit (exit 3), and how. One rule for
+    /// `collect` and `fleet collect`.
+    pub fn shortfall(&self, min_answered: u8) -> Option<Shortfall> {
         let total = self.answered + self.unavailable;
         if total > 0 && self.answered == 0 {
-            return Some(format!(
-                "nothing collected: none of the {total} requests got an answer"
-            ));
+            return Some(Shortfall::Nothing { total });
         }
-        (self.answered_percent() < f64::from(min_answered)).then(|| {
-            format!(
-                "too little collected: {} of {total} requests got an answer ({:.0}%, below --min-answered {min_answered}%)",
-                self.answered,
-                self.answered_percent(),
-            )
+        let percent = self.answered_percent();
+        (percent < f64::from(min_answered)).then_some(Shortfall::TooLittle {
+            answered: self.answered,
+            total,
+            percent,
+            min_answered,
         })
+    }
+}
+
+/// A collection that got too few answers to audit (exit 3). `Display` is the one-line reason
+/// that `collect` prints and `fleet collect` records in the tenant's status.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Shortfall {
+    /// No request got an answer (server errors, throttling, timeouts, transport errors).
+    Nothing { total: usize },
+    /// Fewer than `--min-answered` percent of the requests got one.
+    TooLittle {
+        answered: usize,
+        total: usize,
+        percent: f64,
+        min_answered: u8,
+    },
+}
+
+impl Shortfall {
+    /// What the shortfall means for the bundle just written.
+    pub fn consequence(&self) -> &'static str {
+        match self {
+            Shortfall::Nothing { .. } => {
+                "the bundle records the failures but holds no evidence of the tenant"
+            }
+            Shortfall::TooLittle { .. } => "most checks will be not_assessed",
+        }
+    }
+}
+
+impl std::fmt::Display for Shortfall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Shortfall::Nothing { total } => {
+                write!(f, "nothing collected: none of the {total} requests got an answer")
+            }
+            Shortfall::TooLittle {
+                answered,
+                total,
+                percent,
+                min_answered,
+            } => write!(
+                f,
+                "too little collected: {answered} of {total} requests got an answer ({percent:.0}%, below --min-answered {min_answered}%)"
+            ),
+        }
     }
 }
 
@@ -578,11 +622,22 @@ mod tests {
     #[test]
     fn a_collection_that_saw_too_little_is_a_shortfall() {
         let none = summary(0, 7).shortfall(50).expect("nothing answered");
+        assert_eq!(none, super::Shortfall::Nothing { total: 7 });
+        let none = none.to_string();
         assert!(
             none.starts_with("nothing collected: none of the 7"),
             "{none}"
         );
         let little = summary(4, 6).shortfall(50).expect("40 % answered");
+        assert!(matches!(
+            little,
+            super::Shortfall::TooLittle {
+                answered: 4,
+                total: 10,
+                ..
+            }
+        ));
+        let little = little.to_string();
         assert!(
             little.contains("4 of 10") && little.contains("below --min-answered 50%"),
             "{little}"

@@ -130,7 +130,7 @@ fn collect_tenant(fleet: &Fleet, t: &Tenant, plan: &CollectPlan) -> Result<Outco
     }));
     let (exit, error, summary) = match ran {
         Ok(Ok(s)) => match s.shortfall(plan.min_answered) {
-            Some(why) => (3, Some(why), Some(s)),
+            Some(short) => (3, Some(short.to_string()), Some(s)),
             None => (0, None, Some(s)),
         },
         Ok(Err(e)) => (
