@@ -77,7 +77,8 @@ impl Attestation {
 pub fn load(bundle: &Bundle, dir: Option<&Path>, today: NaiveDate) -> Result<Vec<Attestation>> {
     let mut out = Vec::new();
     for item in bundle.of_kind("attestation") {
-        if let (Some(Body::Text(t)), Some(p)) = (&item.body, &item.item.path) {
+        let body = bundle.body(item)?;
+        if let (Some(Body::Text(t)), Some(p)) = (body.as_deref(), &item.item.path) {
             out.push(Attestation::parse(t, p, today)?);
         }
     }

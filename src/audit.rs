@@ -50,7 +50,7 @@ pub fn config_for(bundle: &Bundle, explicit: Option<&Path>) -> Result<(Config, S
         bundle.root.display(),
         item.item.path.as_deref().unwrap_or("siemproof.toml")
     );
-    match &item.body {
+    match bundle.body(item)?.as_deref() {
         Some(Body::Text(t)) => Ok((Config::parse(t, &name)?, "bundle".into())),
         _ => Err(anyhow!(
             "{name}: the bundled config is unverified; pass --config FILE"
@@ -60,7 +60,9 @@ pub fn config_for(bundle: &Bundle, explicit: Option<&Path>) -> Result<(Config, S
 
 /// Runs an audit end to end.
 pub fn audit(opts: &AuditOptions, catalog: &Catalog) -> Result<(Results, Model)> {
-    let bundle = Bundle::open(&opts.bundle, opts.allow_unverified)?;
+    // Indexed, not loaded: each file is read, verified and parsed when the normaliser reaches
+    // it and dropped after, so the audit holds a scope's bodies rather than the bundle.
+    let bundle = Bundle::index(&opts.bundle, opts.allow_unverified)?;
     let (config, config_source) = config_for(&bundle, opts.config.as_deref())?;
     let collected_at = bundle.manifest.collected_at;
     let (as_of, clock) = match opts.as_of {
@@ -98,13 +100,17 @@ pub fn audit(opts: &AuditOptions, catalog: &Catalog) -> Result<(Results, Model)>
         .filter(|a| a.valid)
         .map(|a| a.check.clone())
         .collect();
-    let model = normalize::normalize(&bundle, &config, as_of, &attested);
+    let model = normalize::normalize(&bundle, &config, as_of, &attested)?;
     let hashes: BTreeMap<String, String> = bundle
-        .manifest
         .items
         .iter()
-        .filter_map(|i| Some((i.path.clone()?, i.sha256.clone()?)))
+        .filter_map(|i| Some((i.item.path.clone()?, i.item.sha256.clone()?)))
         .collect();
+    // From here on the items are not needed (the run record reads the manifest's header): let
+    // them go before the CEL scope, the audit's largest allocation, is built.
+    let mut bundle = bundle;
+    bundle.items = Vec::new();
+    bundle.manifest.items = Vec::new();
     let (checks, waivers) = assess(
         catalog,
         &model,
@@ -185,7 +191,7 @@ pub fn evaluate_bundle(
         .filter(|a| a.valid)
         .map(|a| a.check.clone())
         .collect();
-    let model = normalize::normalize(bundle, &config, as_of, &attested);
+    let model = normalize::normalize(bundle, &config, as_of, &attested)?;
     let (checks, _) = assess(
         catalog,
         &model,
@@ -206,7 +212,7 @@ pub fn assess(
     today: NaiveDate,
     hashes: &BTreeMap<String, String>,
 ) -> (Vec<CheckResult>, WaiverReport) {
-    let scope = Scope::new(model);
+    let scope = Scope::for_checks(model, catalog.checks.iter().map(|c| &c.check));
     let mut out: Vec<CheckResult> = catalog
         .checks
         .iter()

@@ -257,6 +257,27 @@ fn stable() -> Lifecycle {
 }
 
 /// A check with its source and compiled logic.
+impl Check {
+    /// Every CEL expression the check carries.
+    pub fn expressions(&self) -> impl Iterator<Item = &str> {
+        [
+            &self.applies,
+            &self.not_applicable,
+            &self.each,
+            &self.name,
+            &self.resource,
+            &self.assert,
+            &self.warn,
+            &self.observed,
+            &self.message,
+            &self.unknown,
+            &self.empty,
+        ]
+        .into_iter()
+        .filter_map(|e| e.as_deref())
+    }
+}
+
 pub struct LoadedCheck {
     pub check: Check,
     /// Where it came from: `checks/<family>/<ID>.toml` (embedded) or a path on disk.

@@ -90,6 +90,170 @@ pub fn to_cel(v: &Json) -> Value {
     }
 }
 
+/// From this many namespaces on, the model's text is handed from a writing thread to the
+/// reading one a few chunks at a time instead of being written whole first: on a
+/// 6,000-namespace tenant the whole text is 91 MB at the audit's peak. Below it the one
+/// buffer is smaller than the pipe's bookkeeping (and unoptimised test builds read it faster).
+const PIPE_FROM_NAMESPACES: usize = 64;
+
+/// How much of the model's text one chunk of the pipe holds (the channel holds four).
+const TEXT_CHUNK: usize = 64 * 1024;
+
+/// The model's JSON text read into one CEL value by [`CelSeed`], through a pipe or a buffer.
+fn read_model(model: &Model, skip: &[&str], piped: bool) -> Value {
+    let keys = std::cell::RefCell::new(HashMap::new());
+    let seed = CelSeed { keys: &keys, skip };
+    if !piped {
+        let text = serde_json::to_vec(model).expect("the model serialises");
+        return serde::de::DeserializeSeed::deserialize(
+            seed,
+            &mut serde_json::Deserializer::from_slice(&text),
+        )
+        .expect("the model's own JSON parses");
+    }
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+        let writer = s.spawn(move || {
+            let mut w = std::io::BufWriter::with_capacity(TEXT_CHUNK, Chunks(tx));
+            serde_json::to_writer(&mut w, model)
+                .map_err(std::io::Error::from)
+                .and_then(|()| std::io::Write::flush(&mut w))
+        });
+        let reader = std::io::BufReader::with_capacity(
+            TEXT_CHUNK,
+            ChunkReader {
+                rx,
+                chunk: Vec::new(),
+                at: 0,
+            },
+        );
+        let mut de = serde_json::Deserializer::from_reader(reader);
+        let value = serde::de::DeserializeSeed::deserialize(seed, &mut de);
+        drop(de); // closes the pipe, so a writer still sending stops
+        let written = writer
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        written.expect("the model serialises");
+        value.expect("the model's own JSON parses")
+    })
+}
+
+/// The writing end of the pipe: each buffered chunk goes to the reader.
+struct Chunks(std::sync::mpsc::SyncSender<Vec<u8>>);
+
+impl std::io::Write for Chunks {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .send(b.to_vec())
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::BrokenPipe))?;
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The reading end: the chunks in order, then end of file when the writer is done.
+struct ChunkReader {
+    rx: std::sync::mpsc::Receiver<Vec<u8>>,
+    chunk: Vec<u8>,
+    at: usize,
+}
+
+impl std::io::Read for ChunkReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.at >= self.chunk.len() {
+            match self.rx.recv() {
+                Ok(c) => (self.chunk, self.at) = (c, 0),
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.chunk.len() - self.at);
+        out[..n].copy_from_slice(&self.chunk[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+/// Reads JSON straight into CEL values with [`to_cel`]'s mapping: integers that fit `i64` are
+/// ints, other numbers floats; object keys are interned.
+#[derive(Clone, Copy)]
+struct CelSeed<'k> {
+    keys: &'k std::cell::RefCell<HashMap<String, Arc<String>>>,
+    skip: &'k [&'k str],
+}
+
+impl CelSeed<'_> {
+    fn key(&self, k: String) -> Arc<String> {
+        let mut keys = self.keys.borrow_mut();
+        if let Some(a) = keys.get(&k) {
+            return a.clone();
+        }
+        let a = Arc::new(k.clone());
+        keys.insert(k, a.clone());
+        a
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for CelSeed<'_> {
+    type Value = Value;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for CelSeed<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
+        Ok(Value::Bool(b))
+    }
+    fn visit_i64<E>(self, i: i64) -> Result<Value, E> {
+        Ok(Value::Int(i))
+    }
+    fn visit_u64<E>(self, u: u64) -> Result<Value, E> {
+        Ok(i64::try_from(u).map_or(Value::Float(u as f64), Value::Int))
+    }
+    fn visit_f64<E>(self, f: f64) -> Result<Value, E> {
+        Ok(Value::Float(f))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
+        Ok(Value::String(Arc::new(s.to_owned())))
+    }
+    fn visit_string<E>(self, s: String) -> Result<Value, E> {
+        Ok(Value::String(Arc::new(s)))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(v) = seq.next_element_seed(self)? {
+            out.push(v);
+        }
+        Ok(Value::List(Arc::new(out)))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = HashMap::with_capacity(map.size_hint().unwrap_or(0));
+        while let Some(k) = map.next_key::<String>()? {
+            if self.skip.contains(&k.as_str()) {
+                map.next_value::<serde::de::IgnoredAny>()?;
+                continue;
+            }
+            let v = map.next_value_seed(self)?;
+            out.insert(Key::String(self.key(k)), v);
+        }
+        Ok(Value::Map(cel::objects::Map { map: Arc::new(out) }))
+    }
+}
+
 fn to_json(v: &Value) -> Json {
     sort_keys(v.json().unwrap_or(Json::Null))
 }
@@ -122,13 +286,47 @@ pub struct Scope {
     evidence: std::collections::BTreeMap<String, KindState>,
 }
 
+/// Model fields that only the reports read (a namespace's hourly metrics, 96 points for each
+/// namespace). They are left out of the CEL scope unless a check's expressions name them, which
+/// on a large tenant is most of the scope's size.
+pub const REPORT_ONLY_FIELDS: &[&str] = &["hourly"];
+
 impl Scope {
+    /// The whole model as CEL variables.
     pub fn new(model: &Model) -> Scope {
-        let json = serde_json::to_value(model).expect("model serialises");
+        Scope::without(model, &[])
+    }
+
+    /// The model as CEL variables for these checks: the [`REPORT_ONLY_FIELDS`] that none of
+    /// them names are left out.
+    pub fn for_checks<'c>(model: &Model, checks: impl IntoIterator<Item = &'c Check>) -> Scope {
+        let checks: Vec<&Check> = checks.into_iter().collect();
+        let unread: Vec<&str> = REPORT_ONLY_FIELDS
+            .iter()
+            .copied()
+            .filter(|f| {
+                !checks
+                    .iter()
+                    .any(|c| c.expressions().any(|e| e.contains(f)))
+            })
+            .collect();
+        Scope::without(model, &unread)
+    }
+
+    /// The model as CEL variables, leaving out object keys named in `skip`. The values are
+    /// read from the model's JSON text in one pass, with each key string shared: a
+    /// `serde_json::Value` tree in between costs several times the text, and on a
+    /// 6,000-namespace tenant the scope is the audit's largest allocation.
+    fn without(model: &Model, skip: &[&str]) -> Scope {
+        let piped = model.eventhub.namespaces.len() >= PIPE_FROM_NAMESPACES;
+        let value = read_model(model, skip, piped);
         let mut ctx = Context::with_env(env());
-        if let Json::Object(o) = json {
-            for (k, v) in o {
-                ctx.add_variable_from_value(k, to_cel(&v));
+        if let Value::Map(m) = value {
+            let map = Arc::try_unwrap(m.map).unwrap_or_else(|m| (*m).clone());
+            for (k, v) in map {
+                if let Key::String(k) = k {
+                    ctx.add_variable_from_value(k.to_string(), v);
+                }
             }
         }
         Scope {
@@ -456,6 +654,74 @@ mod tests {
             to_json(&v).to_string(),
             r#"{"a":{"c":3,"d":2},"b":1,"e":[{"f":2,"g":1}]}"#
         );
+    }
+
+    /// The scope is read from the model's text by [`CelSeed`]; it must give exactly what
+    /// [`to_cel`] gives from a `serde_json::Value`, number kinds included.
+    #[test]
+    fn the_streamed_scope_equals_the_value_conversion() {
+        let text = r#"{"a": [1, -2, 3.5, 9223372036854775807, 18446744073709551615, 1e300],
+            "b": {"c": null, "d": true, "e": "x\u00e9", "f": {}, "g": []}, "h": [[{"i": 0}]]}"#;
+        let keys = std::cell::RefCell::new(HashMap::new());
+        let seed = CelSeed {
+            keys: &keys,
+            skip: &[],
+        };
+        let streamed = serde::de::DeserializeSeed::deserialize(
+            seed,
+            &mut serde_json::Deserializer::from_str(text),
+        )
+        .unwrap();
+        let via_value = to_cel(&serde_json::from_str(text).unwrap());
+        assert_eq!(streamed, via_value);
+    }
+
+    /// Through the pipe or from one buffer, the model reads into the same value.
+    #[test]
+    fn the_piped_model_reads_as_the_buffered_one() {
+        let mut model = Model::default();
+        model.eventhub.namespaces = (0..300)
+            .map(|n| crate::normalize::model::Namespace {
+                name: format!("ns-{n}"),
+                capacity: Some(n),
+                ..Default::default()
+            })
+            .collect();
+        let piped = read_model(&model, &["hourly"], true);
+        assert_eq!(piped, read_model(&model, &["hourly"], false));
+        assert_eq!(piped, to_cel(&serde_json::to_value(&model).unwrap()));
+    }
+
+    /// A report-only field is left out of the scope only when no check names it.
+    #[test]
+    fn report_only_fields_stay_when_a_check_reads_them() {
+        let mut model = Model::default();
+        model.eventhub.hub = Some(crate::normalize::model::Hub {
+            metrics: Some(crate::normalize::model::Metrics {
+                hourly: vec![crate::normalize::model::MetricHour::default()],
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        let catalog = crate::catalog::Catalog::load(&[]).unwrap();
+        let has_hourly = |scope: &Scope| {
+            let p = env().compile("has(eventhub.hub.metrics.hourly)").unwrap();
+            p.execute(&scope.ctx).unwrap()
+        };
+        let checks: Vec<&Check> = catalog.checks.iter().map(|c| &c.check).collect();
+        assert!(
+            checks
+                .iter()
+                .all(|c| c.expressions().all(|e| !e.contains("hourly"))),
+            "no built-in check reads the hourly points"
+        );
+        let scope = Scope::for_checks(&model, checks.iter().copied());
+        assert_eq!(has_hourly(&scope), Value::Bool(false));
+        let mut reader = catalog.checks[0].check.clone();
+        reader.assert = Some("size(eventhub.hub.metrics.hourly) > 0".into());
+        let scope = Scope::for_checks(&model, checks.iter().copied().chain([&reader]));
+        assert_eq!(has_hourly(&scope), Value::Bool(true));
+        assert_eq!(has_hourly(&Scope::new(&model)), Value::Bool(true));
     }
 
     #[test]

@@ -337,6 +337,25 @@ pub fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Writes a file through a buffer as `fill` produces it, then syncs it: for outputs too large
+/// to hold whole in memory first (results.json, OSCAL of a large tenant). Used inside a
+/// staging directory, so a failure part-way leaves nothing in the target.
+pub fn write_streamed(path: &Path, fill: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
+    if let Some(d) = path.parent() {
+        fs::create_dir_all(d).with_context(|| format!("{}: cannot create", d.display()))?;
+    }
+    let f = fs::File::create(path).with_context(|| format!("{}: cannot write", path.display()))?;
+    let mut w = std::io::BufWriter::with_capacity(256 * 1024, f);
+    fill(&mut w).with_context(|| format!("{}: cannot write", path.display()))?;
+    let f = w
+        .into_inner()
+        .map_err(|e| e.into_error())
+        .with_context(|| format!("{}: cannot write", path.display()))?;
+    f.sync_all()
+        .with_context(|| format!("{}: cannot write", path.display()))?;
+    Ok(())
+}
+
 /// A directory being filled beside its target; dropped without [`Staging::commit`], it is
 /// removed with everything in it.
 pub struct Staging {

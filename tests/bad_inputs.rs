@@ -252,3 +252,85 @@ fn usage_errors_exit_2() {
     let o = run(&["explain", "NO-SUCH-CHECK"]);
     assert_input_error(&o, &["NO-SUCH-CHECK"]);
 }
+
+/// The audit reads each file when its kind is normalised, not all up front; files no check reads
+/// (a kind this siemproof does not know) are still verified and parsed before a verdict leaves.
+#[test]
+fn a_file_no_check_reads_is_still_verified() {
+    let t = tempfile::tempdir().unwrap();
+    let b = small_bundle(t.path(), "Contoso");
+    let body = br#"{"value": []}"#;
+    std::fs::write(b.join("raw/future.kind.json"), body).unwrap();
+    let add = |sha: String| {
+        move |m: &mut Value| {
+            m["items"].as_array_mut().unwrap().push(serde_json::json!({
+                "kind": "future.kind", "path": "raw/future.kind.json", "sha256": sha,
+                "bytes": 13, "status": 200, "fetched_at": "2026-11-20T08:00:00Z"
+            }))
+        }
+    };
+    edit_manifest(&b, add("0".repeat(64)));
+    let out = t.path().join("out");
+    let o = audit(&b, &out, &[]);
+    assert_input_error(&o, &["future.kind.json", "altered", "SHA-256"]);
+    assert!(!out.exists(), "nothing written");
+
+    // Sealed, it is verified, read by nothing, and the results say so.
+    let t2 = tempfile::tempdir().unwrap();
+    let b2 = small_bundle(t2.path(), "Contoso");
+    std::fs::write(b2.join("raw/future.kind.json"), body).unwrap();
+    edit_manifest(&b2, add(siemproof::evidence::sha256_hex(body)));
+    let out2 = t2.path().join("out");
+    let o = audit(&b2, &out2, &[]);
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    let r: Value =
+        serde_json::from_slice(&std::fs::read(out2.join("results.json")).unwrap()).unwrap();
+    assert!(
+        r["run"]["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("`future.kind`")),
+        "{}",
+        r["run"]["notes"]
+    );
+
+    // Not valid JSON, it stops the audit as any other evidence file would.
+    replace_sealed(&b2, "raw/future.kind.json", b"{\"value\": [");
+    let out3 = t2.path().join("out3");
+    let o = audit(&b2, &out3, &[]);
+    assert_input_error(&o, &["future.kind.json", "not valid JSON"]);
+    assert!(!out3.exists(), "nothing written");
+}
+
+/// A file altered after the audit has indexed the bundle is caught when it is read, as well as
+/// one altered before: the check is on the bytes that are parsed.
+#[test]
+fn an_altered_metrics_file_fails_the_audit_before_anything_is_written() {
+    let t = tempfile::tempdir().unwrap();
+    let b = t.path().join("bundle");
+    let cp = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(tenant_dir("contoso-compliant"))
+        .arg(&b)
+        .status()
+        .unwrap();
+    assert!(cp.success());
+    let m: Value =
+        serde_json::from_slice(&std::fs::read(b.join("manifest.json")).unwrap()).unwrap();
+    let rel = m["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["kind"] == "arm.eventhub.metrics" && i["path"].is_string())
+        .map(|i| i["path"].as_str().unwrap().to_string())
+        .expect("the tenant has metrics");
+    let f = b.join(&rel);
+    let mut body = std::fs::read(&f).unwrap();
+    body.insert(0, b' ');
+    std::fs::write(&f, &body).unwrap();
+    let out = t.path().join("out");
+    let o = audit(&b, &out, &[]);
+    assert_input_error(&o, &[&rel, "altered"]);
+    assert!(!out.exists(), "nothing written");
+}

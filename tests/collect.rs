@@ -210,7 +210,8 @@ fn model(bundle: &Path, config: &Path) -> Value {
     let b = siemproof::evidence::Bundle::open(bundle, false).expect("bundle");
     let cfg = siemproof::config::Config::load(config).expect("config");
     let as_of = siemproof::audit::parse_as_of(AS_OF).expect("as_of");
-    serde_json::to_value(siemproof::normalize::normalize(&b, &cfg, as_of, &[])).expect("model")
+    serde_json::to_value(siemproof::normalize::normalize(&b, &cfg, as_of, &[]).expect("verified"))
+        .expect("model")
 }
 
 #[test]

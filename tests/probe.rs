@@ -914,7 +914,7 @@ async fn cli_merges_into_a_collected_bundle_keeping_both_hosts() {
 
     // The normaliser reads what the network checks evaluate.
     let config = siemproof::config::Config::parse(&cfg_text, "t").unwrap();
-    let model = siemproof::normalize::normalize(&bundle, &config, clock(), &[]);
+    let model = siemproof::normalize::normalize(&bundle, &config, clock(), &[]).expect("verified");
     let net = &model.network;
     assert_eq!(net.targets.len(), 5);
     let eh = net.targets.iter().find(|t| t.role == "eventhub").unwrap();

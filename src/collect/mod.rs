@@ -502,6 +502,7 @@ pub async fn collect_async(opts: &CollectOptions) -> Result<Summary> {
                     item: item.clone(),
                     body: None,
                     problem: None,
+                    pending: false,
                 })
                 .status()
                 {

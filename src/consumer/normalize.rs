@@ -28,8 +28,8 @@ fn rfc3339(t: DateTime<Utc>) -> String {
 }
 
 /// The blobs of the configured container, or the status that kept them from being read.
-fn blobs(input: &mut Input<'_>, scope: &str) -> Result<Vec<Blob>, EvidenceStatus> {
-    let Some(l) = input.listings(KIND).into_iter().find(|l| {
+fn blobs(input: &Input<'_>, scope: &str) -> Result<Vec<Blob>, EvidenceStatus> {
+    let Some(l) = input.listings(KIND).find(|l| {
         l.scope
             .as_deref()
             .is_some_and(|s| s.eq_ignore_ascii_case(scope))
@@ -52,7 +52,8 @@ fn blobs(input: &mut Input<'_>, scope: &str) -> Result<Vec<Blob>, EvidenceStatus
     items.sort_by_key(|i| i.item.page.unwrap_or(0));
     let mut out = Vec::new();
     for it in items {
-        let Some(Body::Text(xml)) = &it.body else {
+        let body = input.body(it);
+        let Some(Body::Text(xml)) = body.as_deref() else {
             input.malformed(KIND, it, "the listing is not the Blob service's XML");
             return Err(EvidenceStatus::Error);
         };
@@ -67,7 +68,7 @@ fn blobs(input: &mut Input<'_>, scope: &str) -> Result<Vec<Blob>, EvidenceStatus
     Ok(out)
 }
 
-pub fn consumer(input: &mut Input<'_>, eventhub: &EventHub) -> Consumer {
+pub fn consumer(input: &Input<'_>, eventhub: &EventHub) -> Consumer {
     let cfg = input.config;
     let (account, container) = (cfg.storage.account.clone(), cfg.storage.container.clone());
     let mut model = Consumer {
@@ -120,7 +121,8 @@ pub fn consumer(input: &mut Input<'_>, eventhub: &EventHub) -> Consumer {
         .filter(|i| i.status() == EvidenceStatus::Ok)
         .filter_map(|i| {
             let name = i.item.scope.as_deref()?.strip_prefix(&lease_prefix)?;
-            let Some(Body::Json(v)) = &i.body else {
+            let body = input.body(i);
+            let Some(Body::Json(v)) = body.as_deref() else {
                 return None;
             };
             Some((name.to_string(), super::layout::lease_checkpoint(v)))
@@ -307,12 +309,12 @@ pub fn consumer(input: &mut Input<'_>, eventhub: &EventHub) -> Consumer {
 /// kept them from being read. A listing of another hub, a partition named twice or one the hub
 /// does not list, or a missing figure is malformed: a partial view never counts.
 fn partition_states(
-    input: &mut Input<'_>,
+    input: &Input<'_>,
     namespace: &str,
     hub: &str,
 ) -> Result<Vec<PartitionState>, EvidenceStatus> {
     let scope = format!("{namespace}/{hub}");
-    let Some(l) = input.listings(PARTITIONS).into_iter().find(|l| {
+    let Some(l) = input.listings(PARTITIONS).find(|l| {
         l.scope
             .as_deref()
             .is_some_and(|s| s.eq_ignore_ascii_case(&scope))
@@ -330,7 +332,7 @@ fn partition_states(
     }) else {
         return Err(EvidenceStatus::NotCollected);
     };
-    let parsed = match &it.body {
+    let parsed = match input.body(it).as_deref() {
         Some(Body::Json(v)) => parse_partitions(v, hub),
         _ => Err("the partition reads are not a JSON object".to_string()),
     };

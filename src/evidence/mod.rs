@@ -10,6 +10,7 @@ pub mod kinds;
 pub mod manifest;
 pub mod writer;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::Read;
@@ -144,6 +145,9 @@ pub struct LoadedItem {
     pub body: Option<Body>,
     /// Why the body cannot be trusted (only with `--allow-unverified`).
     pub problem: Option<String>,
+    /// The body is in the bundle but not loaded: an indexed bundle ([`Bundle::index`]) reads,
+    /// hashes and parses it when the normaliser asks for it ([`Bundle::body`]).
+    pub pending: bool,
 }
 
 impl LoadedItem {
@@ -164,7 +168,9 @@ impl LoadedItem {
             (Some(404), _) if !kinds::absent_on_404(&self.item.kind) => EvidenceStatus::Error,
             (Some(404), _) => EvidenceStatus::NotFound,
             (Some(429), _) => EvidenceStatus::Throttled,
-            (Some(200..=299), None) | (None, None) if self.body.is_some() => EvidenceStatus::Ok,
+            (Some(200..=299), None) | (None, None) if self.body.is_some() || self.pending => {
+                EvidenceStatus::Ok
+            }
             _ => EvidenceStatus::Error,
         }
     }
@@ -213,6 +219,8 @@ pub struct KindState {
 #[derive(Debug)]
 pub struct Bundle {
     pub root: PathBuf,
+    /// The manifest. Its `items` are in [`Bundle::items`]; for an indexed bundle
+    /// ([`Bundle::index`]) they were moved there, and `manifest.items` is empty.
     pub manifest: Manifest,
     /// SHA-256 of `manifest.json` as stored: binds results and signatures to this evidence.
     pub manifest_sha256: String,
@@ -319,6 +327,51 @@ pub fn truncate_marked(s: &str, max: usize) -> String {
     format!("{}{marker}", &s[..end])
 }
 
+/// Reads one listed file, checks its SHA-256 against the manifest and parses it: JSON for
+/// `.json` files, UTF-8 text otherwise. Long strings are capped ([`MAX_STRING_BYTES`]).
+pub fn read_body(dir: &Path, item: &Item) -> Result<Body, EvidenceError> {
+    let rel = item.path.as_deref().unwrap_or_default();
+    let path = dir.join(rel);
+    let bytes = read_verified(&path, item)?;
+    if rel.ends_with(".json") {
+        let mut v = parse_json(&path, &bytes)?;
+        drop(bytes);
+        cap_strings(&mut v, MAX_STRING_BYTES);
+        Ok(Body::Json(v))
+    } else {
+        String::from_utf8(bytes)
+            .map(Body::Text)
+            .map_err(|_| EvidenceError::Json {
+                path,
+                message: "not UTF-8 text".into(),
+            })
+    }
+}
+
+/// The bytes of a listed file, once its SHA-256 matches the manifest's.
+fn read_verified(path: &Path, item: &Item) -> Result<Vec<u8>, EvidenceError> {
+    let bytes = read_limited(path)?;
+    let actual = sha256_hex(&bytes);
+    let expected = item.sha256.clone().unwrap_or_default();
+    if !actual.eq_ignore_ascii_case(&expected) {
+        return Err(EvidenceError::Altered {
+            path: path.to_path_buf(),
+            expected,
+            actual,
+        });
+    }
+    Ok(bytes)
+}
+
+/// Why a file cannot be trusted, for `--allow-unverified`: missing or altered files are
+/// tolerated (their kind becomes `unverified`); anything else is still an error.
+fn tolerable(e: EvidenceError) -> Result<String, EvidenceError> {
+    match e {
+        e @ (EvidenceError::Missing(_) | EvidenceError::Altered { .. }) => Ok(e.to_string()),
+        e => Err(e),
+    }
+}
+
 /// Reads, verifies and parses one manifest item. With `allow_unverified`, a missing or altered
 /// file becomes an item without a body and the problem is returned beside it.
 fn load_item(
@@ -326,79 +379,74 @@ fn load_item(
     item: &Item,
     allow_unverified: bool,
 ) -> Result<(LoadedItem, Option<String>), EvidenceError> {
-    let unverified = |e: EvidenceError| {
-        let text = e.to_string();
-        (
-            LoadedItem {
-                item: item.clone(),
-                body: None,
-                problem: Some(text.clone()),
-            },
-            Some(text),
-        )
+    let mut loaded = LoadedItem {
+        item: item.clone(),
+        body: None,
+        problem: None,
+        pending: false,
     };
-    let Some(rel) = &item.path else {
-        return Ok((
-            LoadedItem {
-                item: item.clone(),
-                body: None,
-                problem: None,
-            },
-            None,
-        ));
-    };
-    let path = dir.join(rel);
-    let bytes = match read_limited(&path) {
-        Ok(b) => b,
-        Err(e @ EvidenceError::Missing(_)) if allow_unverified => return Ok(unverified(e)),
-        Err(e) => return Err(e),
-    };
-    let actual = sha256_hex(&bytes);
-    let expected = item.sha256.clone().unwrap_or_default();
-    if !actual.eq_ignore_ascii_case(&expected) {
-        let e = EvidenceError::Altered {
-            path,
-            expected,
-            actual,
-        };
-        return if allow_unverified {
-            Ok(unverified(e))
-        } else {
-            Err(e)
-        };
+    if item.path.is_none() {
+        return Ok((loaded, None));
     }
-    let body = if rel.ends_with(".json") {
-        let mut v = parse_json(&path, &bytes)?;
-        drop(bytes);
-        cap_strings(&mut v, MAX_STRING_BYTES);
-        Body::Json(v)
-    } else {
-        Body::Text(String::from_utf8(bytes).map_err(|_| EvidenceError::Json {
-            path: path.clone(),
-            message: "not UTF-8 text".into(),
-        })?)
-    };
-    Ok((
-        LoadedItem {
-            item: item.clone(),
-            body: Some(body),
-            problem: None,
+    match read_body(dir, item) {
+        Ok(b) => loaded.body = Some(b),
+        Err(e) if allow_unverified => {
+            let text = tolerable(e)?;
+            loaded.problem = Some(text.clone());
+            return Ok((loaded, Some(text)));
+        }
+        Err(e) => return Err(e),
+    }
+    Ok((loaded, None))
+}
+
+/// For `--allow-unverified` on an indexed bundle: whether an item's file is missing or
+/// altered (the answer is the problem), found by hashing it without parsing it.
+fn unverifiable(dir: &Path, item: &Item) -> Result<Option<String>, EvidenceError> {
+    match &item.path {
+        Some(rel) => match read_verified(&dir.join(rel), item) {
+            Ok(_) => Ok(None),
+            Err(e) => tolerable(e).map(Some),
         },
-        None,
-    ))
+        None => Ok(None),
+    }
 }
 
 impl Bundle {
-    /// Opens and verifies the bundle in `dir`.
+    /// Opens and verifies the bundle in `dir`, every body loaded: for signing, verifying,
+    /// diffing and tools that change a bundle in memory.
     pub fn open(dir: &Path, allow_unverified: bool) -> Result<Bundle, EvidenceError> {
+        Bundle::read(dir, allow_unverified, true)
+    }
+
+    /// Opens the bundle in `dir` without loading a body: the manifest, its paths and the
+    /// files present are checked now, and each file is read, verified and parsed when
+    /// [`Bundle::body`] asks for it, so the audit holds one scope's bodies at a time rather
+    /// than the whole bundle. With `allow_unverified` every file is hashed now (not parsed),
+    /// so the kinds of missing or altered files are known to be `unverified` up front.
+    pub fn index(dir: &Path, allow_unverified: bool) -> Result<Bundle, EvidenceError> {
+        Bundle::read(dir, allow_unverified, false)
+    }
+
+    fn read(dir: &Path, allow_unverified: bool, load: bool) -> Result<Bundle, EvidenceError> {
         let manifest_path = dir.join("manifest.json");
         let raw = match fs::symlink_metadata(&manifest_path) {
             Ok(m) if m.file_type().is_file() => read_limited(&manifest_path)?,
             Ok(_) => return Err(EvidenceError::NotRegular(manifest_path)),
             Err(_) => return Err(EvidenceError::NoManifest(dir.to_path_buf())),
         };
-        let value = parse_json(&manifest_path, &raw)?;
-        if let Some(f) = value.get("format") {
+        // The format is checked before the shape, so a newer bundle says so rather than
+        // failing on a field this siemproof does not know. Both passes read the bytes directly:
+        // a large tenant's manifest as a `Value` tree would cost several times its size.
+        #[derive(serde::Deserialize)]
+        struct Format {
+            format: Option<serde_json::Value>,
+        }
+        let format: Format = serde_json::from_slice(&raw).map_err(|e| EvidenceError::Json {
+            path: manifest_path.clone(),
+            message: e.to_string(),
+        })?;
+        if let Some(f) = format.format {
             let f = f.as_str().unwrap_or_default();
             if f != manifest::FORMAT {
                 return Err(EvidenceError::UnknownFormat {
@@ -408,12 +456,14 @@ impl Bundle {
                 });
             }
         }
-        let manifest: Manifest =
-            serde_path_to_error::deserialize(value).map_err(|e| EvidenceError::Manifest {
-                path: manifest_path.clone(),
-                message: format!("at `{}`: {}", e.path(), e.inner()),
-            })?;
+        let mut manifest: Manifest =
+            serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(&raw))
+                .map_err(|e| EvidenceError::Manifest {
+                    path: manifest_path.clone(),
+                    message: format!("at `{}`: {}", e.path(), e.inner()),
+                })?;
         let manifest_sha256 = sha256_hex(&raw);
+        drop(raw);
 
         let mut listed = BTreeSet::new();
         for (index, item) in manifest.items.iter().enumerate() {
@@ -457,14 +507,38 @@ impl Bundle {
 
         // Hashing and parsing dominate on large tenants; items are independent, so spread them
         // over the cores and keep manifest order (and the first error in that order).
-        let loaded = crate::parallel::map_in_order(&manifest.items, |it| {
-            load_item(dir, it, allow_unverified)
-        });
-        let mut items = Vec::with_capacity(loaded.len());
-        for r in loaded {
-            let (item, problem) = r?;
-            problems.extend(problem);
-            items.push(item);
+        let mut items = Vec::with_capacity(manifest.items.len());
+        if load {
+            let loaded = crate::parallel::map_in_order(&manifest.items, |it| {
+                load_item(dir, it, allow_unverified)
+            });
+            for r in loaded {
+                let (item, problem) = r?;
+                problems.extend(problem);
+                items.push(item);
+            }
+        } else {
+            // The items move out of the manifest rather than being copied: on a large tenant
+            // they are most of what an indexed bundle holds.
+            let found = if allow_unverified {
+                crate::parallel::map_in_order(&manifest.items, |it| unverifiable(dir, it))
+            } else {
+                Vec::new()
+            };
+            let mut found = found.into_iter();
+            for item in std::mem::take(&mut manifest.items) {
+                let problem = match found.next() {
+                    Some(r) => r?,
+                    None => None,
+                };
+                problems.extend(problem.clone());
+                items.push(LoadedItem {
+                    pending: item.path.is_some() && problem.is_none(),
+                    item,
+                    body: None,
+                    problem,
+                });
+            }
         }
         Ok(Bundle {
             root: dir.to_path_buf(),
@@ -473,6 +547,19 @@ impl Bundle {
             items,
             problems,
         })
+    }
+
+    /// The body of one of this bundle's items: the loaded one, or for an indexed bundle the
+    /// file read, verified against the manifest and parsed now. `None` for an item without a
+    /// file (a failed request) or one whose file could not be verified.
+    pub fn body<'a>(&self, item: &'a LoadedItem) -> Result<Option<Cow<'a, Body>>, EvidenceError> {
+        if let Some(b) = &item.body {
+            return Ok(Some(Cow::Borrowed(b)));
+        }
+        if !item.pending {
+            return Ok(None);
+        }
+        read_body(&self.root, &item.item).map(|b| Some(Cow::Owned(b)))
     }
 
     /// Items of one kind, in manifest order.
@@ -502,11 +589,10 @@ impl Bundle {
     /// hand-edited manifest). Their files are verified but read by nothing, which the audit says.
     pub fn unknown_kinds(&self) -> Vec<String> {
         let mut out: Vec<String> = self
-            .manifest
             .items
             .iter()
-            .filter(|i| kinds::kind(&i.kind).is_none())
-            .map(|i| i.kind.clone())
+            .filter(|i| kinds::kind(&i.item.kind).is_none())
+            .map(|i| i.item.kind.clone())
             .collect();
         out.sort();
         out.dedup();
@@ -514,10 +600,11 @@ impl Bundle {
     }
 }
 
-/// Whether a body (or the item's kept headers) still names a next page.
-pub fn names_next_page(paging: kinds::Paging, item: &LoadedItem) -> bool {
+/// Whether a body (or the item's kept headers) still names a next page. `body` is the item's
+/// body however it was read; a page whose body is not at hand cannot show the listing ends.
+pub fn names_next_page(paging: kinds::Paging, item: &LoadedItem, body: Option<&Body>) -> bool {
     if paging == kinds::Paging::NextMarker {
-        return match &item.body {
+        return match body {
             Some(Body::Text(t)) => match roxmltree::Document::parse(t) {
                 Ok(_) => crate::collect::paging::next_marker(t.as_bytes()).is_some(),
                 // A body that cannot be read cannot show the listing ends.
@@ -526,9 +613,10 @@ pub fn names_next_page(paging: kinds::Paging, item: &LoadedItem) -> bool {
             _ => true,
         };
     }
-    let body = match &item.body {
+    let body = match body {
         Some(Body::Json(v)) => v,
-        _ => return false,
+        Some(Body::Text(_)) => return false,
+        None => return true,
     };
     let header = |name: &str| {
         item.item.headers.as_ref().and_then(|h| {
@@ -585,12 +673,25 @@ pub fn content_range(v: &str) -> Option<(u64, u64, u64)> {
 
 /// Checks every page chain of a kind (one chain per recorded scope): pages numbered from 0
 /// without a hole, and a last page that names no further page. Returns why a chain is broken.
+/// The items' bodies must be loaded ([`Bundle::open`]); see [`chain_gap_with`].
 pub fn chain_gap(paging: kinds::Paging, items: &[&LoadedItem]) -> Option<String> {
+    chain_gap_with(paging, items, |it| {
+        names_next_page(paging, it, it.body.as_ref())
+    })
+}
+
+/// [`chain_gap`], asking `names_next` whether a chain's last page names a further page (an
+/// indexed bundle reads that page for it).
+pub fn chain_gap_with<'a>(
+    paging: kinds::Paging,
+    items: &[&'a LoadedItem],
+    mut names_next: impl FnMut(&'a LoadedItem) -> bool,
+) -> Option<String> {
     if paging == kinds::Paging::None {
         return None;
     }
-    let mut chains: BTreeMap<String, Vec<&LoadedItem>> = BTreeMap::new();
-    for it in items {
+    let mut chains: BTreeMap<String, Vec<&'a LoadedItem>> = BTreeMap::new();
+    for it in items.iter().copied() {
         let scope = it
             .item
             .scope
@@ -617,8 +718,8 @@ pub fn chain_gap(paging: kinds::Paging, items: &[&LoadedItem]) -> Option<String>
                 ));
             }
         }
-        let last = chain.last().expect("chains are non-empty");
-        if names_next_page(paging, last) {
+        let last = *chain.last().expect("chains are non-empty");
+        if names_next(last) {
             let file = last.item.path.as_deref().unwrap_or("?");
             return Some(format!(
                 "the listing{where_} is incomplete: its last page ({file}) names a next page that the bundle does not hold"
@@ -626,6 +727,24 @@ pub fn chain_gap(paging: kinds::Paging, items: &[&LoadedItem]) -> Option<String>
         }
     }
     None
+}
+
+/// The last page of every page chain of a kind (chains grouped as [`chain_gap`] groups them).
+pub fn chain_ends<'a>(items: &[&'a LoadedItem]) -> Vec<&'a LoadedItem> {
+    let mut ends: BTreeMap<String, &'a LoadedItem> = BTreeMap::new();
+    for it in items {
+        let scope = it
+            .item
+            .scope
+            .clone()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let e = ends.entry(scope).or_insert(it);
+        if it.item.page.unwrap_or(0) >= e.item.page.unwrap_or(0) {
+            *e = it;
+        }
+    }
+    ends.into_values().collect()
 }
 
 /// Folds the items of one kind into one state: the worst item wins, so a kind is `ok` only when
@@ -680,6 +799,7 @@ mod tests {
             .unwrap(),
             body: None,
             problem: None,
+            pending: false,
         }
     }
 
@@ -714,6 +834,7 @@ mod tests {
             item: it,
             body: Some(Body::Json(body)),
             problem: None,
+            pending: false,
         }
     }
 

@@ -287,12 +287,12 @@ fn metrics(body: &Value) -> MetricTotals {
     t
 }
 
-pub fn eventhub(input: &mut Input<'_>) -> EventHub {
+pub fn eventhub(input: &Input<'_>) -> EventHub {
     let cfg = input.config;
     let egress = cfg.siem.collector_egress_ips.clone();
     let mut namespaces: Vec<Namespace> = Vec::new();
     for (item, body) in input.bodies("arm.eventhub.namespaces") {
-        for v in input.list_of("arm.eventhub.namespaces", item, body) {
+        for v in input.list_of("arm.eventhub.namespaces", item, &body) {
             let id = raw::norm_id(&s(v, &["id"]).unwrap_or_default());
             let tls = s(v, &["properties", "minimumTlsVersion"]);
             namespaces.push(Namespace {
@@ -347,7 +347,7 @@ pub fn eventhub(input: &mut Input<'_>) -> EventHub {
             continue;
         }
         let mut hubs = Vec::new();
-        for (item, v) in &l.elements {
+        for (item, v) in &l.elements() {
             let id = raw::norm_id(&s(v, &["id"]).unwrap_or_default());
             disagree(
                 input,
@@ -392,7 +392,7 @@ pub fn eventhub(input: &mut Input<'_>) -> EventHub {
         }
         let ns_id = namespaces[k].id.clone();
         let mut rules = Vec::new();
-        for (item, v) in &l.elements {
+        for (item, v) in &l.elements() {
             let id = raw::norm_id(&s(v, &["id"]).unwrap_or_default());
             disagree(input, "arm.eventhub.namespace_rules", item, &id, &ns_id);
             rules.push(auth_rule(v, "namespace"));
@@ -432,7 +432,7 @@ pub fn eventhub(input: &mut Input<'_>) -> EventHub {
             };
             let mut rules = Vec::new();
             let mut groups = Vec::new();
-            for (item, v) in &l.elements {
+            for (item, v) in &l.elements() {
                 let id = raw::norm_id(&s(v, &["id"]).unwrap_or_default());
                 disagree(input, kind, item, &id, &parent);
                 if kind == "arm.eventhub.hub_rules" {
@@ -464,7 +464,7 @@ pub fn eventhub(input: &mut Input<'_>) -> EventHub {
             continue;
         };
         let ns_id = namespaces[k].id.clone();
-        for (item, v) in &l.elements {
+        for (item, v) in &l.elements() {
             let id = raw::norm_id(&s(v, &["id"]).unwrap_or_default());
             disagree(input, "arm.eventhub.network_rule_sets", item, &id, &ns_id);
             let ips = arr(v, &["properties", "ipRules"])
@@ -504,7 +504,8 @@ pub fn eventhub(input: &mut Input<'_>) -> EventHub {
             orphan(input, "arm.eventhub.metrics", &l);
             continue;
         };
-        let Some((_, body)) = l.bodies.first() else {
+        let bodies = l.bodies();
+        let Some((_, body)) = bodies.first() else {
             continue;
         };
         let t = metrics(body);
@@ -624,7 +625,7 @@ pub fn eventhub(input: &mut Input<'_>) -> EventHub {
 }
 
 /// Reports an item whose own id names another parent than the request that returned it.
-fn disagree(input: &mut Input<'_>, kind: &str, item: &LoadedItem, id: &str, parent: &str) {
+fn disagree(input: &Input<'_>, kind: &str, item: &LoadedItem, id: &str, parent: &str) {
     if !super::is_below(id, parent) {
         input.inconsistent(
             kind,
@@ -635,7 +636,7 @@ fn disagree(input: &mut Input<'_>, kind: &str, item: &LoadedItem, id: &str, pare
 }
 
 /// Reports a listing whose request scope names no parent in the evidence.
-fn orphan(input: &mut Input<'_>, kind: &str, l: &super::Listing<'_>) {
+fn orphan(input: &Input<'_>, kind: &str, l: &super::Listing<'_>) {
     let parents = if kind.starts_with("arm.storage.") {
         "arm.storage.accounts"
     } else {
@@ -644,7 +645,7 @@ fn orphan(input: &mut Input<'_>, kind: &str, l: &super::Listing<'_>) {
     if !input.usable(parents) {
         return; // the parents are unknown, so nothing can be said about their children
     }
-    if let Some((item, _)) = l.elements.first() {
+    if let Some((item, _)) = l.elements().first() {
         let scope = l
             .scope
             .clone()
@@ -664,12 +665,12 @@ fn region(s: &str) -> String {
         .to_ascii_lowercase()
 }
 
-pub fn storage(input: &mut Input<'_>, eh: &EventHub) -> Storage {
+pub fn storage(input: &Input<'_>, eh: &EventHub) -> Storage {
     let cfg = input.config;
     let egress = cfg.siem.collector_egress_ips.clone();
     let mut accounts = Vec::new();
     for (item, body) in input.bodies("arm.storage.accounts") {
-        for v in input.list_of("arm.storage.accounts", item, body) {
+        for v in input.list_of("arm.storage.accounts", item, &body) {
             let id = raw::norm_id(&s(v, &["id"]).unwrap_or_default());
             let tls = s(v, &["properties", "minimumTlsVersion"]);
             let shared = b(v, &["properties", "allowSharedKeyAccess"]);
@@ -732,7 +733,7 @@ pub fn storage(input: &mut Input<'_>, eh: &EventHub) -> Storage {
             continue;
         }
         let mut list = Vec::new();
-        for (item, v) in &l.elements {
+        for (item, v) in &l.elements() {
             let id = raw::norm_id(&s(v, &["id"]).unwrap_or_default());
             disagree(input, "arm.storage.containers", item, &id, &acct_id);
             list.push(Container {
@@ -777,12 +778,12 @@ fn path_or_null<'a>(v: &'a Value, keys: &[&str]) -> &'a Value {
     raw::path(v, keys).unwrap_or(&NULL)
 }
 
-pub fn entra(input: &mut Input<'_>, eh: &EventHub) -> Entra {
+pub fn entra(input: &Input<'_>, eh: &EventHub) -> Entra {
     let cfg = input.config;
     let available: Option<Vec<String>> = if input.usable("arm.aadiam.diagnostic_categories") {
         let mut out = Vec::new();
         for (item, body) in input.bodies("arm.aadiam.diagnostic_categories") {
-            for v in input.list_of("arm.aadiam.diagnostic_categories", item, body) {
+            for v in input.list_of("arm.aadiam.diagnostic_categories", item, &body) {
                 let is_logs = s(v, &["properties", "categoryType"])
                     .is_none_or(|t| t.eq_ignore_ascii_case("Logs"));
                 if let (true, Some(name)) = (is_logs, s(v, &["name"])) {
@@ -798,7 +799,7 @@ pub fn entra(input: &mut Input<'_>, eh: &EventHub) -> Entra {
     let hubs_listed = input.usable("arm.eventhub.eventhubs");
     let mut settings = Vec::new();
     for (item, body) in input.bodies("arm.aadiam.diagnostic_settings") {
-        for v in input.list_of("arm.aadiam.diagnostic_settings", item, body) {
+        for v in input.list_of("arm.aadiam.diagnostic_settings", item, &body) {
             let mut categories = Vec::new();
             let mut groups = Vec::new();
             // `logs` is what the setting sends: without it, or with an entry that does not say

@@ -37,13 +37,13 @@ const PLANS: &[(&str, &[&str])] = &[
     ("audit_premium", &["M365_ADVANCED_AUDITING"]),
 ];
 
-pub fn tenant(input: &mut Input<'_>) -> Tenant {
+pub fn tenant(input: &Input<'_>) -> Tenant {
     let mut t = Tenant {
         status: input.status_of(&["graph.organization", "graph.subscribed_skus"]),
         ..Tenant::default()
     };
     for (item, body) in input.bodies("graph.organization") {
-        if let Some(org) = input.list_of("graph.organization", item, body).first() {
+        if let Some(org) = input.list_of("graph.organization", item, &body).first() {
             t.id = s(org, &["id"]);
             t.display_name = s(org, &["displayName"]);
         }
@@ -54,7 +54,7 @@ pub fn tenant(input: &mut Input<'_>) -> Tenant {
     let mut plans = Vec::new();
     let mut skus = Vec::new();
     for (item, body) in input.bodies("graph.subscribed_skus") {
-        for sku in input.list_of("graph.subscribed_skus", item, body) {
+        for sku in input.list_of("graph.subscribed_skus", item, &body) {
             let active = s(sku, &["capabilityStatus"]).is_some_and(|c| {
                 c.eq_ignore_ascii_case("Enabled") || c.eq_ignore_ascii_case("Warning")
             });
@@ -164,17 +164,17 @@ fn is_write(name: &str) -> bool {
 /// `own` names the field that must agree with the scope, and `required` the fields every
 /// element must carry (else the kind is malformed).
 fn by_scope<'a>(
-    input: &mut Input<'a>,
+    input: &Input<'a>,
     kind: &str,
     own: &str,
     required: &[&[&str]],
-) -> HashMap<String, Option<Vec<&'a Value>>> {
+) -> HashMap<String, Option<Vec<Value>>> {
     let mut out = HashMap::new();
     for l in input.listings(kind) {
         let key = l.scope.clone().unwrap_or_default().to_ascii_lowercase();
         let mut scope_items = Vec::new();
         let mut whole = l.complete();
-        for (item, v) in &l.elements {
+        for (item, v) in &l.elements() {
             if !input.require(kind, item, v, required) {
                 whole = false;
                 continue;
@@ -192,7 +192,7 @@ fn by_scope<'a>(
                     ),
                 );
             }
-            scope_items.push(*v);
+            scope_items.push((*v).clone());
         }
         out.insert(key, whole.then_some(scope_items));
     }
@@ -202,18 +202,17 @@ fn by_scope<'a>(
 /// What the request for `app` returned: `None` when it was not read completely, `Some(None)`
 /// when it listed nothing for that app id.
 fn lookup<'v>(
-    lists: &HashMap<String, Option<Vec<&'v Value>>>,
+    lists: &'v HashMap<String, Option<Vec<Value>>>,
     app: &str,
 ) -> Option<Option<&'v Value>> {
     let list = lists.get(app)?.as_ref()?;
     Some(
         list.iter()
-            .copied()
             .find(|v| s(v, &["appId"]).is_some_and(|a| a.eq_ignore_ascii_case(app))),
     )
 }
 
-pub fn apps(input: &mut Input<'_>) -> Apps {
+pub fn apps(input: &Input<'_>) -> Apps {
     let kinds = [
         "graph.applications",
         "graph.service_principals",
@@ -570,10 +569,11 @@ fn required_content_types(input: &Input<'_>) -> Vec<&'static str> {
     out
 }
 
-pub fn o365(input: &mut Input<'_>) -> O365 {
+pub fn o365(input: &Input<'_>) -> O365 {
     let list_usable = input.usable("o365.subscriptions");
     let mut listed: HashMap<String, &Value> = HashMap::new();
-    for (item, body) in input.bodies("o365.subscriptions") {
+    let subscriptions = input.bodies("o365.subscriptions");
+    for (item, body) in &subscriptions {
         for v in input.list_of("o365.subscriptions", item, body) {
             if !input.require("o365.subscriptions", item, v, &[&["contentType"]]) {
                 continue;
@@ -636,7 +636,8 @@ pub fn o365(input: &mut Input<'_>) -> O365 {
                 let mut count = 0;
                 let mut latest: Option<DateTime<Utc>> = None;
                 for i in &mine {
-                    if let Some(crate::evidence::Body::Json(body)) = &i.body {
+                    let body = input.body(i);
+                    if let Some(crate::evidence::Body::Json(body)) = body.as_deref() {
                         for blob in input.list_of("o365.content", i, body) {
                             count += 1;
                             if let Some(t) =
@@ -666,7 +667,7 @@ pub fn o365(input: &mut Input<'_>) -> O365 {
     }
 }
 
-fn graph_log(input: &mut Input<'_>, kind: &str, time_field: &str) -> GraphLog {
+fn graph_log(input: &Input<'_>, kind: &str, time_field: &str) -> GraphLog {
     let mut g = GraphLog {
         status: input.status(kind),
         ..GraphLog::default()
@@ -684,7 +685,7 @@ fn graph_log(input: &mut Input<'_>, kind: &str, time_field: &str) -> GraphLog {
     g.readable = Some(true);
     let mut latest: Option<DateTime<Utc>> = None;
     for (item, body) in input.bodies(kind) {
-        for v in input.list_of(kind, item, body) {
+        for v in input.list_of(kind, item, &body) {
             if let Some(t) = s(v, &[time_field]).as_deref().and_then(parse_time) {
                 latest = latest.max(Some(t));
             }
@@ -699,19 +700,20 @@ fn graph_log(input: &mut Input<'_>, kind: &str, time_field: &str) -> GraphLog {
     g
 }
 
-pub fn graph(input: &mut Input<'_>) -> GraphAudit {
+pub fn graph(input: &Input<'_>) -> GraphAudit {
     GraphAudit {
         directory_audits: graph_log(input, "graph.directory_audits", "activityDateTime"),
         sign_ins: graph_log(input, "graph.sign_ins", "createdDateTime"),
     }
 }
 
-pub fn network(input: &mut Input<'_>) -> Network {
+pub fn network(input: &Input<'_>) -> Network {
     let mut net = Network {
         status: input.status("probe.network"),
         ..Network::default()
     };
     for (item, body) in input.bodies("probe.network") {
+        let body = &*body;
         let host = s(body, &["host", "hostname"]).or_else(|| s(body, &["host"]));
         if let Some(h) = &host {
             net.hosts.push(h.clone());
@@ -736,7 +738,7 @@ pub fn network(input: &mut Input<'_>) -> Network {
     net
 }
 
-pub fn defender(input: &mut Input<'_>, eh: &EventHub, attested: &[String]) -> Defender {
+pub fn defender(input: &Input<'_>, eh: &EventHub, attested: &[String]) -> Defender {
     let unknown = Defender {
         attested: attested.to_vec(),
         ..Defender::default()

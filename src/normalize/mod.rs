@@ -9,19 +9,42 @@ pub mod m365;
 pub mod model;
 pub mod raw;
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::config::Config;
-use crate::evidence::{Body, Bundle, EvidenceStatus, KindState, LoadedItem};
+use crate::evidence::kinds::{self, Paging};
+use crate::evidence::{Body, Bundle, EvidenceError, EvidenceStatus, KindState, LoadedItem};
 use model::Model;
 
-/// Evidence handed to the normaliser: verified bundle items plus their kind states.
+/// How many files a listing iterator reads ahead, on all cores, before handing out the first
+/// of them: enough to keep the cores busy, few enough that only a sliver of a large kind (a
+/// 6,000-namespace tenant's metrics) is in memory at once.
+const READ_AHEAD_FILES: usize = 64;
+
+/// Evidence handed to the normaliser: the bundle's items by kind and their kind states.
+///
+/// Bodies are read when a normaliser asks for a kind (one listing, or one batch of listings,
+/// at a time) and dropped when it is done with them; for an indexed bundle ([`Bundle::index`])
+/// that is also when each file is hashed against the manifest. A file that fails the check is
+/// remembered and [`Input::finish`] returns it as the error, so nothing judged on it leaves.
+/// Kind states are worked out the first time a kind is touched, because a listing's
+/// completeness needs its last page.
 pub struct Input<'a> {
-    items: Vec<&'a LoadedItem>,
-    states: BTreeMap<String, KindState>,
+    bundle: &'a Bundle,
+    by_kind: BTreeMap<&'a str, Vec<&'a LoadedItem>>,
+    states: RefCell<BTreeMap<String, KindState>>,
+    prepared: RefCell<BTreeSet<String>>,
+    /// Paths whose file has been read and verified (each is read once or, for the last page of
+    /// a listing, twice).
+    read: RefCell<HashSet<&'a str>>,
+    /// Whether a listing's last page names a further page, by path.
+    next_page: RefCell<HashMap<&'a str, bool>>,
+    failure: RefCell<Option<EvidenceError>>,
     pub config: &'a Config,
     pub as_of: DateTime<Utc>,
     /// When the evidence was collected (the manifest's `collected_at`).
@@ -30,39 +53,164 @@ pub struct Input<'a> {
 
 impl<'a> Input<'a> {
     pub fn new(bundle: &'a Bundle, config: &'a Config, as_of: DateTime<Utc>) -> Input<'a> {
+        let mut by_kind: BTreeMap<&'a str, Vec<&'a LoadedItem>> = BTreeMap::new();
+        for it in &bundle.items {
+            by_kind.entry(it.item.kind.as_str()).or_default().push(it);
+        }
         Input {
-            items: bundle.items.iter().collect(),
-            states: bundle.kind_states(),
+            bundle,
+            by_kind,
+            states: RefCell::new(BTreeMap::new()),
+            prepared: RefCell::new(BTreeSet::new()),
+            read: RefCell::new(HashSet::new()),
+            next_page: RefCell::new(HashMap::new()),
+            failure: RefCell::new(None),
             config,
             as_of,
             collected_at: bundle.manifest.collected_at,
         }
     }
 
-    /// Usable JSON bodies of a kind, with their items.
-    pub fn bodies(&self, kind: &str) -> Vec<(&'a LoadedItem, &'a Value)> {
-        self.items
+    fn of(&self, kind: &str) -> &[&'a LoadedItem] {
+        self.by_kind.get(kind).map_or(&[], Vec::as_slice)
+    }
+
+    /// Keeps the first evidence error; [`Input::finish`] returns it.
+    fn fail(&self, e: EvidenceError) {
+        self.failure.borrow_mut().get_or_insert(e);
+    }
+
+    /// Reads the bodies of `items` (those not loaded yet on all cores), in order. A file that
+    /// cannot be read or verified gives `None` and fails the audit.
+    fn load(&self, items: &[&'a LoadedItem]) -> Vec<Option<Cow<'a, Body>>> {
+        let pending: Vec<&'a LoadedItem> = items
             .iter()
-            .filter(|i| i.item.kind == kind && i.status() == EvidenceStatus::Ok)
-            .filter_map(|i| match &i.body {
-                Some(Body::Json(v)) => Some((*i, v)),
-                _ => None,
+            .copied()
+            .filter(|i| i.body.is_none() && i.pending)
+            .collect();
+        let root = &self.bundle.root;
+        let mut fresh =
+            crate::parallel::map_in_order(&pending, |i| crate::evidence::read_body(root, &i.item))
+                .into_iter();
+        let mut out = Vec::with_capacity(items.len());
+        for it in items {
+            out.push(match &it.body {
+                Some(b) => Some(Cow::Borrowed(b)),
+                None if it.pending => {
+                    if let Some(p) = it.item.path.as_deref() {
+                        self.read.borrow_mut().insert(p);
+                    }
+                    match fresh.next().expect("one result per pending item") {
+                        Ok(b) => Some(Cow::Owned(b)),
+                        Err(e) => {
+                            self.fail(e);
+                            None
+                        }
+                    }
+                }
+                None => None,
+            });
+        }
+        out
+    }
+
+    /// The body of one item (read now for an indexed bundle).
+    pub fn body(&self, item: &'a LoadedItem) -> Option<Cow<'a, Body>> {
+        self.load(&[item]).pop().flatten()
+    }
+
+    /// Works out a kind's state the first time it is asked about. A paged kind is `ok` only
+    /// when every chain's last page names no further page, so those pages are read here.
+    fn prepare(&self, kind: &str) {
+        if !self.prepared.borrow_mut().insert(kind.to_string()) {
+            return;
+        }
+        let Some(k) = kinds::kind(kind) else {
+            return;
+        };
+        let items = self.of(kind);
+        let mut st = crate::evidence::state_of(items);
+        if st.status == EvidenceStatus::Ok {
+            self.learn_next_pages(k.paging, &crate::evidence::chain_ends(items));
+            if let Some(gap) =
+                crate::evidence::chain_gap_with(k.paging, items, |it| self.names_next(k.paging, it))
+            {
+                st.status = EvidenceStatus::Incomplete;
+                st.reason = Some(gap);
+            }
+        }
+        self.states
+            .borrow_mut()
+            .entry(kind.to_string())
+            .or_insert(st);
+    }
+
+    /// Reads the given last pages (on all cores) and remembers whether each names a next page.
+    fn learn_next_pages(&self, paging: Paging, ends: &[&'a LoadedItem]) {
+        if paging == Paging::None {
+            return;
+        }
+        let todo: Vec<&'a LoadedItem> = ends
+            .iter()
+            .copied()
+            .filter(|i| {
+                i.item
+                    .path
+                    .as_deref()
+                    .is_none_or(|p| !self.next_page.borrow().contains_key(p))
             })
+            .collect();
+        for chunk in todo.chunks(READ_AHEAD_FILES * 4) {
+            let bodies = self.load(chunk);
+            for (it, body) in chunk.iter().zip(bodies) {
+                let more = crate::evidence::names_next_page(paging, it, body.as_deref());
+                if let Some(p) = it.item.path.as_deref() {
+                    self.next_page.borrow_mut().insert(p, more);
+                }
+            }
+        }
+    }
+
+    fn names_next(&self, paging: Paging, it: &'a LoadedItem) -> bool {
+        let known = it
+            .item
+            .path
+            .as_deref()
+            .and_then(|p| self.next_page.borrow().get(p).copied());
+        known.unwrap_or_else(|| {
+            let body = self.body(it);
+            crate::evidence::names_next_page(paging, it, body.as_deref())
+        })
+    }
+
+    /// Usable JSON bodies of a kind, with their items.
+    pub fn bodies(&self, kind: &str) -> Vec<(&'a LoadedItem, Cow<'a, Value>)> {
+        self.prepare(kind);
+        let items: Vec<&'a LoadedItem> = self
+            .of(kind)
+            .iter()
+            .copied()
+            .filter(|i| i.status() == EvidenceStatus::Ok)
+            .collect();
+        let bodies = self.load(&items);
+        items
+            .into_iter()
+            .zip(bodies)
+            .filter_map(|(i, b)| Some((i, json(b?)?)))
             .collect()
     }
 
-    /// Items of a kind, failed ones included.
+    /// Items of a kind, failed ones included, without their bodies ([`Input::body`] reads one).
     pub fn items(&self, kind: &str) -> Vec<&'a LoadedItem> {
-        self.items
-            .iter()
-            .copied()
-            .filter(|i| i.item.kind == kind)
-            .collect()
+        self.prepare(kind);
+        self.of(kind).to_vec()
     }
 
     /// Status of a kind as a string for model sections.
     pub fn status(&self, kind: &str) -> String {
+        self.prepare(kind);
         self.states
+            .borrow()
             .get(kind)
             .map(|s| s.status.as_str().to_string())
             .unwrap_or_else(|| "not_collected".into())
@@ -70,9 +218,11 @@ impl<'a> Input<'a> {
 
     /// The combined status of several kinds (the worst wins).
     pub fn status_of(&self, kinds: &[&str]) -> String {
+        kinds.iter().for_each(|k| self.prepare(k));
+        let states = self.states.borrow();
         kinds
             .iter()
-            .filter_map(|k| self.states.get(*k).map(|s| s.status))
+            .filter_map(|k| states.get(*k).map(|s| s.status))
             .max()
             .unwrap_or(EvidenceStatus::NotCollected)
             .as_str()
@@ -80,13 +230,25 @@ impl<'a> Input<'a> {
     }
 
     pub fn usable(&self, kind: &str) -> bool {
-        self.states.get(kind).is_some_and(|s| s.status.is_usable())
+        self.prepare(kind);
+        self.states
+            .borrow()
+            .get(kind)
+            .is_some_and(|s| s.status.is_usable())
+    }
+
+    /// A kind's state as it stands.
+    pub fn state(&self, kind: &str) -> Option<KindState> {
+        self.prepare(kind);
+        self.states.borrow().get(kind).cloned()
     }
 
     /// Downgrades a kind to `error` because a body did not have the documented shape.
-    pub fn malformed(&mut self, kind: &str, item: &LoadedItem, message: &str) {
+    pub fn malformed(&self, kind: &str, item: &LoadedItem, message: &str) {
+        self.prepare(kind);
         let file = item.item.path.clone().unwrap_or_default();
-        let st = self.states.entry(kind.to_string()).or_insert(KindState {
+        let mut states = self.states.borrow_mut();
+        let st = states.entry(kind.to_string()).or_insert(KindState {
             status: EvidenceStatus::Error,
             reason: None,
             files: vec![],
@@ -98,9 +260,11 @@ impl<'a> Input<'a> {
     /// Downgrades a kind to `inconsistent`: an item disagrees with the request that returned it.
     /// The item is kept (linked to the parent the request named); the checks that read the kind
     /// are `not_assessed` with this reason, so nothing vanishes silently.
-    pub fn inconsistent(&mut self, kind: &str, item: &LoadedItem, message: &str) {
+    pub fn inconsistent(&self, kind: &str, item: &LoadedItem, message: &str) {
+        self.prepare(kind);
         let file = item.item.path.clone().unwrap_or_default();
-        let st = self.states.entry(kind.to_string()).or_insert(KindState {
+        let mut states = self.states.borrow_mut();
+        let st = states.entry(kind.to_string()).or_insert(KindState {
             status: EvidenceStatus::Inconsistent,
             reason: None,
             files: vec![],
@@ -112,12 +276,15 @@ impl<'a> Input<'a> {
     }
 
     /// The listings of a kind, one per recorded request scope (a namespace's hubs, an account's
-    /// containers…), each with the status of its own pages. Elements are read only from a
-    /// listing whose every page was read and whose page chain is complete.
-    pub fn listings(&mut self, kind: &str) -> Vec<Listing<'a>> {
-        let paging = crate::evidence::kinds::kind(kind).map(|k| k.paging);
+    /// containers…), each with the status of its own pages, in scope order. Elements are read
+    /// only from a listing whose every page was read and whose page chain is complete. The
+    /// bodies are read as the iterator goes, a few listings ahead, and dropped with each
+    /// listing.
+    pub fn listings<'i>(&'i self, kind: &str) -> Listings<'i, 'a> {
+        self.prepare(kind);
+        let paging = kinds::kind(kind).map(|k| k.paging);
         let mut groups: BTreeMap<String, Vec<&'a LoadedItem>> = BTreeMap::new();
-        for it in self.items.iter().copied().filter(|i| i.item.kind == kind) {
+        for it in self.of(kind).iter().copied() {
             let key = it
                 .item
                 .scope
@@ -127,43 +294,64 @@ impl<'a> Input<'a> {
                 .to_ascii_lowercase();
             groups.entry(key).or_default().push(it);
         }
-        let mut out = Vec::new();
+        let mut queue = VecDeque::new();
         for (_, mut items) in groups {
             items.sort_by_key(|i| i.item.page.unwrap_or(0));
             let mut status = crate::evidence::state_of(&items).status;
             if status == EvidenceStatus::Ok {
                 if let Some(p) = paging {
-                    if crate::evidence::chain_gap(p, &items).is_some() {
+                    if crate::evidence::chain_gap_with(p, &items, |it| self.names_next(p, it))
+                        .is_some()
+                    {
                         status = EvidenceStatus::Incomplete;
                     }
                 }
             }
-            let mut elements = Vec::new();
-            let mut bodies = Vec::new();
-            if status == EvidenceStatus::Ok {
-                for it in &items {
-                    if let Some(Body::Json(v)) = &it.body {
-                        bodies.push((*it, v));
-                        for e in self.list_of(kind, it, v) {
-                            elements.push((*it, e));
-                        }
-                    }
-                }
-            }
-            out.push(Listing {
-                scope: items[0].item.scope.clone(),
-                status,
-                elements,
-                bodies,
-            });
+            queue.push_back((items, status));
         }
-        out
+        Listings {
+            input: self,
+            kind: kind.to_string(),
+            queue,
+            ready: VecDeque::new(),
+        }
+    }
+
+    /// Hashes (and parses) every file that no normaliser read, works out the state of every
+    /// kind not asked about, and hands back the kind states, or the first file that failed.
+    /// Every listed file is so verified whatever the catalogue reads.
+    pub fn finish(&self) -> Result<BTreeMap<String, KindState>, EvidenceError> {
+        for k in kinds::KINDS {
+            self.prepare(k.name);
+        }
+        let unread: Vec<&'a LoadedItem> = self
+            .bundle
+            .items
+            .iter()
+            .filter(|i| {
+                i.body.is_none()
+                    && i.pending
+                    && i.item
+                        .path
+                        .as_deref()
+                        .is_some_and(|p| !self.read.borrow().contains(p))
+            })
+            .collect();
+        for chunk in unread.chunks(READ_AHEAD_FILES * 4) {
+            drop(self.load(chunk));
+        }
+        match self.failure.borrow_mut().take() {
+            Some(e) => Err(e),
+            None => Ok(self.states.borrow().clone()),
+        }
     }
 
     /// Marks a child kind that was never collected because it had no parent to be collected for
     /// (no namespace, so no hubs to list) as `ok`: its absence is then complete evidence.
-    pub fn vacuous(&mut self, kind: &str, why: &str) {
-        let st = self.states.entry(kind.to_string()).or_insert(KindState {
+    pub fn vacuous(&self, kind: &str, why: &str) {
+        self.prepare(kind);
+        let mut states = self.states.borrow_mut();
+        let st = states.entry(kind.to_string()).or_insert(KindState {
             status: EvidenceStatus::NotCollected,
             reason: None,
             files: vec![],
@@ -176,7 +364,8 @@ impl<'a> Input<'a> {
 
     /// Sets a derived kind's state from the kinds it is made of: the worst of them (with its
     /// reason and every file), `not_collected` when there are none.
-    pub fn derive(&mut self, name: &str, from: &[&str]) {
+    pub fn derive(&self, name: &str, from: &[&str]) {
+        from.iter().for_each(|k| self.prepare(k));
         let mut st = KindState {
             status: EvidenceStatus::NotCollected,
             reason: Some("no [[siem]] target is configured".into()),
@@ -184,7 +373,7 @@ impl<'a> Input<'a> {
         };
         let mut why = Vec::new();
         for (n, k) in from.iter().enumerate() {
-            let s = self.states.get(*k).cloned().unwrap_or(KindState {
+            let s = self.states.borrow().get(*k).cloned().unwrap_or(KindState {
                 status: EvidenceStatus::NotCollected,
                 reason: Some("not in the bundle".into()),
                 files: vec![],
@@ -207,11 +396,12 @@ impl<'a> Input<'a> {
         }
         st.files.sort();
         st.files.dedup();
-        self.states.insert(name.to_string(), st);
+        self.prepared.borrow_mut().insert(name.to_string());
+        self.states.borrow_mut().insert(name.to_string(), st);
     }
 
     /// Lists the elements of a list body, marking the kind malformed when it is not a list.
-    pub fn list_of(&mut self, kind: &str, item: &LoadedItem, body: &'a Value) -> Vec<&'a Value> {
+    pub fn list_of<'v>(&self, kind: &str, item: &LoadedItem, body: &'v Value) -> Vec<&'v Value> {
         match raw::list_at(body, crate::evidence::kinds::list_key(kind)) {
             Ok(v) => {
                 // Every list Microsoft returns holds objects; anything else is not a resource
@@ -233,8 +423,29 @@ impl<'a> Input<'a> {
         }
     }
 
+    /// Whether a page is a list of objects, marking the kind malformed when it is not.
+    fn listable(&self, kind: &str, item: &LoadedItem, body: &Value) -> bool {
+        match raw::list_at(body, kinds::list_key(kind)) {
+            Ok(v) => match v.iter().position(|e| !e.is_object()) {
+                Some(i) => {
+                    self.malformed(
+                        kind,
+                        item,
+                        &format!("element {i} is {}, not an object", raw::type_name(v[i])),
+                    );
+                    false
+                }
+                None => true,
+            },
+            Err(e) => {
+                self.malformed(kind, item, &e);
+                false
+            }
+        }
+    }
+
     /// Marks the kind malformed unless `v` has every key in `keys` (as a non-null value).
-    pub fn require(&mut self, kind: &str, item: &LoadedItem, v: &Value, keys: &[&[&str]]) -> bool {
+    pub fn require(&self, kind: &str, item: &LoadedItem, v: &Value, keys: &[&[&str]]) -> bool {
         for k in keys {
             if matches!(raw::path(v, k), None | Some(Value::Null)) {
                 self.malformed(kind, item, &format!("an element lacks `{}`", k.join(".")));
@@ -250,22 +461,111 @@ impl<'a> Input<'a> {
     }
 }
 
+/// The JSON value of a body, if it is JSON.
+fn json(b: Cow<'_, Body>) -> Option<Cow<'_, Value>> {
+    match b {
+        Cow::Borrowed(Body::Json(v)) => Some(Cow::Borrowed(v)),
+        Cow::Owned(Body::Json(v)) => Some(Cow::Owned(v)),
+        _ => None,
+    }
+}
+
 /// One request chain's listing: the elements of all its pages, when they could all be read.
+/// It owns the bodies it read; they go when it does.
 pub struct Listing<'a> {
     /// The resource the request was about (the parent), as recorded by the collector.
     pub scope: Option<String>,
     /// `ok` only when every page was read and the chain is complete.
     pub status: EvidenceStatus,
-    /// The listed elements with the page they came from; empty unless `status` is `ok`.
-    pub elements: Vec<(&'a LoadedItem, &'a Value)>,
-    /// The whole bodies (one per page), for responses that are not lists (metrics).
-    pub bodies: Vec<(&'a LoadedItem, &'a Value)>,
+    /// The pages' JSON bodies, read only when `status` is `ok`, each with whether it is a list
+    /// of objects (one that is not has marked its kind malformed).
+    pages: Vec<(&'a LoadedItem, Cow<'a, Value>, bool)>,
+    list_key: &'static str,
 }
 
-impl Listing<'_> {
+impl<'a> Listing<'a> {
     /// Whether the listing can show what exists (and so what does not).
     pub fn complete(&self) -> bool {
         self.status == EvidenceStatus::Ok
+    }
+
+    /// The listed elements with the page they came from; empty unless `status` is `ok`.
+    pub fn elements(&self) -> Vec<(&'a LoadedItem, &Value)> {
+        let mut out = Vec::new();
+        for (item, body, listable) in &self.pages {
+            if *listable {
+                for e in raw::list_at(body, self.list_key).unwrap_or_default() {
+                    out.push((*item, e));
+                }
+            }
+        }
+        out
+    }
+
+    /// The whole bodies (one per page), for responses that are not lists (metrics).
+    pub fn bodies(&self) -> Vec<(&'a LoadedItem, &Value)> {
+        self.pages.iter().map(|(i, b, _)| (*i, &**b)).collect()
+    }
+}
+
+/// The listings of one kind, read a few files ahead on all cores ([`Input::listings`]).
+pub struct Listings<'i, 'a> {
+    input: &'i Input<'a>,
+    kind: String,
+    queue: VecDeque<(Vec<&'a LoadedItem>, EvidenceStatus)>,
+    ready: VecDeque<Listing<'a>>,
+}
+
+impl<'a> Listings<'_, 'a> {
+    /// Reads the next listings' bodies, up to [`READ_AHEAD_FILES`] files (at least one listing).
+    fn fill(&mut self) {
+        let mut batch = Vec::new();
+        let mut files = 0;
+        while let Some(g) = self.queue.pop_front() {
+            if g.1 == EvidenceStatus::Ok {
+                files += g.0.len();
+            }
+            batch.push(g);
+            if files >= READ_AHEAD_FILES {
+                break;
+            }
+        }
+        let wanted: Vec<&'a LoadedItem> = batch
+            .iter()
+            .filter(|(_, st)| *st == EvidenceStatus::Ok)
+            .flat_map(|(items, _)| items.iter().copied())
+            .collect();
+        let mut bodies = self.input.load(&wanted).into_iter();
+        let list_key = kinds::list_key(&self.kind);
+        for (items, status) in batch {
+            let mut pages = Vec::new();
+            if status == EvidenceStatus::Ok {
+                for it in &items {
+                    let Some(v) = bodies.next().flatten().and_then(json) else {
+                        continue;
+                    };
+                    let listable = self.input.listable(&self.kind, it, &v);
+                    pages.push((*it, v, listable));
+                }
+            }
+            self.ready.push_back(Listing {
+                scope: items[0].item.scope.clone(),
+                status,
+                pages,
+                list_key,
+            });
+        }
+    }
+}
+
+impl<'a> Iterator for Listings<'_, 'a> {
+    type Item = Listing<'a>;
+
+    fn next(&mut self) -> Option<Listing<'a>> {
+        if self.ready.is_empty() {
+            self.fill();
+        }
+        self.ready.pop_front()
     }
 }
 
@@ -293,17 +593,18 @@ pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
 
 /// Builds the model. `attested` lists check ids with a valid attestation (Defender corroboration
 /// and the coverage matrix use them).
+/// Fails when a file the model needed (or any other listed file) is missing or altered.
 pub fn normalize(
     bundle: &Bundle,
     config: &Config,
     as_of: DateTime<Utc>,
     attested: &[String],
-) -> Model {
-    let mut input = Input::new(bundle, config, as_of);
-    build(&mut input, attested)
+) -> Result<Model, EvidenceError> {
+    let input = Input::new(bundle, config, as_of);
+    build(&input, attested)
 }
 
-fn build(input: &mut Input<'_>, attested: &[String]) -> Model {
+fn build(input: &Input<'_>, attested: &[String]) -> Result<Model, EvidenceError> {
     let tenant = m365::tenant(input);
     let eventhub = azure::eventhub(input);
     let storage = azure::storage(input, &eventhub);
@@ -315,11 +616,12 @@ fn build(input: &mut Input<'_>, attested: &[String]) -> Model {
     let defender = m365::defender(input, &eventhub, attested);
     let siem = crate::siem::normalize::siem(input);
     let consumer = crate::consumer::normalize::consumer(input, &eventhub);
+    let evidence = input.finish()?;
     let mut model = Model {
         as_of: input
             .as_of
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        evidence: input.states.clone(),
+        evidence,
         config: input.config.clone(),
         tenant,
         entra,
@@ -335,5 +637,5 @@ fn build(input: &mut Input<'_>, attested: &[String]) -> Model {
         coverage: vec![],
     };
     model.coverage = crate::coverage::compute(&model);
-    model
+    Ok(model)
 }

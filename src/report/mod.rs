@@ -256,11 +256,15 @@ pub fn write_all(
     extra: &[(String, Vec<u8>)],
 ) -> Result<Vec<PathBuf>> {
     let tera = templates(template_dir)?;
-    // Render everything before touching the disk: a broken template must not half-write.
+    // Render every template before touching the disk: a broken template must not half-write.
+    // results.json and OSCAL, the large ones, are serialised straight into `out` afterwards
+    // (a staging directory, swapped in whole by the caller).
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
-    for f in formats {
+    // Which format each file is of, so the list of written files keeps the formats' order.
+    let mut format_of: Vec<usize> = Vec::new();
+    for (n, f) in formats.iter().enumerate() {
         match f.as_str() {
-            "json" => files.push(("results.json".into(), serde_json::to_vec_pretty(results)?)),
+            "json" | "oscal" => {}
             "html" => files.push((
                 "report.html".into(),
                 render(&tera, "report.html", results, steps)?.into_bytes(),
@@ -274,7 +278,6 @@ pub fn write_all(
                 junit::render(results).into_bytes(),
             )),
             "sarif" => files.push(("report.sarif".into(), sarif::render(results)?.into_bytes())),
-            "oscal" => files.extend(oscal::render(results)?),
             "jsonl" => files.push((
                 "findings.jsonl".into(),
                 jsonl::render(results)?.into_bytes(),
@@ -296,24 +299,41 @@ pub fn write_all(
             )),
             _ => {}
         }
+        format_of.resize(files.len(), n);
     }
+    format_of.resize(files.len() + extra.len(), formats.len());
     files.extend(extra.iter().cloned());
     std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create", out.display()))?;
-    let mut written = Vec::new();
-    for (name, bytes) in &files {
+    let mut written: Vec<(usize, PathBuf)> = Vec::new();
+    for ((name, bytes), n) in files.iter().zip(&format_of) {
         if !crate::evidence::is_safe_relative_path(name) {
             bail!("refusing unsafe output path {name:?}");
         }
         let target = out.join(name);
         crate::files::write_synced(&target, bytes)?;
-        written.push(target);
+        written.push((*n, target));
     }
+    for (n, f) in formats.iter().enumerate() {
+        match f.as_str() {
+            "json" => {
+                let target = out.join("results.json");
+                crate::files::write_streamed(&target, |w| {
+                    Ok(serde_json::to_writer_pretty(w, results)?)
+                })?;
+                written.push((n, target));
+            }
+            "oscal" => written.extend(oscal::write(results, out)?.into_iter().map(|p| (n, p))),
+            _ => {}
+        }
+    }
+    written.sort_by_key(|(n, _)| *n);
+    let written: Vec<PathBuf> = written.into_iter().map(|(_, p)| p).collect();
     // When re-rendering into a copy of an earlier report (`siemproof report`), a format that
     // writes fewer files than last time (no POA&M when nothing is open) must not leave the
     // previous run's file behind, where it would pass for this run's.
     for f in formats {
         for name in files_of(f) {
-            if !files.iter().any(|(n, _)| n == name) {
+            if !written.iter().any(|p| p.ends_with(name)) {
                 let stale = out.join(name);
                 if stale.is_file() {
                     std::fs::remove_file(&stale)

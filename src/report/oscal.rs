@@ -13,6 +13,9 @@
 //! `not-satisfied` with reason `other`, never `satisfied`. UUIDs are random (v4), as the schema
 //! requires v4 or v5; `oscal-version` is 1.2.1, the newest that compliance-trestle declares.
 
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -481,8 +484,39 @@ struct Poam<'a> {
 /// used to be deep-copied into each document as JSON trees, which for a large tenant held the
 /// same entries three times over.)
 pub fn render(results: &Results) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+    let mut docs = Vec::new();
+    emit(results, &mut |name, doc| {
+        let mut b = Vec::new();
+        doc(&mut b)?;
+        docs.push((name.to_string(), b));
+        Ok(())
+    })?;
+    Ok(docs)
+}
+
+/// Writes the documents into `dir` (a staging directory: a failure leaves it to be discarded),
+/// each serialised straight into its file rather than into memory first.
+pub fn write(results: &Results, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    emit(results, &mut |name, doc| {
+        let path = dir.join(name);
+        crate::files::write_streamed(&path, |w| doc(w))?;
+        written.push(path);
+        Ok(())
+    })?;
+    Ok(written)
+}
+
+/// Writes one document's JSON (pretty, with a final newline) to the writer it is given.
+type Doc<'d> = &'d dyn Fn(&mut dyn Write) -> anyhow::Result<()>;
+
+/// Builds the documents one at a time and hands each, by name, to `put`.
+fn emit(
+    results: &Results,
+    put: &mut dyn FnMut(&str, Doc<'_>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     let plan_uuid = uuid();
-    let mut docs = vec![(PLAN.to_string(), pretty(&plan(results, &plan_uuid))?)];
+    put(PLAN, &|w| pretty(w, &plan(results, &plan_uuid)))?;
     let Built {
         observations,
         findings,
@@ -527,7 +561,7 @@ pub fn render(results: &Results) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
             results: [result],
         },
     };
-    docs.push((RESULTS.to_string(), pretty(&ar)?));
+    put(RESULTS, &|w| pretty(w, &ar))?;
     if !poam_items.is_empty() {
         let result = &ar.ar.results[0];
         let open: std::collections::BTreeSet<&str> = result
@@ -556,15 +590,15 @@ pub fn render(results: &Results) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
                 poam_items,
             },
         };
-        docs.push((POAM.to_string(), pretty(&poam)?));
+        put(POAM, &|w| pretty(w, &poam))?;
     }
-    Ok(docs)
+    Ok(())
 }
 
-fn pretty<T: serde::Serialize>(v: &T) -> anyhow::Result<Vec<u8>> {
-    let mut b = serde_json::to_vec_pretty(v)?;
-    b.push(b'\n');
-    Ok(b)
+fn pretty<T: serde::Serialize>(w: &mut dyn Write, v: &T) -> anyhow::Result<()> {
+    serde_json::to_writer_pretty(&mut *w, v)?;
+    w.write_all(b"\n")?;
+    Ok(())
 }
 
 #[cfg(test)]

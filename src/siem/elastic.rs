@@ -301,7 +301,7 @@ fn log_type_of_dataset(dataset: &str) -> Option<&'static str> {
 
 /// Agent health of a package policy from its agent policies' `agent_status` results.
 fn agent_health(
-    input: &mut Input<'_>,
+    input: &Input<'_>,
     label: &str,
     policies: &[String],
 ) -> (String, Option<String>, Vec<String>) {
@@ -317,7 +317,6 @@ fn agent_health(
         let scope = format!("{label}/{p}");
         let Some(l) = input
             .listings("siem.elastic.agent_status")
-            .into_iter()
             .find(|l| l.scope.as_deref() == Some(scope.as_str()))
         else {
             return (
@@ -326,7 +325,7 @@ fn agent_health(
                 vec![format!("agent status of {p} not read")],
             );
         };
-        let Some((item, body)) = l.bodies.first().copied().filter(|_| l.complete()) else {
+        let Some((item, body)) = l.bodies().first().copied().filter(|_| l.complete()) else {
             return (
                 "unknown".into(),
                 None,
@@ -367,17 +366,16 @@ fn agent_health(
 }
 
 /// `maximum_timestamp` per data stream, when the stats were read completely.
-fn stream_times(input: &mut Input<'_>, label: &str) -> Option<Vec<(String, Option<i64>)>> {
+fn stream_times(input: &Input<'_>, label: &str) -> Option<Vec<(String, Option<i64>)>> {
     let l = input
         .listings("siem.elastic.data_stream_stats")
-        .into_iter()
         .find(|l| l.scope.as_deref() == Some(label))?;
     if !l.complete() {
         return None;
     }
     // The stats of a wildcard that matched nothing are a complete, empty answer.
     let mut out = Vec::new();
-    for (item, v) in &l.elements {
+    for (item, v) in &l.elements() {
         if !input.require(
             "siem.elastic.data_stream_stats",
             item,
@@ -395,21 +393,20 @@ fn stream_times(input: &mut Input<'_>, label: &str) -> Option<Vec<(String, Optio
 }
 
 pub fn inputs(
-    input: &mut Input<'_>,
+    input: &Input<'_>,
     t: &SiemTarget,
 ) -> Result<(Vec<SiemInput>, Vec<SiemProduct>), EvidenceStatus> {
     let label = t.label();
     let kind = "siem.elastic.package_policies";
     let listing = input
         .listings(kind)
-        .into_iter()
         .find(|l| l.scope.as_deref() == Some(label.as_str()))
         .ok_or(EvidenceStatus::NotCollected)?;
     if !listing.complete() {
         return Err(listing.status);
     }
     let mut whole = true;
-    for (item, v) in &listing.elements {
+    for (item, v) in &listing.elements() {
         whole &= input.require(
             kind,
             item,
@@ -420,7 +417,7 @@ pub fn inputs(
     if !whole {
         return Err(EvidenceStatus::Error);
     }
-    let policies: Vec<&Value> = listing.elements.iter().map(|(_, v)| *v).collect();
+    let policies: Vec<&Value> = listing.elements().iter().map(|(_, v)| *v).collect();
     let streams = stream_times(input, &label);
     let freshness = input.config.thresholds.freshness_hours as f64;
     let mut out = Vec::new();

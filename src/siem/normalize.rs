@@ -156,21 +156,20 @@ pub(crate) fn window_hours(path: &str, freshness_hours: f64) -> f64 {
     }
 }
 
-struct QradarLists<'a> {
+struct QradarLists {
     protocols: HashMap<i64, String>,
     dsms: HashMap<i64, String>,
     products: Vec<SiemProduct>,
-    sources: Vec<&'a Value>,
+    sources: Vec<Value>,
 }
 
 /// The complete listings of one QRadar target, or the status that kept them from being read.
-fn qradar_lists<'a>(input: &mut Input<'a>, label: &str) -> Result<QradarLists<'a>, EvidenceStatus> {
-    let mut lists: HashMap<&str, Vec<&'a Value>> = HashMap::new();
+fn qradar_lists(input: &Input<'_>, label: &str) -> Result<QradarLists, EvidenceStatus> {
+    let mut lists: HashMap<&str, Vec<Value>> = HashMap::new();
     let mut source_items = Vec::new();
     for kind in QRADAR_KINDS {
         let mine: Vec<_> = input
             .listings(kind)
-            .into_iter()
             .filter(|l| l.scope.as_deref() == Some(label))
             .collect();
         let Some(l) = mine.into_iter().next() else {
@@ -202,16 +201,23 @@ fn qradar_lists<'a>(input: &mut Input<'a>, label: &str) -> Result<QradarLists<'a
             _ => &[&["id"], &["name"]],
         };
         let mut whole = true;
-        for (item, v) in &l.elements {
+        for (item, v) in &l.elements() {
             whole &= input.require(kind, item, v, required);
         }
         if !whole {
             return Err(EvidenceStatus::Error);
         }
         if *kind == "siem.qradar.log_sources" {
-            source_items = l.elements.clone();
+            source_items = l
+                .elements()
+                .into_iter()
+                .map(|(i, v)| (i, v.clone()))
+                .collect();
         }
-        lists.insert(kind, l.elements.iter().map(|(_, v)| *v).collect());
+        lists.insert(
+            kind,
+            l.elements().into_iter().map(|(_, v)| v.clone()).collect(),
+        );
     }
     let mut protocols = HashMap::new();
     let mut dsms = HashMap::new();
@@ -264,7 +270,7 @@ fn qradar_lists<'a>(input: &mut Input<'a>, label: &str) -> Result<QradarLists<'a
     })
 }
 
-fn qradar_inputs(input: &Input<'_>, label: &str, lists: &QradarLists<'_>) -> Vec<SiemInput> {
+fn qradar_inputs(input: &Input<'_>, label: &str, lists: &QradarLists) -> Vec<SiemInput> {
     let freshness = input.config.thresholds.freshness_hours as f64;
     let mut out = Vec::new();
     for v in &lists.sources {
@@ -406,7 +412,7 @@ fn qradar_inputs(input: &Input<'_>, label: &str, lists: &QradarLists<'_>) -> Vec
 /// Adds the opt-in Ariel counts to a QRadar target's inputs: events and unparsed events per
 /// log source over the window, and the newest event. A search that was not read leaves them
 /// unknown; a complete search without a row for a source means no event in the window.
-fn ariel_counts(input: &mut Input<'_>, label: &str, inputs: &mut [SiemInput]) {
+fn ariel_counts(input: &Input<'_>, label: &str, inputs: &mut [SiemInput]) {
     for x in inputs.iter_mut() {
         x.counted = true;
     }
@@ -425,12 +431,11 @@ fn ariel_counts(input: &mut Input<'_>, label: &str, inputs: &mut [SiemInput]) {
     }
     let Some(l) = input
         .listings("siem.qradar.ariel_results")
-        .into_iter()
         .find(|l| l.scope.as_deref() == Some(label))
     else {
         return;
     };
-    let Some((item, body)) = l.bodies.first().copied().filter(|_| l.complete()) else {
+    let Some((item, body)) = l.bodies().first().copied().filter(|_| l.complete()) else {
         return;
     };
     let rows = match raw::list_at(body, "events") {
@@ -489,7 +494,7 @@ fn ariel_counts(input: &mut Input<'_>, label: &str, inputs: &mut [SiemInput]) {
 }
 
 /// `model.siem` from the bundle's SIEM evidence.
-pub fn siem(input: &mut Input<'_>) -> Siem {
+pub fn siem(input: &Input<'_>) -> Siem {
     let targets = input.config.siem.targets.clone();
     let mut model = Siem {
         status: if targets.is_empty() {

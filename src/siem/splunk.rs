@@ -349,28 +349,28 @@ pub fn parse_source(src: &str) -> Option<Delivery> {
 }
 
 /// A search's result rows, or why they cannot be used.
-struct Searches<'a> {
-    tstats: Option<Vec<&'a Value>>,
-    workloads: Option<Vec<&'a Value>>,
-    errors: Option<Vec<&'a Value>>,
+struct Searches {
+    tstats: Option<Vec<Value>>,
+    workloads: Option<Vec<Value>>,
+    errors: Option<Vec<Value>>,
 }
 
-fn search_rows<'a>(input: &mut Input<'a>, label: &str, which: &str) -> Option<Vec<&'a Value>> {
+fn search_rows(input: &Input<'_>, label: &str, which: &str) -> Option<Vec<Value>> {
     let scope = format!("{label}/{which}");
     let l = input
         .listings("siem.splunk.search")
-        .into_iter()
         .find(|l| l.scope.as_deref() == Some(scope.as_str()))?;
     if !l.complete() {
         return None;
     }
-    let (item, body) = *l.bodies.first()?;
+    let bodies = l.bodies();
+    let (item, body) = *bodies.first()?;
     if body.get("preview").and_then(Value::as_bool) == Some(true) {
         input.malformed("siem.splunk.search", item, "preview results are not final");
         return None;
     }
     match raw::list_at(body, "results") {
-        Ok(rows) if rows.iter().all(|r| r.is_object()) => Some(rows),
+        Ok(rows) if rows.iter().all(|r| r.is_object()) => Some(rows.into_iter().cloned().collect()),
         _ => {
             input.malformed(
                 "siem.splunk.search",
@@ -424,14 +424,13 @@ fn workloads_of(content_type: &str) -> &'static [&'static str] {
 }
 
 /// A complete listing's entries, `Err` with the status that kept it from being read.
-fn entries<'a>(
-    input: &mut Input<'a>,
+fn entries(
+    input: &Input<'_>,
     kind: &str,
     label: &str,
-) -> Result<Option<Vec<&'a Value>>, EvidenceStatus> {
+) -> Result<Option<Vec<Value>>, EvidenceStatus> {
     let Some(l) = input
         .listings(kind)
-        .into_iter()
         .find(|l| l.scope.as_deref() == Some(label))
     else {
         return Ok(None);
@@ -440,18 +439,20 @@ fn entries<'a>(
         return Err(l.status);
     }
     let mut whole = true;
-    for (item, v) in &l.elements {
+    for (item, v) in &l.elements() {
         whole &= input.require(kind, item, v, &[&["name"], &["content"]]);
     }
     if !whole {
         return Err(EvidenceStatus::Error);
     }
-    Ok(Some(l.elements.iter().map(|(_, v)| *v).collect()))
+    Ok(Some(
+        l.elements().into_iter().map(|(_, v)| v.clone()).collect(),
+    ))
 }
 
 /// The inputs and products of one Splunk target, or the status that kept them unknown.
 pub fn inputs(
-    input: &mut Input<'_>,
+    input: &Input<'_>,
     t: &SiemTarget,
 ) -> Result<(Vec<SiemInput>, Vec<SiemProduct>), EvidenceStatus> {
     let label = t.label();
@@ -460,7 +461,7 @@ pub fn inputs(
         apps.iter()
             .any(|a| s(a, &["name"]).is_some_and(|n| n.eq_ignore_ascii_case(app)))
     };
-    let mut lists: HashMap<&str, Vec<&Value>> = HashMap::new();
+    let mut lists: HashMap<&str, Vec<Value>> = HashMap::new();
     for (kind, app) in LISTS {
         match entries(input, kind, &label)? {
             Some(v) => {
@@ -602,7 +603,7 @@ pub fn inputs(
                 .map(|c| workloads_of(c))
                 .unwrap_or(&[]);
             if let (Some(rows), false) = (&se.workloads, workloads.is_empty()) {
-                let mine: Vec<&&Value> = rows
+                let mine: Vec<&Value> = rows
                     .iter()
                     .filter(|r| {
                         s(r, &["Workload"])
@@ -658,7 +659,7 @@ fn base_input(label: &str, name: &str, path: &str, e: &Value, app: &str) -> Siem
 /// Health from the add-on's own log lines in `_internal` over the window: the input's log file
 /// (`…_<input name>.log`) must have logged (proof that it ran), and any ERROR line makes it
 /// `error`. An input without a log line in the window is `unknown`: silence proves nothing.
-fn health_from_errors(x: &mut SiemInput, rows: Option<&[&Value]>, name: &str) {
+fn health_from_errors(x: &mut SiemInput, rows: Option<&[Value]>, name: &str) {
     x.health_messages.clear();
     let Some(rows) = rows else {
         x.health_messages
@@ -669,7 +670,7 @@ fn health_from_errors(x: &mut SiemInput, rows: Option<&[&Value]>, name: &str) {
         return;
     }
     let suffix = format!("_{}.log", name.to_ascii_lowercase());
-    let mine: Vec<&&Value> = rows
+    let mine: Vec<&Value> = rows
         .iter()
         .filter(|r| {
             s(r, &["source"]).is_some_and(|src| src.to_ascii_lowercase().ends_with(&suffix))
@@ -718,13 +719,17 @@ mod tests {
             ..SiemInput::default()
         };
         let other = json!({"source": "/opt/splunk/var/log/splunk/splunk_ta_o365_management_activity_other.log", "count": "40", "errors": "0"});
-        health_from_errors(&mut x, Some(&[&other]), "contoso_exchange");
+        health_from_errors(
+            &mut x,
+            Some(std::slice::from_ref(&other)),
+            "contoso_exchange",
+        );
         assert_eq!(
             x.health, "unknown",
             "another input's quiet log says nothing of this one"
         );
         let mine = json!({"source": "/opt/splunk/var/log/splunk/splunk_ta_o365_management_activity_contoso_exchange.log", "count": "40", "errors": "3"});
-        health_from_errors(&mut x, Some(&[&other, &mine]), "contoso_exchange");
+        health_from_errors(&mut x, Some(&[other, mine]), "contoso_exchange");
         assert_eq!(x.health, "error");
         let no_column = json!({"source": "/x/y_contoso_exchange.log", "count": "40"});
         let mut y = SiemInput {
@@ -732,7 +737,7 @@ mod tests {
             health: "unknown".into(),
             ..SiemInput::default()
         };
-        health_from_errors(&mut y, Some(&[&no_column]), "contoso_exchange");
+        health_from_errors(&mut y, Some(&[no_column]), "contoso_exchange");
         assert_eq!(y.health, "unknown");
     }
 

@@ -151,11 +151,11 @@ pub fn bundle_with(
     w.finish(None).unwrap()
 }
 
-/// Opens a bundle and normalises it at the pinned audit clock.
+/// Indexes a bundle (as `audit` does) and normalises it at the pinned audit clock.
 pub fn model_of(bundle: &Path) -> siemproof::normalize::model::Model {
-    let b = siemproof::evidence::Bundle::open(bundle, false).unwrap();
+    let b = siemproof::evidence::Bundle::index(bundle, false).unwrap();
     let (cfg, _) = siemproof::audit::config_for(&b, None).unwrap();
-    siemproof::normalize::normalize(&b, &cfg, AS_OF.parse().unwrap(), &[])
+    siemproof::normalize::normalize(&b, &cfg, AS_OF.parse().unwrap(), &[]).unwrap()
 }
 
 /// A fixture tenant's bundle directory.
