@@ -6,7 +6,8 @@
 # as the audit must at least do; target <= 5).
 # Run on a quiet machine:  bash benches/audit.sh   (HUGE=0 skips the 6,000-namespace row)
 # BEFORE=path/to/older/siemproof also times that binary on the same bundles, in the same run, so
-# a change's before and after rows are measured side by side.
+# a change's before and after rows are measured side by side. A wall/floor of 0 means the floor was
+# under 10 ms (the small tenant), too short to divide by.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${RUNS:-5}
@@ -38,7 +39,7 @@ bench() {
     done
     printf '%-14s %-18s evidence %6s  wall %6ss  cpu %6ss  peak %6d MiB  peak/bundle %5.2f  floor %5.2fs  wall/floor %5.1f\n' \
       "$label" "$*" "$size" "$best" "$cpu" "$((mem / 1024))" \
-      "$(awk "BEGIN{print $mem * 1024 / $bytes}")" "$floor" "$(awk "BEGIN{print $best / $floor}")"
+      "$(awk "BEGIN{print $mem * 1024 / $bytes}")" "$floor" "$(awk "BEGIN{print ($floor >= 0.01) ? $best / $floor : 0}")"
   done
 }
 bench small --namespaces 10
