@@ -4,6 +4,10 @@
 
 /// `f` over every item on up to 8 threads, in input order. A panic in `f` is re-raised here.
 pub fn map_in_order<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    if items.len() <= 1 {
+        // Nothing to spread: a thread would only cost its start.
+        return items.iter().map(f).collect();
+    }
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(8);

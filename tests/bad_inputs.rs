@@ -334,3 +334,26 @@ fn an_altered_metrics_file_fails_the_audit_before_anything_is_written() {
     assert_input_error(&o, &[&rel, "altered"]);
     assert!(!out.exists(), "nothing written");
 }
+
+/// `verify` and signing vouch for the files' bytes: `Bundle::verified` hashes every listed file
+/// and parses none (so a large tenant's bodies are never all in memory), while the audit still
+/// refuses a body it cannot parse.
+#[test]
+fn verifying_a_bundle_hashes_every_file_without_parsing_it() {
+    let t = tempfile::tempdir().unwrap();
+    let b = small_bundle(t.path(), "Contoso");
+    replace_sealed(&b, "raw/graph/graph.organization.json", b"{not json");
+    siemproof::evidence::Bundle::verified(&b).expect("every file matches the manifest");
+    let e = siemproof::evidence::Bundle::open(&b, false).unwrap_err();
+    assert!(e.to_string().contains("not valid JSON"), "{e}");
+
+    let f = b.join("raw/arm/arm.eventhub.eventhubs.json");
+    let mut body = std::fs::read(&f).unwrap();
+    body.push(b'\n');
+    std::fs::write(&f, &body).unwrap();
+    let e = siemproof::evidence::Bundle::verified(&b).unwrap_err();
+    assert!(
+        e.to_string().contains("arm.eventhub.eventhubs.json") && e.to_string().contains("altered"),
+        "{e}"
+    );
+}

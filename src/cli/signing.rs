@@ -179,7 +179,7 @@ fn verify_bundle_cmd(a: &VerifyArgs, out: &mut dyn Write) -> Result<u8> {
         Ok(v) => key = Some(v.key_id),
         Err(e) => problems.push(format!("signature: {e:#}")),
     }
-    if let Err(e) = crate::evidence::Bundle::open(&a.path, false) {
+    if let Err(e) = crate::evidence::Bundle::verified(&a.path) {
         problems.push(format!("evidence: {e}"));
     }
     for p in &problems {

@@ -428,6 +428,22 @@ impl Bundle {
         Bundle::read(dir, allow_unverified, false)
     }
 
+    /// Checks the bundle in `dir` as [`Bundle::open`] does, but keeps no body: every listed
+    /// file is read and its SHA-256 compared on all cores, none is parsed. For signing and
+    /// `verify`, which vouch for the files' bytes and would otherwise hold a large tenant's
+    /// every parsed body at once. Returns the indexed bundle; the first problem is the error.
+    pub fn verified(dir: &Path) -> Result<Bundle, EvidenceError> {
+        let b = Bundle::index(dir, false)?;
+        let checked = crate::parallel::map_in_order(&b.items, |i| match &i.item.path {
+            Some(rel) => read_verified(&dir.join(rel), &i.item).map(drop),
+            None => Ok(()),
+        });
+        for r in checked {
+            r?;
+        }
+        Ok(b)
+    }
+
     fn read(dir: &Path, allow_unverified: bool, load: bool) -> Result<Bundle, EvidenceError> {
         let manifest_path = dir.join("manifest.json");
         let raw = match fs::symlink_metadata(&manifest_path) {

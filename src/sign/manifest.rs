@@ -57,7 +57,7 @@ pub fn signature_text(manifest: &[u8], tenant: &str, sk: &minisign::SecretKey) -
 /// Signs the manifest of the bundle in `dir`, after verifying the bundle against it: a
 /// signature must never vouch for evidence that was already altered.
 pub fn sign_bundle(dir: &Path, sk: &minisign::SecretKey) -> Result<SignedManifest> {
-    let b = crate::evidence::Bundle::open(dir, false).map_err(|e| anyhow!("{e}"))?;
+    let b = crate::evidence::Bundle::verified(dir).map_err(|e| anyhow!("{e}"))?;
     let manifest = crate::files::read_bounded(&dir.join("manifest.json"))?;
     let text = signature_text(&manifest, &b.manifest.tenant_id, sk)?;
     let signature = dir.join(SIG);

@@ -96,7 +96,7 @@ pub fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
 /// The bundle's files as `(evidence/<path>, bytes)` pairs, after verifying the bundle against
 /// its manifest: a signature must never cover evidence that was already altered.
 pub fn bundle_files(bundle: &Path) -> Result<Vec<(String, Vec<u8>)>> {
-    crate::evidence::Bundle::open(bundle, false).map_err(|e| anyhow!("{e}"))?;
+    crate::evidence::Bundle::verified(bundle).map_err(|e| anyhow!("{e}"))?;
     let w = sums::walk(bundle)?;
     let mut out = Vec::new();
     for rel in w.files {
@@ -148,7 +148,7 @@ pub fn binding_of(dir: &Path) -> Result<Binding> {
         );
     }
     // The copy must be a consistent bundle: every file its manifest lists, unaltered.
-    crate::evidence::Bundle::open(&dir.join(EVIDENCE_DIR), false).map_err(|e| anyhow!("{e}"))?;
+    crate::evidence::Bundle::verified(&dir.join(EVIDENCE_DIR)).map_err(|e| anyhow!("{e}"))?;
     let actual = sums::hash_file(&manifest)?;
     if actual != results.run.evidence_manifest_sha256 {
         bail!(

@@ -379,7 +379,7 @@ fn check_binding(dir: &Path, r: &mut Report) {
     }
     // The evidence copy must also agree with its own manifest (what `siemproof audit` checks).
     if manifest.is_file() {
-        if let Err(e) = crate::evidence::Bundle::open(&dir.join(EVIDENCE_DIR), false) {
+        if let Err(e) = crate::evidence::Bundle::verified(&dir.join(EVIDENCE_DIR)) {
             r.problems.push(Problem::Binding(format!(
                 "evidence bundle does not verify: {e}"
             )));
