@@ -106,11 +106,11 @@ pub fn audit(opts: &AuditOptions, catalog: &Catalog) -> Result<(Results, Model)>
         .iter()
         .filter_map(|i| Some((i.item.path.clone()?, i.item.sha256.clone()?)))
         .collect();
-    // From here on the items are not needed (the run record reads the manifest's header): let
-    // them go before the CEL scope, the audit's largest allocation, is built.
+    // From here on the items are not needed (the run record reads the manifest's header, and
+    // an indexed bundle's manifest has no items): let them go before the CEL scope, the
+    // audit's largest allocation, is built.
     let mut bundle = bundle;
     bundle.items = Vec::new();
-    bundle.manifest.items = Vec::new();
     let (checks, waivers) = assess(
         catalog,
         &model,

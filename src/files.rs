@@ -326,15 +326,7 @@ pub fn remove_temporaries() -> usize {
 
 /// Writes `bytes` to `path` and fsyncs it.
 pub fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
-    if let Some(d) = path.parent() {
-        fs::create_dir_all(d).with_context(|| format!("{}: cannot create", d.display()))?;
-    }
-    let mut f =
-        fs::File::create(path).with_context(|| format!("{}: cannot write", path.display()))?;
-    f.write_all(bytes)
-        .and_then(|_| f.sync_all())
-        .with_context(|| format!("{}: cannot write", path.display()))?;
-    Ok(())
+    write_streamed(path, |w| Ok(w.write_all(bytes)?))
 }
 
 /// Writes a file through a buffer as `fill` produces it, then syncs it: for outputs too large

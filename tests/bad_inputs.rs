@@ -21,6 +21,24 @@ fn assert_input_error(o: &std::process::Output, needles: &[&str]) {
     }
 }
 
+/// Changes a sealed file's bytes (one newline more) without resealing it.
+fn alter(file: &Path) {
+    let mut body = std::fs::read(file).unwrap();
+    body.push(b'\n');
+    std::fs::write(file, &body).unwrap();
+}
+
+/// The results an audit wrote into `out`.
+fn results_in(out: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap()
+}
+
+/// One check's result.
+fn check<'r>(results: &'r Value, id: &str) -> &'r Value {
+    let checks = results["checks"].as_array().unwrap();
+    checks.iter().find(|c| c["id"] == id).unwrap()
+}
+
 fn edit_manifest(bundle: &Path, f: impl FnOnce(&mut Value)) {
     let p = bundle.join("manifest.json");
     let mut m: Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
@@ -112,9 +130,7 @@ fn altered_missing_and_extra_files_are_named() {
     let t = tempfile::tempdir().unwrap();
     let b = small_bundle(t.path(), "Contoso");
     let f = b.join("raw/arm/arm.eventhub.eventhubs.json");
-    let mut body = std::fs::read(&f).unwrap();
-    body.push(b'\n');
-    std::fs::write(&f, &body).unwrap();
+    alter(&f);
     let o = audit(&b, &t.path().join("out"), &[]);
     assert_input_error(&o, &["arm.eventhub.eventhubs.json", "altered", "SHA-256"]);
 
@@ -122,14 +138,8 @@ fn altered_missing_and_extra_files_are_named() {
     let out = t.path().join("out2");
     let o = audit(&b, &out, &["--allow-unverified"]);
     assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
-    let r: Value =
-        serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
-    let hub = r["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == "EH-HUB-ACTIVE")
-        .unwrap();
+    let r = results_in(&out);
+    let hub = check(&r, "EH-HUB-ACTIVE");
     assert_eq!(hub["status"], "not_assessed", "{hub}");
     assert!(
         hub["reason"].as_str().unwrap().contains("unverified"),
@@ -283,8 +293,7 @@ fn a_file_no_check_reads_is_still_verified() {
     let out2 = t2.path().join("out");
     let o = audit(&b2, &out2, &[]);
     assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
-    let r: Value =
-        serde_json::from_slice(&std::fs::read(out2.join("results.json")).unwrap()).unwrap();
+    let r = results_in(&out2);
     assert!(
         r["run"]["notes"]
             .as_array()
@@ -318,20 +327,15 @@ fn an_altered_metrics_file_fails_the_audit_before_anything_is_written() {
     assert!(cp.success());
     let m: Value =
         serde_json::from_slice(&std::fs::read(b.join("manifest.json")).unwrap()).unwrap();
-    let rel = m["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["kind"] == "arm.eventhub.metrics" && i["path"].is_string())
-        .map(|i| i["path"].as_str().unwrap().to_string())
+    let metrics = m["items"].as_array().unwrap().iter();
+    let rel = metrics
+        .filter(|i| i["kind"] == "arm.eventhub.metrics")
+        .find_map(|i| i["path"].as_str())
         .expect("the tenant has metrics");
-    let f = b.join(&rel);
-    let mut body = std::fs::read(&f).unwrap();
-    body.insert(0, b' ');
-    std::fs::write(&f, &body).unwrap();
+    alter(&b.join(rel));
     let out = t.path().join("out");
     let o = audit(&b, &out, &[]);
-    assert_input_error(&o, &[&rel, "altered"]);
+    assert_input_error(&o, &[rel, "altered"]);
     assert!(!out.exists(), "nothing written");
 }
 
@@ -347,13 +351,43 @@ fn verifying_a_bundle_hashes_every_file_without_parsing_it() {
     let e = siemproof::evidence::Bundle::open(&b, false).unwrap_err();
     assert!(e.to_string().contains("not valid JSON"), "{e}");
 
-    let f = b.join("raw/arm/arm.eventhub.eventhubs.json");
-    let mut body = std::fs::read(&f).unwrap();
-    body.push(b'\n');
-    std::fs::write(&f, &body).unwrap();
+    alter(&b.join("raw/arm/arm.eventhub.eventhubs.json"));
     let e = siemproof::evidence::Bundle::verified(&b).unwrap_err();
     assert!(
         e.to_string().contains("arm.eventhub.eventhubs.json") && e.to_string().contains("altered"),
         "{e}"
+    );
+}
+
+/// A listing whose file is text where Microsoft answers JSON (a manifest naming a `.txt` file,
+/// correctly sealed) is not an empty listing: the checks that read it are not assessed.
+#[test]
+fn a_text_body_where_json_is_due_is_malformed_not_empty() {
+    let t = tempfile::tempdir().unwrap();
+    let b = small_bundle(t.path(), "Contoso");
+    std::fs::rename(
+        b.join("raw/arm/arm.eventhub.eventhubs.json"),
+        b.join("raw/arm/arm.eventhub.eventhubs.txt"),
+    )
+    .unwrap();
+    edit_manifest(&b, |m| {
+        for it in m["items"].as_array_mut().unwrap() {
+            if it["path"] == "raw/arm/arm.eventhub.eventhubs.json" {
+                it["path"] = Value::String("raw/arm/arm.eventhub.eventhubs.txt".into());
+            }
+        }
+    });
+    let out = t.path().join("out");
+    let o = audit(&b, &out, &[]);
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    let r = results_in(&out);
+    let hub = check(&r, "EH-HUB-ACTIVE");
+    assert_eq!(hub["status"], "not_assessed", "{hub}");
+    assert!(
+        hub["reason"]
+            .as_str()
+            .unwrap()
+            .contains("arm.eventhub.eventhubs"),
+        "{hub}"
     );
 }

@@ -631,8 +631,9 @@ pub fn names_next_page(paging: kinds::Paging, item: &LoadedItem, body: Option<&B
     }
     let body = match body {
         Some(Body::Json(v)) => v,
-        Some(Body::Text(_)) => return false,
-        None => return true,
+        // Text where JSON was due (a hand-edited manifest naming a `.txt` file) cannot show the
+        // listing ends any more than a missing page can.
+        Some(Body::Text(_)) | None => return true,
     };
     let header = |name: &str| {
         item.item.headers.as_ref().and_then(|h| {
@@ -708,13 +709,7 @@ pub fn chain_gap_with<'a>(
     }
     let mut chains: BTreeMap<String, Vec<&'a LoadedItem>> = BTreeMap::new();
     for it in items.iter().copied() {
-        let scope = it
-            .item
-            .scope
-            .clone()
-            .unwrap_or_default()
-            .to_ascii_lowercase();
-        chains.entry(scope).or_default().push(it);
+        chains.entry(chain_key(it)).or_default().push(it);
     }
     for (scope, mut chain) in chains {
         chain.sort_by_key(|i| i.item.page.unwrap_or(0));
@@ -745,17 +740,20 @@ pub fn chain_gap_with<'a>(
     None
 }
 
+/// Which page chain an item belongs to: its recorded scope, case-insensitively.
+fn chain_key(it: &LoadedItem) -> String {
+    it.item
+        .scope
+        .as_deref()
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+}
+
 /// The last page of every page chain of a kind (chains grouped as [`chain_gap`] groups them).
 pub fn chain_ends<'a>(items: &[&'a LoadedItem]) -> Vec<&'a LoadedItem> {
     let mut ends: BTreeMap<String, &'a LoadedItem> = BTreeMap::new();
     for it in items {
-        let scope = it
-            .item
-            .scope
-            .clone()
-            .unwrap_or_default()
-            .to_ascii_lowercase();
-        let e = ends.entry(scope).or_insert(it);
+        let e = ends.entry(chain_key(it)).or_insert(it);
         if it.item.page.unwrap_or(0) >= e.item.page.unwrap_or(0) {
             *e = it;
         }

@@ -196,8 +196,25 @@ impl<'a> Input<'a> {
         items
             .into_iter()
             .zip(bodies)
-            .filter_map(|(i, b)| Some((i, json(b?)?)))
+            .filter_map(|(i, b)| Some((i, self.json_body(kind, i, b?)?)))
             .collect()
+    }
+
+    /// A body as JSON. Only the Blob service's listings are XML; anywhere else a text body is
+    /// not the documented response, and passing over it would look like an empty answer, so
+    /// the kind is marked malformed.
+    fn json_body(
+        &self,
+        kind: &str,
+        item: &LoadedItem,
+        body: Cow<'a, Body>,
+    ) -> Option<Cow<'a, Value>> {
+        let v = json(body);
+        let xml = kinds::kind(kind).is_some_and(|k| k.paging == Paging::NextMarker);
+        if v.is_none() && !xml {
+            self.malformed(kind, item, "the response is not JSON");
+        }
+        v
     }
 
     /// Items of a kind, failed ones included, without their bodies ([`Input::body`] reads one).
@@ -235,12 +252,6 @@ impl<'a> Input<'a> {
             .borrow()
             .get(kind)
             .is_some_and(|s| s.status.is_usable())
-    }
-
-    /// A kind's state as it stands.
-    pub fn state(&self, kind: &str) -> Option<KindState> {
-        self.prepare(kind);
-        self.states.borrow().get(kind).cloned()
     }
 
     /// Downgrades a kind to `error` because a body did not have the documented shape.
@@ -402,7 +413,18 @@ impl<'a> Input<'a> {
 
     /// Lists the elements of a list body, marking the kind malformed when it is not a list.
     pub fn list_of<'v>(&self, kind: &str, item: &LoadedItem, body: &'v Value) -> Vec<&'v Value> {
-        match raw::list_at(body, crate::evidence::kinds::list_key(kind)) {
+        self.checked_list(kind, item, body).unwrap_or_default()
+    }
+
+    /// The elements of a list body, or `None` (and the kind marked malformed) when it is not a
+    /// list of objects.
+    fn checked_list<'v>(
+        &self,
+        kind: &str,
+        item: &LoadedItem,
+        body: &'v Value,
+    ) -> Option<Vec<&'v Value>> {
+        match raw::list_at(body, kinds::list_key(kind)) {
             Ok(v) => {
                 // Every list Microsoft returns holds objects; anything else is not a resource
                 // that can be judged, and dropping it would make the list look complete.
@@ -412,34 +434,13 @@ impl<'a> Input<'a> {
                         item,
                         &format!("element {i} is {}, not an object", raw::type_name(v[i])),
                     );
-                    return vec![];
+                    return None;
                 }
-                v
+                Some(v)
             }
             Err(e) => {
                 self.malformed(kind, item, &e);
-                vec![]
-            }
-        }
-    }
-
-    /// Whether a page is a list of objects, marking the kind malformed when it is not.
-    fn listable(&self, kind: &str, item: &LoadedItem, body: &Value) -> bool {
-        match raw::list_at(body, kinds::list_key(kind)) {
-            Ok(v) => match v.iter().position(|e| !e.is_object()) {
-                Some(i) => {
-                    self.malformed(
-                        kind,
-                        item,
-                        &format!("element {i} is {}, not an object", raw::type_name(v[i])),
-                    );
-                    false
-                }
-                None => true,
-            },
-            Err(e) => {
-                self.malformed(kind, item, &e);
-                false
+                None
             }
         }
     }
@@ -541,10 +542,14 @@ impl<'a> Listings<'_, 'a> {
             let mut pages = Vec::new();
             if status == EvidenceStatus::Ok {
                 for it in &items {
-                    let Some(v) = bodies.next().flatten().and_then(json) else {
+                    // A file that failed to load has already failed the audit.
+                    let Some(body) = bodies.next().flatten() else {
                         continue;
                     };
-                    let listable = self.input.listable(&self.kind, it, &v);
+                    let Some(v) = self.input.json_body(&self.kind, it, body) else {
+                        continue;
+                    };
+                    let listable = self.input.checked_list(&self.kind, it, &v).is_some();
                     pages.push((*it, v, listable));
                 }
             }

@@ -257,77 +257,92 @@ pub fn write_all(
 ) -> Result<Vec<PathBuf>> {
     let tera = templates(template_dir)?;
     // Render every template before touching the disk: a broken template must not half-write.
-    // results.json and OSCAL, the large ones, are serialised straight into `out` afterwards
-    // (a staging directory, swapped in whole by the caller).
-    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
-    // Which format each file is of, so the list of written files keeps the formats' order.
-    let mut format_of: Vec<usize> = Vec::new();
-    for (n, f) in formats.iter().enumerate() {
+    // results.json and OSCAL, the large ones, are serialised straight into `out` when their
+    // turn comes (a staging directory, swapped in whole by the caller).
+    enum Output {
+        Rendered(String, Vec<u8>),
+        Results,
+        Oscal,
+    }
+    use Output::Rendered;
+    let mut files: Vec<Output> = Vec::new();
+    for f in formats {
         match f.as_str() {
-            "json" | "oscal" => {}
-            "html" => files.push((
+            "json" => files.push(Output::Results),
+            "oscal" => files.push(Output::Oscal),
+            "html" => files.push(Rendered(
                 "report.html".into(),
                 render(&tera, "report.html", results, steps)?.into_bytes(),
             )),
-            "md" => files.push((
+            "md" => files.push(Rendered(
                 "report.md".into(),
                 render(&tera, "report.md", results, steps)?.into_bytes(),
             )),
-            "junit" => files.push((
+            "junit" => files.push(Rendered(
                 "report.junit.xml".into(),
                 junit::render(results).into_bytes(),
             )),
-            "sarif" => files.push(("report.sarif".into(), sarif::render(results)?.into_bytes())),
-            "jsonl" => files.push((
+            "sarif" => files.push(Rendered(
+                "report.sarif".into(),
+                sarif::render(results)?.into_bytes(),
+            )),
+            "jsonl" => files.push(Rendered(
                 "findings.jsonl".into(),
                 jsonl::render(results)?.into_bytes(),
             )),
-            "csv" => files.push(("findings.csv".into(), csv::render(results).into_bytes())),
-            "hdf" => files.push(("report.hdf.json".into(), hdf::render(results)?.into_bytes())),
-            "leef" => files.push((
+            "csv" => files.push(Rendered(
+                "findings.csv".into(),
+                csv::render(results).into_bytes(),
+            )),
+            "hdf" => files.push(Rendered(
+                "report.hdf.json".into(),
+                hdf::render(results)?.into_bytes(),
+            )),
+            "leef" => files.push(Rendered(
                 "findings.leef".into(),
                 events::render_leef(results).into_bytes(),
             )),
-            "cef" => files.push((
+            "cef" => files.push(Rendered(
                 "findings.cef".into(),
                 events::render_cef(results).into_bytes(),
             )),
             // Every framework, unless `--compliance` chose some (then it comes in `extra`).
-            "compliance" if !extra.iter().any(|(n, _)| n == "compliance.md") => files.push((
-                "compliance.md".into(),
-                compliance::markdown(results, compliance::Framework::ALL).into_bytes(),
-            )),
+            "compliance" if !extra.iter().any(|(n, _)| n == "compliance.md") => {
+                files.push(Rendered(
+                    "compliance.md".into(),
+                    compliance::markdown(results, compliance::Framework::ALL).into_bytes(),
+                ))
+            }
             _ => {}
         }
-        format_of.resize(files.len(), n);
     }
-    format_of.resize(files.len() + extra.len(), formats.len());
-    files.extend(extra.iter().cloned());
     std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create", out.display()))?;
-    let mut written: Vec<(usize, PathBuf)> = Vec::new();
-    for ((name, bytes), n) in files.iter().zip(&format_of) {
+    let write_bytes = |name: &str, bytes: &[u8]| -> Result<PathBuf> {
         if !crate::evidence::is_safe_relative_path(name) {
             bail!("refusing unsafe output path {name:?}");
         }
         let target = out.join(name);
         crate::files::write_synced(&target, bytes)?;
-        written.push((*n, target));
-    }
-    for (n, f) in formats.iter().enumerate() {
-        match f.as_str() {
-            "json" => {
+        Ok(target)
+    };
+    let mut written = Vec::new();
+    for file in &files {
+        match file {
+            Rendered(name, bytes) => written.push(write_bytes(name, bytes)?),
+            Output::Results => {
                 let target = out.join("results.json");
                 crate::files::write_streamed(&target, |w| {
                     Ok(serde_json::to_writer_pretty(w, results)?)
                 })?;
-                written.push((n, target));
+                written.push(target);
             }
-            "oscal" => written.extend(oscal::write(results, out)?.into_iter().map(|p| (n, p))),
-            _ => {}
+            Output::Oscal => written.extend(oscal::write(results, out)?),
         }
     }
-    written.sort_by_key(|(n, _)| *n);
-    let written: Vec<PathBuf> = written.into_iter().map(|(_, p)| p).collect();
+    // Then what the caller brought (the evidence copy, a chosen compliance page), uncopied.
+    for (name, bytes) in extra {
+        written.push(write_bytes(name, bytes)?);
+    }
     // When re-rendering into a copy of an earlier report (`siemproof report`), a format that
     // writes fewer files than last time (no POA&M when nothing is open) must not leave the
     // previous run's file behind, where it would pass for this run's.
