@@ -330,10 +330,28 @@ pub fn truncate_marked(s: &str, max: usize) -> String {
 /// Reads one listed file, checks its SHA-256 against the manifest and parses it: JSON for
 /// `.json` files, UTF-8 text otherwise. Long strings are capped ([`MAX_STRING_BYTES`]).
 pub fn read_body(dir: &Path, item: &Item) -> Result<Body, EvidenceError> {
-    let rel = item.path.as_deref().unwrap_or_default();
-    let path = dir.join(rel);
+    let path = dir.join(item.path.as_deref().unwrap_or_default());
     let bytes = read_verified(&path, item)?;
-    if rel.ends_with(".json") {
+    parse_body(&path, bytes)
+}
+
+/// A listed file's bytes, once its SHA-256 matches the manifest's, with its path (for a
+/// normaliser that reads them into its own types, falling back to [`parse_body`]).
+pub fn read_checked(dir: &Path, item: &Item) -> Result<(PathBuf, Vec<u8>), EvidenceError> {
+    let path = dir.join(item.path.as_deref().unwrap_or_default());
+    let bytes = read_verified(&path, item)?;
+    Ok((path, bytes))
+}
+
+/// Whether a listed file holds JSON (by its name, as the collector writes it).
+pub fn is_json_path(path: &Path) -> bool {
+    path.as_os_str().as_encoded_bytes().ends_with(b".json")
+}
+
+/// A verified file's body: JSON for `.json` files, UTF-8 text otherwise, long strings capped.
+pub fn parse_body(path: &Path, bytes: Vec<u8>) -> Result<Body, EvidenceError> {
+    let path = path.to_path_buf();
+    if is_json_path(&path) {
         let mut v = parse_json(&path, &bytes)?;
         drop(bytes);
         cap_strings(&mut v, MAX_STRING_BYTES);

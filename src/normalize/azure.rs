@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
 
+use super::metrics;
 use super::model::*;
 use super::raw::{self, arr, b, i, id_part, n, s};
 use super::Input;
@@ -141,150 +142,6 @@ fn network_rules(
         collector_allowed,
         collector_denied,
     }
-}
-
-/// Totals of each metric, per entity (hub) and for the whole namespace.
-#[derive(Default)]
-struct MetricTotals {
-    namespace: Metrics,
-    by_entity: BTreeMap<String, Metrics>,
-}
-
-fn set_metric(m: &mut Metrics, name: &str, value: Option<f64>) {
-    match name.to_ascii_lowercase().as_str() {
-        "incomingmessages" => m.incoming_messages = value,
-        "outgoingmessages" => m.outgoing_messages = value,
-        "throttledrequests" => m.throttled_requests = value,
-        "incomingbytes" => m.incoming_bytes = value,
-        _ => {}
-    }
-}
-
-fn get_metric(m: &Metrics, name: &str) -> Option<f64> {
-    match name.to_ascii_lowercase().as_str() {
-        "incomingmessages" => m.incoming_messages,
-        "outgoingmessages" => m.outgoing_messages,
-        "throttledrequests" => m.throttled_requests,
-        "incomingbytes" => m.incoming_bytes,
-        _ => None,
-    }
-}
-
-fn finish_metrics(m: &mut Metrics) {
-    m.backlog = match (m.incoming_messages, m.outgoing_messages) {
-        (Some(i), Some(o)) => Some(i - o),
-        _ => None,
-    };
-}
-
-/// Adds a series' hourly totals into `hours` (keyed by timeStamp) for the sparkline metrics.
-fn add_hours(hours: &mut BTreeMap<String, MetricHour>, name: &str, series: &Value) {
-    let name = name.to_ascii_lowercase();
-    if !matches!(
-        name.as_str(),
-        "incomingmessages" | "outgoingmessages" | "throttledrequests"
-    ) {
-        return;
-    }
-    for d in arr(series, &["data"]) {
-        let Some(at) = s(d, &["timeStamp"]) else {
-            continue;
-        };
-        let h = hours.entry(at.clone()).or_insert_with(|| MetricHour {
-            at,
-            ..MetricHour::default()
-        });
-        let Some(v) = n(d, &["total"]) else {
-            continue;
-        };
-        let slot = match name.as_str() {
-            "incomingmessages" => &mut h.incoming_messages,
-            "outgoingmessages" => &mut h.outgoing_messages,
-            _ => &mut h.throttled_requests,
-        };
-        *slot = Some(slot.unwrap_or(0.0) + v);
-    }
-}
-
-/// Sums the data points that carry a `total`. Slots without data omit the key; a series where
-/// no slot has one carries no figure at all, so its total is unknown, not zero.
-fn series_total(series: &Value) -> Option<f64> {
-    let totals: Vec<f64> = arr(series, &["data"])
-        .iter()
-        .filter_map(|d| n(d, &["total"]))
-        .collect();
-    (!totals.is_empty()).then(|| totals.iter().sum())
-}
-
-fn metrics(body: &Value) -> MetricTotals {
-    let mut t = MetricTotals {
-        namespace: Metrics {
-            timespan: s(body, &["timespan"]),
-            ..Metrics::default()
-        },
-        by_entity: BTreeMap::new(),
-    };
-    let mut errors: Vec<String> = Vec::new();
-    let mut ns_hours: BTreeMap<String, MetricHour> = BTreeMap::new();
-    let mut entity_hours: BTreeMap<String, BTreeMap<String, MetricHour>> = BTreeMap::new();
-    for m in arr(body, &["value"]) {
-        let name = s(m, &["name", "value"]).unwrap_or_default();
-        let code = s(m, &["errorCode"]);
-        if let Some(code) = code.filter(|c| !c.eq_ignore_ascii_case("Success")) {
-            let msg = s(m, &["errorMessage"]).unwrap_or_default();
-            errors.push(format!("{name}: {code} {msg}").trim_end().to_string());
-            set_metric(&mut t.namespace, &name, None);
-            continue;
-        }
-        let mut total: Option<f64> = None;
-        for series in arr(m, &["timeseries"]) {
-            let entity = arr(series, &["metadatavalues"])
-                .iter()
-                .find(|md| {
-                    s(md, &["name", "value"]).is_some_and(|n| n.eq_ignore_ascii_case("EntityName"))
-                })
-                .and_then(|md| s(md, &["value"]));
-            let sum = series_total(series);
-            add_hours(&mut ns_hours, &name, series);
-            if let Some(e) = &entity {
-                add_hours(
-                    entity_hours.entry(e.to_ascii_lowercase()).or_default(),
-                    &name,
-                    series,
-                );
-            }
-            if let Some(x) = sum {
-                total = Some(total.unwrap_or(0.0) + x);
-            }
-            if let Some(e) = entity {
-                let em = t.by_entity.entry(e.to_ascii_lowercase()).or_default();
-                let prev = get_metric(em, &name);
-                set_metric(
-                    em,
-                    &name,
-                    match (prev, sum) {
-                        (Some(a), Some(b)) => Some(a + b),
-                        (a, b) => a.or(b),
-                    },
-                );
-            }
-        }
-        set_metric(&mut t.namespace, &name, total);
-    }
-    t.namespace.errors = errors.clone();
-    t.namespace.hourly = ns_hours.into_values().collect();
-    finish_metrics(&mut t.namespace);
-    for (e, m) in t.by_entity.iter_mut() {
-        m.timespan = t.namespace.timespan.clone();
-        m.errors = errors.clone();
-        m.hourly = entity_hours
-            .remove(e)
-            .unwrap_or_default()
-            .into_values()
-            .collect();
-        finish_metrics(m);
-    }
-    t
 }
 
 pub fn eventhub(input: &Input<'_>) -> EventHub {
@@ -499,16 +356,19 @@ pub fn eventhub(input: &Input<'_>) -> EventHub {
             ));
         }
     }
-    for l in input.listings("arm.eventhub.metrics") {
+    let kind = "arm.eventhub.metrics";
+    for l in input.reduced_listings(kind, metrics::read, metrics::from_json) {
         let Some(k) = ns_of(&l.scope) else {
-            orphan(input, "arm.eventhub.metrics", &l);
+            let first = l
+                .pages
+                .iter()
+                .find(|(_, t, listable)| *listable && t.listed > 0);
+            orphan_at(input, kind, &l.scope, first.map(|(item, _, _)| *item));
             continue;
         };
-        let bodies = l.bodies();
-        let Some((_, body)) = bodies.first() else {
+        let Some((_, t, _)) = l.pages.into_iter().next() else {
             continue;
         };
-        let t = metrics(body);
         for h in namespaces[k].hubs.iter_mut().flatten() {
             // No series for a hub means the response does not say: unknown, never zero, and
             // never the namespace total (which is every hub's traffic).
@@ -637,6 +497,13 @@ fn disagree(input: &Input<'_>, kind: &str, item: &LoadedItem, id: &str, parent: 
 
 /// Reports a listing whose request scope names no parent in the evidence.
 fn orphan(input: &Input<'_>, kind: &str, l: &super::Listing<'_>) {
+    let first = l.elements().first().map(|(item, _)| *item);
+    orphan_at(input, kind, &l.scope, first);
+}
+
+/// Reports a listing for `scope`, whose first listed element came from `first`, when the
+/// scope names no parent in the evidence.
+fn orphan_at(input: &Input<'_>, kind: &str, scope: &Option<String>, first: Option<&LoadedItem>) {
     let parents = if kind.starts_with("arm.storage.") {
         "arm.storage.accounts"
     } else {
@@ -645,11 +512,8 @@ fn orphan(input: &Input<'_>, kind: &str, l: &super::Listing<'_>) {
     if !input.usable(parents) {
         return; // the parents are unknown, so nothing can be said about their children
     }
-    if let Some((item, _)) = l.elements().first() {
-        let scope = l
-            .scope
-            .clone()
-            .unwrap_or_else(|| "no recorded scope".into());
+    if let Some(item) = first {
+        let scope = scope.clone().unwrap_or_else(|| "no recorded scope".into());
         input.inconsistent(
             kind,
             item,

@@ -6,6 +6,7 @@
 
 pub mod azure;
 pub mod m365;
+pub mod metrics;
 pub mod model;
 pub mod raw;
 
@@ -83,25 +84,42 @@ impl<'a> Input<'a> {
     /// Reads the bodies of `items` (those not loaded yet on all cores), in order. A file that
     /// cannot be read or verified gives `None` and fails the audit.
     fn load(&self, items: &[&'a LoadedItem]) -> Vec<Option<Cow<'a, Body>>> {
+        let root = &self.bundle.root;
+        self.load_with(items, |i| crate::evidence::read_body(root, &i.item))
+            .into_iter()
+            .map(|g| {
+                g.map(|g| match g {
+                    Got::Loaded(b) => Cow::Borrowed(b),
+                    Got::Read(b) => Cow::Owned(b),
+                })
+            })
+            .collect()
+    }
+
+    /// Reads `items` with `read` on all cores, in order, except those whose body is already
+    /// in memory (a bundle loaded whole). Whatever `read` cannot verify fails the audit and
+    /// gives `None`.
+    fn load_with<R: Send>(
+        &self,
+        items: &[&'a LoadedItem],
+        read: impl Fn(&LoadedItem) -> Result<R, EvidenceError> + Sync,
+    ) -> Vec<Option<Got<'a, R>>> {
         let pending: Vec<&'a LoadedItem> = items
             .iter()
             .copied()
             .filter(|i| i.body.is_none() && i.pending)
             .collect();
-        let root = &self.bundle.root;
-        let mut fresh =
-            crate::parallel::map_in_order(&pending, |i| crate::evidence::read_body(root, &i.item))
-                .into_iter();
+        let mut fresh = crate::parallel::map_in_order(&pending, |i| read(i)).into_iter();
         let mut out = Vec::with_capacity(items.len());
         for it in items {
             out.push(match &it.body {
-                Some(b) => Some(Cow::Borrowed(b)),
+                Some(b) => Some(Got::Loaded(b)),
                 None if it.pending => {
                     if let Some(p) = it.item.path.as_deref() {
                         self.read.borrow_mut().insert(p);
                     }
                     match fresh.next().expect("one result per pending item") {
-                        Ok(b) => Some(Cow::Owned(b)),
+                        Ok(r) => Some(Got::Read(r)),
                         Err(e) => {
                             self.fail(e);
                             None
@@ -292,6 +310,39 @@ impl<'a> Input<'a> {
     /// bodies are read as the iterator goes, a few listings ahead, and dropped with each
     /// listing.
     pub fn listings<'i>(&'i self, kind: &str) -> Listings<'i, 'a> {
+        Listings {
+            input: self,
+            kind: kind.to_string(),
+            queue: self.chains(kind),
+            ready: VecDeque::new(),
+        }
+    }
+
+    /// Like [`Input::listings`], for a kind whose pages are each reduced to a `T` (a metrics
+    /// response to its totals) instead of kept as JSON trees. `reader` turns a verified
+    /// file's bytes straight into a `T` on the reading threads, or declines (`None`) when it
+    /// cannot take the body exactly as the JSON reading would; a declined page, or one already
+    /// in memory, is parsed as JSON, checked as a listing page is, and given to `from_json`.
+    /// Either way the page is hashed against the manifest first.
+    pub fn reduced_listings<'i, T: Send>(
+        &'i self,
+        kind: &str,
+        reader: fn(&[u8]) -> Option<T>,
+        from_json: fn(&Value) -> T,
+    ) -> ReducedListings<'i, 'a, T> {
+        ReducedListings {
+            input: self,
+            kind: kind.to_string(),
+            queue: self.chains(kind),
+            ready: VecDeque::new(),
+            reader,
+            from_json,
+        }
+    }
+
+    /// A kind's request chains (one per recorded scope, pages in order) with each chain's
+    /// status, in scope order.
+    fn chains(&self, kind: &str) -> VecDeque<Chain<'a>> {
         self.prepare(kind);
         let paging = kinds::kind(kind).map(|k| k.paging);
         let mut groups: BTreeMap<String, Vec<&'a LoadedItem>> = BTreeMap::new();
@@ -320,12 +371,7 @@ impl<'a> Input<'a> {
             }
             queue.push_back((items, status));
         }
-        Listings {
-            input: self,
-            kind: kind.to_string(),
-            queue,
-            ready: VecDeque::new(),
-        }
+        queue
     }
 
     /// Hashes (and parses) every file that no normaliser read, works out the state of every
@@ -513,30 +559,15 @@ impl<'a> Listing<'a> {
 pub struct Listings<'i, 'a> {
     input: &'i Input<'a>,
     kind: String,
-    queue: VecDeque<(Vec<&'a LoadedItem>, EvidenceStatus)>,
+    queue: VecDeque<Chain<'a>>,
     ready: VecDeque<Listing<'a>>,
 }
 
 impl<'a> Listings<'_, 'a> {
     /// Reads the next listings' bodies, up to [`READ_AHEAD_FILES`] files (at least one listing).
     fn fill(&mut self) {
-        let mut batch = Vec::new();
-        let mut files = 0;
-        while let Some(g) = self.queue.pop_front() {
-            if g.1 == EvidenceStatus::Ok {
-                files += g.0.len();
-            }
-            batch.push(g);
-            if files >= READ_AHEAD_FILES {
-                break;
-            }
-        }
-        let wanted: Vec<&'a LoadedItem> = batch
-            .iter()
-            .filter(|(_, st)| *st == EvidenceStatus::Ok)
-            .flat_map(|(items, _)| items.iter().copied())
-            .collect();
-        let mut bodies = self.input.load(&wanted).into_iter();
+        let batch = next_batch(&mut self.queue);
+        let mut bodies = self.input.load(&readable(&batch)).into_iter();
         let list_key = kinds::list_key(&self.kind);
         for (items, status) in batch {
             let mut pages = Vec::new();
@@ -560,6 +591,126 @@ impl<'a> Listings<'_, 'a> {
                 list_key,
             });
         }
+    }
+}
+
+/// A body as the reading threads hand it over: in memory already, or just read.
+enum Got<'a, R> {
+    Loaded(&'a Body),
+    Read(R),
+}
+
+/// A page read for [`Input::reduced_listings`]: reduced on the reading thread, or a body.
+enum Reduced<T> {
+    Done(T),
+    Body(Body),
+}
+
+/// One request chain of a kind: its pages in order and its status.
+type Chain<'a> = (Vec<&'a LoadedItem>, EvidenceStatus);
+
+/// The next chains to read: up to [`READ_AHEAD_FILES`] files' worth, at least one chain.
+fn next_batch<'a>(queue: &mut VecDeque<Chain<'a>>) -> Vec<Chain<'a>> {
+    let mut batch = Vec::new();
+    let mut files = 0;
+    while let Some(g) = queue.pop_front() {
+        if g.1 == EvidenceStatus::Ok {
+            files += g.0.len();
+        }
+        batch.push(g);
+        if files >= READ_AHEAD_FILES {
+            break;
+        }
+    }
+    batch
+}
+
+/// The pages of a batch's complete chains, the only ones whose bodies are read.
+fn readable<'a>(batch: &[Chain<'a>]) -> Vec<&'a LoadedItem> {
+    batch
+        .iter()
+        .filter(|(_, st)| *st == EvidenceStatus::Ok)
+        .flat_map(|(items, _)| items.iter().copied())
+        .collect()
+}
+
+/// One request chain's pages, each reduced to a `T` ([`Input::reduced_listings`]).
+pub struct ReducedListing<'a, T> {
+    /// The resource the request was about, as recorded by the collector.
+    pub scope: Option<String>,
+    /// `ok` only when every page was read and the chain is complete.
+    pub status: EvidenceStatus,
+    /// The pages that could be read (none unless `status` is `ok`), each with whether it is
+    /// a list of objects (one that is not has marked its kind malformed).
+    pub pages: Vec<(&'a LoadedItem, T, bool)>,
+}
+
+/// The reduced listings of one kind, read a batch at a time on all cores.
+pub struct ReducedListings<'i, 'a, T> {
+    input: &'i Input<'a>,
+    kind: String,
+    queue: VecDeque<Chain<'a>>,
+    ready: VecDeque<ReducedListing<'a, T>>,
+    reader: fn(&[u8]) -> Option<T>,
+    from_json: fn(&Value) -> T,
+}
+
+impl<'a, T: Send> ReducedListings<'_, 'a, T> {
+    /// Reads and reduces the next batch of chains.
+    fn fill(&mut self) {
+        let batch = next_batch(&mut self.queue);
+        let root = &self.input.bundle.root;
+        let reader = self.reader;
+        let mut pages = self
+            .input
+            .load_with(&readable(&batch), |i| {
+                let (path, bytes) = crate::evidence::read_checked(root, &i.item)?;
+                if crate::evidence::is_json_path(&path) {
+                    if let Some(t) = reader(&bytes) {
+                        return Ok(Reduced::Done(t));
+                    }
+                }
+                crate::evidence::parse_body(&path, bytes).map(Reduced::Body)
+            })
+            .into_iter();
+        for (items, status) in batch {
+            let mut reduced = Vec::new();
+            if status == EvidenceStatus::Ok {
+                for it in &items {
+                    // A file that failed to load has already failed the audit.
+                    let body = match pages.next().flatten() {
+                        None => continue,
+                        Some(Got::Read(Reduced::Done(t))) => {
+                            reduced.push((*it, t, true));
+                            continue;
+                        }
+                        Some(Got::Read(Reduced::Body(b))) => Cow::Owned(b),
+                        Some(Got::Loaded(b)) => Cow::Borrowed(b),
+                    };
+                    let Some(v) = self.input.json_body(&self.kind, it, body) else {
+                        continue;
+                    };
+                    let listable = self.input.checked_list(&self.kind, it, &v).is_some();
+                    reduced.push((*it, (self.from_json)(&v), listable));
+                }
+            }
+            self.ready.push_back(ReducedListing {
+                scope: items[0].item.scope.clone(),
+                status,
+                pages: reduced,
+            });
+        }
+    }
+}
+
+impl<'a, T: Send> Iterator for ReducedListings<'_, 'a, T> {
+    type Item = ReducedListing<'a, T>;
+
+    fn next(&mut self) -> Option<ReducedListing<'a, T>> {
+        if self.ready.is_empty() {
+            self.fill();
+        }
+        self.ready.pop_front()
     }
 }
 

@@ -305,7 +305,7 @@ pub struct NetworkRules {
     pub collector_denied: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Metrics {
     pub timespan: Option<String>,

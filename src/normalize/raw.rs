@@ -25,7 +25,12 @@ pub fn path<'a>(v: &'a Value, keys: &[&str]) -> Option<&'a Value> {
 
 /// A string at a path; numbers are rendered, `null` and empty strings are absent.
 pub fn s(v: &Value, keys: &[&str]) -> Option<String> {
-    match path(v, keys)? {
+    as_s(path(v, keys)?)
+}
+
+/// A value as a string: numbers are rendered, `null` and empty strings are absent.
+pub fn as_s(v: &Value) -> Option<String> {
+    match v {
         Value::String(x) if !x.is_empty() => Some(x.clone()),
         Value::Number(n) => Some(n.to_string()),
         Value::Bool(b) => Some(b.to_string()),
@@ -45,7 +50,12 @@ pub fn b(v: &Value, keys: &[&str]) -> Option<bool> {
 
 /// A number at a path; accepts numeric strings.
 pub fn n(v: &Value, keys: &[&str]) -> Option<f64> {
-    match path(v, keys)? {
+    as_n(path(v, keys)?)
+}
+
+/// A value as a number; a string holding one is read too.
+pub fn as_n(v: &Value) -> Option<f64> {
+    match v {
         Value::Number(x) => x.as_f64(),
         Value::String(x) => x.trim().parse().ok(),
         _ => None,
