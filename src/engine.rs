@@ -8,6 +8,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use cel::common::types::{
+    CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString,
+};
+use cel::common::value::Val;
 use cel::objects::Key;
 use cel::{Context, Env, Program, Value};
 use serde_json::Value as Json;
@@ -100,9 +104,9 @@ const PIPE_FROM_NAMESPACES: usize = 64;
 const TEXT_CHUNK: usize = 64 * 1024;
 
 /// The model's JSON text read into one CEL value by [`CelSeed`], through a pipe or a buffer.
-fn read_model(model: &Model, skip: &[&str], piped: bool) -> Value {
+fn read_model(model: &Model, skip: &[&str], piped: bool) -> Variables {
     let keys = std::cell::RefCell::new(HashMap::new());
-    let seed = CelSeed { keys: &keys, skip };
+    let seed = Top(CelSeed { keys: &keys, skip });
     if !piped {
         let text = serde_json::to_vec(model).expect("the model serialises");
         return serde::de::DeserializeSeed::deserialize(
@@ -175,72 +179,137 @@ impl std::io::Read for ChunkReader {
     }
 }
 
-/// Reads JSON straight into CEL values with [`to_cel`]'s mapping: integers that fit `i64` are
-/// ints, other numbers floats; object keys are interned.
+/// Reads JSON straight into the interpreter's own values (`Box<dyn Val>`, what a CEL context
+/// holds), with [`to_cel`]'s mapping: integers that fit `i64` are ints, other numbers floats.
+/// Going through [`Value`] first would hold the scope twice while one is converted into the
+/// other. Object keys are shared ([`shared_key`]).
 #[derive(Clone, Copy)]
 struct CelSeed<'k> {
-    keys: &'k std::cell::RefCell<HashMap<String, Arc<String>>>,
+    keys: &'k std::cell::RefCell<HashMap<String, CelMapKey<'static>>>,
     skip: &'k [&'k str],
 }
 
 impl CelSeed<'_> {
-    fn key(&self, k: String) -> Arc<String> {
+    fn key(&self, k: String) -> CelMapKey<'static> {
         let mut keys = self.keys.borrow_mut();
-        if let Some(a) = keys.get(&k) {
-            return a.clone();
+        if let Some(key) = keys.get(&k) {
+            return key.clone();
         }
-        let a = Arc::new(k.clone());
-        keys.insert(k, a.clone());
-        a
+        let key = match shared_key(&k) {
+            Some(shared) => CelMapKey::String(CelString::from(shared)),
+            None => CelMapKey::String(CelString::from(k.clone())),
+        };
+        keys.insert(k, key.clone());
+        key
+    }
+}
+
+/// The most bytes of object keys kept for the process's lifetime by [`shared_key`].
+const SHARED_KEY_BYTES: usize = 1 << 20;
+
+/// A key string kept for the process's lifetime, so that every CEL map holding it borrows one
+/// copy (the model repeats its few hundred field names hundreds of thousands of times on a
+/// large tenant). At most [`SHARED_KEY_BYTES`] are kept across all audits of a process (a
+/// fleet); past that, keys are copied into each map, which only costs memory.
+fn shared_key(k: &str) -> Option<&'static str> {
+    static KEYS: std::sync::Mutex<(std::collections::BTreeSet<&'static str>, usize)> =
+        std::sync::Mutex::new((std::collections::BTreeSet::new(), 0));
+    let mut keys = KEYS.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(shared) = keys.0.get(k) {
+        return Some(shared);
+    }
+    if keys.1 + k.len() > SHARED_KEY_BYTES {
+        return None;
+    }
+    let shared: &'static str = Box::leak(k.to_owned().into_boxed_str());
+    keys.0.insert(shared);
+    keys.1 += k.len();
+    Some(shared)
+}
+
+/// The model's top-level fields, each one CEL variable.
+type Variables = Vec<(String, Box<dyn Val>)>;
+
+/// Reads the model's top-level object into [`Variables`], its fields' values with [`CelSeed`].
+struct Top<'k>(CelSeed<'k>);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Top<'_> {
+    type Value = Variables;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Variables, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Top<'_> {
+    type Value = Variables;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("the model, an object")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Variables, A::Error> {
+        let mut out = Vec::new();
+        while let Some(k) = map.next_key::<String>()? {
+            if self.0.skip.contains(&k.as_str()) {
+                map.next_value::<serde::de::IgnoredAny>()?;
+                continue;
+            }
+            let v = map.next_value_seed(self.0)?;
+            out.push((k, v));
+        }
+        Ok(out)
     }
 }
 
 impl<'de> serde::de::DeserializeSeed<'de> for CelSeed<'_> {
-    type Value = Value;
+    type Value = Box<dyn Val>;
 
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Box<dyn Val>, D::Error> {
         d.deserialize_any(self)
     }
 }
 
 impl<'de> serde::de::Visitor<'de> for CelSeed<'_> {
-    type Value = Value;
+    type Value = Box<dyn Val>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("a JSON value")
     }
-    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
-        Ok(Value::Bool(b))
+    fn visit_bool<E>(self, b: bool) -> Result<Box<dyn Val>, E> {
+        Ok(Box::new(CelBool::from(b)))
     }
-    fn visit_i64<E>(self, i: i64) -> Result<Value, E> {
-        Ok(Value::Int(i))
+    fn visit_i64<E>(self, i: i64) -> Result<Box<dyn Val>, E> {
+        Ok(Box::new(CelInt::from(i)))
     }
-    fn visit_u64<E>(self, u: u64) -> Result<Value, E> {
-        Ok(i64::try_from(u).map_or(Value::Float(u as f64), Value::Int))
+    fn visit_u64<E>(self, u: u64) -> Result<Box<dyn Val>, E> {
+        Ok(match i64::try_from(u) {
+            Ok(i) => Box::new(CelInt::from(i)),
+            Err(_) => Box::new(CelDouble::from(u as f64)),
+        })
     }
-    fn visit_f64<E>(self, f: f64) -> Result<Value, E> {
-        Ok(Value::Float(f))
+    fn visit_f64<E>(self, f: f64) -> Result<Box<dyn Val>, E> {
+        Ok(Box::new(CelDouble::from(f)))
     }
-    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
-        Ok(Value::String(Arc::new(s.to_owned())))
+    fn visit_str<E>(self, s: &str) -> Result<Box<dyn Val>, E> {
+        Ok(Box::new(CelString::from(s.to_owned())))
     }
-    fn visit_string<E>(self, s: String) -> Result<Value, E> {
-        Ok(Value::String(Arc::new(s)))
+    fn visit_string<E>(self, s: String) -> Result<Box<dyn Val>, E> {
+        Ok(Box::new(CelString::from(s)))
     }
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
+    fn visit_unit<E>(self) -> Result<Box<dyn Val>, E> {
+        Ok(Box::new(CelNull))
     }
-    fn visit_none<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
+    fn visit_none<E>(self) -> Result<Box<dyn Val>, E> {
+        Ok(Box::new(CelNull))
     }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Box<dyn Val>, A::Error> {
         let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
         while let Some(v) = seq.next_element_seed(self)? {
             out.push(v);
         }
-        Ok(Value::List(Arc::new(out)))
+        Ok(Box::new(CelList::from(out)))
     }
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Box<dyn Val>, A::Error> {
         let mut out = HashMap::with_capacity(map.size_hint().unwrap_or(0));
         while let Some(k) = map.next_key::<String>()? {
             if self.skip.contains(&k.as_str()) {
@@ -248,9 +317,9 @@ impl<'de> serde::de::Visitor<'de> for CelSeed<'_> {
                 continue;
             }
             let v = map.next_value_seed(self)?;
-            out.insert(Key::String(self.key(k)), v);
+            out.insert(self.key(k), v);
         }
-        Ok(Value::Map(cel::objects::Map { map: Arc::new(out) }))
+        Ok(Box::new(CelMap::from(out)))
     }
 }
 
@@ -321,13 +390,8 @@ impl Scope {
         let piped = model.eventhub.namespaces.len() >= PIPE_FROM_NAMESPACES;
         let value = read_model(model, skip, piped);
         let mut ctx = Context::with_env(env());
-        if let Value::Map(m) = value {
-            let map = Arc::try_unwrap(m.map).unwrap_or_else(|m| (*m).clone());
-            for (k, v) in map {
-                if let Key::String(k) = k {
-                    ctx.add_variable_from_value(k.to_string(), v);
-                }
-            }
+        for (name, v) in value {
+            ctx.add_variable_as_val(name, v);
         }
         Scope {
             ctx,
@@ -656,8 +720,28 @@ mod tests {
         );
     }
 
-    /// The scope is read from the model's text by [`CelSeed`]; it must give exactly what
-    /// [`to_cel`] gives from a `serde_json::Value`, number kinds included.
+    /// One CEL value as JSON text with sorted keys, ints and floats told apart (`1` and `1.0`),
+    /// for comparing values exactly.
+    fn exact(v: &Value) -> String {
+        to_json(v).to_string()
+    }
+
+    fn variables_as_value(vars: Variables) -> Value {
+        let map: HashMap<Key, Value> = vars
+            .into_iter()
+            .map(|(k, v)| {
+                (
+                    Key::String(Arc::new(k)),
+                    Value::try_from(v.as_ref()).unwrap(),
+                )
+            })
+            .collect();
+        Value::Map(cel::objects::Map { map: Arc::new(map) })
+    }
+
+    /// The scope is read from the model's text by [`CelSeed`] into the interpreter's own
+    /// values; they must be exactly what [`to_cel`] gives from a `serde_json::Value` (which the
+    /// interpreter would convert), number kinds included.
     #[test]
     fn the_streamed_scope_equals_the_value_conversion() {
         let text = r#"{"a": [1, -2, 3.5, 9223372036854775807, 18446744073709551615, 1e300],
@@ -667,13 +751,18 @@ mod tests {
             keys: &keys,
             skip: &[],
         };
-        let streamed = serde::de::DeserializeSeed::deserialize(
+        let streamed: Box<dyn Val> = serde::de::DeserializeSeed::deserialize(
             seed,
             &mut serde_json::Deserializer::from_str(text),
         )
         .unwrap();
+        let streamed = Value::try_from(streamed.as_ref()).unwrap();
         let via_value = to_cel(&serde_json::from_str(text).unwrap());
-        assert_eq!(streamed, via_value);
+        assert_eq!(exact(&streamed), exact(&via_value));
+        assert_eq!(
+            exact(&streamed),
+            r#"{"a":[1,-2,3.5,9223372036854775807,1.8446744073709552e+19,1e+300],"b":{"c":null,"d":true,"e":"xé","f":{},"g":[]},"h":[[{"i":0}]]}"#
+        );
     }
 
     /// Through the pipe or from one buffer, the model reads into the same value.
@@ -687,9 +776,27 @@ mod tests {
                 ..Default::default()
             })
             .collect();
-        let piped = read_model(&model, &["hourly"], true);
-        assert_eq!(piped, read_model(&model, &["hourly"], false));
-        assert_eq!(piped, to_cel(&serde_json::to_value(&model).unwrap()));
+        let piped = exact(&variables_as_value(read_model(&model, &["hourly"], true)));
+        assert_eq!(
+            piped,
+            exact(&variables_as_value(read_model(&model, &["hourly"], false)))
+        );
+        assert_eq!(
+            piped,
+            exact(&to_cel(&serde_json::to_value(&model).unwrap()))
+        );
+    }
+
+    /// Keys are shared up to the bound and copied after it; either way they read the same.
+    #[test]
+    fn shared_keys_are_bounded_and_stable() {
+        assert_eq!(shared_key("eventhub"), shared_key("eventhub"));
+        assert!(std::ptr::eq(
+            shared_key("namespaces").unwrap(),
+            shared_key("namespaces").unwrap()
+        ));
+        let huge = "k".repeat(SHARED_KEY_BYTES + 1);
+        assert_eq!(shared_key(&huge), None);
     }
 
     /// A report-only field is left out of the scope only when no check names it.

@@ -336,7 +336,8 @@ pub(crate) fn run_audit(
             )
         }
     };
-    let (results, _model) = audit::audit(&opts, catalog)?;
+    // The model goes now: the reports are rendered from the results alone.
+    let (results, _) = audit::audit(&opts, catalog)?;
     let evidence = match &signing_key {
         Some(_) => crate::sign::bundle_files(&a.bundle)?,
         None => Vec::new(),
