@@ -21,6 +21,41 @@ pub fn sanitise_text(s: &mut String) {
     }
 }
 
+/// One part of the results with every string sanitised ([`sanitise_text`]); `at` names the
+/// part in an error.
+fn sanitised<T: Serialize + serde::de::DeserializeOwned>(part: T, at: &str) -> anyhow::Result<T> {
+    let mut v = serde_json::to_value(&part)?;
+    drop(part);
+    sanitise_value(&mut v);
+    serde_path_to_error::deserialize(v)
+        .map_err(|e| anyhow::anyhow!("results: at `{at}.{}`: {}", e.path(), e.inner()))
+}
+
+/// The checks sanitised a few at a time on all cores (each check's tree exists only while it
+/// is sanitised), in order.
+fn sanitised_checks(checks: Vec<CheckResult>) -> anyhow::Result<Vec<CheckResult>> {
+    let at_once = 2 * std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut out = Vec::with_capacity(checks.len());
+    let mut rest = checks.into_iter().enumerate();
+    loop {
+        let chunk: Vec<(usize, CheckResult)> = rest.by_ref().take(at_once).collect();
+        if chunk.is_empty() {
+            return Ok(out);
+        }
+        let done = crate::parallel::map_in_order(&chunk, |(i, c)| {
+            let mut v = serde_json::to_value(c)?;
+            sanitise_value(&mut v);
+            serde_path_to_error::deserialize(v).map_err(|e| {
+                anyhow::anyhow!("results: at `checks[{i}].{}`: {}", e.path(), e.inner())
+            })
+        });
+        drop(chunk);
+        for c in done {
+            out.push(c?);
+        }
+    }
+}
+
 fn sanitise_value(v: &mut serde_json::Value) {
     match v {
         serde_json::Value::String(s) => sanitise_text(s),
@@ -461,10 +496,33 @@ impl Results {
     /// text copied from API data is made safe before any report renders it (audit and
     /// [`Results::load`] both pass through here). The full values stay in the evidence.
     pub fn sanitise(self) -> anyhow::Result<Results> {
-        let mut v = serde_json::to_value(&self)?;
-        sanitise_value(&mut v);
-        serde_path_to_error::deserialize(v)
-            .map_err(|e| anyhow::anyhow!("results: at `{}`: {}", e.path(), e.inner()))
+        // Field by field, and check by check, so that the JSON tree in between is never more
+        // than one check's (a large tenant's results are tens of MiB, their tree several times
+        // that). Destructured, so a new field cannot be left out.
+        let Results {
+            format,
+            run,
+            summary,
+            coverage,
+            consumer,
+            metrics,
+            checks,
+            waivers,
+            attestations,
+            config,
+        } = self;
+        Ok(Results {
+            format: sanitised(format, "format")?,
+            run: sanitised(run, "run")?,
+            summary: sanitised(summary, "summary")?,
+            coverage: sanitised(coverage, "coverage")?,
+            consumer: sanitised(consumer, "consumer")?,
+            metrics: sanitised(metrics, "metrics")?,
+            checks: sanitised_checks(checks)?,
+            waivers: sanitised(waivers, "waivers")?,
+            attestations: sanitised(attestations, "attestations")?,
+            config: sanitised(config, "config")?,
+        })
     }
 
     /// Reads a saved `results.json`, naming the JSON path of any shape error.
