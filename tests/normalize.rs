@@ -417,3 +417,63 @@ fn failures_are_evidence_and_malformed_bodies_fail_closed() {
     );
     assert!(m.o365.content_types.iter().all(|c| c.enabled.is_none()));
 }
+
+/// A listing learns whether its last page names a further page from the body it reads; the
+/// kind's state is settled from what the listings learned. A cut-short chain must come out
+/// `incomplete` (its groups unknown, not empty) and the complete one beside it still read.
+#[test]
+fn a_chain_whose_last_page_names_a_next_page_is_incomplete_when_read_streaming() {
+    let t = tempfile::tempdir().unwrap();
+    let ns = ns_id();
+    let cut = format!("{ns}/eventhubs/cut-hub");
+    let whole = format!("{ns}/eventhubs/whole-hub");
+    let b = bundle_with(
+        t.path(),
+        &cfg(),
+        &[
+            (
+                "arm.eventhub.namespaces",
+                Some(RG),
+                json!({"value": [{"id": ns, "name": "psiem-namespace", "properties": {"status": "Active"}}]}),
+            ),
+            (
+                "arm.eventhub.eventhubs",
+                Some(&ns),
+                json!({"value": [
+                    {"id": cut, "name": "cut-hub", "properties": {"status": "Active"}},
+                    {"id": whole, "name": "whole-hub", "properties": {"status": "Active"}}]}),
+            ),
+            (
+                "arm.eventhub.consumer_groups",
+                Some(&cut),
+                json!({"value": [{"id": format!("{cut}/consumergroups/$Default"), "name": "$Default"}],
+                    "nextLink": "https://management.azure.com/next?$skiptoken=x"}),
+            ),
+            (
+                "arm.eventhub.consumer_groups",
+                Some(&whole),
+                json!({"value": [{"id": format!("{whole}/consumergroups/qradar-cg"), "name": "qradar-cg"}]}),
+            ),
+        ],
+        &[],
+    );
+    let m = model_of(&b);
+    let hubs = m.eventhub.namespaces[0].hubs.as_ref().expect("hubs listed");
+    let groups = |name: &str| {
+        hubs.iter()
+            .find(|h| h.name == name)
+            .expect(name)
+            .consumer_groups
+            .as_ref()
+            .map(|g| g.iter().map(|c| c.name.clone()).collect::<Vec<_>>())
+    };
+    assert_eq!(groups("cut-hub"), None, "a cut-short listing is not a list");
+    assert_eq!(groups("whole-hub"), Some(vec!["qradar-cg".to_string()]));
+    let st = &m.evidence["arm.eventhub.consumer_groups"];
+    assert_eq!(st.status, siemproof::evidence::EvidenceStatus::Incomplete);
+    let reason = st.reason.as_deref().unwrap_or_default();
+    assert!(
+        reason.contains("cut-hub") && reason.contains("names a next page"),
+        "{reason}"
+    );
+}

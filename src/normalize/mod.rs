@@ -33,15 +33,20 @@ const READ_AHEAD_FILES: usize = 64;
 /// at a time) and dropped when it is done with them; for an indexed bundle ([`Bundle::index`])
 /// that is also when each file is hashed against the manifest. A file that fails the check is
 /// remembered and [`Input::finish`] returns it as the error, so nothing judged on it leaves.
-/// Kind states are worked out the first time a kind is touched, because a listing's
-/// completeness needs its last page.
+/// Kind states are worked out the first time a kind is touched. Whether a paged kind's
+/// listings are complete also needs each chain's last page: a listing learns it from the body
+/// it reads anyway, and the kind's state is settled ([`Input::settle`]) when it is asked for,
+/// reading only the last pages no listing read.
 pub struct Input<'a> {
     bundle: &'a Bundle,
     by_kind: BTreeMap<&'a str, Vec<&'a LoadedItem>>,
     states: RefCell<BTreeMap<String, KindState>>,
     prepared: RefCell<BTreeSet<String>>,
-    /// Paths whose file has been read and verified (each is read once or, for the last page of
-    /// a listing, twice).
+    /// Paged kinds, `ok` so far, whose chains' last pages have not all been checked for a
+    /// further page ([`Input::settle`]).
+    unsettled: RefCell<BTreeSet<String>>,
+    /// Paths whose file has been read and verified (each is read once, or twice for the last
+    /// page of a listing whose kind's state was asked for before the listing was read).
     read: RefCell<HashSet<&'a str>>,
     /// Whether a listing's last page names a further page, by path.
     next_page: RefCell<HashMap<&'a str, bool>>,
@@ -63,6 +68,7 @@ impl<'a> Input<'a> {
             by_kind,
             states: RefCell::new(BTreeMap::new()),
             prepared: RefCell::new(BTreeSet::new()),
+            unsettled: RefCell::new(BTreeSet::new()),
             read: RefCell::new(HashSet::new()),
             next_page: RefCell::new(HashMap::new()),
             failure: RefCell::new(None),
@@ -137,8 +143,11 @@ impl<'a> Input<'a> {
         self.load(&[item]).pop().flatten()
     }
 
-    /// Works out a kind's state the first time it is asked about. A paged kind is `ok` only
-    /// when every chain's last page names no further page, so those pages are read here.
+    /// Works out a kind's state the first time it is touched, from its items and, for a
+    /// paged kind, the pages present. A paged kind whose pages all run in order stays
+    /// unsettled: whether each chain's last page names a further page is learned as the
+    /// listings read those pages, and [`Input::settle`] finishes the judgement before the state
+    /// is read.
     fn prepare(&self, kind: &str) {
         if !self.prepared.borrow_mut().insert(kind.to_string()) {
             return;
@@ -148,19 +157,67 @@ impl<'a> Input<'a> {
         };
         let items = self.of(kind);
         let mut st = crate::evidence::state_of(items);
-        if st.status == EvidenceStatus::Ok {
-            self.learn_next_pages(k.paging, &crate::evidence::chain_ends(items));
-            if let Some(gap) =
-                crate::evidence::chain_gap_with(k.paging, items, |it| self.names_next(k.paging, it))
-            {
-                st.status = EvidenceStatus::Incomplete;
-                st.reason = Some(gap);
+        if st.status == EvidenceStatus::Ok && k.paging != Paging::None {
+            if crate::evidence::chain_gap_with(k.paging, items, |_| false).is_some() {
+                // A page is missing: judged now, exactly as settling would (the first broken
+                // chain, in order, names the reason).
+                if let Some(gap) = self.chain_gap(k.paging, items) {
+                    st.status = EvidenceStatus::Incomplete;
+                    st.reason = Some(gap);
+                }
+            } else {
+                self.unsettled.borrow_mut().insert(kind.to_string());
             }
         }
         self.states
             .borrow_mut()
             .entry(kind.to_string())
             .or_insert(st);
+    }
+
+    /// Finishes a kind's state: a paged kind left `ok` by [`Input::prepare`] becomes
+    /// `incomplete` when a chain's last page names a further page. The last pages no listing
+    /// has read yet are read here. Every reader of kind states settles first.
+    fn settle(&self, kind: &str) {
+        self.prepare(kind);
+        if !self.unsettled.borrow_mut().remove(kind) {
+            return;
+        }
+        let Some(k) = kinds::kind(kind) else {
+            return;
+        };
+        if let Some(gap) = self.chain_gap(k.paging, self.of(kind)) {
+            let mut states = self.states.borrow_mut();
+            if let Some(st) = states.get_mut(kind) {
+                // A kind marked since (malformed, inconsistent) keeps that mark, as it would
+                // have overridden `incomplete`.
+                if st.status == EvidenceStatus::Ok {
+                    st.status = EvidenceStatus::Incomplete;
+                    st.reason = Some(gap);
+                }
+            }
+        }
+    }
+
+    /// The first gap in a paged kind's chains, reading the last pages not known yet.
+    fn chain_gap(&self, paging: Paging, items: &[&'a LoadedItem]) -> Option<String> {
+        self.learn_next_pages(paging, &crate::evidence::chain_ends(items));
+        crate::evidence::chain_gap_with(paging, items, |it| self.names_next(paging, it))
+    }
+
+    /// Whether a last page is known to name a further page (`None`: its body was not read).
+    fn known_next(&self, it: &LoadedItem) -> Option<bool> {
+        let p = it.item.path.as_deref()?;
+        self.next_page.borrow().get(p).copied()
+    }
+
+    /// Remembers what a last page's body says about a further page.
+    fn learn_next(&self, paging: Paging, it: &'a LoadedItem, body: Option<&Body>) -> bool {
+        let more = crate::evidence::names_next_page(paging, it, body);
+        if let Some(p) = it.item.path.as_deref() {
+            self.next_page.borrow_mut().insert(p, more);
+        }
+        more
     }
 
     /// Reads the given last pages (on all cores) and remembers whether each names a next page.
@@ -181,10 +238,7 @@ impl<'a> Input<'a> {
         for chunk in todo.chunks(READ_AHEAD_FILES * 4) {
             let bodies = self.load(chunk);
             for (it, body) in chunk.iter().zip(bodies) {
-                let more = crate::evidence::names_next_page(paging, it, body.as_deref());
-                if let Some(p) = it.item.path.as_deref() {
-                    self.next_page.borrow_mut().insert(p, more);
-                }
+                self.learn_next(paging, it, body.as_deref());
             }
         }
     }
@@ -243,7 +297,7 @@ impl<'a> Input<'a> {
 
     /// Status of a kind as a string for model sections.
     pub fn status(&self, kind: &str) -> String {
-        self.prepare(kind);
+        self.settle(kind);
         self.states
             .borrow()
             .get(kind)
@@ -253,7 +307,7 @@ impl<'a> Input<'a> {
 
     /// The combined status of several kinds (the worst wins).
     pub fn status_of(&self, kinds: &[&str]) -> String {
-        kinds.iter().for_each(|k| self.prepare(k));
+        kinds.iter().for_each(|k| self.settle(k));
         let states = self.states.borrow();
         kinds
             .iter()
@@ -265,7 +319,7 @@ impl<'a> Input<'a> {
     }
 
     pub fn usable(&self, kind: &str) -> bool {
-        self.prepare(kind);
+        self.settle(kind);
         self.states
             .borrow()
             .get(kind)
@@ -313,7 +367,7 @@ impl<'a> Input<'a> {
         Listings {
             input: self,
             kind: kind.to_string(),
-            queue: self.chains(kind),
+            queue: self.chains(kind, false),
             ready: VecDeque::new(),
         }
     }
@@ -333,7 +387,9 @@ impl<'a> Input<'a> {
         ReducedListings {
             input: self,
             kind: kind.to_string(),
-            queue: self.chains(kind),
+            // A reduced page's body is gone by the time the chain is judged, so its last pages
+            // are checked up front.
+            queue: self.chains(kind, true),
             ready: VecDeque::new(),
             reader,
             from_json,
@@ -341,8 +397,10 @@ impl<'a> Input<'a> {
     }
 
     /// A kind's request chains (one per recorded scope, pages in order) with each chain's
-    /// status, in scope order.
-    fn chains(&self, kind: &str) -> VecDeque<Chain<'a>> {
+    /// status, in scope order. A paged chain whose last pages have not been read is left `ok`
+    /// with `ends_unknown` set, for the listing to judge when it reads them, unless `eager`
+    /// (then they are read now).
+    fn chains(&self, kind: &str, eager: bool) -> VecDeque<Chain<'a>> {
         self.prepare(kind);
         let paging = kinds::kind(kind).map(|k| k.paging);
         let mut groups: BTreeMap<String, Vec<&'a LoadedItem>> = BTreeMap::new();
@@ -360,16 +418,30 @@ impl<'a> Input<'a> {
         for (_, mut items) in groups {
             items.sort_by_key(|i| i.item.page.unwrap_or(0));
             let mut status = crate::evidence::state_of(&items).status;
-            if status == EvidenceStatus::Ok {
-                if let Some(p) = paging {
-                    if crate::evidence::chain_gap_with(p, &items, |it| self.names_next(p, it))
+            let mut ends_unknown = false;
+            if let Some(p) = paging.filter(|p| status == EvidenceStatus::Ok && *p != Paging::None) {
+                let ends = crate::evidence::chain_ends(&items);
+                let known: Option<Vec<bool>> = ends.iter().map(|e| self.known_next(e)).collect();
+                let gap = if crate::evidence::chain_gap_with(p, &items, |_| false).is_some() {
+                    true
+                } else if let Some(known) = known {
+                    known.contains(&true)
+                } else if eager {
+                    crate::evidence::chain_gap_with(p, &items, |it| self.names_next(p, it))
                         .is_some()
-                    {
-                        status = EvidenceStatus::Incomplete;
-                    }
+                } else {
+                    ends_unknown = true;
+                    false
+                };
+                if gap {
+                    status = EvidenceStatus::Incomplete;
                 }
             }
-            queue.push_back((items, status));
+            queue.push_back(Chain {
+                items,
+                status,
+                ends_unknown,
+            });
         }
         queue
     }
@@ -379,7 +451,7 @@ impl<'a> Input<'a> {
     /// Every listed file is so verified whatever the catalogue reads.
     pub fn finish(&self) -> Result<BTreeMap<String, KindState>, EvidenceError> {
         for k in kinds::KINDS {
-            self.prepare(k.name);
+            self.settle(k.name);
         }
         let unread: Vec<&'a LoadedItem> = self
             .bundle
@@ -422,7 +494,7 @@ impl<'a> Input<'a> {
     /// Sets a derived kind's state from the kinds it is made of: the worst of them (with its
     /// reason and every file), `not_collected` when there are none.
     pub fn derive(&self, name: &str, from: &[&str]) {
-        from.iter().for_each(|k| self.prepare(k));
+        from.iter().for_each(|k| self.settle(k));
         let mut st = KindState {
             status: EvidenceStatus::NotCollected,
             reason: Some("no [[siem]] target is configured".into()),
@@ -569,19 +641,44 @@ impl<'a> Listings<'_, 'a> {
         let batch = next_batch(&mut self.queue);
         let mut bodies = self.input.load(&readable(&batch)).into_iter();
         let list_key = kinds::list_key(&self.kind);
-        for (items, status) in batch {
+        let paging = kinds::kind(&self.kind).map_or(Paging::None, |k| k.paging);
+        for chain in batch {
+            let Chain {
+                items,
+                mut status,
+                ends_unknown,
+            } = chain;
             let mut pages = Vec::new();
             if status == EvidenceStatus::Ok {
-                for it in &items {
-                    // A file that failed to load has already failed the audit.
-                    let Some(body) = bodies.next().flatten() else {
-                        continue;
-                    };
-                    let Some(v) = self.input.json_body(&self.kind, it, body) else {
-                        continue;
-                    };
-                    let listable = self.input.checked_list(&self.kind, it, &v).is_some();
-                    pages.push((*it, v, listable));
+                let ends = if ends_unknown {
+                    crate::evidence::chain_ends(&items)
+                } else {
+                    Vec::new()
+                };
+                let read: Vec<_> = items.iter().map(|_| bodies.next().flatten()).collect();
+                let mut more = false;
+                for (it, body) in items.iter().zip(&read) {
+                    if ends.iter().any(|e| std::ptr::eq(*e, *it)) {
+                        more |= self.input.learn_next(paging, it, body.as_deref());
+                    }
+                }
+                if more {
+                    // Its last page names a page the bundle does not hold: only part of the
+                    // list, which cannot show what is absent, so its pages are not read (as
+                    // for a chain known to be cut short before it was read).
+                    status = EvidenceStatus::Incomplete;
+                } else {
+                    for (it, body) in items.iter().zip(read) {
+                        // A file that failed to load has already failed the audit.
+                        let Some(body) = body else {
+                            continue;
+                        };
+                        let Some(v) = self.input.json_body(&self.kind, it, body) else {
+                            continue;
+                        };
+                        let listable = self.input.checked_list(&self.kind, it, &v).is_some();
+                        pages.push((*it, v, listable));
+                    }
                 }
             }
             self.ready.push_back(Listing {
@@ -607,15 +704,21 @@ enum Reduced<T> {
 }
 
 /// One request chain of a kind: its pages in order and its status.
-type Chain<'a> = (Vec<&'a LoadedItem>, EvidenceStatus);
+struct Chain<'a> {
+    items: Vec<&'a LoadedItem>,
+    status: EvidenceStatus,
+    /// `ok` so far, but whether its last page names a further page is judged only when the
+    /// listing reads that page ([`Input::chains`]).
+    ends_unknown: bool,
+}
 
 /// The next chains to read: up to [`READ_AHEAD_FILES`] files' worth, at least one chain.
 fn next_batch<'a>(queue: &mut VecDeque<Chain<'a>>) -> Vec<Chain<'a>> {
     let mut batch = Vec::new();
     let mut files = 0;
     while let Some(g) = queue.pop_front() {
-        if g.1 == EvidenceStatus::Ok {
-            files += g.0.len();
+        if g.status == EvidenceStatus::Ok {
+            files += g.items.len();
         }
         batch.push(g);
         if files >= READ_AHEAD_FILES {
@@ -629,8 +732,8 @@ fn next_batch<'a>(queue: &mut VecDeque<Chain<'a>>) -> Vec<Chain<'a>> {
 fn readable<'a>(batch: &[Chain<'a>]) -> Vec<&'a LoadedItem> {
     batch
         .iter()
-        .filter(|(_, st)| *st == EvidenceStatus::Ok)
-        .flat_map(|(items, _)| items.iter().copied())
+        .filter(|c| c.status == EvidenceStatus::Ok)
+        .flat_map(|c| c.items.iter().copied())
         .collect()
 }
 
@@ -673,7 +776,7 @@ impl<'a, T: Send> ReducedListings<'_, 'a, T> {
                 crate::evidence::parse_body(&path, bytes).map(Reduced::Body)
             })
             .into_iter();
-        for (items, status) in batch {
+        for Chain { items, status, .. } in batch {
             let mut reduced = Vec::new();
             if status == EvidenceStatus::Ok {
                 for it in &items {
