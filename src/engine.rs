@@ -103,12 +103,43 @@ const PIPE_FROM_NAMESPACES: usize = 64;
 /// How much of the model's text one chunk of the pipe holds (the channel holds four).
 const TEXT_CHUNK: usize = 64 * 1024;
 
+thread_local! {
+    /// Set while this thread serialises the model for a scope that leaves the
+    /// [`REPORT_ONLY_FIELDS`] out ([`scope_text`]).
+    static LEAVING_OUT_REPORT_ONLY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// `skip_serializing_if` of the [`REPORT_ONLY_FIELDS`] in the model: true only while
+/// [`scope_text`] writes a scope that leaves them out, so every other serialisation (results,
+/// reports) keeps them. Not writing them at all saves the largest part of the scope's text on a
+/// large tenant (96 hourly points per namespace), which [`CelSeed`] would only skip.
+pub fn leaving_out_report_only<T>(_: &T) -> bool {
+    LEAVING_OUT_REPORT_ONLY.with(std::cell::Cell::get)
+}
+
+/// Writes the model's JSON text for a scope, leaving out the report-only fields named in
+/// `skip` (the only one is `hourly`).
+fn scope_text<W: std::io::Write>(w: W, model: &Model, skip: &[&str]) -> serde_json::Result<()> {
+    /// Clears the flag however the serialisation ends.
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            LEAVING_OUT_REPORT_ONLY.with(|c| c.set(false));
+        }
+    }
+    let leave = REPORT_ONLY_FIELDS.iter().all(|f| skip.contains(f));
+    LEAVING_OUT_REPORT_ONLY.with(|c| c.set(leave));
+    let _reset = Reset;
+    serde_json::to_writer(w, model)
+}
+
 /// The model's JSON text read into one CEL value by [`CelSeed`], through a pipe or a buffer.
 fn read_model(model: &Model, skip: &[&str], piped: bool) -> Variables {
     let keys = std::cell::RefCell::new(HashMap::new());
     let seed = Top(CelSeed { keys: &keys, skip });
     if !piped {
-        let text = serde_json::to_vec(model).expect("the model serialises");
+        let mut text = Vec::new();
+        scope_text(&mut text, model, skip).expect("the model serialises");
         return serde::de::DeserializeSeed::deserialize(
             seed,
             &mut serde_json::Deserializer::from_slice(&text),
@@ -119,7 +150,7 @@ fn read_model(model: &Model, skip: &[&str], piped: bool) -> Variables {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
         let writer = s.spawn(move || {
             let mut w = std::io::BufWriter::with_capacity(TEXT_CHUNK, Chunks(tx));
-            serde_json::to_writer(&mut w, model)
+            scope_text(&mut w, model, skip)
                 .map_err(std::io::Error::from)
                 .and_then(|()| std::io::Write::flush(&mut w))
         });
@@ -360,6 +391,20 @@ pub struct Scope {
 /// on a large tenant is most of the scope's size.
 pub const REPORT_ONLY_FIELDS: &[&str] = &["hourly"];
 
+/// The [`REPORT_ONLY_FIELDS`] that none of these checks' expressions names.
+pub fn report_only_unread<'c>(checks: impl IntoIterator<Item = &'c Check>) -> Vec<&'static str> {
+    let checks: Vec<&Check> = checks.into_iter().collect();
+    REPORT_ONLY_FIELDS
+        .iter()
+        .copied()
+        .filter(|f| {
+            !checks
+                .iter()
+                .any(|c| c.expressions().any(|e| e.contains(f)))
+        })
+        .collect()
+}
+
 impl Scope {
     /// The whole model as CEL variables.
     pub fn new(model: &Model) -> Scope {
@@ -369,17 +414,7 @@ impl Scope {
     /// The model as CEL variables for these checks: the [`REPORT_ONLY_FIELDS`] that none of
     /// them names are left out.
     pub fn for_checks<'c>(model: &Model, checks: impl IntoIterator<Item = &'c Check>) -> Scope {
-        let checks: Vec<&Check> = checks.into_iter().collect();
-        let unread: Vec<&str> = REPORT_ONLY_FIELDS
-            .iter()
-            .copied()
-            .filter(|f| {
-                !checks
-                    .iter()
-                    .any(|c| c.expressions().any(|e| e.contains(f)))
-            })
-            .collect();
-        Scope::without(model, &unread)
+        Scope::without(model, &report_only_unread(checks))
     }
 
     /// The model as CEL variables, leaving out object keys named in `skip`. The values are
@@ -824,6 +859,17 @@ mod tests {
         );
         let scope = Scope::for_checks(&model, checks.iter().copied());
         assert_eq!(has_hourly(&scope), Value::Bool(false));
+        let mut text = Vec::new();
+        scope_text(&mut text, &model, &["hourly"]).unwrap();
+        assert!(!String::from_utf8(text).unwrap().contains("hourly"));
+        // Every other serialisation of the model (results, reports) keeps them.
+        let json = serde_json::to_value(&model).unwrap();
+        assert_eq!(
+            json["eventhub"]["hub"]["metrics"]["hourly"]
+                .as_array()
+                .map(Vec::len),
+            Some(1)
+        );
         let mut reader = catalog.checks[0].check.clone();
         reader.assert = Some("size(eventhub.hub.metrics.hourly) > 0".into());
         let scope = Scope::for_checks(&model, checks.iter().copied().chain([&reader]));

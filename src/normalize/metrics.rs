@@ -171,6 +171,14 @@ impl Leaf {
         leaf.as_ref().and_then(|l| raw::as_s(&l.0))
     }
 
+    /// [`Leaf::text`] without copying a string.
+    fn text_ref(leaf: &Option<Leaf>) -> Option<std::borrow::Cow<'_, str>> {
+        match &leaf.as_ref()?.0 {
+            Value::String(x) if !x.is_empty() => Some(std::borrow::Cow::Borrowed(x)),
+            other => raw::as_s(other).map(std::borrow::Cow::Owned),
+        }
+    }
+
     fn number(leaf: &Option<Leaf>) -> Option<f64> {
         leaf.as_ref().and_then(|l| raw::as_n(&l.0))
     }
@@ -321,13 +329,20 @@ fn add_hours(hours: &mut BTreeMap<String, MetricHour>, name: &str, series: &Seri
         return;
     }
     for Obj(d) in points(series) {
-        let Some(at) = Leaf::text(&d.time_stamp) else {
+        let Some(at) = Leaf::text_ref(&d.time_stamp) else {
             continue;
         };
-        let h = hours.entry(at.clone()).or_insert_with(|| MetricHour {
-            at,
-            ..MetricHour::default()
-        });
+        // Looked up by reference: a large tenant has millions of points and 96 hours each.
+        if !hours.contains_key(at.as_ref()) {
+            hours.insert(
+                at.to_string(),
+                MetricHour {
+                    at: at.to_string(),
+                    ..MetricHour::default()
+                },
+            );
+        }
+        let h = hours.get_mut(at.as_ref()).expect("inserted above");
         let Some(v) = Leaf::number(&d.total) else {
             continue;
         };
