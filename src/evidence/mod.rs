@@ -284,6 +284,44 @@ fn read_limited(path: &Path) -> Result<Vec<u8>, EvidenceError> {
 }
 
 /// Lists every file below `root` as a bundle-relative path with `/` separators.
+/// The manifest's shape, read straight from its bytes (a large tenant's manifest as a `Value`
+/// tree would cost several times its size). The format is judged before the shape, so a newer
+/// bundle says so rather than failing on a field this siemproof does not know: when the shape
+/// does not read, the format alone is read to tell which error it is.
+fn parse_manifest(path: &Path, raw: &[u8]) -> Result<Manifest, EvidenceError> {
+    let unknown = |found: &str| EvidenceError::UnknownFormat {
+        path: path.to_path_buf(),
+        found: found.to_string(),
+        expected: manifest::FORMAT,
+    };
+    match serde_path_to_error::deserialize::<_, Manifest>(
+        &mut serde_json::Deserializer::from_slice(raw),
+    ) {
+        Ok(m) if m.format != manifest::FORMAT => Err(unknown(&m.format)),
+        Ok(m) => Ok(m),
+        Err(shape) => {
+            #[derive(serde::Deserialize)]
+            struct Format {
+                format: Option<serde_json::Value>,
+            }
+            let format: Format = serde_json::from_slice(raw).map_err(|e| EvidenceError::Json {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?;
+            if let Some(f) = format.format {
+                let f = f.as_str().unwrap_or_default();
+                if f != manifest::FORMAT {
+                    return Err(unknown(f));
+                }
+            }
+            Err(EvidenceError::Manifest {
+                path: path.to_path_buf(),
+                message: format!("at `{}`: {}", shape.path(), shape.inner()),
+            })
+        }
+    }
+}
+
 fn walk(root: &Path, out: &mut BTreeSet<String>) -> Result<(), EvidenceError> {
     for e in crate::files::walk_tree(root)? {
         if !e.regular {
@@ -469,35 +507,21 @@ impl Bundle {
             Ok(_) => return Err(EvidenceError::NotRegular(manifest_path)),
             Err(_) => return Err(EvidenceError::NoManifest(dir.to_path_buf())),
         };
-        // The format is checked before the shape, so a newer bundle says so rather than
-        // failing on a field this siemproof does not know. Both passes read the bytes directly:
-        // a large tenant's manifest as a `Value` tree would cost several times its size.
-        #[derive(serde::Deserialize)]
-        struct Format {
-            format: Option<serde_json::Value>,
-        }
-        let format: Format = serde_json::from_slice(&raw).map_err(|e| EvidenceError::Json {
-            path: manifest_path.clone(),
-            message: e.to_string(),
-        })?;
-        if let Some(f) = format.format {
-            let f = f.as_str().unwrap_or_default();
-            if f != manifest::FORMAT {
-                return Err(EvidenceError::UnknownFormat {
-                    path: manifest_path,
-                    found: f.to_string(),
-                    expected: manifest::FORMAT,
-                });
-            }
-        }
-        let mut manifest: Manifest =
-            serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(&raw))
-                .map_err(|e| EvidenceError::Manifest {
-                    path: manifest_path.clone(),
-                    message: format!("at `{}`: {}", e.path(), e.inner()),
-                })?;
-        let manifest_sha256 = sha256_hex(&raw);
+        // The manifest's hash and the walk of the files present go on another thread while the
+        // manifest is parsed: on a large tenant each is a sizeable pass of its own.
+        let (parsed, (manifest_sha256, walked)) = std::thread::scope(|s| {
+            let side = s.spawn(|| {
+                let mut present = BTreeSet::new();
+                (sha256_hex(&raw), walk(dir, &mut present).map(|()| present))
+            });
+            let parsed = parse_manifest(&manifest_path, &raw);
+            (
+                parsed,
+                side.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            )
+        });
         drop(raw);
+        let mut manifest = parsed?;
 
         let mut listed = BTreeSet::new();
         for (index, item) in manifest.items.iter().enumerate() {
@@ -525,8 +549,7 @@ impl Bundle {
         }
 
         let mut problems = Vec::new();
-        let mut present = BTreeSet::new();
-        walk(dir, &mut present)?;
+        let mut present = walked?;
         present.remove("manifest.json");
         // The manifest's own signature cannot be listed in it (see sign::manifest).
         present.remove(crate::sign::manifest::SIG);
