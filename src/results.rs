@@ -38,20 +38,50 @@ fn sanitised_checks(checks: Vec<CheckResult>) -> anyhow::Result<Vec<CheckResult>
     let mut out = Vec::with_capacity(checks.len());
     let mut rest = checks.into_iter().enumerate();
     loop {
-        let chunk: Vec<(usize, CheckResult)> = rest.by_ref().take(at_once).collect();
+        // The evidence list is most of a large check (every file of a kind, with its hash):
+        // it is taken out and sanitised in place, the rest through its JSON tree.
+        type Part = (usize, CheckResult, std::sync::Mutex<Vec<EvidenceRef>>);
+        let chunk: Vec<Part> = rest
+            .by_ref()
+            .take(at_once)
+            .map(|(i, mut c)| {
+                let evidence = std::mem::take(&mut c.evidence);
+                (i, c, std::sync::Mutex::new(evidence))
+            })
+            .collect();
         if chunk.is_empty() {
             return Ok(out);
         }
-        let done = crate::parallel::map_in_order(&chunk, |(i, c)| {
+        let done = crate::parallel::map_in_order(&chunk, |(i, c, evidence)| {
+            sanitise_evidence(&mut evidence.lock().unwrap_or_else(|p| p.into_inner()));
             let mut v = serde_json::to_value(c)?;
             sanitise_value(&mut v);
-            serde_path_to_error::deserialize(v).map_err(|e| {
+            serde_path_to_error::deserialize::<_, CheckResult>(v).map_err(|e| {
                 anyhow::anyhow!("results: at `checks[{i}].{}`: {}", e.path(), e.inner())
             })
         });
-        drop(chunk);
-        for c in done {
-            out.push(c?);
+        for (c, (_, _, evidence)) in done.into_iter().zip(chunk) {
+            let mut c = c?;
+            c.evidence = evidence.into_inner().unwrap_or_else(|p| p.into_inner());
+            out.push(c);
+        }
+    }
+}
+
+/// Every string of the evidence references sanitised in place; destructured, so that a new
+/// field cannot be left out.
+fn sanitise_evidence(refs: &mut [EvidenceRef]) {
+    for EvidenceRef {
+        kind,
+        status,
+        files,
+    } in refs
+    {
+        sanitise_text(kind);
+        sanitise_text(status);
+        for FileRef { path, sha256 } in files {
+            sanitise_text(path);
+            sanitise_text(sha256);
         }
     }
 }
