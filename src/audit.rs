@@ -58,7 +58,8 @@ pub fn config_for(bundle: &Bundle, explicit: Option<&Path>) -> Result<(Config, S
     }
 }
 
-/// Runs an audit end to end.
+/// Runs an audit end to end. The model it hands back lacks the hourly metric points when no
+/// check read them (the results keep the configured hub's).
 pub fn audit(opts: &AuditOptions, catalog: &Catalog) -> Result<(Results, Model)> {
     // Indexed, not loaded: each file is read, verified and parsed when the normaliser reaches
     // it and dropped after, so the audit holds a scope's bodies rather than the bundle.
@@ -100,7 +101,13 @@ pub fn audit(opts: &AuditOptions, catalog: &Catalog) -> Result<(Results, Model)>
         .filter(|a| a.valid)
         .map(|a| a.check.clone())
         .collect();
-    let model = normalize::normalize(&bundle, &config, as_of, &attested)?;
+    let mut model = normalize::normalize(&bundle, &config, as_of, &attested)?;
+    // The results keep the configured hub's hourly points; no check reads the others unless
+    // one names them, so they go before the CEL scope is built (the returned model lacks them).
+    let metrics = crate::results::MetricsSummary::of(&model);
+    if engine::report_only_unread(catalog.checks.iter().map(|c| &c.check)).contains(&"hourly") {
+        model.eventhub.drop_hourly();
+    }
     let hashes: BTreeMap<String, String> = bundle
         .items
         .iter()
@@ -166,7 +173,7 @@ pub fn audit(opts: &AuditOptions, catalog: &Catalog) -> Result<(Results, Model)>
         },
         coverage: model.coverage.clone(),
         consumer: crate::results::ConsumerSummary::of(&model),
-        metrics: crate::results::MetricsSummary::of(&model),
+        metrics,
         checks,
         waivers,
         attestations,

@@ -477,3 +477,53 @@ fn a_chain_whose_last_page_names_a_next_page_is_incomplete_when_read_streaming()
         "{reason}"
     );
 }
+
+/// The audit drops the hourly points once the results hold the configured hub's: every copy
+/// goes (listed namespaces and hubs, the configured ones), and the totals stay.
+#[test]
+fn drop_hourly_clears_every_copy_and_keeps_the_totals() {
+    use siemproof::normalize::model::{EventHub, Hub, MetricHour, Metrics, Namespace};
+    let metrics = || {
+        Some(Metrics {
+            incoming_messages: Some(3.0),
+            hourly: vec![MetricHour::default(); 2],
+            ..Default::default()
+        })
+    };
+    let hub = Hub {
+        name: "h".into(),
+        metrics: metrics(),
+        ..Default::default()
+    };
+    let ns = Namespace {
+        name: "n".into(),
+        metrics: metrics(),
+        hubs: Some(vec![hub.clone()]),
+        ..Default::default()
+    };
+    let mut eh = EventHub {
+        namespaces: vec![ns.clone(), ns.clone()],
+        namespace: Some(ns),
+        hub: Some(hub),
+        ..Default::default()
+    };
+    eh.drop_hourly();
+    let all: Vec<&Metrics> = eh
+        .namespaces
+        .iter()
+        .chain(eh.namespace.as_ref())
+        .flat_map(|n| {
+            std::iter::once(n.metrics.as_ref())
+                .chain(n.hubs.iter().flatten().map(|h| h.metrics.as_ref()))
+        })
+        .chain(eh.hub.as_ref().map(|h| h.metrics.as_ref()))
+        .flatten()
+        .collect();
+    assert_eq!(
+        all.len(),
+        7,
+        "two listed namespaces and the configured one, each with a hub, and the configured hub"
+    );
+    assert!(all.iter().all(|m| m.hourly.is_empty()));
+    assert!(all.iter().all(|m| m.incoming_messages == Some(3.0)));
+}
