@@ -906,7 +906,12 @@ fn hdf_validates_and_the_saf_cli_scores_it_right() {
         .args(["--format", "json,hdf"]));
     let hdf = out.join("report.hdf.json");
     check_jsonschema("hdf/exec-json.json", std::slice::from_ref(&hdf));
-    if !require("saf", Command::new("saf").arg("--version")) {
+    // The SAF CLI writes `saf-cli.log` into its working directory: the temporary one, not the
+    // checkout.
+    if !require(
+        "saf",
+        Command::new("saf").arg("--version").current_dir(tmp.path()),
+    ) {
         return;
     }
     let r: serde_json::Value =
@@ -918,6 +923,7 @@ fn hdf_validates_and_the_saf_cli_scores_it_right() {
     let failed = count(&|c| c["status"] == "fail" || c["status"] == "waived" || warn_fails(c));
     let skipped = count(&|c| c["status"] == "not_assessed" || c["status"] == "manual");
     let o = run(Command::new("saf")
+        .current_dir(tmp.path())
         .args(["view", "summary", "-f", "json", "-s", "-i"])
         .arg(&hdf));
     assert!(o.status.success(), "saf: {}", text(&o));
