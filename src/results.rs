@@ -23,9 +23,8 @@ pub fn sanitise_text(s: &mut String) {
 
 /// One part of the results with every string sanitised ([`sanitise_text`]); `at` names the
 /// part in an error.
-fn sanitised<T: Serialize + serde::de::DeserializeOwned>(part: T, at: &str) -> anyhow::Result<T> {
-    let mut v = serde_json::to_value(&part)?;
-    drop(part);
+fn sanitised<T: Serialize + serde::de::DeserializeOwned>(part: &T, at: &str) -> anyhow::Result<T> {
+    let mut v = serde_json::to_value(part)?;
     sanitise_value(&mut v);
     serde_path_to_error::deserialize(v)
         .map_err(|e| anyhow::anyhow!("results: at `{at}.{}`: {}", e.path(), e.inner()))
@@ -54,11 +53,7 @@ fn sanitised_checks(checks: Vec<CheckResult>) -> anyhow::Result<Vec<CheckResult>
         }
         let done = crate::parallel::map_in_order(&chunk, |(i, c, evidence)| {
             sanitise_evidence(&mut evidence.lock().unwrap_or_else(|p| p.into_inner()));
-            let mut v = serde_json::to_value(c)?;
-            sanitise_value(&mut v);
-            serde_path_to_error::deserialize::<_, CheckResult>(v).map_err(|e| {
-                anyhow::anyhow!("results: at `checks[{i}].{}`: {}", e.path(), e.inner())
-            })
+            sanitised(c, &format!("checks[{i}]"))
         });
         for (c, (_, _, evidence)) in done.into_iter().zip(chunk) {
             let mut c = c?;
@@ -542,16 +537,16 @@ impl Results {
             config,
         } = self;
         Ok(Results {
-            format: sanitised(format, "format")?,
-            run: sanitised(run, "run")?,
-            summary: sanitised(summary, "summary")?,
-            coverage: sanitised(coverage, "coverage")?,
-            consumer: sanitised(consumer, "consumer")?,
-            metrics: sanitised(metrics, "metrics")?,
+            format: sanitised(&format, "format")?,
+            run: sanitised(&run, "run")?,
+            summary: sanitised(&summary, "summary")?,
+            coverage: sanitised(&coverage, "coverage")?,
+            consumer: sanitised(&consumer, "consumer")?,
+            metrics: sanitised(&metrics, "metrics")?,
             checks: sanitised_checks(checks)?,
-            waivers: sanitised(waivers, "waivers")?,
-            attestations: sanitised(attestations, "attestations")?,
-            config: sanitised(config, "config")?,
+            waivers: sanitised(&waivers, "waivers")?,
+            attestations: sanitised(&attestations, "attestations")?,
+            config: sanitised(&config, "config")?,
         })
     }
 

@@ -244,14 +244,9 @@ impl<'a> Input<'a> {
     }
 
     fn names_next(&self, paging: Paging, it: &'a LoadedItem) -> bool {
-        let known = it
-            .item
-            .path
-            .as_deref()
-            .and_then(|p| self.next_page.borrow().get(p).copied());
-        known.unwrap_or_else(|| {
+        self.known_next(it).unwrap_or_else(|| {
             let body = self.body(it);
-            crate::evidence::names_next_page(paging, it, body.as_deref())
+            self.learn_next(paging, it, body.as_deref())
         })
     }
 
