@@ -65,6 +65,10 @@ struct Args {
     /// the documented 250 (to watch a collector learn the size from the remaining headers)
     #[arg(long)]
     arm_burst: Option<f64>,
+    /// Serve Azure Monitor's batched metrics read (metrics:getBatch) and point the written
+    /// config's `endpoints.metrics_batch` at it
+    #[arg(long)]
+    getbatch: bool,
 }
 
 #[derive(Clone)]
@@ -112,6 +116,7 @@ fn main() -> Result<()> {
             }),
             in_flight: None,
             lighthouse_home: None,
+            getbatch: a.getbatch,
         },
     )?;
     if let Some(p) = &a.write_config {

@@ -87,7 +87,16 @@ pub struct CloudEndpoints {
     pub blob: String,
     /// `[endpoints] eventhub_amqp`: the AMQP endpoint to connect to instead of the namespace's.
     pub eventhub_amqp: Option<String>,
+    /// Azure Monitor's batched metrics read (`metrics:getBatch`), `{region}` standing for the
+    /// namespaces' region: the public cloud's regional hosts, or `[endpoints] metrics_batch`.
+    /// `None` elsewhere (Microsoft documents no sovereign host for it), so metrics are read
+    /// per namespace through ARM there.
+    pub metrics_batch: Option<String>,
 }
+
+/// Azure Monitor's regional metrics hosts in the public cloud (consumer-health.md §6.2;
+/// migrate-to-batch-api.md).
+pub const PUBLIC_METRICS_BATCH: &str = "https://{region}.metrics.monitor.azure.com";
 
 impl CloudEndpoints {
     /// Resolves the endpoints for a config: the table row, the M365 host, then `[endpoints]`.
@@ -147,6 +156,11 @@ impl CloudEndpoints {
             blob_suffix: need(&ov.blob_suffix, "blob_suffix", row.map(|r| r.blob_suffix))?,
             blob: String::new(),
             eventhub_amqp: ov.eventhub_amqp.clone(),
+            metrics_batch: match (&ov.metrics_batch, cfg.tenant.cloud.as_str()) {
+                (Some(t), _) => Some(t.trim_end_matches('/').to_string()),
+                (None, "public") => Some(PUBLIC_METRICS_BATCH.to_string()),
+                (None, _) => None,
+            },
         };
         let mut ep = ep;
         ep.blob = match &ov.blob {
@@ -158,6 +172,20 @@ impl CloudEndpoints {
         }
         if !ep.blob.starts_with("https://") {
             bail!("endpoints.blob: {:?} must use https", ep.blob);
+        }
+        if let Some(t) = &ep.metrics_batch {
+            // A bearer token goes to it: https only, and the region must be a host label or
+            // a path segment, nothing the template could hide another host in.
+            let probe = t.replace("{region}", "westeurope");
+            let ok = t.matches("{region}").count() == 1
+                && url::Url::parse(&probe).is_ok_and(|u| {
+                    u.scheme() == "https" && u.query().is_none() && u.fragment().is_none()
+                });
+            if !ok {
+                bail!(
+                    "endpoints.metrics_batch: {t:?} must be an https URL with {{region}} once and no query"
+                );
+            }
         }
         if let Some(a) = &ep.eventhub_amqp {
             let u = url::Url::parse(a)
@@ -194,6 +222,15 @@ impl CloudEndpoints {
             "arm" => &self.arm,
             "graph" => &self.graph,
             "o365" => self.management_activity.as_ref()?,
+            // One audience for every regional host (the Monitor Query SDK's batch client).
+            "metrics" => {
+                let t = self.metrics_batch.as_ref()?;
+                return Some(if t == PUBLIC_METRICS_BATCH {
+                    "https://metrics.monitor.azure.com/.default".into()
+                } else {
+                    format!("{}/.default", origin(&t.replace("{region}", "region")))
+                });
+            }
             _ => return None,
         };
         Some(format!("{}/.default", origin(base)))
@@ -202,6 +239,21 @@ impl CloudEndpoints {
     /// The Blob service URL of a storage account.
     pub fn blob_base(&self, account: &str) -> String {
         self.blob.replace("{account}", account)
+    }
+
+    /// The batched metrics read's base URL for one region, when the cloud has one.
+    pub fn metrics_base(&self, region: &str) -> Option<String> {
+        let ok = !region.is_empty()
+            && region.len() <= 40
+            && region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+        ok.then(|| {
+            self.metrics_batch
+                .as_ref()
+                .map(|t| t.replace("{region}", region))
+        })
+        .flatten()
     }
 
     /// The base URL requests of a plane audience are joined to.

@@ -443,6 +443,11 @@ pub struct Endpoints {
     /// (an emulator or a private endpoint's name); the namespace's FQDN is still the AMQP host.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eventhub_amqp: Option<String>,
+    /// Azure Monitor's regional metrics host for the batched read (`metrics:getBatch`), with
+    /// `{region}` (public cloud: `https://{region}.metrics.monitor.azure.com`). Elsewhere the
+    /// batch is not used unless this is set; metrics are then read per namespace from ARM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_batch: Option<String>,
     /// Extra CA certificate (PEM) to trust, e.g. a TLS-intercepting proxy or a local mock.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_bundle: Option<String>,

@@ -264,6 +264,194 @@ fn round_trip_every_fixture_tenant() {
     }
 }
 
+/// The model as the batched read and the per-namespace read must agree on it: without the
+/// files each kind's state names (they are other files) and the batch kind's own state.
+fn model_without_files(bundle: &Path, config: &Path) -> Value {
+    let mut m = model(bundle, config);
+    if let Some(ev) = m["evidence"].as_object_mut() {
+        ev.remove("metrics.eventhub.batch");
+        for st in ev.values_mut() {
+            if let Some(o) = st.as_object_mut() {
+                o.remove("files");
+            }
+        }
+    }
+    m
+}
+
+fn is_batch(s: &mock::Seen) -> bool {
+    s.method == "POST" && s.path_and_query.contains("/metrics:getBatch?")
+}
+
+fn is_per_namespace_metrics(s: &mock::Seen) -> bool {
+    s.method == "GET"
+        && s.path_and_query
+            .to_ascii_lowercase()
+            .contains("/providers/microsoft.insights/metrics?")
+}
+
+fn getbatch(f: Faults) -> MockOptions {
+    MockOptions {
+        getbatch: true,
+        faults: f,
+        ..MockOptions::default()
+    }
+}
+
+/// Azure Monitor's batched metrics read (metrics:getBatch) in place of one ARM read per
+/// namespace: the same audit and the same model from every fixture tenant, fewer requests.
+#[test]
+fn the_batched_metrics_read_audits_and_models_as_the_per_namespace_read() {
+    for t in tenants() {
+        let m = Mock::start(&t, getbatch(Faults::default())).expect("mock");
+        let run = collect(&m, &[], secret_env(&m));
+        assert!(
+            run.out.status.success(),
+            "{}: {}",
+            t.display(),
+            run.stderr()
+        );
+        let seen = m.requests();
+        let batches: Vec<_> = seen.iter().filter(|s| is_batch(s)).collect();
+        assert!(!batches.is_empty(), "{}: no batched read", t.display());
+        assert!(
+            !seen.iter().any(is_per_namespace_metrics),
+            "{}: a per-namespace metrics read beside the batch",
+            t.display()
+        );
+        for b in &batches {
+            assert_eq!(b.status, 200, "{}: {}", t.display(), b.path_and_query);
+        }
+        // The mock answers in the published shape: each entry has the keys of Microsoft's
+        // example entry (MetricBatchExample.json), no more and no fewer.
+        let published: Value = serde_json::from_str(
+            &std::fs::read_to_string(
+                root()
+                    .join("fixtures/published/metrics.eventhub.batch/metric-batch-2023-10-01.json"),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let keys = |v: &Value| -> Vec<String> {
+            let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+            k.sort();
+            k
+        };
+        let dir = run.bundle.join("raw/metrics");
+        let file = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .next()
+            .expect("a batch file")
+            .unwrap()
+            .path();
+        let answer: Value = serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
+        for v in answer["values"].as_array().expect("values") {
+            assert_eq!(keys(v), keys(&published["values"][0]), "{}", t.display());
+        }
+        let config = t.join("siemproof.toml");
+        let reference = online_part(&t);
+        assert_eq!(
+            audit(&run.bundle, Some(&config)),
+            audit(reference.path(), Some(&config)),
+            "{}: auditing the batched bundle differs",
+            t.display()
+        );
+        assert_eq!(
+            serde_json::to_string_pretty(&model_without_files(&run.bundle, &config)).unwrap(),
+            serde_json::to_string_pretty(&model_without_files(reference.path(), &config)).unwrap(),
+            "{}: the batched bundle's model differs",
+            t.display()
+        );
+        // `--metrics per-resource` reads as before.
+        let m = Mock::start(&t, getbatch(Faults::default())).expect("mock");
+        let per = collect(&m, &["--metrics", "per-resource"], secret_env(&m));
+        assert!(per.out.status.success(), "{}", per.stderr());
+        let seen = m.requests();
+        assert!(!seen.iter().any(is_batch), "{}", t.display());
+        assert!(seen.iter().any(is_per_namespace_metrics), "{}", t.display());
+    }
+}
+
+/// Without Monitoring Reader on the subscription the batch is refused ("the request fails");
+/// the collector reads those namespaces one by one through ARM and the audit is as if it had
+/// never batched.
+#[test]
+fn a_refused_batch_is_read_again_per_namespace() {
+    let m = start(
+        DEMO,
+        getbatch(Faults {
+            forbidden_kinds: vec!["metrics.eventhub.batch".into()],
+            ..Faults::default()
+        }),
+    );
+    let run = collect(&m, &[], secret_env(&m));
+    assert!(run.out.status.success(), "{}", run.stderr());
+    let seen = m.requests();
+    let refused: Vec<_> = seen.iter().filter(|s| is_batch(s)).collect();
+    assert_eq!(refused.len(), 1, "two namespaces, one region: one batch");
+    assert_eq!(refused[0].status, 403);
+    let again: Vec<_> = seen
+        .iter()
+        .filter(|s| is_per_namespace_metrics(s))
+        .collect();
+    assert_eq!(again.len(), 2, "each namespace read again");
+    assert!(again.iter().all(|s| s.status == 200));
+    let t = root().join(DEMO);
+    let config = t.join("siemproof.toml");
+    let reference = online_part(&t);
+    assert_eq!(
+        audit(&run.bundle, Some(&config)),
+        audit(reference.path(), Some(&config))
+    );
+}
+
+/// The batch API says "throttled" with 529: retried with backoff, and counted on its plane.
+#[test]
+fn a_throttled_batch_is_retried_and_counted() {
+    let m = start(
+        DEMO,
+        getbatch(Faults {
+            throttle: 1,
+            only_kinds: vec!["metrics.eventhub.batch".into()],
+            ..Faults::default()
+        }),
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stats = dir.path().join("stats.json");
+    let stats_arg = stats.display().to_string();
+    let mut args = vec!["--stats", stats_arg.as_str()];
+    args.extend_from_slice(FAST);
+    let run = collect(&m, &args, secret_env(&m));
+    assert!(run.out.status.success(), "{}", run.stderr());
+    let statuses: Vec<u16> = m
+        .requests()
+        .iter()
+        .filter(|s| is_batch(s))
+        .map(|s| s.status)
+        .collect();
+    assert_eq!(statuses, [529, 200]);
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
+    let plane = v["planes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["plane"] == "metrics")
+        .cloned()
+        .expect("a metrics plane");
+    assert_eq!(
+        (plane["requests"].as_u64(), plane["throttled"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(plane["retries"].as_u64(), Some(1));
+    let t = root().join(DEMO);
+    let config = t.join("siemproof.toml");
+    let reference = online_part(&t);
+    assert_eq!(
+        audit(&run.bundle, Some(&config)),
+        audit(reference.path(), Some(&config))
+    );
+}
+
 #[test]
 fn client_secret_credential_and_manifest_identity() {
     let m = start(DEMO, MockOptions::default());
@@ -909,7 +1097,7 @@ fn only_reads_are_ever_sent() {
     for tenant in [DEMO, COMPLIANT, FABRIKAM] {
         let m = start(
             tenant,
-            faults(Faults {
+            getbatch(Faults {
                 throttle: 1,
                 retry_after: Some("0".into()),
                 nextlink_loop: true,
@@ -921,6 +1109,7 @@ fn only_reads_are_ever_sent() {
         let seen = m.requests();
         assert!(seen.len() > 20, "{}", seen.len());
         let mut searches = 0;
+        let mut batches = 0;
         for s in &seen {
             let lower = s.path_and_query.to_ascii_lowercase();
             let path = lower.split('?').next().unwrap_or_default();
@@ -930,8 +1119,25 @@ fn only_reads_are_ever_sent() {
             let search = s.method == "POST"
                 && (path == "/api/ariel/searches" || path == "/services/search/v2/jobs/export");
             searches += usize::from(search);
+            // Azure Monitor's batched metrics read: its one path, its one api-version, a body
+            // of 1 to 50 resource ids of the path's subscription and nothing else.
+            let batch = s.method == "POST" && path.ends_with("/metrics:getbatch") && {
+                let sub = path.split('/').nth(4).unwrap_or_default().to_string();
+                let body: Value =
+                    serde_json::from_str(s.body.as_deref().unwrap_or_default()).expect("json");
+                let ids = body["resourceids"].as_array().expect("resourceids");
+                assert_eq!(body.as_object().map(|o| o.len()), Some(1), "{body}");
+                assert!((1..=50).contains(&ids.len()), "{body}");
+                assert!(ids.iter().all(|i| i
+                    .as_str()
+                    .unwrap()
+                    .to_ascii_lowercase()
+                    .starts_with(&format!("/subscriptions/{sub}/"))));
+                lower.contains("api-version=2023-10-01") && path.starts_with("/metrics/")
+            };
+            batches += usize::from(batch);
             assert!(
-                s.method == "GET" || token || search,
+                s.method == "GET" || token || search || batch,
                 "{tenant}: {} {}",
                 s.method,
                 s.path_and_query
@@ -952,6 +1158,10 @@ fn only_reads_are_ever_sent() {
                 s.path_and_query
             );
         }
+        assert!(
+            batches >= 1,
+            "{tenant}: the batched metrics read was not exercised"
+        );
         let expected = if tenant == COMPLIANT { 4 } else { 0 };
         assert!(
             (expected..=expected * 2).contains(&searches),

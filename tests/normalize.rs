@@ -527,3 +527,254 @@ fn drop_hourly_clears_every_copy_and_keeps_the_totals() {
     assert!(all.iter().all(|m| m.hourly.is_empty()));
     assert!(all.iter().all(|m| m.incoming_messages == Some(3.0)));
 }
+
+/// One namespace's metrics response with `n` messages in for `hub`, as a batch entry would carry.
+fn metrics_of(hub: &str, n: f64) -> serde_json::Value {
+    json!({"timespan": "2026-11-19T08:00:00Z/2026-11-20T08:00:00Z", "interval": "PT1H", "value": [
+        {"name": {"value": "IncomingMessages"}, "errorCode": "Success", "timeseries": [{"metadatavalues": [{"name": {"value": "entityname"}, "value": hub}],
+            "data": [{"timeStamp": "2026-11-19T09:00:00Z", "total": n}]}]},
+        {"name": {"value": "ThrottledRequests"}, "errorCode": "Success", "timeseries": [{"metadatavalues": [{"name": {"value": "entityname"}, "value": hub}],
+            "data": [{"timeStamp": "2026-11-19T09:00:00Z", "total": 0.0}]}]}]})
+}
+
+/// Evidence items with owned scopes: (kind, scope, body).
+type Owned = Vec<(&'static str, Option<String>, serde_json::Value)>;
+
+/// Three namespaces of one region, each with the hub `h`.
+fn three_namespaces() -> (Vec<String>, Owned) {
+    let ids: Vec<String> = ["ns-a", "ns-b", "ns-c"]
+        .iter()
+        .map(|n| format!("{RG}/providers/Microsoft.EventHub/namespaces/{n}"))
+        .collect();
+    let list: Vec<serde_json::Value> = ids
+        .iter()
+        .map(|id| json!({"id": id, "name": id.rsplit('/').next(), "location": "West Europe", "properties": {"status": "Active"}}))
+        .collect();
+    let mut items = vec![(
+        "arm.eventhub.namespaces",
+        Some(RG.to_string()),
+        json!({ "value": list }),
+    )];
+    for id in &ids {
+        items.push((
+            "arm.eventhub.eventhubs",
+            Some(id.clone()),
+            json!({"value": [{"id": format!("{id}/eventhubs/h"), "name": "h", "properties": {"status": "Active"}}]}),
+        ));
+    }
+    (ids, items)
+}
+
+fn incoming(m: &siemproof::normalize::model::Model, n: usize) -> (Option<f64>, Vec<String>) {
+    let ns = &m.eventhub.namespaces[n];
+    let h = &ns.hubs.as_ref().unwrap()[0];
+    let hm = h.metrics.as_ref().expect("hub metrics set");
+    (hm.incoming_messages, hm.errors.clone())
+}
+
+/// A batch entry counts only for a namespace the batch asked for, in the region it was asked
+/// in (the batch API answers another region with empty series); a namespace its answer leaves
+/// out is unknown, never zero.
+#[test]
+fn batched_metrics_are_taken_only_as_asked_and_in_their_region() {
+    let t = tempfile::tempdir().unwrap();
+    let (ids, items) = three_namespaces();
+    let entry = |id: &str, region: &str, n: f64| {
+        let mut v = metrics_of("h", n);
+        v["resourceid"] = json!(id);
+        v["namespace"] = json!("microsoft.eventhub/namespaces");
+        v["resourceregion"] = json!(region);
+        v
+    };
+    let items: Vec<(&str, Option<&str>, serde_json::Value)> = items
+        .iter()
+        .map(|(k, s, v)| (*k, s.as_deref(), v.clone()))
+        .collect();
+    let b = bundle_with_batches(
+        t.path(),
+        &cfg(),
+        &items,
+        &[],
+        &[(
+            ids.clone(),
+            Ok(
+                json!({"values": [entry(&ids[0], "westeurope", 7.0), entry(&ids[1], "eastus", 9.0)]}),
+            ),
+        )],
+    );
+    let m = model_of(&b);
+    let names: Vec<&str> = m
+        .eventhub
+        .namespaces
+        .iter()
+        .map(|n| n.name.as_str())
+        .collect();
+    assert_eq!(names, ["ns-a", "ns-b", "ns-c"]);
+    assert_eq!(incoming(&m, 0), (Some(7.0), vec![]));
+    let (b_in, b_err) = incoming(&m, 1);
+    assert_eq!(
+        b_in, None,
+        "another region's answer is not this namespace's traffic"
+    );
+    assert!(
+        b_err.iter().any(|e| e.contains("another region")),
+        "{b_err:?}"
+    );
+    let (c_in, c_err) = incoming(&m, 2);
+    assert_eq!(c_in, None, "left out of the answer is unknown, never 0");
+    assert!(c_err.iter().any(|e| e.contains("no entry")), "{c_err:?}");
+    assert_eq!(m.evidence["arm.eventhub.metrics"].status.as_str(), "ok");
+    assert!(m.evidence["arm.eventhub.metrics"]
+        .files
+        .iter()
+        .any(|f| f.starts_with("raw/metrics/")));
+
+    // An answer for a namespace the batch did not ask for is not taken, and says so.
+    let t = tempfile::tempdir().unwrap();
+    let b = bundle_with_batches(
+        t.path(),
+        &cfg(),
+        &items,
+        &[],
+        &[(
+            vec![ids[0].clone()],
+            Ok(
+                json!({"values": [entry(&ids[0], "westeurope", 7.0), entry(&ids[2], "westeurope", 3.0)]}),
+            ),
+        )],
+    );
+    let m = model_of(&b);
+    assert_eq!(incoming(&m, 0).0, Some(7.0));
+    assert!(m.eventhub.namespaces[2].metrics.is_none());
+    let st = &m.evidence["arm.eventhub.metrics"];
+    assert_eq!(st.status.as_str(), "inconsistent");
+    assert!(
+        st.reason
+            .as_deref()
+            .unwrap_or_default()
+            .contains("did not ask for"),
+        "{st:?}"
+    );
+}
+
+/// A batch the API refused (no Monitoring Reader on the subscription) stands for nothing once
+/// every namespace it asked for was read again on its own; without those reads it leaves the
+/// metrics not assessable.
+#[test]
+fn a_refused_batch_read_again_per_namespace_is_covered_and_otherwise_fails_closed() {
+    let (ids, items) = three_namespaces();
+    let mut with_fallback = items.clone();
+    for (n, id) in ids.iter().enumerate() {
+        with_fallback.push((
+            "arm.eventhub.metrics",
+            Some(id.clone()),
+            metrics_of("h", n as f64 + 1.0),
+        ));
+    }
+    let refused: Vec<BatchRead<'_>> = vec![(ids.clone(), Err((403, "AuthorizationFailed")))];
+    let run = |items: &[(&'static str, Option<String>, serde_json::Value)]| {
+        let t = tempfile::tempdir().unwrap();
+        let items: Vec<(&str, Option<&str>, serde_json::Value)> = items
+            .iter()
+            .map(|(k, s, v)| (*k, s.as_deref(), v.clone()))
+            .collect();
+        let b = bundle_with_batches(t.path(), &cfg(), &items, &[], &refused);
+        (model_of(&b), t)
+    };
+    let (m, _t) = run(&with_fallback);
+    assert_eq!(m.evidence["arm.eventhub.metrics"].status.as_str(), "ok");
+    assert_eq!(
+        m.evidence["metrics.eventhub.batch"].status.as_str(),
+        "forbidden"
+    );
+    assert_eq!(incoming(&m, 2).0, Some(3.0));
+
+    // Two of three read again: the refused batch still stands for the third.
+    let (m, _t) = run(&with_fallback[..with_fallback.len() - 1]);
+    let st = &m.evidence["arm.eventhub.metrics"];
+    assert_eq!(st.status.as_str(), "forbidden");
+    assert!(
+        st.reason
+            .as_deref()
+            .unwrap_or_default()
+            .contains("AuthorizationFailed"),
+        "{st:?}"
+    );
+    assert!(m.eventhub.namespaces[2].metrics.is_none());
+
+    // No per-namespace read at all.
+    let (m, _t) = run(&items);
+    assert_eq!(
+        m.evidence["arm.eventhub.metrics"].status.as_str(),
+        "forbidden"
+    );
+}
+
+/// Microsoft's published batch answer (MetricBatchExample.json, 2023-10-01; shortened, see its
+/// .toml): its window is `starttime`/`endtime`, and it is Storage metrics, so it is refused as
+/// the namespaces' traffic; the same entry named as Event Hubs metrics is read, window and all.
+#[test]
+fn microsofts_published_batch_answer_is_read_by_its_own_shape() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let published: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            root.join("fixtures/published/metrics.eventhub.batch/metric-batch-2023-10-01.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let ids: Vec<String> = published["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["resourceid"].as_str().unwrap().to_string())
+        .collect();
+    let rg = "/subscriptions/12345678-abcd-1234-abcd-123456789abc/resourceGroups/TestGroup";
+    let list: Vec<serde_json::Value> = ids
+        .iter()
+        .map(|id| json!({"id": id, "name": id.rsplit('/').next(), "location": "East US", "properties": {"status": "Active"}}))
+        .collect();
+    let read = |answer: serde_json::Value| {
+        let t = tempfile::tempdir().unwrap();
+        let b = bundle_with_batches(
+            t.path(),
+            &cfg(),
+            &[(
+                "arm.eventhub.namespaces",
+                Some(rg),
+                json!({ "value": list }),
+            )],
+            &[],
+            &[(ids.clone(), Ok(answer))],
+        );
+        (model_of(&b), t)
+    };
+    let (m, _t) = read(published.clone());
+    for ns in &m.eventhub.namespaces {
+        let nm = ns.metrics.as_ref().expect("set");
+        assert!(
+            nm.errors
+                .iter()
+                .any(|e| e.contains("microsoft.storage/storageaccounts")),
+            "{:?}",
+            nm.errors
+        );
+        assert_eq!(nm.incoming_messages, None);
+    }
+    let mut as_eventhub = published.clone();
+    for v in as_eventhub["values"].as_array_mut().unwrap() {
+        v["namespace"] = json!("microsoft.eventhub/namespaces");
+    }
+    let (m, _t) = read(as_eventhub);
+    let nm = m.eventhub.namespaces[0].metrics.as_ref().unwrap();
+    assert_eq!(
+        nm.timespan.as_deref(),
+        Some("2023-02-01T20:00:00.123Z/2023-02-01T23:00:00.345Z")
+    );
+    assert!(nm.errors.is_empty(), "{:?}", nm.errors);
+    assert_eq!(
+        nm.incoming_messages, None,
+        "no IncomingMessages in a Storage answer"
+    );
+    assert_eq!(m.evidence["arm.eventhub.metrics"].status.as_str(), "ok");
+}

@@ -44,6 +44,12 @@ pub struct CollectArgs {
     /// Read only the configured Event Hub namespace, not every namespace in its resource group
     #[arg(long)]
     pub only_configured_namespace: bool,
+    /// How namespace metrics are read: `auto` batches up to 50 namespaces of a subscription
+    /// and region per call (Azure Monitor's metrics:getBatch, public cloud or
+    /// `endpoints.metrics_batch`; needs Monitoring Reader on the subscription, falls back per
+    /// namespace when refused); `per-resource` reads each namespace through ARM
+    #[arg(long, value_enum, default_value = "auto")]
+    pub metrics: crate::collect::plan::MetricsRead,
     /// Retries per request after the first attempt
     #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(0..=100))]
     pub max_retries: u32,
@@ -110,6 +116,7 @@ pub(crate) fn collect_cmd(a: &CollectArgs, out: &mut dyn Write) -> Result<u8> {
     };
     opts.page_limit = a.page_limit.max(1);
     opts.only_configured_namespace = a.only_configured_namespace;
+    opts.metrics = a.metrics;
     opts.retry.max_retries = a.max_retries;
     opts.retry.deadline = std::time::Duration::from_secs(a.deadline.max(1));
     opts.request_timeout = std::time::Duration::from_secs(a.timeout.max(1));

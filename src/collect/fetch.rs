@@ -115,6 +115,26 @@ pub async fn get(
     audit_log: bool,
     xml: bool,
 ) -> Outcome {
+    send(ctx, audience, scope, url, None, audit_log, xml).await
+}
+
+/// Sends one read: a GET, or with `post_body` a POST of that JSON body (only the batched
+/// metrics read, whose body the plan builds from the resource ids it listed; the client's
+/// guard admits nothing else). Limits, pacing and retries are the same as for a GET.
+pub async fn send(
+    ctx: &Ctx,
+    audience: &str,
+    scope: &str,
+    url: &str,
+    post_body: Option<&[u8]>,
+    audit_log: bool,
+    xml: bool,
+) -> Outcome {
+    let method = if post_body.is_some() { "POST" } else { "GET" };
+    let mut headers = headers_for(audience, xml);
+    if post_body.is_some() {
+        headers.push(("Content-Type".into(), "application/json".into()));
+    }
     let started = Instant::now();
     let policy = ctx.retry;
     let plane = ctx.limits.plane(audience);
@@ -153,7 +173,13 @@ pub async fn get(
             Counters::add(&counts.requests, 1);
             Ok::<_, std::time::Duration>(
                 ctx.http
-                    .send("GET", url, &headers_for(audience, xml), None, Some(&token))
+                    .send(
+                        method,
+                        url,
+                        &headers,
+                        post_body.map(<[u8]>::to_vec),
+                        Some(&token),
+                    )
                     .await,
             )
         };

@@ -3,7 +3,9 @@
 //! Every request, including the token requests azure_identity makes through
 //! [`crate::collect::auth`], passes [`guard`]: GET is the only method allowed, except a POST to
 //! the authority's `/{tenant}/oauth2/v2.0/token` endpoint and, for a SIEM client whose target
-//! opted in (`event_counts = true`), a POST to exactly its documented search endpoint; a URL
+//! opted in (`event_counts = true`), a POST to exactly its documented search endpoint, and
+//! Azure Monitor's batched metrics read in exactly its documented shape
+//! ([`metrics_batch_post`]); a URL
 //! naming `listKeys` or `subscriptions/start` is refused whatever the method. Bearer tokens are attached only for
 //! hosts of the configured cloud. TLS is rustls with the webpki roots plus an optional extra CA
 //! (`--ca-bundle`). `--verbose` prints one line per request: method, URL with query values
@@ -56,6 +58,74 @@ fn post_key(url: &str) -> String {
     }
 }
 
+/// The only api-version the batched metrics read is sent with (the kinds table's).
+const METRICS_BATCH_API: &str = "2023-10-01";
+
+/// Most resource ids one `metrics:getBatch` call may name (migrate-to-batch-api.md).
+pub const METRICS_BATCH_MAX: usize = 50;
+
+/// Whether a POST is Azure Monitor's batched metrics read and nothing else: the URL is the
+/// cloud's metrics host `template` with a region (`[a-z0-9]{1,40}`) followed by exactly
+/// `/subscriptions/<guid>/metrics:getBatch`, with `api-version=2023-10-01` once; the body is an
+/// object whose only key is `resourceids`, 1 to 50 resource ids, all in that subscription.
+pub fn metrics_batch_post(template: &str, url: &str, body: &[u8]) -> bool {
+    let Some((before, after)) = template.split_once("{region}") else {
+        return false;
+    };
+    let Ok(u) = url::Url::parse(url) else {
+        return false;
+    };
+    if u.fragment().is_some() || !u.username().is_empty() || u.password().is_some() {
+        return false;
+    }
+    let bare = format!("{}{}", u.origin().ascii_serialization(), u.path());
+    let Some(rest) = bare.strip_prefix(before) else {
+        return false;
+    };
+    let Some(end) = rest.find(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit())) else {
+        return false;
+    };
+    let (region, rest) = rest.split_at(end);
+    if region.is_empty() || region.len() > 40 {
+        return false;
+    }
+    let Some(rest) = rest.strip_prefix(after) else {
+        return false;
+    };
+    let segs: Vec<&str> = rest.trim_start_matches('/').split('/').collect();
+    let sub_ok = segs.len() == 3
+        && rest.starts_with('/')
+        && segs[0] == "subscriptions"
+        && segs[2] == "metrics:getBatch"
+        && uuid::Uuid::try_parse(segs[1]).is_ok();
+    if !sub_ok {
+        return false;
+    }
+    let versions: Vec<String> = u
+        .query_pairs()
+        .filter(|(k, _)| k == "api-version")
+        .map(|(_, v)| v.into_owned())
+        .collect();
+    if versions != [METRICS_BATCH_API] {
+        return false;
+    }
+    let Ok(serde_json::Value::Object(o)) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return false;
+    };
+    let Some(serde_json::Value::Array(ids)) = o.get("resourceids") else {
+        return false;
+    };
+    let under = format!("/subscriptions/{}/", segs[1].to_ascii_lowercase());
+    o.len() == 1
+        && (1..=METRICS_BATCH_MAX).contains(&ids.len())
+        && ids.iter().all(|id| {
+            id.as_str().is_some_and(|id| {
+                id.to_ascii_lowercase().starts_with(&under)
+                    && !id.split('/').any(|s| s == ".." || s == ".")
+            })
+        })
+}
+
 /// `https://<authority>/<tenant>/oauth2/v2.0/token`, nothing else.
 fn is_token_endpoint(url: &str, authority_host: &str) -> bool {
     let (Ok(u), Ok(a)) = (url::Url::parse(url), url::Url::parse(authority_host)) else {
@@ -82,6 +152,9 @@ const SHOWN_QUERY: &[&str] = &[
     "metricnames",
     "aggregation",
     "interval",
+    "metricnamespace",
+    "filter",
+    "top",
 ];
 
 /// A URL safe to print: values of unknown query parameters (SAS signatures, skip tokens,
@@ -134,6 +207,9 @@ pub struct Http {
     /// For a SIEM's client with opt-in searches: the exact URLs (origin and path, any query)
     /// a POST may go to. Empty otherwise, so the guard admits only GET.
     search_posts: Vec<String>,
+    /// The cloud's metrics host template (`{region}`): a batched metrics read in its exact
+    /// shape may be POSTed there, with a bearer token.
+    metrics_batch: Option<String>,
     verbose: bool,
 }
 
@@ -168,6 +244,7 @@ impl Http {
             token_origins,
             credential_origin: None,
             search_posts: vec![],
+            metrics_batch: None,
             verbose,
         })
     }
@@ -198,6 +275,13 @@ impl Http {
         self
     }
 
+    /// Admits Azure Monitor's batched metrics read ([`metrics_batch_post`]) at the cloud's
+    /// metrics host `template`.
+    pub fn allow_metrics_batch(mut self, template: Option<String>) -> Http {
+        self.metrics_batch = template;
+        self
+    }
+
     /// Sends one request through the guard. `bearer` is attached only for cloud API origins.
     pub async fn send(
         &self,
@@ -207,11 +291,20 @@ impl Http {
         body: Option<Vec<u8>>,
         bearer: Option<&str>,
     ) -> Result<Response, SendError> {
-        let search_post = method.eq_ignore_ascii_case("POST")
-            && !self.search_posts.is_empty()
-            && self.search_posts.contains(&post_key(url));
-        // An admitted search POST still passes the guard's write-action rules (as a read).
-        let as_method = if search_post { "GET" } else { method };
+        let post = method.eq_ignore_ascii_case("POST");
+        let search_post =
+            post && !self.search_posts.is_empty() && self.search_posts.contains(&post_key(url));
+        let batch_post = post
+            && self
+                .metrics_batch
+                .as_deref()
+                .is_some_and(|t| metrics_batch_post(t, url, body.as_deref().unwrap_or_default()));
+        // An admitted read POST still passes the guard's write-action rules (as a read).
+        let as_method = if search_post || batch_post {
+            "GET"
+        } else {
+            method
+        };
         guard(as_method, url, &self.authority_host).map_err(SendError::Refused)?;
         if !url.starts_with("https://") && !is_local_identity_endpoint(url) {
             return Err(SendError::Insecure(redact_url(url)));
@@ -247,7 +340,7 @@ impl Http {
                 return Err(SendError::Insecure(redact_url(url)));
             }
             let origin = crate::cloud::origin(url);
-            if !self.token_origins.contains(&origin) {
+            if !batch_post && !self.token_origins.contains(&origin) {
                 return Err(SendError::ForeignHost(redact_url(url)));
             }
             rb = rb.bearer_auth(token);
@@ -375,6 +468,139 @@ mod tests {
         ] {
             assert!(matches!(guard("GET", u, AUTH), Err(Refused::WriteAction { .. })), "{u}");
         }
+    }
+
+    const SUB: &str = "6a1b2c3d-0000-4000-8000-000000000001";
+
+    fn batch_url(rest: &str) -> String {
+        format!("https://westeurope.metrics.monitor.azure.com/subscriptions/{SUB}/metrics:getBatch{rest}")
+    }
+
+    fn ids(n: usize, sub: &str) -> Vec<u8> {
+        let ids: Vec<String> = (0..n)
+            .map(|i| format!("/subscriptions/{sub}/resourceGroups/rg/providers/Microsoft.EventHub/namespaces/ns{i}"))
+            .collect();
+        serde_json::to_vec(&serde_json::json!({ "resourceids": ids })).unwrap()
+    }
+
+    #[test]
+    fn only_the_documented_metrics_batch_post_is_admitted() {
+        let t = crate::cloud::PUBLIC_METRICS_BATCH;
+        let q = "?metricnamespace=microsoft.eventhub/namespaces&metricnames=IncomingMessages&api-version=2023-10-01";
+        assert!(metrics_batch_post(t, &batch_url(q), &ids(1, SUB)));
+        assert!(metrics_batch_post(t, &batch_url(q), &ids(50, SUB)));
+        let other = "6a1b2c3d-0000-4000-8000-000000000002";
+        let refused: Vec<(String, Vec<u8>)> = vec![
+            // Another host, or one the region hides another host in.
+            (
+                format!("https://evil.example/subscriptions/{SUB}/metrics:getBatch{q}"),
+                ids(1, SUB),
+            ),
+            (
+                format!("https://westeurope.evil.example.metrics.monitor.azure.com/subscriptions/{SUB}/metrics:getBatch{q}"),
+                ids(1, SUB),
+            ),
+            (
+                format!("http://westeurope.metrics.monitor.azure.com/subscriptions/{SUB}/metrics:getBatch{q}"),
+                ids(1, SUB),
+            ),
+            (batch_url(q).replace("getBatch", "getBatchX"), ids(1, SUB)),
+            (
+                batch_url(q).replace("/metrics:getBatch", "/resourceGroups/rg/metrics:getBatch"),
+                ids(1, SUB),
+            ),
+            (batch_url(q).replace(SUB, "not-a-guid"), ids(1, SUB)),
+            (batch_url("?metricnames=IncomingMessages"), ids(1, SUB)),
+            (batch_url("?api-version=2024-02-01"), ids(1, SUB)),
+            (
+                batch_url("?api-version=2023-10-01&api-version=2023-10-01"),
+                ids(1, SUB),
+            ),
+            (batch_url(q), ids(0, SUB)),
+            (batch_url(q), ids(51, SUB)),
+            (batch_url(q), ids(2, other)),
+            (batch_url(q), b"resourceids=x".to_vec()),
+            (
+                batch_url(q),
+                serde_json::to_vec(&serde_json::json!({"resourceids": [format!("/subscriptions/{SUB}/x")], "extra": 1})).unwrap(),
+            ),
+            (
+                batch_url(q),
+                serde_json::to_vec(&serde_json::json!({"resourceids": [format!("/subscriptions/{SUB}/../{other}/x")]})).unwrap(),
+            ),
+            (
+                batch_url(q),
+                serde_json::to_vec(&serde_json::json!({"resourceids": [1]})).unwrap(),
+            ),
+        ];
+        for (u, b) in &refused {
+            assert!(
+                !metrics_batch_post(t, u, b),
+                "{u} {}",
+                String::from_utf8_lossy(b)
+            );
+        }
+        // A mock's path-style template works the same way.
+        let local = "https://127.0.0.1:8443/metrics/{region}";
+        let u = format!(
+            "https://127.0.0.1:8443/metrics/westeurope/subscriptions/{SUB}/metrics:getBatch{q}"
+        );
+        assert!(metrics_batch_post(local, &u, &ids(3, SUB)));
+        assert!(!metrics_batch_post(
+            local,
+            &u.replace("/metrics/westeurope", "/metrics/West-Europe"),
+            &ids(3, SUB)
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_batch_post_goes_only_where_the_guard_admits_it() {
+        let http = Http::new(AUTH, vec![], None, Duration::from_secs(1), false)
+            .unwrap()
+            .allow_metrics_batch(Some(crate::cloud::PUBLIC_METRICS_BATCH.into()));
+        // Not the documented shape: refused before anything is sent.
+        let bad = http
+            .send(
+                "POST",
+                &batch_url("?api-version=2023-10-01"),
+                &[],
+                Some(ids(51, SUB)),
+                Some("t"),
+            )
+            .await;
+        assert!(
+            matches!(bad, Err(SendError::Refused(Refused::Method { .. }))),
+            "{bad:?}"
+        );
+        // listKeys stays refused, whatever the body.
+        let lk = http
+            .send(
+                "POST",
+                &batch_url("?api-version=2023-10-01").replace("metrics:getBatch", "listKeys"),
+                &[],
+                Some(ids(1, SUB)),
+                Some("t"),
+            )
+            .await;
+        assert!(
+            matches!(lk, Err(SendError::Refused(Refused::WriteAction { .. }))),
+            "{lk:?}"
+        );
+        // A client without the template admits no POST at all.
+        let plain = Http::new(AUTH, vec![], None, Duration::from_secs(1), false).unwrap();
+        let r = plain
+            .send(
+                "POST",
+                &batch_url("?api-version=2023-10-01"),
+                &[],
+                Some(ids(1, SUB)),
+                Some("t"),
+            )
+            .await;
+        assert!(
+            matches!(r, Err(SendError::Refused(Refused::Method { .. }))),
+            "{r:?}"
+        );
     }
 
     #[test]

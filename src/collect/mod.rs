@@ -80,6 +80,8 @@ pub struct CollectOptions {
     pub credential: Option<auth::CredentialSource>,
     /// Requests in flight to Microsoft shared with the other tenants of a fleet.
     pub fleet_in_flight: Option<Arc<tokio::sync::Semaphore>>,
+    /// How namespace metrics are read (`--metrics`): batched where the cloud allows, by default.
+    pub metrics: plan::MetricsRead,
 }
 
 impl CollectOptions {
@@ -104,6 +106,7 @@ impl CollectOptions {
             pacer: None,
             credential: None,
             fleet_in_flight: None,
+            metrics: plan::MetricsRead::Auto,
         }
     }
 }
@@ -221,6 +224,11 @@ fn is_unavailable(status: Option<u16>, code: &str) -> bool {
         )
 }
 
+/// The manifest item's `headers` entry holding the JSON body a POST read sent (the batched
+/// metrics read's `{"resourceids":[...]}`), so the audit knows which namespaces a batch, or a
+/// failed one, stands for.
+pub const REQUEST_BODY_HEADER: &str = "siemproof-request-body";
+
 /// Runs a collection; Ctrl-C or any other terminating signal (SIGTERM, SIGHUP, SIGQUIT,
 /// SIGALRM, SIGUSR1, SIGUSR2) aborts it without leaving a bundle behind.
 pub fn collect(opts: &CollectOptions) -> Result<Summary> {
@@ -298,6 +306,7 @@ pub async fn collect_async(opts: &CollectOptions) -> Result<Summary> {
         opts.request_timeout,
         opts.verbose,
     )
+    .map(|h| h.allow_metrics_batch(ep.metrics_batch.clone()))
     .map_err(|e| match &ca_path {
         Some(p) => anyhow!("{}: {e:#}", p.display()),
         None => e,
@@ -363,6 +372,7 @@ pub async fn collect_async(opts: &CollectOptions) -> Result<Summary> {
         only_configured_namespace: opts.only_configured_namespace,
         now,
         lighthouse,
+        metrics: opts.metrics,
     };
     let manifest = Manifest {
         format: FORMAT.into(),
@@ -465,10 +475,18 @@ pub async fn collect_async(opts: &CollectOptions) -> Result<Summary> {
             page: r.paged.then_some(r.page),
             status: r.status,
             error: r.error.clone(),
-            headers: (!r.headers.is_empty()).then(|| r.headers.clone()),
+            headers: {
+                let mut h = r.headers.clone();
+                // What a POST read asked for (the batch's resource ids) travels with its answer,
+                // as the Splunk searches' query does.
+                if let Some(b) = &r.request_body {
+                    h.insert(REQUEST_BODY_HEADER.into(), b.clone());
+                }
+                (!h.is_empty()).then_some(h)
+            },
             ..Item::get(r.kind, &r.url, r.fetched_at)
         };
-        // The opt-in searches are the only POSTs and the AMQP management reads are READs; their
+        // The opt-in searches and the batched metrics read are the only POSTs and the AMQP management reads are READs; their
         // manifest items say so.
         if let (Some(src), Some(k)) = (item.source.as_mut(), crate::evidence::kinds::kind(r.kind)) {
             if k.method == "POST" || k.method == "READ" {
@@ -574,7 +592,8 @@ pub fn permissions_text() -> String {
     let mut by_plane: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for k in KINDS {
         let title = match k.plane {
-            Plane::Arm => "Azure RBAC (assign to the app's service principal)",
+            // The batched metrics read is authorised by Azure RBAC like ARM's reads.
+            Plane::Arm | Plane::Metrics => "Azure RBAC (assign to the app's service principal)",
             Plane::Graph => "Microsoft Graph application permissions (admin consent)",
             Plane::O365 => "Office 365 Management APIs application permissions (admin consent)",
             Plane::Siem => "SIEM APIs ([[siem]] targets: one read-only credential per SIEM, named by variable or file; docs/siem.md)",
@@ -588,7 +607,7 @@ pub fn permissions_text() -> String {
         ));
     }
     let mut s = String::from(
-        "siemproof collect reads only (GET; a POST only for the token request and, with event_counts = true, the SIEM searches; over AMQP only the $management READ). Grant its app registration:\n\n",
+        "siemproof collect reads only (GET; a POST only for the token request, Azure Monitor's batched metrics read (metrics:getBatch) and, with event_counts = true, the SIEM searches; over AMQP only the $management READ). Grant its app registration:\n\n",
     );
     for (title, lines) in by_plane {
         s.push_str(title);
@@ -599,7 +618,7 @@ pub fn permissions_text() -> String {
         s.push('\n');
     }
     s.push_str(
-        "In short:\n  Graph: Organization.Read.All, Application.Read.All, Directory.Read.All, AuditLog.Read.All (only with app.method graph/both)\n  Office 365 Management APIs: ActivityFeed.Read (ActivityFeed.ReadDlp for DLP.All)\n  Azure RBAC: Reader on the Event Hub and storage resource groups (Monitoring Reader suffices for metrics),\n              Reader at scope /providers/Microsoft.aadiam for the Entra diagnostic settings\n  Data plane (with [storage] container): Storage Blob Data Reader on the checkpoint container,\n              Azure Event Hubs Data Receiver on the event hub (AMQP $management READ; no receiver is opened)\nNever grant listKeys rights or write roles: the collector does not use them. See docs/setup.md.\n",
+        "In short:\n  Graph: Organization.Read.All, Application.Read.All, Directory.Read.All, AuditLog.Read.All (only with app.method graph/both)\n  Office 365 Management APIs: ActivityFeed.Read (ActivityFeed.ReadDlp for DLP.All)\n  Azure RBAC: Reader on the Event Hub and storage resource groups (Monitoring Reader suffices for metrics),\n              Monitoring Reader on the Event Hub subscription for the batched metrics read (else read per namespace),\n              Reader at scope /providers/Microsoft.aadiam for the Entra diagnostic settings\n  Data plane (with [storage] container): Storage Blob Data Reader on the checkpoint container,\n              Azure Event Hubs Data Receiver on the event hub (AMQP $management READ; no receiver is opened)\nNever grant listKeys rights or write roles: the collector does not use them. See docs/setup.md.\n",
     );
     s
 }

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashSet};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::fetch::{get, Ctx, Outcome};
+use super::fetch::{send, Ctx, Outcome};
 use super::http::redact_url;
 use crate::evidence::kinds::{Kind, Paging};
 use crate::evidence::ItemError;
@@ -31,6 +31,9 @@ pub struct Record {
     pub body: Option<Vec<u8>>,
     pub error: Option<ItemError>,
     pub headers: BTreeMap<String, String>,
+    /// The JSON body a POST read sent (a batched metrics read's resource ids), kept as evidence
+    /// of what was asked.
+    pub request_body: Option<String>,
 }
 
 impl Record {
@@ -68,6 +71,7 @@ pub async fn fetch_chain(
     token_scope: &str,
     page_limit: u32,
     publisher: Option<&str>,
+    post_body: Option<&str>,
 ) -> Vec<Record> {
     let audience = kind.audience.unwrap_or("arm");
     let audit_log = kind.url.starts_with("/auditLogs/");
@@ -89,6 +93,7 @@ pub async fn fetch_chain(
             body,
             error,
             headers,
+            request_body: post_body.map(str::to_string),
         };
         if !seen.insert(url.clone()) {
             out.push(record(
@@ -120,7 +125,8 @@ pub async fn fetch_chain(
             break;
         }
         let xml = kind.paging == Paging::NextMarker;
-        match get(ctx, audience, token_scope, &url, audit_log, xml).await {
+        let body = post_body.map(str::as_bytes);
+        match send(ctx, audience, token_scope, &url, body, audit_log, xml).await {
             Outcome::Ok {
                 status,
                 headers,

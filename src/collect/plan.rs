@@ -40,6 +40,20 @@ pub struct PlanOptions {
     /// API, Blob service or tenant-level `microsoft.aadiam` reads), each other kind recorded as
     /// not collected, so the checks that need it are not assessed.
     pub lighthouse: bool,
+    /// How namespace metrics are read: in batches of 50 where the cloud has the batched read
+    /// (the default), or one ARM read per namespace.
+    pub metrics: MetricsRead,
+}
+
+/// How the namespaces' metrics are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum MetricsRead {
+    /// `metrics:getBatch` where the cloud has it and every namespace's region is known; one
+    /// ARM read per namespace for the rest, and for every batch the API refuses (401/403).
+    #[default]
+    Auto,
+    /// One ARM read per namespace (`arm.eventhub.metrics`), as before the batched read.
+    PerResource,
 }
 
 /// Why a kind is not read through Azure Lighthouse, or `None` when it is.
@@ -62,6 +76,8 @@ struct Step {
     url: String,
     token_scope: String,
     publisher: Option<String>,
+    /// A POST read's JSON body (the batched metrics read's resource ids).
+    body: Option<String>,
 }
 
 /// The full URL of a kind: plane base + filled template + api-version, or why there is none
@@ -133,6 +149,46 @@ impl Planner<'_> {
             url,
             token_scope,
             publisher: (audience == "o365").then(|| self.cfg.tenant.id.clone()),
+            body: None,
+        })
+    }
+
+    /// One batched metrics read for up to 50 namespaces of one subscription and region.
+    fn batch_step(
+        &mut self,
+        sub: &str,
+        region: &str,
+        n: usize,
+        ids: &[String],
+        window: (&str, &str),
+    ) -> Option<Step> {
+        let name = "metrics.eventhub.batch";
+        let k = kind(name).expect("kind in table");
+        let base = self.ep.metrics_base(region)?;
+        let filled = match fill(
+            k.url,
+            &[("sub", sub), ("start", window.0), ("end", window.1)],
+        ) {
+            Ok(f) => f,
+            Err(why) => {
+                self.skipped.push((name.to_string(), why));
+                return None;
+            }
+        };
+        let url = url::Url::parse(&format!(
+            "{base}{filled}&api-version={}",
+            k.api_version.expect("versioned")
+        ))
+        .ok()?
+        .to_string();
+        let body = serde_json::json!({ "resourceids": ids }).to_string();
+        Some(Step {
+            kind: k,
+            scope: Some(format!("/subscriptions/{sub}/{region}/{n}")),
+            url,
+            token_scope: self.ep.scope("metrics")?,
+            publisher: None,
+            body: Some(body),
         })
     }
 
@@ -148,6 +204,7 @@ impl Planner<'_> {
                 &s.token_scope,
                 limit,
                 s.publisher.as_deref(),
+                s.body.as_deref(),
             )
         });
         join_all(chains).await.into_iter().flatten().collect()
@@ -229,6 +286,8 @@ pub async fn run(
     // Round 2.
     let mut steps = Vec::new();
     let mut ns_ids = Vec::new();
+    // Each namespace's region, where the listing gives one (the batched read is per region).
+    let mut ns_regions = Vec::new();
     for (_, body) in Planner::bodies(&r1, "arm.eventhub.namespaces") {
         for ns in raw::list(&body).unwrap_or_default() {
             let (Some(id), Some(name)) = (raw::s(ns, &["id"]), raw::s(ns, &["name"])) else {
@@ -236,11 +295,18 @@ pub async fn run(
             };
             if !opts.only_configured_namespace || name.eq_ignore_ascii_case(&eh.namespace) {
                 ns_ids.push(raw::norm_id(&id));
+                ns_regions.push(
+                    raw::s(ns, &["location"])
+                        .map(|l| crate::normalize::azure::region(&l))
+                        .filter(|r| ep.metrics_base(r).is_some()),
+                );
             }
         }
     }
+    let batched = batches(&ns_ids, &ns_regions, batch_metrics(ep, opts));
     let start = (opts.now - Duration::hours(cfg.thresholds.metrics_window_hours)).trunc_subsecs(0);
     let (m_start, m_end) = (rfc3339(start), rfc3339(opts.now.trunc_subsecs(0)));
+    let in_batch: BTreeSet<&String> = batched.iter().flat_map(|b| &b.ids).collect();
     for ns in &ns_ids {
         let v: &[(&str, &str)] = &[("ns_id", ns), ("start", &m_start), ("end", &m_end)];
         for k in [
@@ -249,8 +315,14 @@ pub async fn run(
             "arm.eventhub.network_rule_sets",
             "arm.eventhub.metrics",
         ] {
+            if k == "arm.eventhub.metrics" && in_batch.contains(ns) {
+                continue;
+            }
             steps.extend(p.step(k, Some(ns.clone()), v));
         }
+    }
+    for b in &batched {
+        steps.extend(p.batch_step(&b.sub, &b.region, b.n, &b.ids, (&m_start, &m_end)));
     }
     if let Some(acct) = &cfg.storage.account {
         let mut acct_ids = Vec::new();
@@ -363,6 +435,19 @@ pub async fn run(
             }
         }
     }
+    // A batch the API refused (no Monitoring Reader on the subscription: "the request fails")
+    // is read again one namespace at a time through ARM, where Reader on the namespace is
+    // enough. Both answers stay in the bundle.
+    for r in r2.iter().filter(|r| {
+        r.kind == "metrics.eventhub.batch"
+            && r.body.is_none()
+            && matches!(r.status, Some(401 | 403))
+    }) {
+        for ns in batch_ids(r.request_body.as_deref()) {
+            let v: &[(&str, &str)] = &[("ns_id", &ns), ("start", &m_start), ("end", &m_end)];
+            steps.extend(p.step("arm.eventhub.metrics", Some(ns.clone()), v));
+        }
+    }
     // The EPH lease blobs of the checkpoint listing, whose checkpoint is their JSON body.
     if let (Some(acct), Some(container)) = (&cfg.storage.account, &cfg.storage.container) {
         for name in eph_leases(&r2) {
@@ -384,6 +469,78 @@ pub async fn run(
     p.records.extend(r3);
     let skipped = std::mem::take(&mut p.skipped);
     (p.records, skipped)
+}
+
+/// Whether the plan reads metrics in batches: asked for, a batch host in this cloud, and not
+/// through Azure Lighthouse (which delegates ARM only; consumer-health.md §7.1).
+fn batch_metrics(ep: &CloudEndpoints, opts: &PlanOptions) -> bool {
+    opts.metrics == MetricsRead::Auto && ep.metrics_batch.is_some() && !opts.lighthouse
+}
+
+/// One batched metrics read: up to 50 namespaces of one subscription and region.
+#[derive(Debug, PartialEq)]
+struct Batch {
+    sub: String,
+    region: String,
+    /// The batch's number within its subscription and region, from 0.
+    n: usize,
+    ids: Vec<String>,
+}
+
+/// The namespaces grouped for the batched read: by subscription and region (the API takes
+/// one of each per call), in chunks of at most 50, in a stable order. A namespace whose
+/// region is unknown, or whose id names no subscription, is left to the per-namespace read.
+fn batches(ids: &[String], regions: &[Option<String>], on: bool) -> Vec<Batch> {
+    if !on {
+        return Vec::new();
+    }
+    let mut groups: std::collections::BTreeMap<(String, String), Vec<String>> = Default::default();
+    for (id, region) in ids.iter().zip(regions) {
+        let (Some(region), Some(sub)) = (region, subscription_of(id)) else {
+            continue;
+        };
+        groups
+            .entry((sub, region.clone()))
+            .or_default()
+            .push(id.clone());
+    }
+    let mut out = Vec::new();
+    for ((sub, region), mut ids) in groups {
+        ids.sort_by_key(|i| i.to_ascii_lowercase());
+        ids.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
+        for (n, chunk) in ids.chunks(super::http::METRICS_BATCH_MAX).enumerate() {
+            out.push(Batch {
+                sub: sub.clone(),
+                region: region.clone(),
+                n,
+                ids: chunk.to_vec(),
+            });
+        }
+    }
+    out
+}
+
+/// The subscription GUID an ARM id is under (lowercase), if it is one.
+fn subscription_of(id: &str) -> Option<String> {
+    let mut segs = id.trim_start_matches('/').split('/');
+    let (Some(s), Some(g)) = (segs.next(), segs.next()) else {
+        return None;
+    };
+    (s.eq_ignore_ascii_case("subscriptions") && uuid::Uuid::try_parse(g).is_ok())
+        .then(|| g.to_ascii_lowercase())
+}
+
+/// The resource ids a batched read asked for, from the body it sent.
+pub fn batch_ids(body: Option<&str>) -> Vec<String> {
+    body.and_then(|b| serde_json::from_str::<Value>(b).ok())
+        .and_then(|v| {
+            v.get("resourceids")?.as_array().map(|a| {
+                a.iter()
+                    .filter_map(|i| i.as_str().map(raw::norm_id))
+                    .collect()
+            })
+        })
+        .unwrap_or_default()
 }
 
 /// At most this many lease bodies are read: a hub has at most 2048 partitions (Dedicated), and
@@ -436,6 +593,52 @@ mod tests {
         let eh = kind("arm.eventhub.namespaces").unwrap();
         assert!(lighthouse_excludes(eh).is_none());
         assert!(lighthouse_excludes(kind("graph.organization").unwrap()).is_some());
+    }
+
+    #[test]
+    fn namespaces_are_batched_by_subscription_and_region_fifty_at_a_time() {
+        let sub = |n: u32| format!("6a1b2c3d-0000-4000-8000-{n:012}");
+        let id = |s: &str, i: usize| {
+            format!("/subscriptions/{s}/resourceGroups/rg/providers/Microsoft.EventHub/namespaces/ns{i:03}")
+        };
+        let mut ids = Vec::new();
+        let mut regions = Vec::new();
+        for i in 0..120 {
+            ids.push(id(&sub(1), i));
+            regions.push(Some("westeurope".to_string()));
+        }
+        ids.push(id(&sub(1), 500));
+        regions.push(Some("northeurope".into()));
+        ids.push(id(&sub(2), 0));
+        regions.push(Some("westeurope".into()));
+        // No region: read per namespace.
+        ids.push(id(&sub(1), 900));
+        regions.push(None);
+        // Not a subscription id.
+        ids.push("/providers/x/ns".into());
+        regions.push(Some("westeurope".into()));
+        let b = batches(&ids, &regions, true);
+        let shape: Vec<(String, &str, usize, usize)> = b
+            .iter()
+            .map(|b| (b.sub.clone(), b.region.as_str(), b.n, b.ids.len()))
+            .collect();
+        assert_eq!(
+            shape,
+            [
+                (sub(1), "northeurope", 0, 1),
+                (sub(1), "westeurope", 0, 50),
+                (sub(1), "westeurope", 1, 50),
+                (sub(1), "westeurope", 2, 20),
+                (sub(2), "westeurope", 0, 1),
+            ]
+        );
+        let all: BTreeSet<&String> = b.iter().flat_map(|b| &b.ids).collect();
+        assert!(!all.contains(&id(&sub(1), 900)));
+        assert_eq!(all.len(), 122);
+        assert!(batches(&ids, &regions, false).is_empty());
+        let body = serde_json::json!({"resourceids": &b[0].ids}).to_string();
+        assert_eq!(batch_ids(Some(&body)), b[0].ids);
+        assert!(batch_ids(Some("not json")).is_empty());
     }
 
     #[test]

@@ -85,6 +85,9 @@ pub enum Verdict {
 pub fn classify(status: u16, body: &[u8]) -> Verdict {
     match status {
         429 => Verdict::Throttled,
+        // Azure Monitor's batched metrics read says "throttled" with 529 (migrate-to-batch-api.md:
+        // back off exponentially); it sends no documented Retry-After.
+        529 => Verdict::Throttled,
         403 if is_af429(body) => Verdict::Throttled,
         500 | 502 | 503 | 504 => Verdict::Transient,
         _ => Verdict::Done,
@@ -176,9 +179,9 @@ fn clip(s: &str) -> String {
     s.replace(['\n', '\r'], " ")
 }
 
-/// The planes the collector counts apart: the kinds table's token audiences, and AMQP for the
-/// Event Hubs `$management` reads.
-pub const PLANES: [&str; 5] = ["arm", "graph", "o365", "storage", "amqp"];
+/// The planes the collector counts apart: the kinds table's token audiences (`metrics` is
+/// Azure Monitor's batched read), and AMQP for the Event Hubs `$management` reads.
+pub const PLANES: [&str; 6] = ["arm", "graph", "o365", "storage", "amqp", "metrics"];
 
 /// One plane's counters, updated by every attempt.
 #[derive(Debug, Default)]
@@ -365,6 +368,11 @@ mod tests {
         );
         let e = parse_error(502, b"<html>Bad gateway</html>");
         assert_eq!(e.code, "HTTP502");
+        // getBatch's throttled answer.
+        assert_eq!(
+            classify(529, br#"{"error":{"code":"TooManyRequests"}}"#),
+            Verdict::Throttled
+        );
     }
 
     #[test]

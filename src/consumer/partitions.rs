@@ -96,6 +96,7 @@ pub async fn collect(t: &Target<'_>, credential: Arc<dyn TokenCredential>) -> Re
         body: None,
         error: None,
         headers: Default::default(),
+        request_body: None,
     };
     match read(t, credential).await {
         Ok(body) => {

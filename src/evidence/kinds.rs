@@ -27,6 +27,9 @@ pub enum Plane {
     Blob,
     /// The Event Hubs namespace over AMQP: only the `$management` node's READ operations.
     Amqp,
+    /// Azure Monitor's regional metrics hosts (`{region}.metrics.monitor.azure.com`): the
+    /// batched metrics read.
+    Metrics,
 }
 
 impl Plane {
@@ -40,6 +43,7 @@ impl Plane {
             Plane::Siem => "siem",
             Plane::Blob => "blob",
             Plane::Amqp => "amqp",
+            Plane::Metrics => "metrics",
         }
     }
 }
@@ -50,7 +54,8 @@ pub struct Kind {
     /// Stable name, used in manifests, checks and reports.
     pub name: &'static str,
     pub plane: Plane,
-    /// What the collector sends: GET; POST only for the opt-in SIEM searches; `READ` for the
+    /// What the collector sends: GET; POST only for the opt-in SIEM searches and the batched
+    /// metrics read (both documented reads, [`READ_POSTS`]); `READ` for the
     /// AMQP management node's read operation; `-` for files and derived kinds.
     pub method: &'static str,
     /// URL path template below the plane's base URL. `{sub}`, `{rg}`, `{ns}`, `{hub}`,
@@ -227,6 +232,21 @@ pub static KINDS: &[Kind] = &[
         paging: Paging::None,
         reference: "4",
         purpose: "Messages in and out of each hub and throttled requests over the metrics window",
+    },
+    Kind {
+        name: "metrics.eventhub.batch",
+        plane: Plane::Metrics,
+        method: "POST",
+        // The same metrics as `arm.eventhub.metrics` for up to 50 namespaces of one
+        // subscription and region in one call (Microsoft's remedy for metrics reads throttling
+        // a subscription). The body is `{"resourceids":[...]}`; `filter` takes no `$` here.
+        url: "/subscriptions/{sub}/metrics:getBatch?metricnamespace=microsoft.eventhub/namespaces&metricnames=IncomingMessages,OutgoingMessages,ThrottledRequests,IncomingBytes&aggregation=total&interval=PT1H&starttime={start}&endtime={end}&filter=EntityName eq '*'&top=1000",
+        api_version: Some("2023-10-01"),
+        audience: Some("metrics"),
+        permission: "Monitoring Reader on the subscription (resource-level is not enough for the batch API; without it siemproof reads each namespace's metrics through ARM instead)",
+        paging: Paging::None,
+        reference: "consumer-health 6.2",
+        purpose: "The namespaces' hub metrics in batches of 50 (metrics:getBatch), in place of one ARM read per namespace",
     },
     Kind {
         name: "arm.storage.accounts",
@@ -669,9 +689,19 @@ pub fn absent_on_404(name: &str) -> bool {
 /// these paths and no other.
 pub const SEARCH_POSTS: &[&str] = &["siem.qradar.ariel_search", "siem.splunk.search"];
 
+/// Every kind sent as POST, each a documented read: the opt-in SIEM searches and Azure
+/// Monitor's batched metrics read (`metrics:getBatch`, which Microsoft documents as a read of
+/// up to 50 resources' metrics; the guard admits only its exact shape, see
+/// `collect::http::metrics_batch_post`).
+pub const READ_POSTS: &[&str] = &[
+    "siem.qradar.ariel_search",
+    "siem.splunk.search",
+    "metrics.eventhub.batch",
+];
+
 /// The key of the list in a kind's body: `value` (ARM, Graph), `entry` (Splunk listings),
 /// `results` (Splunk searches), `items` (Fleet), `data_streams` (data stream stats), `events`
-/// (Ariel results); QRadar listings are a bare array; one object (`-`) for the Ariel search
+/// (Ariel results, a getBatch's per-resource answers); QRadar listings are a bare array; one object (`-`) for the Ariel search
 /// status, the Fleet agent summary and the hub's partition reads.
 pub fn list_key(name: &str) -> &'static str {
     if name == "siem.splunk.search" {
@@ -691,6 +721,8 @@ pub fn list_key(name: &str) -> &'static str {
         "items"
     } else if name == "siem.elastic.data_stream_stats" {
         "data_streams"
+    } else if name == "metrics.eventhub.batch" {
+        "values"
     } else {
         "value"
     }
@@ -713,11 +745,12 @@ mod tests {
         names.dedup();
         assert_eq!(before, names.len(), "duplicate kind names");
         for k in KINDS {
-            // The only POSTs are the opt-in SIEM searches, each a documented read.
+            // The only POSTs are the opt-in SIEM searches and the batched metrics read, each
+            // a documented read.
             assert!(
                 k.method == "GET"
                     || k.method == "-"
-                    || (k.method == "POST" && SEARCH_POSTS.contains(&k.name))
+                    || (k.method == "POST" && READ_POSTS.contains(&k.name))
                     || (k.method == "READ" && k.plane == Plane::Amqp),
                 "{} is not a read",
                 k.name

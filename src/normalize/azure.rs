@@ -357,6 +357,10 @@ pub fn eventhub(input: &Input<'_>) -> EventHub {
         }
     }
     let kind = "arm.eventhub.metrics";
+    let batched = !input.items(BATCH).is_empty();
+    if batched {
+        input.restate(kind, &metrics_items(input));
+    }
     for l in input.reduced_listings(kind, metrics::read, metrics::from_json) {
         let Some(k) = ns_of(&l.scope) else {
             let first = l
@@ -369,28 +373,10 @@ pub fn eventhub(input: &Input<'_>) -> EventHub {
         let Some((_, t, _)) = l.pages.into_iter().next() else {
             continue;
         };
-        for h in namespaces[k].hubs.iter_mut().flatten() {
-            // No series for a hub means the response does not say: unknown, never zero, and
-            // never the namespace total (which is every hub's traffic).
-            h.metrics = Some(
-                t.by_entity
-                    .get(&h.name.to_ascii_lowercase())
-                    .cloned()
-                    .unwrap_or_else(|| Metrics {
-                        timespan: t.namespace.timespan.clone(),
-                        errors: [
-                            t.namespace.errors.clone(),
-                            vec![format!(
-                                "the metrics response has no series for hub {}",
-                                h.name
-                            )],
-                        ]
-                        .concat(),
-                        ..Metrics::default()
-                    }),
-            );
-        }
-        namespaces[k].metrics = Some(t.namespace);
+        set_metrics(&mut namespaces[k], t);
+    }
+    if batched {
+        batch_metrics(input, &mut namespaces, &by_id);
     }
     for ns in namespaces.iter_mut() {
         ns.advanced_hunting_hubs = ns.hubs.as_ref().map(|hubs| {
@@ -416,6 +402,7 @@ pub fn eventhub(input: &Input<'_>) -> EventHub {
                 "arm.eventhub.namespace_rules",
                 "arm.eventhub.network_rule_sets",
                 "arm.eventhub.metrics",
+                BATCH,
             ] {
                 input.vacuous(k, why);
             }
@@ -522,7 +509,187 @@ fn orphan_at(input: &Input<'_>, kind: &str, scope: &Option<String>, first: Optio
     }
 }
 
-fn region(s: &str) -> String {
+/// The batched metrics read's kind.
+const BATCH: &str = "metrics.eventhub.batch";
+
+/// A namespace's metrics from one response (a per-namespace read, or one entry of a batch).
+fn set_metrics(ns: &mut Namespace, t: metrics::MetricTotals) {
+    for h in ns.hubs.iter_mut().flatten() {
+        // No series for a hub means the response does not say: unknown, never zero, and
+        // never the namespace total (which is every hub's traffic).
+        h.metrics = Some(
+            t.by_entity
+                .get(&h.name.to_ascii_lowercase())
+                .cloned()
+                .unwrap_or_else(|| Metrics {
+                    timespan: t.namespace.timespan.clone(),
+                    errors: [
+                        t.namespace.errors.clone(),
+                        vec![format!(
+                            "the metrics response has no series for hub {}",
+                            h.name
+                        )],
+                    ]
+                    .concat(),
+                    ..Metrics::default()
+                }),
+        );
+    }
+    ns.metrics = Some(t.namespace);
+}
+
+/// A namespace's metrics when its answer cannot be used: unknown, with why, never zero.
+fn unknown_metrics(ns: &mut Namespace, why: String) {
+    set_metrics(
+        ns,
+        metrics::MetricTotals {
+            namespace: Metrics {
+                errors: vec![why],
+                ..Metrics::default()
+            },
+            ..Default::default()
+        },
+    );
+}
+
+/// The resource ids a batch item asked for (the request body the collector recorded).
+fn asked_ids(it: &crate::evidence::LoadedItem) -> Option<Vec<String>> {
+    let body = it
+        .item
+        .headers
+        .as_ref()?
+        .get(crate::collect::REQUEST_BODY_HEADER)?;
+    let ids = crate::collect::plan::batch_ids(Some(body));
+    (!ids.is_empty()).then_some(ids)
+}
+
+/// The items the namespaces' metrics stand on: every per-namespace read, and every batch
+/// except one the API refused (401/403) whose namespaces were all read again one by one.
+fn metrics_items<'a>(input: &Input<'a>) -> Vec<&'a crate::evidence::LoadedItem> {
+    let per_ns = input.items("arm.eventhub.metrics");
+    let read_again: std::collections::HashSet<String> = per_ns
+        .iter()
+        .filter_map(|i| i.item.scope.as_deref())
+        .map(|s| raw::norm_id(s).to_ascii_lowercase())
+        .collect();
+    let mut out = per_ns.clone();
+    for it in input.items(BATCH) {
+        let refused = it.item.path.is_none() && matches!(it.item.status, Some(401 | 403));
+        let covered = asked_ids(it).is_some_and(|ids| {
+            ids.iter()
+                .all(|i| read_again.contains(&i.to_ascii_lowercase()))
+        });
+        if !(refused && covered) {
+            out.push(it);
+        }
+    }
+    out
+}
+
+/// The batched reads' answers, one `values[]` entry per namespace (consumer-health.md §6.2).
+/// An entry is taken only for a namespace the batch asked for, in the subscription and region
+/// it was asked in; a namespace the answer leaves out, or whose entry names another region
+/// (the batch API answers a wrong region with empty series), has unknown metrics, never zero.
+/// A namespace a per-namespace read already answered keeps that answer.
+fn batch_metrics(input: &Input<'_>, namespaces: &mut [Namespace], by_id: &HashMap<String, usize>) {
+    let kind = "arm.eventhub.metrics";
+    let listed = input.usable("arm.eventhub.namespaces");
+    for l in input.listings(BATCH) {
+        if !l.complete() {
+            continue; // its state is in the kind's; the namespaces stay unknown
+        }
+        for (item, body) in l.bodies() {
+            let Some(asked) = asked_ids(item) else {
+                input.malformed(
+                    kind,
+                    item,
+                    "the batched metrics read does not record which namespaces it asked for",
+                );
+                continue;
+            };
+            let Some(values) = body.get("values").and_then(Value::as_array) else {
+                input.malformed(
+                    kind,
+                    item,
+                    "the metrics:getBatch response has no `values` array",
+                );
+                continue;
+            };
+            let asked: Vec<String> = asked.iter().map(|i| i.to_ascii_lowercase()).collect();
+            let mut answered = std::collections::HashSet::new();
+            for v in values {
+                let Some(id) = s(v, &["resourceid"]).map(|i| raw::norm_id(&i).to_ascii_lowercase())
+                else {
+                    input.malformed(kind, item, "a metrics:getBatch entry has no `resourceid`");
+                    continue;
+                };
+                if !asked.contains(&id) {
+                    input.inconsistent(
+                        kind,
+                        item,
+                        &format!("the batch answered for {id}, which it did not ask for"),
+                    );
+                    continue;
+                }
+                if !answered.insert(id.clone()) {
+                    input.inconsistent(
+                        kind,
+                        item,
+                        &format!("the batch answered twice for {id}; the first answer is used"),
+                    );
+                    continue;
+                }
+                let Some(&k) = by_id.get(&id) else {
+                    if listed {
+                        input.inconsistent(
+                            kind,
+                            item,
+                            &format!("the batch answered for {id}, which is not among the listed namespaces"),
+                        );
+                    }
+                    continue;
+                };
+                if namespaces[k].metrics.is_some() {
+                    continue;
+                }
+                let want = namespaces[k].location.as_deref().map(region);
+                let got = s(v, &["resourceregion"]).map(|r| region(&r));
+                let ns_kind = s(v, &["namespace"]);
+                if want.is_none() || got != want {
+                    let why = format!(
+                        "the batched metrics read answered for region {} but the namespace is in {}: the batch API returns no data for another region",
+                        got.as_deref().unwrap_or("(none given)"),
+                        want.as_deref().unwrap_or("(unknown)")
+                    );
+                    unknown_metrics(&mut namespaces[k], why);
+                } else if ns_kind
+                    .as_deref()
+                    .is_some_and(|n| !n.eq_ignore_ascii_case("microsoft.eventhub/namespaces"))
+                {
+                    let why = format!(
+                        "the batched metrics read answered for metric namespace {}, not microsoft.eventhub/namespaces",
+                        ns_kind.unwrap_or_default()
+                    );
+                    unknown_metrics(&mut namespaces[k], why);
+                } else {
+                    set_metrics(&mut namespaces[k], metrics::from_batch_entry(v));
+                }
+            }
+            for id in asked.iter().filter(|i| !answered.contains(*i)) {
+                if let Some(&k) = by_id.get(id) {
+                    if namespaces[k].metrics.is_none() {
+                        unknown_metrics(
+                            &mut namespaces[k],
+                            "the batched metrics read asked for this namespace and its answer has no entry for it".into(),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub fn region(s: &str) -> String {
     s.chars()
         .filter(|c| !c.is_whitespace())
         .collect::<String>()

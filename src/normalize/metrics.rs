@@ -44,6 +44,24 @@ pub fn from_json(body: &Value) -> MetricTotals {
     totals(&Response::lenient(body))
 }
 
+/// One entry of a batched read's `values` (metrics:getBatch): a metrics response whose window
+/// is given as `starttime` and `endtime` instead of `timespan` (MetricBatchExample.json,
+/// api-version 2023-10-01), shown as `start/end` like the per-resource response's.
+pub fn from_batch_entry(entry: &Value) -> MetricTotals {
+    let mut t = from_json(entry);
+    if t.namespace.timespan.is_none() {
+        let text = |k: &str| raw::s(entry, &[k]);
+        if let (Some(a), Some(b)) = (text("starttime"), text("endtime")) {
+            let span = Some(format!("{a}/{b}"));
+            t.namespace.timespan = span.clone();
+            for m in t.by_entity.values_mut() {
+                m.timespan = span.clone();
+            }
+        }
+    }
+    t
+}
+
 /// The fields of a metrics response that the totals use.
 #[derive(Deserialize, Default, Debug, PartialEq)]
 struct Response {

@@ -486,6 +486,16 @@ impl<'a> Input<'a> {
         }
     }
 
+    /// Sets a kind's state from the items that stand for it, in place of all its own: the
+    /// namespaces' metrics come from batched reads and per-namespace reads together, and a
+    /// refused batch whose every namespace was read again one by one stands for nothing.
+    pub fn restate(&self, kind: &str, items: &[&'a LoadedItem]) {
+        self.prepare(kind);
+        self.unsettled.borrow_mut().remove(kind);
+        let st = crate::evidence::state_of(items);
+        self.states.borrow_mut().insert(kind.to_string(), st);
+    }
+
     /// Sets a derived kind's state from the kinds it is made of: the worst of them (with its
     /// reason and every file), `not_collected` when there are none.
     pub fn derive(&self, name: &str, from: &[&str]) {

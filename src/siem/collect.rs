@@ -167,6 +167,7 @@ pub(crate) fn failure(
             message: message.into(),
         }),
         headers: BTreeMap::new(),
+        request_body: None,
     }
 }
 
@@ -521,6 +522,7 @@ pub(crate) fn record(kind: &'static Kind, scope: &str, url: &str, page: u32) -> 
         body: None,
         error: None,
         headers: BTreeMap::new(),
+        request_body: None,
     }
 }
 

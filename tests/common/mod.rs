@@ -103,6 +103,22 @@ pub fn bundle_with(
     items: &[(&str, Option<&str>, Value)],
     failures: &[(&str, Option<&str>, u16, &str)],
 ) -> PathBuf {
+    bundle_with_batches(dir, config, items, failures, &[])
+}
+
+/// One batched metrics read for [`bundle_with_batches`]: the ids it asked for, and its answer
+/// (`Ok` body) or its failure (status and code).
+pub type BatchRead<'a> = (Vec<String>, Result<Value, (u16, &'a str)>);
+
+/// [`bundle_with`] plus batched metrics reads (`metrics.eventhub.batch`), each recording the
+/// resource ids it asked for as the collector does.
+pub fn bundle_with_batches(
+    dir: &Path,
+    config: &str,
+    items: &[(&str, Option<&str>, Value)],
+    failures: &[(&str, Option<&str>, u16, &str)],
+    batches: &[BatchRead<'_>],
+) -> PathBuf {
     let manifest = Manifest {
         format: FORMAT.into(),
         tool: Tool {
@@ -147,6 +163,32 @@ pub fn bundle_with(
             message: format!("{code} message"),
         });
         w.add_failure(it);
+    }
+    for (n, (ids, answer)) in batches.iter().enumerate() {
+        let kind = "metrics.eventhub.batch";
+        let mut it = item(kind, Some(&format!("/subscriptions/{n}")));
+        it.headers = Some(
+            [(
+                siemproof::collect::REQUEST_BODY_HEADER.to_string(),
+                serde_json::json!({ "resourceids": ids }).to_string(),
+            )]
+            .into(),
+        );
+        match answer {
+            Ok(body) => {
+                let path = w.next_raw_path("metrics", kind);
+                w.add_file(it, &path, &serde_json::to_vec_pretty(body).unwrap())
+                    .unwrap();
+            }
+            Err((status, code)) => {
+                it.status = Some(*status);
+                it.error = Some(siemproof::evidence::ItemError {
+                    code: code.to_string(),
+                    message: format!("{code} message"),
+                });
+                w.add_failure(it);
+            }
+        }
     }
     w.finish(None).unwrap()
 }

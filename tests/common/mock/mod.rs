@@ -18,6 +18,7 @@
 #![allow(dead_code)]
 
 pub mod amqp;
+mod batch;
 mod creds;
 pub mod fixture;
 pub mod limits;
@@ -79,6 +80,9 @@ pub struct MockOptions {
     /// it tokens too, which read this tenant's subscriptions (ARM) and nothing else; any other
     /// use is a violation (it would read the MSSP's own directory) and is refused.
     pub lighthouse_home: Option<String>,
+    /// Serve Azure Monitor's batched metrics read (`metrics:getBatch`) and point the config's
+    /// `endpoints.metrics_batch` at it; without it the collector reads metrics per namespace.
+    pub getbatch: bool,
 }
 
 /// Requests in flight now, and the most seen at once.
@@ -118,6 +122,8 @@ pub struct Seen {
     pub method: String,
     pub path_and_query: String,
     pub status: u16,
+    /// A POST's body (the token request's form is left out: it holds the secret).
+    pub body: Option<String>,
 }
 
 struct State {
@@ -137,6 +143,8 @@ struct State {
     home_tokens: Mutex<Vec<String>>,
     /// Requests that used a token where it must not go.
     violations: Mutex<Vec<String>>,
+    /// Each namespace's region, for the batched metrics read.
+    regions: HashMap<String, String>,
 }
 
 /// A running mock. Dropping it stops the server.
@@ -168,7 +176,9 @@ impl Mock {
         let port = listener.local_addr()?.port();
         let base = format!("https://127.0.0.1:{port}");
         let tenant_id = fixture.tenant_id.clone();
+        let regions = batch::namespace_regions(&fixture);
         let state = Arc::new(State {
+            regions,
             fixture,
             creds,
             base: base.clone(),
@@ -331,6 +341,12 @@ impl Mock {
         }
         ep.insert("eventhub_suffix".into(), "servicebus.windows.net".into());
         ep.insert("blob_suffix".into(), "blob.core.windows.net".into());
+        if self.state.opts.getbatch {
+            ep.insert(
+                "metrics_batch".into(),
+                format!("{}/metrics/{{region}}", self.base).into(),
+            );
+        }
         // The Blob service path-style, as the storage emulator serves it.
         ep.insert("blob".into(), format!("{}/{{account}}", self.base).into());
         ep.insert("ca_bundle".into(), ca.display().to_string().into());
@@ -524,7 +540,10 @@ async fn handle(st: Arc<State>, req: Request<Incoming>) -> Result<Resp, Reset> {
         Ok(r) => r.status().as_u16(),
         Err(_) => 0,
     };
+    let token_request = pq.ends_with("/oauth2/v2.0/token");
     st.log.lock().expect("log").push(Seen {
+        body: (method == "POST" && !token_request)
+            .then(|| String::from_utf8_lossy(&body).into_owned()),
         method,
         path_and_query: pq,
         status,
@@ -565,7 +584,8 @@ fn route(
             &[],
         ));
     }
-    if method != "GET" && !(method == "POST" && is_search_post(path)) {
+    let batch_post = batch::region_of(path).filter(|_| st.opts.getbatch);
+    if method != "GET" && !(method == "POST" && (is_search_post(path) || batch_post.is_some())) {
         return Ok(respond(
             405,
             error_body("MethodNotAllowed", "the mock serves reads only"),
@@ -646,6 +666,9 @@ fn route(
             &[],
         ));
     }
+    if let (Some((region, sub)), "POST") = (batch_post, method) {
+        return Ok(batch_answer(st, pq, region, sub, body));
+    }
     // Microsoft's read limits, before anything else is decided about the request.
     let quota = match st.throttle.as_ref().filter(|_| method == "GET") {
         Some(t) => match t.lock().expect("throttle").admit(
@@ -668,6 +691,44 @@ fn route(
         }
     }
     Ok(out)
+}
+
+/// The batched metrics read, with the faults aimed at its kind: 403 without the subscription
+/// role, 529 when throttled (the batch API's documented throttled answer).
+fn batch_answer(st: &State, pq: &str, region: &str, sub: &str, body: &[u8]) -> Resp {
+    let kind = "metrics.eventhub.batch";
+    let f = &st.opts.faults;
+    if f.forbidden_kinds.iter().any(|k| k == kind) {
+        return respond(
+            403,
+            error_body(
+                "AuthorizationFailed",
+                "The client does not have authorization to perform action 'Microsoft.Insights/Metrics/Read' over scope '/subscriptions' (mock: no Monitoring Reader on the subscription).",
+            ),
+            &[],
+        );
+    }
+    let attempt = {
+        let mut a = st.attempts.lock().expect("attempts");
+        let n = a
+            .entry(format!("{pq}#{}", String::from_utf8_lossy(body)))
+            .or_insert(0);
+        *n += 1;
+        *n - 1
+    };
+    if f.only_kinds.iter().any(|k| k == kind) && attempt < f.throttle {
+        return respond(
+            529,
+            error_body(
+                "TooManyRequests",
+                "Too many requests (mock batch throttling).",
+            ),
+            &[],
+        );
+    }
+    let query = pq.split_once('?').map(|(_, q)| q).unwrap_or_default();
+    let (status, out) = batch::answer(&st.fixture, &st.regions, region, sub, query, body);
+    respond(status, out, &[])
 }
 
 /// Answers an authenticated, admitted request from the fixture (with the configured faults).
