@@ -4,10 +4,12 @@
 #
 # LIMITS=documented (the default): the mock enforces Microsoft's read limits (ARM's token bucket
 # of 250 reads refilled at 25/s per principal, Graph's report limit, the Activity API's AF429).
-# The collector runs twice, each time against a fresh mock: paced (as shipped) and with
-# --no-pacing (Retry-After alone). Per run it prints wall time, the mock's rate-limit bound (the
-# least time any client could take for the requests served), the ratio, requests and the share
-# answered 429/AF429, from `collect --stats`.
+# The mock also serves Azure Monitor's batched metrics read (metrics:getBatch). The collector
+# runs three times, each against a fresh mock: paced with batched metrics (as shipped), paced
+# with `--metrics per-resource` (one ARM metrics read per namespace, as before the batch), and
+# batched with --no-pacing (Retry-After alone). Per run it prints wall time, the mock's
+# rate-limit bound (the least time any client could take for the requests served), the ratio,
+# requests (all planes, and ARM alone) and the share answered 429/AF429, from `collect --stats`.
 # LIMITS=off: no limits; concurrent (--concurrency 16) against sequential (--concurrency 1).
 # LIMITS=scaled:K: the limits refilled K times as fast, the collector paced to match.
 #   bash benches/collect.sh            (NAMESPACES=300 LATENCY_MS=20 LIMITS=documented)
@@ -31,7 +33,7 @@ trap cleanup EXIT
 start_mock() {
   rm -f "$work/mock.toml" "$work/mock.toml.env"
   target/release/examples/mock-cloud --tenant "$work/tenant" --port 0 --latency-ms "$latency" \
-    --limits "$limits" --write-config "$work/mock.toml" >"$work/mock.log" 2>&1 &
+    --limits "$limits" --getbatch --write-config "$work/mock.toml" >"$work/mock.log" 2>&1 &
   mock_pid=$!
   for _ in $(seq 100); do [ -s "$work/mock.toml.env" ] && grep -q listening "$work/mock.log" && break; sleep 0.1; done
   set -a; . "$work/mock.toml.env"; set +a
@@ -49,29 +51,31 @@ run() {
   python3 -c '
 import json, sys
 s = json.load(open(sys.argv[2]))
-print(sys.argv[1], *(sum(p[k] for p in s["planes"]) for k in ("requests", "throttled", "retries")), sys.argv[3])
+arm = sum(p["requests"] for p in s["planes"] if p["plane"] == "arm")
+print(sys.argv[1], *(sum(p[k] for p in s["planes"]) for k in ("requests", "throttled", "retries")), sys.argv[3], arm)
 ' "$(tail -n 1 "$work/t")" "$work/stats-$name.json" "$rc"
 }
 printf 'tenant: %s namespaces; mock latency %s ms; limits %s\n' "$namespaces" "$latency" "$limits"
 if [ "$limits" = off ]; then
   start_mock
-  read -r wall_c req_c _ _ _ < <(run c16 --concurrency 16)
-  read -r wall_s req_s _ _ _ < <(run c1 --concurrency 1)
+  read -r wall_c req_c _ _ _ _ < <(run c16 --concurrency 16)
+  read -r wall_s req_s _ _ _ _ < <(run c1 --concurrency 1)
   printf 'concurrent (--concurrency 16): %6ss  %6s requests\n' "$wall_c" "$req_c"
   printf 'sequential (--concurrency 1):  %6ss  %6s requests\n' "$wall_s" "$req_s"
   awk -v c="$wall_c" -v s="$wall_s" 'BEGIN { printf "speed-up: %.1fx\n", s / c }'
   exit 0
 fi
-printf '%-10s %8s %8s %6s %9s %9s %7s %8s %5s\n' run wall_s bound_s ratio requests throttled '429%' retries exit
-for variant in paced unpaced; do
+printf '%-13s %8s %8s %6s %9s %7s %9s %7s %8s %5s\n' run wall_s bound_s ratio requests arm throttled '429%' retries exit
+for variant in paced per-resource unpaced; do
   start_mock
   extra=()
   [ "$variant" = unpaced ] && extra=(--no-pacing)
-  read -r wall req thr retries rc < <(run "$variant" "${extra[@]}")
+  [ "$variant" = per-resource ] && extra=(--metrics per-resource)
+  read -r wall req thr retries rc arm < <(run "$variant" "${extra[@]}")
   stop_mock
   line=$(sed -n 's/^limits //p' "$work/mock.log")
   bound=$(sed -n 's/.*rate-limit bound \([0-9.]*\) s.*/\1/p' <<<"$line")
-  awk -v n="$variant" -v w="$wall" -v b="$bound" -v r="$req" -v t="$thr" -v y="$retries" -v x="$rc" \
-    'BEGIN { printf "%-10s %8.1f %8.1f %6.2f %9d %9d %6.2f%% %8d %5s\n", n, w, b, (b > 0 ? w / b : 0), r, t, (r > 0 ? 100 * t / r : 0), y, x }'
+  awk -v n="$variant" -v w="$wall" -v b="$bound" -v r="$req" -v a="$arm" -v t="$thr" -v y="$retries" -v x="$rc" \
+    'BEGIN { printf "%-13s %8.1f %8.1f %6.2f %9d %7d %9d %6.2f%% %8d %5s\n", n, w, b, (b > 0 ? w / b : 0), r, a, t, (r > 0 ? 100 * t / r : 0), y, x }'
   printf '  mock: %s\n' "$line"
 done

@@ -610,6 +610,53 @@ fn microsofts_read_limits_are_waited_out() {
 }
 
 #[test]
+fn graphs_resource_unit_limit_is_waited_out_and_learnt() {
+    // Graph's identity and access limit in resource units, small enough for the demo tenant's
+    // reads (1 to 3 RU each) to run it dry. Unpaced, the retry loop meets its 429s; paced, the
+    // pacer also learns the limit from `x-ms-throttle-limit-percentage` and the 429s' hold.
+    let mut l = mock::limits::Limits::documented();
+    l.graph_ru = mock::limits::Rate {
+        burst: 6.0,
+        per_second: 30.0,
+    };
+    let refused = |m: &Mock| -> u64 {
+        let c = m.throttle_counts().expect("limits are on");
+        c.refused
+            .iter()
+            .filter(|(k, _)| k.starts_with("graph-ru/"))
+            .map(|(_, n)| n)
+            .sum()
+    };
+    let (unpaced, _) = collect_recovering(
+        MockOptions {
+            limits: Some(l),
+            ..MockOptions::default()
+        },
+        &["--no-pacing"],
+    );
+    assert!(refused(&unpaced) > 0, "the limit was never reached");
+    let (paced, _) = collect_recovering(
+        MockOptions {
+            limits: Some(l),
+            ..MockOptions::default()
+        },
+        &[],
+    );
+    let served = |m: &Mock| -> u64 {
+        m.throttle_counts()
+            .unwrap()
+            .served
+            .iter()
+            .filter(|(k, _)| k.starts_with("graph-ru/"))
+            .map(|(_, n)| n)
+            .sum()
+    };
+    // Every identity read answered once, paced or not, and none given up on.
+    assert_eq!(served(&paced), served(&unpaced));
+    assert!(served(&paced) >= 5, "{}", served(&paced));
+}
+
+#[test]
 fn per_plane_stats_count_what_the_mock_saw() {
     // Every request is throttled once (429, or 403 AF429 for the Management Activity API) and
     // answered on the re-send: the stats must count each attempt and each throttled answer on

@@ -174,8 +174,12 @@ fn contoso_compliant_has_nothing_failing_and_every_evidence_kind_ok() {
     let m = model("contoso-compliant");
     for (kind, st) in &m.evidence {
         // It runs QRadar and Splunk, not Elastic, and its checkpoints are the SDK layout's
-        // metadata: no Event Processor Host lease body to read.
-        if kind.starts_with("siem.elastic.") || kind == "blob.leases" {
+        // metadata: no Event Processor Host lease body to read. Its metrics were read one
+        // namespace at a time, so the batched read (tests/collect.rs runs it) is not there.
+        if kind.starts_with("siem.elastic.")
+            || kind == "blob.leases"
+            || kind == "metrics.eventhub.batch"
+        {
             continue;
         }
         assert_eq!(st.status, EvidenceStatus::Ok, "{kind}: {:?}", st.reason);

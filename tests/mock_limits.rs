@@ -237,3 +237,70 @@ fn the_bound_is_the_slowest_buckets_time_beyond_its_burst() {
     assert!((t.bound_s() - 2.0).abs() < 1e-9, "{}", t.bound_s());
     assert!(now >= t.bound_s() - 1e-9);
 }
+
+#[test]
+fn graph_identity_reads_spend_resource_units_and_say_so() {
+    let mut t = Throttle::new(Limits::documented());
+    let cost = |t: &mut Throttle, pq: &str| match t.admit_at(pq, APP, "cost-tenant", 0.0) {
+        Admit::Serve(h) => header(&h, "x-ms-resource-unit").map(str::to_string),
+        Admit::Refuse(..) => None,
+    };
+    // The collector's reads, costed as the throttling-limits page tabulates them.
+    assert_eq!(
+        cost(&mut t, "/v1.0/applications?$filter=x&$select=id").as_deref(),
+        Some("1")
+    );
+    assert_eq!(cost(&mut t, "/v1.0/applications").as_deref(), Some("2"));
+    assert_eq!(cost(&mut t, "/v1.0/subscribedSkus").as_deref(), Some("3"));
+    assert_eq!(
+        cost(&mut t, "/v1.0/servicePrincipals/x/appRoleAssignments").as_deref(),
+        Some("2")
+    );
+    assert_eq!(
+        cost(&mut t, "/v1.0/organization?$select=id").as_deref(),
+        Some("1")
+    );
+
+    // 3,500 RU per 10 s for the app in a small tenant: 1,750 reads of 2 RU at once.
+    let path = "/v1.0/applications";
+    let mut warned = 0;
+    for n in 0..1750 {
+        let Admit::Serve(h) = t.admit_at(path, APP, TENANT, 0.0) else {
+            panic!("read {n} refused within the limit")
+        };
+        if let Some(p) = header(&h, "x-ms-throttle-limit-percentage") {
+            let p: f64 = p.parse().unwrap();
+            assert!((0.8..=1.8).contains(&p), "{p}");
+            warned += 1;
+        }
+    }
+    // Sent only above 0.8 of the limit: the last fifth of the reads.
+    assert!((340..=351).contains(&warned), "{warned}");
+    let Admit::Refuse(429, h, _) = t.admit_at(path, APP, TENANT, 0.0) else {
+        panic!("the bucket was empty")
+    };
+    // 2 RU at 350 RU/s.
+    assert_eq!(header(&h, "Retry-After"), Some("0.006"));
+    assert_eq!(
+        header(&h, "x-ms-throttle-scope"),
+        Some(format!("Tenant_Application/Read/{APP}/{TENANT}").as_str())
+    );
+    assert_eq!(
+        header(&h, "x-ms-throttle-information"),
+        Some("ResourceUnitLimitExceeded")
+    );
+    // Another tenant of the app has its own bucket; reports are their own limit.
+    assert!(matches!(
+        t.admit_at(path, APP, "other", 0.0),
+        Admit::Serve(_)
+    ));
+    assert!(matches!(
+        t.admit_at("/v1.0/auditLogs/signIns?$top=1", APP, TENANT, 0.0),
+        Admit::Serve(_)
+    ));
+    // 10 s later the bucket is full again.
+    assert!(matches!(
+        t.admit_at(path, APP, TENANT, 10.0),
+        Admit::Serve(_)
+    ));
+}

@@ -12,7 +12,7 @@ use reqwest::header::HeaderMap;
 
 use super::auth::Tokens;
 use super::http::{Http, SendError};
-use super::pace::{keys_for, Pacer, Principal};
+use super::pace::{keys_for, resource_units, Pacer, Principal};
 use super::retry::{
     classify, parse_error, parse_retry_after, Counters, Limits, RetryPolicy, Verdict,
 };
@@ -140,6 +140,12 @@ pub async fn send(
     let plane = ctx.limits.plane(audience);
     let counts = ctx.counters.plane(audience);
     let keys = keys_for(audience, url, audit_log, &ctx.principal);
+    // Graph's identity and access reads are limited in resource units, by request shape.
+    let units = if audience == "graph" && !audit_log {
+        resource_units(url)
+    } else {
+        1.0
+    };
     ctx.progress.pending(audience, 1);
     let mut attempt = 0u32;
     let outcome = loop {
@@ -168,7 +174,7 @@ pub async fn send(
                 None => None,
             };
             let left = policy.deadline.saturating_sub(started.elapsed());
-            let paced = ctx.pacer.acquire(&keys, left).await?;
+            let paced = ctx.pacer.acquire_units(&keys, units, left).await?;
             Counters::add_wait(&counts.pacing_ms, paced);
             Counters::add(&counts.requests, 1);
             Ok::<_, std::time::Duration>(
@@ -215,7 +221,7 @@ pub async fn send(
         let (failed, wait) = {
             match r {
                 Ok(resp) => {
-                    ctx.pacer.observe(&keys, &resp.headers);
+                    ctx.pacer.observe_units(&keys, units, &resp.headers);
                     let verdict = match classify(resp.status, &resp.body) {
                         Verdict::Done
                             if (200..300).contains(&resp.status)

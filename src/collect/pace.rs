@@ -11,6 +11,13 @@
 //! - **Graph identity and access reports** (`/auditLogs/*`, throttling-limits): 5 requests per
 //!   10 s per app per tenant and 122 per 10 s per app across tenants, kept as sliding windows,
 //!   which is the stricter reading of "N per period".
+//! - **Graph identity and access** (every other Graph read, throttling-limits "Identity and
+//!   access service limits"): resource units (RU), not requests, in a bucket of 3,500 RU per
+//!   10 s per app per tenant (the smallest tenant size, S; M and L allow more) and 150,000 RU
+//!   per 20 s per app across tenants. A read's cost is documented per request shape
+//!   ([`resource_units`]). After each answer the app+tenant bucket is lowered to what
+//!   `x-ms-resource-unit` (the cost charged) and `x-ms-throttle-limit-percentage` (the share of
+//!   the limit used, sent from 0.8 on) say, never raised.
 //! - **Management Activity API**: 2,000 requests per minute per tenant, as a window.
 //!
 //! A server's `Retry-After` (or our backoff after a throttled answer) holds the whole bucket,
@@ -53,6 +60,10 @@ pub enum Limit {
     GraphReportsApp,
     /// Management Activity API, per tenant.
     Activity,
+    /// Graph identity and access reads in resource units, per app per tenant.
+    GraphIdentity,
+    /// The same, per app across all tenants.
+    GraphIdentityApp,
 }
 
 impl Limit {
@@ -79,7 +90,22 @@ impl Limit {
                 n: 2000,
                 period_s: 60.0,
             },
+            // 3,500 RU per 10 s (tenant size S, the least; not knowable before reading).
+            Limit::GraphIdentity => Rate::Bucket {
+                burst: 3500.0,
+                per_second: 350.0,
+            },
+            // 150,000 RU per 20 s.
+            Limit::GraphIdentityApp => Rate::Bucket {
+                burst: 150_000.0,
+                per_second: 7500.0,
+            },
         }
+    }
+
+    /// Whether a request takes its cost in resource units from this limit (else one).
+    pub fn in_resource_units(self) -> bool {
+        matches!(self, Limit::GraphIdentity | Limit::GraphIdentityApp)
     }
 
     /// The header in which the server says how many requests of this limit are left.
@@ -134,9 +160,49 @@ pub fn keys_for(audience: &str, url: &str, audit_log: bool, who: &Principal) -> 
             key(Limit::GraphReports, format!("{}@{}", who.app, who.tenant)),
             key(Limit::GraphReportsApp, who.app.clone()),
         ],
+        "graph" => vec![
+            key(Limit::GraphIdentity, format!("{}@{}", who.app, who.tenant)),
+            key(Limit::GraphIdentityApp, who.app.clone()),
+        ],
         "o365" => vec![key(Limit::Activity, who.tenant.clone())],
         _ => Vec::new(),
     }
+}
+
+/// What a Graph identity and access read costs in resource units (throttling-limits, "Identity
+/// and access service limits": `GET applications` 2, `oauth2PermissionGrants` 2,
+/// `servicePrincipals/{id}/appRoleAssignments` 2, `subscribedSkus` 3, any other GET 1; `$select`
+/// one less, `$top` under 20 one less; at least 1).
+pub fn resource_units(url: &str) -> f64 {
+    let Ok(u) = reqwest::Url::parse(url) else {
+        return 1.0;
+    };
+    let path = u.path().to_ascii_lowercase();
+    let rest = path
+        .split_once("/v1.0/")
+        .or_else(|| path.split_once("/beta/"))
+        .map_or(path.as_str(), |(_, r)| r)
+        .trim_end_matches('/');
+    let segs: Vec<&str> = rest.split('/').collect();
+    let base: f64 = match segs.as_slice() {
+        ["applications"] => 2.0,
+        ["oauth2permissiongrants"] => 2.0,
+        ["serviceprincipals", _, "approleassignments"] => 2.0,
+        ["subscribedskus"] => 3.0,
+        _ => 1.0,
+    };
+    let mut cost = base;
+    let mut top_small = false;
+    let mut select = false;
+    for (k, v) in u.query_pairs() {
+        match k.as_ref() {
+            "$select" => select = true,
+            "$top" => top_small = v.parse::<u32>().is_ok_and(|n| n < 20),
+            _ => {}
+        }
+    }
+    cost -= f64::from(u8::from(select)) + f64::from(u8::from(top_small));
+    cost.max(1.0)
 }
 
 /// One bucket's or window's state, in seconds since the pacer started.
@@ -161,18 +227,24 @@ impl State {
         }
     }
 
-    /// Seconds until one more request fits (0: now).
+    /// Seconds until one more request costing `need` tokens fits (0: now).
     fn wait(&mut self, rate: Rate, now: f64) -> f64 {
+        self.wait_for(rate, now, 1.0)
+    }
+
+    fn wait_for(&mut self, rate: Rate, now: f64, need: f64) -> f64 {
         let free = match rate {
             Rate::Bucket { burst, per_second } => {
                 if now > self.at {
                     self.tokens = (self.tokens + (now - self.at) * per_second).min(burst);
                     self.at = now;
                 }
-                if self.tokens >= 1.0 {
+                // A cost above the whole bucket still goes once the bucket is full.
+                let need = need.min(burst);
+                if self.tokens >= need {
                     0.0
                 } else {
-                    (1.0 - self.tokens) / per_second
+                    (need - self.tokens) / per_second
                 }
             }
             Rate::Window { n, period_s } => {
@@ -189,9 +261,9 @@ impl State {
         free.max(self.held_until - now).max(0.0)
     }
 
-    fn take(&mut self, rate: Rate, now: f64) {
+    fn take(&mut self, rate: Rate, now: f64, cost: f64) {
         match rate {
-            Rate::Bucket { .. } => self.tokens -= 1.0,
+            Rate::Bucket { .. } => self.tokens -= cost,
             Rate::Window { .. } => self.sent.push_back(now),
         }
     }
@@ -225,6 +297,7 @@ impl Pacer {
             Limit::Activity,
         ]
         .into_iter()
+        .chain([Limit::GraphIdentity, Limit::GraphIdentityApp])
         .map(|l| {
             let r = match l.documented() {
                 Rate::Bucket { burst, per_second } => Rate::Bucket {
@@ -261,6 +334,15 @@ impl Pacer {
         self.all || matches!(k.limit, Limit::GraphReports | Limit::GraphReportsApp)
     }
 
+    /// What a request costs under a limit: its resource units, or one request.
+    fn cost(k: &Key, units: f64) -> f64 {
+        if k.limit.in_resource_units() {
+            units
+        } else {
+            1.0
+        }
+    }
+
     /// Replaces one limit's rate (tests).
     pub fn with_rate(mut self, limit: Limit, rate: Rate) -> Pacer {
         self.rates.insert(limit, rate);
@@ -279,6 +361,11 @@ impl Pacer {
     /// Takes room under every key at `now`, all or none: `Err(seconds)` is how long until all
     /// of them might have room.
     pub fn try_acquire_at(&self, keys: &[Key], now: f64) -> Result<(), f64> {
+        self.try_acquire_units_at(keys, 1.0, now)
+    }
+
+    /// [`Pacer::try_acquire_at`] for a request of `units` resource units (Graph identity reads).
+    pub fn try_acquire_units_at(&self, keys: &[Key], units: f64, now: f64) -> Result<(), f64> {
         let keys: Vec<&Key> = keys.iter().filter(|k| self.applies(k)).collect();
         if keys.is_empty() {
             return Ok(());
@@ -290,14 +377,17 @@ impl Pacer {
             let s = states
                 .entry(k.clone())
                 .or_insert_with(|| State::new(rate, now));
-            wait = wait.max(s.wait(rate, now));
+            wait = wait.max(s.wait_for(rate, now, Pacer::cost(k, units)));
         }
         if wait > 0.0 {
             return Err(wait);
         }
         for k in keys {
             let rate = self.rates[&k.limit];
-            states.get_mut(k).expect("inserted above").take(rate, now);
+            states
+                .get_mut(k)
+                .expect("inserted above")
+                .take(rate, now, Pacer::cost(k, units));
         }
         Ok(())
     }
@@ -307,10 +397,20 @@ impl Pacer {
     /// the wait still needed: a limit held by a long `Retry-After` must fail the requests
     /// under it quickly, not keep each one (and its concurrency slot) until its deadline.
     pub async fn acquire(&self, keys: &[Key], within: Duration) -> Result<Duration, Duration> {
+        self.acquire_units(keys, 1.0, within).await
+    }
+
+    /// [`Pacer::acquire`] for a request of `units` resource units.
+    pub async fn acquire_units(
+        &self,
+        keys: &[Key],
+        units: f64,
+        within: Duration,
+    ) -> Result<Duration, Duration> {
         let started = Instant::now();
         // Each pass either takes room, gives up, or sleeps until room may be free, so time
         // moves on and the loop ends.
-        while let Err(wait) = self.try_acquire_at(keys, self.now()) {
+        while let Err(wait) = self.try_acquire_units_at(keys, units, self.now()) {
             let wait = Duration::from_secs_f64(wait.clamp(0.001, 86_400.0));
             if started.elapsed() + wait > within {
                 return Err(wait);
@@ -326,6 +426,50 @@ impl Pacer {
     }
 
     pub fn observe_at(&self, keys: &[Key], headers: &HeaderMap, now: f64) {
+        self.observe_units_at(keys, 1.0, headers, now);
+    }
+
+    /// Lowers the buckets to what the answer says, for a request charged `units` resource
+    /// units: `x-ms-resource-unit` (what the server charged, when it is more) and
+    /// `x-ms-throttle-limit-percentage` (the share of the app+tenant limit used, 0.8 to 1.8).
+    pub fn observe_units(&self, keys: &[Key], units: f64, headers: &HeaderMap) {
+        self.observe_units_at(keys, units, headers, self.now());
+    }
+
+    pub fn observe_units_at(&self, keys: &[Key], units: f64, headers: &HeaderMap, now: f64) {
+        let number = |h: &str| {
+            headers
+                .get(h)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .filter(|v| v.is_finite() && *v >= 0.0)
+        };
+        let charged = number("x-ms-resource-unit");
+        let used = number("x-ms-throttle-limit-percentage").filter(|p| *p <= 10.0);
+        let mut states = self.states();
+        for k in keys
+            .iter()
+            .filter(|k| self.applies(k) && k.limit.in_resource_units())
+        {
+            let rate = self.rates[&k.limit];
+            let s = states
+                .entry(k.clone())
+                .or_insert_with(|| State::new(rate, now));
+            s.wait(rate, now);
+            if let Some(c) = charged.filter(|c| *c > units) {
+                s.tokens -= c - units;
+            }
+            if let (Some(p), Limit::GraphIdentity, Rate::Bucket { burst, .. }) =
+                (used, k.limit, rate)
+            {
+                s.tokens = s.tokens.min(burst * (1.0 - p));
+            }
+        }
+        drop(states);
+        self.observe_remaining_at(keys, headers, now);
+    }
+
+    fn observe_remaining_at(&self, keys: &[Key], headers: &HeaderMap, now: f64) {
         let mut states = self.states();
         for k in keys.iter().filter(|k| self.applies(k)) {
             let Some(left) = k
@@ -411,13 +555,18 @@ mod tests {
                 (Limit::GraphReportsApp, "app".into())
             ]
         );
-        assert!(keys_for(
-            "graph",
-            "https://graph.microsoft.com/v1.0/organization",
-            false,
-            &who()
-        )
-        .is_empty());
+        assert_eq!(
+            limits(keys_for(
+                "graph",
+                "https://graph.microsoft.com/v1.0/organization",
+                false,
+                &who()
+            )),
+            vec![
+                (Limit::GraphIdentity, "app@t1".into()),
+                (Limit::GraphIdentityApp, "app".into())
+            ]
+        );
         assert_eq!(
             limits(keys_for(
                 "o365",
@@ -580,5 +729,68 @@ mod tests {
         let needed = p.acquire(&k, Duration::from_secs(5)).await.unwrap_err();
         assert!(needed > Duration::from_secs(1100), "{needed:?}");
         assert!(started.elapsed() < Duration::from_secs(1), "waited");
+    }
+
+    #[test]
+    fn graph_reads_cost_their_documented_resource_units() {
+        let g = |p: &str| resource_units(&format!("https://graph.microsoft.com/v1.0{p}"));
+        // The collector's own reads, as the kinds table builds them.
+        assert_eq!(
+            g("/applications?$filter=appId%20eq%20%27x%27&$select=id,appId"),
+            1.0
+        );
+        assert_eq!(g("/applications"), 2.0);
+        assert_eq!(g("/servicePrincipals/abc/appRoleAssignments"), 2.0);
+        assert_eq!(
+            g("/oauth2PermissionGrants?$filter=clientId%20eq%20%27x%27"),
+            2.0
+        );
+        assert_eq!(g("/subscribedSkus?$select=skuId"), 2.0);
+        assert_eq!(g("/subscribedSkus"), 3.0);
+        assert_eq!(g("/organization?$select=id"), 1.0, "never below 1");
+        assert_eq!(g("/servicePrincipals?$top=5&$select=id"), 1.0);
+        assert_eq!(g("/oauth2PermissionGrants?$top=5"), 1.0);
+        assert_eq!(g("/oauth2PermissionGrants?$top=50"), 2.0);
+    }
+
+    #[test]
+    fn resource_units_fill_the_graph_bucket_and_its_headers_lower_it() {
+        let p = Pacer::documented(1.0).with_rate(
+            Limit::GraphIdentity,
+            Rate::Bucket {
+                burst: 10.0,
+                per_second: 1.0,
+            },
+        );
+        let keys = keys_for(
+            "graph",
+            "https://graph.microsoft.com/v1.0/applications",
+            false,
+            &who(),
+        );
+        // 10 RU: five reads of 2, then the sixth waits for 2 RU (2 s at 1 RU/s).
+        for _ in 0..5 {
+            assert_eq!(p.try_acquire_units_at(&keys, 2.0, 0.0), Ok(()));
+        }
+        let w = p.try_acquire_units_at(&keys, 2.0, 0.0).unwrap_err();
+        assert!((w - 2.0).abs() < 1e-9, "{w}");
+        // A full bucket again at t = 10; the server says 90 % of the limit is used: 1 RU left.
+        let mut h = HeaderMap::new();
+        h.insert("x-ms-throttle-limit-percentage", "0.9".parse().unwrap());
+        p.observe_units_at(&keys, 2.0, &h, 10.0);
+        let w = p.try_acquire_units_at(&keys, 2.0, 10.0).unwrap_err();
+        assert!((w - 1.0).abs() < 1e-6, "{w}");
+        // The server charged 5 where 2 was reckoned: 3 more come off.
+        let mut h = HeaderMap::new();
+        h.insert("x-ms-resource-unit", "5".parse().unwrap());
+        p.observe_units_at(&keys, 2.0, &h, 30.0);
+        let w = p.try_acquire_units_at(&keys, 8.0, 30.0).unwrap_err();
+        assert!((w - 1.0).abs() < 1e-6, "{w}");
+        // Headers never raise a bucket: a lower charge than reckoned gives nothing back.
+        let mut h = HeaderMap::new();
+        h.insert("x-ms-resource-unit", "1".parse().unwrap());
+        p.observe_units_at(&keys, 2.0, &h, 30.0);
+        let w = p.try_acquire_units_at(&keys, 8.0, 30.0).unwrap_err();
+        assert!((w - 1.0).abs() < 1e-6, "{w}");
     }
 }

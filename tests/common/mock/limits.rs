@@ -1,7 +1,9 @@
 //! Microsoft's documented read limits, played by the mock: ARM's per-principal token bucket
 //! (with its `x-ms-ratelimit-remaining-*` headers and 429 + `Retry-After`), Graph's limit on
-//! identity and access reports (`auditLogs/*`), and the Management Activity API's per-tenant
-//! limit (throttled as 403 `AF429`).
+//! identity and access reports (`auditLogs/*`), Graph's identity and access limit in resource
+//! units (with `x-ms-resource-unit`, `x-ms-throttle-limit-percentage` and, on 429,
+//! `x-ms-throttle-scope` / `x-ms-throttle-information`), and the Management Activity API's
+//! per-tenant limit (throttled as 403 `AF429`).
 //!
 //! Off unless a test asks (`MockOptions.limits`), so the rest of the suite is unchanged.
 //! `Limits::documented()` holds Microsoft's figures (sources below, from
@@ -12,7 +14,9 @@
 //! Not documented, chosen here and marked so: how ARM rounds `Retry-After` (up to whole
 //! seconds, at least 1, with the bucket held for all of them), the value a request sent inside
 //! a pending `Retry-After` gets (the time still left), and whether AF429 carries `Retry-After`
-//! (it does not here).
+//! (it does not here); the tenant size class for Graph's resource units (S, the least); and the
+//! `<Limit>` part of `x-ms-throttle-scope` for reads (`Read`; the documented example is a
+//! `ReadWrite` one).
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
@@ -39,6 +43,10 @@ pub struct Limits {
     pub graph_reports_app: Rate,
     /// The Management Activity API, per tenant.
     pub activity: Rate,
+    /// Graph identity and access reads, in resource units per app per tenant.
+    pub graph_ru: Rate,
+    /// The same, per app across all tenants.
+    pub graph_ru_app: Rate,
 }
 
 impl Limits {
@@ -73,6 +81,17 @@ impl Limits {
                 burst: 2000.0,
                 per_second: 2000.0 / 60.0,
             },
+            // throttling-limits, identity and access service limits: 3,500 RU per 10 s per app
+            // per tenant for a small tenant (S, under 50 users; M 5,000, L 8,000), and
+            // 150,000 RU per 20 s per app across all tenants.
+            graph_ru: Rate {
+                burst: 3500.0,
+                per_second: 350.0,
+            },
+            graph_ru_app: Rate {
+                burst: 150_000.0,
+                per_second: 7500.0,
+            },
         }
     }
 
@@ -85,6 +104,8 @@ impl Limits {
             &mut l.graph_reports,
             &mut l.graph_reports_app,
             &mut l.activity,
+            &mut l.graph_ru,
+            &mut l.graph_ru_app,
         ] {
             r.per_second *= k;
         }
@@ -166,11 +187,44 @@ pub enum Plane {
     ArmSubscription(String),
     ArmTenant,
     GraphReports,
+    /// Graph identity and access: what the read costs in resource units.
+    GraphIdentity(f64),
     Activity,
 }
 
-/// The plane of a GET to `path` (`None`: not limited by the mock).
-pub fn plane(path: &str) -> Option<Plane> {
+/// A Graph read's cost in resource units, as the throttling-limits page tabulates it: GET
+/// `applications` 2, `oauth2PermissionGrants` 2, `servicePrincipals/{id}/appRoleAssignments`
+/// 2, `subscribedSkus` 3, anything else 1; `$select` and `$top` under 20 take one off each,
+/// never below 1.
+pub fn graph_cost(path: &str, query: &str) -> f64 {
+    let p = path.to_ascii_lowercase();
+    let rest = p.trim_start_matches("/v1.0/").trim_end_matches('/');
+    let segs: Vec<&str> = rest.split('/').collect();
+    let two = segs == ["applications"]
+        || segs == ["oauth2permissiongrants"]
+        || (segs.len() == 3 && segs[0] == "serviceprincipals" && segs[2] == "approleassignments");
+    let base = if two {
+        2.0
+    } else if segs == ["subscribedskus"] {
+        3.0
+    } else {
+        1.0
+    };
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let select = pairs.iter().any(|(k, _)| k == "$select");
+    let small_top = pairs
+        .iter()
+        .any(|(k, v)| k == "$top" && v.parse::<u32>().is_ok_and(|n| n < 20));
+    (base - f64::from(u8::from(select)) - f64::from(u8::from(small_top))).max(1.0)
+}
+
+/// The plane of a GET to `path_and_query` (`None`: not limited by the mock).
+pub fn plane(path_and_query: &str) -> Option<Plane> {
+    let (path, query) = path_and_query
+        .split_once('?')
+        .unwrap_or((path_and_query, ""));
     let lower = path.to_ascii_lowercase();
     if let Some(rest) = lower.strip_prefix("/subscriptions/") {
         let sub = rest.split('/').next().unwrap_or_default();
@@ -184,6 +238,9 @@ pub fn plane(path: &str) -> Option<Plane> {
     }
     if lower.contains("/activity/feed/") {
         return Some(Plane::Activity);
+    }
+    if lower.starts_with("/v1.0/") {
+        return Some(Plane::GraphIdentity(graph_cost(path, query)));
     }
     None
 }
@@ -207,6 +264,8 @@ pub struct Throttle {
     pub served: BTreeMap<String, u64>,
     /// Requests refused per bucket key.
     pub refused: BTreeMap<String, u64>,
+    /// Tokens served per bucket key (resource units for Graph's identity limit, else requests).
+    units: BTreeMap<String, f64>,
     /// Requests refused because they came inside a pending `Retry-After`.
     pub early: u64,
     /// The rate of each bucket key, for the bound.
@@ -226,6 +285,7 @@ impl Throttle {
             buckets: HashMap::new(),
             served: BTreeMap::new(),
             refused: BTreeMap::new(),
+            units: BTreeMap::new(),
             early: 0,
             rates: HashMap::new(),
         }
@@ -235,25 +295,33 @@ impl Throttle {
     /// to be served as many requests from each bucket, that is the slowest bucket's
     /// `max(0, served - burst) / refill` seconds.
     pub fn bound_s(&self) -> f64 {
-        self.served
+        self.units
             .iter()
             .filter_map(|(k, n)| {
                 let r = self.rates.get(k)?;
-                Some((*n as f64 - r.burst).max(0.0) / r.per_second)
+                Some((*n - r.burst).max(0.0) / r.per_second)
             })
             .fold(0.0, f64::max)
     }
 
     /// Takes a token from the bucket `key` (made full on first use) and counts the answer.
     fn take(&mut self, key: &str, rate: Rate, now: f64) -> Take {
+        self.take_cost(key, rate, now, 1.0)
+    }
+
+    /// Takes `cost` tokens from the bucket `key`.
+    fn take_cost(&mut self, key: &str, rate: Rate, now: f64, cost: f64) -> Take {
         self.rates.entry(key.to_string()).or_insert(rate);
         let t = self
             .buckets
             .entry(key.to_string())
             .or_insert_with(|| Bucket::new(rate, now))
-            .take(rate, now, 1.0);
+            .take(rate, now, cost);
         match t {
-            Take::Granted { .. } => *self.served.entry(key.to_string()).or_insert(0) += 1,
+            Take::Granted { .. } => {
+                *self.served.entry(key.to_string()).or_insert(0) += 1;
+                *self.units.entry(key.to_string()).or_insert(0.0) += cost;
+            }
             Take::Throttled { early, .. } => {
                 *self.refused.entry(key.to_string()).or_insert(0) += 1;
                 self.early += u64::from(early);
@@ -307,7 +375,55 @@ impl Throttle {
         ])
     }
 
-    /// Admits a GET to `path` by `principal` (the app's client id) in `tenant`, now.
+    /// A Graph identity and access read costing `cost` RU: the app's bucket across tenants,
+    /// then its bucket in this tenant. Served with `x-ms-resource-unit`, and
+    /// `x-ms-throttle-limit-percentage` once more than 0.8 of the tenant's limit is used;
+    /// refused with 429, a fractional `Retry-After` and the throttle scope and reason.
+    fn graph_identity(&mut self, principal: &str, tenant: &str, cost: f64, now: f64) -> Admit {
+        let l = self.limits;
+        let key = format!("graph-ru/{principal}/{tenant}");
+        let app = self.take_cost(
+            &format!("graph-ru-app/{principal}"),
+            l.graph_ru_app,
+            now,
+            cost,
+        );
+        let take = match app {
+            Take::Granted { .. } => self.take_cost(&key, l.graph_ru, now, cost),
+            refused => refused,
+        };
+        match take {
+            Take::Granted { left } => {
+                let used = (l.graph_ru.burst - left as f64) / l.graph_ru.burst;
+                let mut h = vec![("x-ms-resource-unit".to_string(), format!("{cost:.0}"))];
+                if used > 0.8 {
+                    h.push((
+                        "x-ms-throttle-limit-percentage".into(),
+                        format!("{:.2}", used.min(1.8)),
+                    ));
+                }
+                Admit::Serve(h)
+            }
+            Take::Throttled { wait, .. } => Admit::Refuse(
+                429,
+                vec![
+                    ("Retry-After".into(), format!("{:.3}", wait.max(0.001))),
+                    (
+                        "x-ms-throttle-scope".into(),
+                        format!("Tenant_Application/Read/{principal}/{tenant}"),
+                    ),
+                    (
+                        "x-ms-throttle-information".into(),
+                        "ResourceUnitLimitExceeded".into(),
+                    ),
+                ],
+                error_json("TooManyRequests", "Too many requests (mock limit)."),
+            ),
+        }
+    }
+
+    /// Admits a GET to `path` (with its query, which sets a Graph read's cost) by `principal`
+    /// (the app's client id) in `tenant`, now.
     pub fn admit(&mut self, path: &str, principal: &str, tenant: &str) -> Admit {
         let now = self.start.elapsed().as_secs_f64();
         self.admit_at(path, principal, tenant, now)
@@ -360,6 +476,7 @@ impl Throttle {
                     ),
                 }
             }
+            Plane::GraphIdentity(cost) => self.graph_identity(principal, tenant, cost, now),
             Plane::Activity => {
                 match self.take(&format!("activity/{tenant}"), l.activity, now) {
                     Take::Granted { .. } => Admit::Serve(Vec::new()),

@@ -670,17 +670,18 @@ fn route(
         return Ok(batch_answer(st, pq, region, sub, body));
     }
     // Microsoft's read limits, before anything else is decided about the request.
-    let quota = match st.throttle.as_ref().filter(|_| method == "GET") {
-        Some(t) => match t.lock().expect("throttle").admit(
-            path,
-            &st.creds.client_id,
-            &st.fixture.tenant_id,
-        ) {
-            limits::Admit::Serve(h) => h,
-            limits::Admit::Refuse(status, h, body) => return Ok(respond(status, body, &h)),
-        },
-        None => Vec::new(),
-    };
+    let quota =
+        match st.throttle.as_ref().filter(|_| method == "GET") {
+            Some(t) => match t.lock().expect("throttle").admit(
+                pq,
+                &st.creds.client_id,
+                &st.fixture.tenant_id,
+            ) {
+                limits::Admit::Serve(h) => h,
+                limits::Admit::Refuse(status, h, body) => return Ok(respond(status, body, &h)),
+            },
+            None => Vec::new(),
+        };
     let mut out = serve(st, method, pq, path, body)?;
     for (k, v) in quota {
         if let (Ok(k), Ok(v)) = (
