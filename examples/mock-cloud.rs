@@ -117,6 +117,7 @@ fn main() -> Result<()> {
             in_flight: None,
             lighthouse_home: None,
             getbatch: a.getbatch,
+            ..Default::default()
         },
     )?;
     if let Some(p) = &a.write_config {

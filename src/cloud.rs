@@ -323,6 +323,29 @@ mod tests {
     }
 
     #[test]
+    fn a_metrics_batch_host_must_be_https_with_one_region() {
+        for (t, ok) in [
+            ("https://{region}.metrics.example", true),
+            ("https://127.0.0.1:8443/metrics/{region}", true),
+            ("http://{region}.metrics.example", false),
+            ("https://metrics.example", false),
+            ("https://{region}.{region}.example", false),
+            ("https://{region}.metrics.example?x=1", false),
+        ] {
+            let mut c = cfg("public", "enterprise");
+            c.endpoints = Some(crate::config::Endpoints {
+                metrics_batch: Some(t.into()),
+                ..Default::default()
+            });
+            let r = CloudEndpoints::resolve(&c);
+            assert_eq!(r.is_ok(), ok, "{t}: {r:?}");
+            if let Err(e) = r {
+                assert!(e.to_string().contains("endpoints.metrics_batch"), "{e}");
+            }
+        }
+    }
+
+    #[test]
     fn custom_needs_every_endpoint() {
         let mut c = cfg("public", "enterprise");
         c.tenant.cloud = "custom".into();

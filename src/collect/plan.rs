@@ -642,6 +642,43 @@ mod tests {
     }
 
     #[test]
+    fn metrics_are_batched_only_where_the_cloud_has_the_host_and_not_through_lighthouse() {
+        let cfg = Config::parse(crate::config::INIT_TEMPLATE, "t").unwrap();
+        let ep = CloudEndpoints::resolve(&cfg).unwrap();
+        assert_eq!(
+            ep.metrics_batch.as_deref(),
+            Some(crate::cloud::PUBLIC_METRICS_BATCH)
+        );
+        assert_eq!(
+            ep.scope("metrics").as_deref(),
+            Some("https://metrics.monitor.azure.com/.default")
+        );
+        let opts = |lighthouse, metrics| PlanOptions {
+            page_limit: 1,
+            only_configured_namespace: false,
+            now: Utc::now(),
+            lighthouse,
+            metrics,
+        };
+        assert!(batch_metrics(&ep, &opts(false, MetricsRead::Auto)));
+        assert!(!batch_metrics(&ep, &opts(true, MetricsRead::Auto)));
+        assert!(!batch_metrics(&ep, &opts(false, MetricsRead::PerResource)));
+        let mut gov = cfg.clone();
+        gov.tenant.cloud = "usgov".into();
+        gov.tenant.m365 = "gcc-high".into();
+        let gov = CloudEndpoints::resolve(&gov).unwrap();
+        assert_eq!(gov.metrics_batch, None, "no documented sovereign host");
+        assert!(!batch_metrics(&gov, &opts(false, MetricsRead::Auto)));
+        assert_eq!(
+            ep.metrics_base("westeurope").as_deref(),
+            Some("https://westeurope.metrics.monitor.azure.com")
+        );
+        for bad in ["", "West Europe", "west.europe", "eu/evil"] {
+            assert_eq!(ep.metrics_base(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
     fn urls_come_from_the_kinds_table() {
         let cfg = Config::parse(crate::config::INIT_TEMPLATE, "t").unwrap();
         let ep = CloudEndpoints::resolve(&cfg).unwrap();

@@ -83,6 +83,14 @@ pub struct MockOptions {
     /// Serve Azure Monitor's batched metrics read (`metrics:getBatch`) and point the config's
     /// `endpoints.metrics_batch` at it; without it the collector reads metrics per namespace.
     pub getbatch: bool,
+    /// One multi-tenant app across several mocks: this client id and secret instead of the
+    /// generated ones.
+    pub app: Option<(String, String)>,
+    /// Limits shared with other mocks, as one Microsoft seen by a fleet: the per-app limits
+    /// across tenants (Graph's) then hold over all of them. Takes the place of `limits`.
+    pub shared_limits: Option<Arc<Mutex<limits::Throttle>>>,
+    /// TLS identity shared with other mocks, so that one CA file serves a fleet of them.
+    pub shared_tls: Option<Arc<tls::Tls>>,
 }
 
 /// Requests in flight now, and the most seen at once.
@@ -138,7 +146,7 @@ struct State {
     amqp: amqp::AmqpLog,
     attempts: Mutex<HashMap<String, u32>>,
     log: Mutex<Vec<Seen>>,
-    throttle: Option<Mutex<limits::Throttle>>,
+    throttle: Option<Arc<Mutex<limits::Throttle>>>,
     /// Tokens issued to the Lighthouse home tenant.
     home_tokens: Mutex<Vec<String>>,
     /// Requests that used a token where it must not go.
@@ -170,8 +178,15 @@ impl Mock {
             .enable_all()
             .build()?;
         let fixture = Fixture::load(tenant)?;
-        let tls = tls::generate()?;
-        let creds = Creds::generate(opts.canary.clone())?;
+        let tls = match &opts.shared_tls {
+            Some(t) => (**t).clone(),
+            None => tls::generate()?,
+        };
+        let mut creds = Creds::generate(opts.canary.clone())?;
+        if let Some((id, secret)) = &opts.app {
+            creds.client_id = id.clone();
+            creds.secret = secret.clone();
+        }
         let listener = rt.block_on(tokio::net::TcpListener::bind(("127.0.0.1", opts.port)))?;
         let port = listener.local_addr()?.port();
         let base = format!("https://127.0.0.1:{port}");
@@ -189,7 +204,10 @@ impl Mock {
             amqp: amqp::AmqpLog::default(),
             attempts: Mutex::new(HashMap::new()),
             log: Mutex::new(Vec::new()),
-            throttle: opts.limits.map(|l| Mutex::new(limits::Throttle::new(l))),
+            throttle: opts.shared_limits.clone().or_else(|| {
+                opts.limits
+                    .map(|l| Arc::new(Mutex::new(limits::Throttle::new(l))))
+            }),
             opts,
         });
         let acceptor = tokio_rustls::TlsAcceptor::from(tls.server.clone());
