@@ -2164,3 +2164,108 @@ fn partition_reads_open_no_receiver_and_fail_closed() {
         );
     }
 }
+
+/// One multi-tenant app across a fleet, as an MSSP runs it: three generated tenants, each its own
+/// mock, all playing one Microsoft (one app, one set of limits, one CA). `fleet collect` reads
+/// every tenant with the one credential, and Graph's per-app report limit is counted across all
+/// of them (the bucket `benches/fleet-collect.sh` measures the fleet against).
+#[test]
+fn one_multi_tenant_app_reads_a_fleet_under_limits_shared_across_tenants() {
+    let dir = tempfile::tempdir().unwrap();
+    let shared = std::sync::Arc::new(std::sync::Mutex::new(mock::limits::Throttle::new(
+        mock::limits::Limits::documented(),
+    )));
+    let tls = std::sync::Arc::new(mock::tls::generate().unwrap());
+    let app = (
+        "5f0e2a6c-0000-4000-8000-00000000a001".to_string(),
+        "fleet-canary-secret-7c41".to_string(),
+    );
+    let mut fleet = format!(
+        "[fleet]\nname = \"t\"\n\n[[credentials]]\nname = \"mssp-app\"\nauth = \"secret\"\nclient_id = \"{}\"\nsecret_env = \"MSSP_APP_SECRET\"\n",
+        app.0
+    );
+    let mut mocks = Vec::new();
+    let mut tenants = Vec::new();
+    for k in 1..=3 {
+        let t = generated_tenant_at(dir.path(), 1, k);
+        let m = Mock::start(
+            &t,
+            MockOptions {
+                app: Some(app.clone()),
+                shared_limits: Some(shared.clone()),
+                shared_tls: Some(tls.clone()),
+                ..MockOptions::default()
+            },
+        )
+        .unwrap();
+        let cfg = dir.path().join(format!("t{k}.toml"));
+        m.write_config(&cfg).unwrap();
+        fleet.push_str(&format!(
+            "\n[[tenants]]\nslug = \"t{k}\"\nconfig = \"{}\"\ncredentials = \"mssp-app\"\n",
+            cfg.display()
+        ));
+        tenants.push(m.tenant_id.clone());
+        mocks.push(m);
+    }
+    let fleet_file = dir.path().join("fleet.toml");
+    std::fs::write(&fleet_file, fleet).unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &tls.ca_pem).unwrap();
+    let state = dir.path().join("state");
+    let out = siemproof(
+        &[
+            "fleet",
+            "collect",
+            fleet_file.to_str().unwrap(),
+            "--state",
+            state.to_str().unwrap(),
+        ],
+        &[
+            ("MSSP_APP_SECRET", app.1.clone()),
+            ("SSL_CERT_FILE", ca.display().to_string()),
+        ],
+        Duration::from_secs(300),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut distinct = tenants.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 3, "three tenants");
+    for k in 1..=3 {
+        siemproof::evidence::Bundle::open(&state.join(format!("t{k}/evidence")), false)
+            .unwrap_or_else(|e| panic!("t{k}: {e}"));
+    }
+    for m in &mocks {
+        assert!(
+            m.issued_tokens().len() >= 2,
+            "each tenant's mock issued the app its tokens"
+        );
+    }
+    let t = shared.lock().unwrap();
+    let count = |prefix: &str| -> Vec<u64> {
+        t.served
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(_, n)| *n)
+            .collect()
+    };
+    // One bucket for the app across the three tenants, one per tenant beside it.
+    assert_eq!(count("graph-reports-app/"), [6]);
+    assert_eq!(count("graph-reports/"), [2, 2, 2]);
+    drop(t);
+    // The app's secret is in no file the fleet wrote.
+    for e in walkdir::WalkDir::new(&state).into_iter().flatten() {
+        if e.file_type().is_file() {
+            let bytes = std::fs::read(e.path()).unwrap();
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains(&app.1),
+                "{}",
+                e.path().display()
+            );
+        }
+    }
+}
