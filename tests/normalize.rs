@@ -778,3 +778,43 @@ fn microsofts_published_batch_answer_is_read_by_its_own_shape() {
     );
     assert_eq!(m.evidence["arm.eventhub.metrics"].status.as_str(), "ok");
 }
+
+/// A batch body that is not the documented object (a list, `values` that is not a list)
+/// leaves its namespaces unknown and the metrics not assessable, never `ok`. (A body that is
+/// not JSON at all does not get this far: the bundle refuses it, naming the file.)
+#[test]
+fn a_batch_body_of_another_shape_fails_the_metrics_closed() {
+    let (ids, items) = three_namespaces();
+    let items: Vec<(&str, Option<&str>, serde_json::Value)> = items
+        .iter()
+        .map(|(k, s, v)| (*k, s.as_deref(), v.clone()))
+        .collect();
+    for body in [
+        json!(["a", "list"]),
+        json!({"values": "x"}),
+        json!({"values": [1, 2]}),
+    ] {
+        let t = tempfile::tempdir().unwrap();
+        let b = bundle_with_batches(
+            t.path(),
+            &cfg(),
+            &items,
+            &[],
+            &[(ids.clone(), Ok(body.clone()))],
+        );
+        let m = model_of(&b);
+        let st = &m.evidence["arm.eventhub.metrics"];
+        assert_eq!(st.status.as_str(), "error", "{body}: {st:?}");
+        assert!(
+            st.files.iter().any(|f| f.starts_with("raw/metrics/")),
+            "{body}: the batch file is named: {st:?}"
+        );
+        assert!(
+            m.eventhub.namespaces.iter().all(|n| n
+                .metrics
+                .as_ref()
+                .is_none_or(|x| x.incoming_messages.is_none())),
+            "{body}"
+        );
+    }
+}

@@ -687,6 +687,9 @@ fn batch_metrics(input: &Input<'_>, namespaces: &mut [Namespace], by_id: &HashMa
             }
         }
     }
+    // A batch body that could not be read as JSON (a hand-made or hostile bundle: the
+    // collector keeps no such body) marked only its own kind; the metrics stand on it too.
+    input.carry_error(kind, BATCH);
 }
 
 pub fn region(s: &str) -> String {

@@ -496,6 +496,35 @@ impl<'a> Input<'a> {
         self.states.borrow_mut().insert(kind.to_string(), st);
     }
 
+    /// Carries `from`'s `error` (a body that could not be read as documented) into `kind` when
+    /// `kind` stands on `from`'s files and is not already worse, naming where it came from.
+    pub fn carry_error(&self, kind: &str, from: &str) {
+        self.settle(kind);
+        self.settle(from);
+        let Some(src) = self.states.borrow().get(from).cloned() else {
+            return;
+        };
+        if src.status != EvidenceStatus::Error {
+            return;
+        }
+        let mut states = self.states.borrow_mut();
+        let st = states.entry(kind.to_string()).or_insert(KindState {
+            status: EvidenceStatus::NotCollected,
+            reason: None,
+            files: vec![],
+        });
+        if src.status > st.status {
+            st.status = src.status;
+            st.reason = Some(format!(
+                "{from} is error ({})",
+                src.reason.unwrap_or_default()
+            ));
+        }
+        st.files.extend(src.files);
+        st.files.sort();
+        st.files.dedup();
+    }
+
     /// Sets a derived kind's state from the kinds it is made of: the worst of them (with its
     /// reason and every file), `not_collected` when there are none.
     pub fn derive(&self, name: &str, from: &[&str]) {
