@@ -279,6 +279,18 @@ fn model_without_files(bundle: &Path, config: &Path) -> Value {
     m
 }
 
+/// Auditing `bundle` gives what auditing the fixture tenant it was collected from gives.
+fn assert_audits_as_the_fixture(bundle: &Path, fixture: &Path) {
+    let config = fixture.join("siemproof.toml");
+    let reference = online_part(fixture);
+    assert_eq!(
+        audit(bundle, Some(&config)),
+        audit(reference.path(), Some(&config)),
+        "{}: auditing the collected bundle differs",
+        fixture.display()
+    );
+}
+
 fn is_batch(s: &mock::Seen) -> bool {
     s.method == "POST" && s.path_and_query.contains("/metrics:getBatch?")
 }
@@ -348,14 +360,9 @@ fn the_batched_metrics_read_audits_and_models_as_the_per_namespace_read() {
         for v in answer["values"].as_array().expect("values") {
             assert_eq!(keys(v), keys(&published["values"][0]), "{}", t.display());
         }
+        assert_audits_as_the_fixture(&run.bundle, &t);
         let config = t.join("siemproof.toml");
         let reference = online_part(&t);
-        assert_eq!(
-            audit(&run.bundle, Some(&config)),
-            audit(reference.path(), Some(&config)),
-            "{}: auditing the batched bundle differs",
-            t.display()
-        );
         assert_eq!(
             serde_json::to_string_pretty(&model_without_files(&run.bundle, &config)).unwrap(),
             serde_json::to_string_pretty(&model_without_files(reference.path(), &config)).unwrap(),
@@ -396,13 +403,7 @@ fn a_refused_batch_is_read_again_per_namespace() {
         .collect();
     assert_eq!(again.len(), 2, "each namespace read again");
     assert!(again.iter().all(|s| s.status == 200));
-    let t = root().join(DEMO);
-    let config = t.join("siemproof.toml");
-    let reference = online_part(&t);
-    assert_eq!(
-        audit(&run.bundle, Some(&config)),
-        audit(reference.path(), Some(&config))
-    );
+    assert_audits_as_the_fixture(&run.bundle, &root().join(DEMO));
 }
 
 /// The batch API says "throttled" with 529: retried with backoff, and counted on its plane.
@@ -443,13 +444,7 @@ fn a_throttled_batch_is_retried_and_counted() {
         (Some(2), Some(1))
     );
     assert_eq!(plane["retries"].as_u64(), Some(1));
-    let t = root().join(DEMO);
-    let config = t.join("siemproof.toml");
-    let reference = online_part(&t);
-    assert_eq!(
-        audit(&run.bundle, Some(&config)),
-        audit(reference.path(), Some(&config))
-    );
+    assert_audits_as_the_fixture(&run.bundle, &root().join(DEMO));
 }
 
 #[test]

@@ -540,6 +540,16 @@ fn metrics_of(hub: &str, n: f64) -> serde_json::Value {
 /// Evidence items with owned scopes: (kind, scope, body).
 type Owned = Vec<(&'static str, Option<String>, serde_json::Value)>;
 
+/// `items` as [`bundle_with_batches`] takes them.
+fn borrowed<'a>(
+    items: &'a [(&'static str, Option<String>, serde_json::Value)],
+) -> Vec<(&'static str, Option<&'a str>, serde_json::Value)> {
+    items
+        .iter()
+        .map(|(k, s, v)| (*k, s.as_deref(), v.clone()))
+        .collect()
+}
+
 /// Three namespaces of one region, each with the hub `h`.
 fn three_namespaces() -> (Vec<String>, Owned) {
     let ids: Vec<String> = ["ns-a", "ns-b", "ns-c"]
@@ -586,10 +596,7 @@ fn batched_metrics_are_taken_only_as_asked_and_in_their_region() {
         v["resourceregion"] = json!(region);
         v
     };
-    let items: Vec<(&str, Option<&str>, serde_json::Value)> = items
-        .iter()
-        .map(|(k, s, v)| (*k, s.as_deref(), v.clone()))
-        .collect();
+    let items = borrowed(&items);
     let b = bundle_with_batches(
         t.path(),
         &cfg(),
@@ -674,10 +681,7 @@ fn a_refused_batch_read_again_per_namespace_is_covered_and_otherwise_fails_close
     let refused: Vec<BatchRead<'_>> = vec![(ids.clone(), Err((403, "AuthorizationFailed")))];
     let run = |items: &[(&'static str, Option<String>, serde_json::Value)]| {
         let t = tempfile::tempdir().unwrap();
-        let items: Vec<(&str, Option<&str>, serde_json::Value)> = items
-            .iter()
-            .map(|(k, s, v)| (*k, s.as_deref(), v.clone()))
-            .collect();
+        let items = borrowed(items);
         let b = bundle_with_batches(t.path(), &cfg(), &items, &[], &refused);
         (model_of(&b), t)
     };
@@ -785,10 +789,7 @@ fn microsofts_published_batch_answer_is_read_by_its_own_shape() {
 #[test]
 fn a_batch_body_of_another_shape_fails_the_metrics_closed() {
     let (ids, items) = three_namespaces();
-    let items: Vec<(&str, Option<&str>, serde_json::Value)> = items
-        .iter()
-        .map(|(k, s, v)| (*k, s.as_deref(), v.clone()))
-        .collect();
+    let items = borrowed(&items);
     for body in [
         json!(["a", "list"]),
         json!({"values": "x"}),

@@ -420,11 +420,7 @@ impl Pacer {
         Ok(started.elapsed())
     }
 
-    /// Lowers each bucket to what the server's answer says is left.
-    pub fn observe(&self, keys: &[Key], headers: &HeaderMap) {
-        self.observe_at(keys, headers, self.now());
-    }
-
+    /// Lowers each bucket to what the server's answer says is left, at `now`.
     pub fn observe_at(&self, keys: &[Key], headers: &HeaderMap, now: f64) {
         self.observe_units_at(keys, 1.0, headers, now);
     }

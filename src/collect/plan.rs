@@ -85,14 +85,18 @@ struct Step {
 pub fn url_of(ep: &CloudEndpoints, k: &Kind, vars: &[(&str, &str)]) -> Result<String, String> {
     let no_endpoint = |audience: &str| format!("cloud {:?} has no {audience} endpoint", ep.cloud);
     let audience = k.audience.ok_or_else(|| no_endpoint("online"))?;
+    let var = |name: &str| {
+        vars.iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| *v)
+            .ok_or_else(|| no_endpoint(audience))
+    };
     let base = match audience {
-        // The Blob service is per account.
-        "storage" => ep.blob_base(
-            vars.iter()
-                .find(|(n, _)| *n == "acct_name")
-                .ok_or_else(|| no_endpoint(audience))?
-                .1,
-        ),
+        // The Blob service is per account, Azure Monitor's batched read per region.
+        "storage" => ep.blob_base(var("acct_name")?),
+        "metrics" => ep
+            .metrics_base(var("region")?)
+            .ok_or_else(|| no_endpoint(audience))?,
         a => ep.base(a).ok_or_else(|| no_endpoint(a))?,
     };
     let mut s = format!("{base}{}", fill(k.url, vars)?);
@@ -153,7 +157,8 @@ impl Planner<'_> {
         })
     }
 
-    /// One batched metrics read for up to 50 namespaces of one subscription and region.
+    /// One batched metrics read for up to 50 namespaces of one subscription and region: the
+    /// kind's step with the resource ids as its body.
     fn batch_step(
         &mut self,
         sub: &str,
@@ -162,33 +167,19 @@ impl Planner<'_> {
         ids: &[String],
         window: (&str, &str),
     ) -> Option<Step> {
-        let name = "metrics.eventhub.batch";
-        let k = kind(name).expect("kind in table");
-        let base = self.ep.metrics_base(region)?;
-        let filled = match fill(
-            k.url,
-            &[("sub", sub), ("start", window.0), ("end", window.1)],
-        ) {
-            Ok(f) => f,
-            Err(why) => {
-                self.skipped.push((name.to_string(), why));
-                return None;
-            }
-        };
-        let url = url::Url::parse(&format!(
-            "{base}{filled}&api-version={}",
-            k.api_version.expect("versioned")
-        ))
-        .ok()?
-        .to_string();
-        let body = serde_json::json!({ "resourceids": ids }).to_string();
+        let step = self.step(
+            "metrics.eventhub.batch",
+            Some(format!("/subscriptions/{sub}/{region}/{n}")),
+            &[
+                ("sub", sub),
+                ("region", region),
+                ("start", window.0),
+                ("end", window.1),
+            ],
+        )?;
         Some(Step {
-            kind: k,
-            scope: Some(format!("/subscriptions/{sub}/{region}/{n}")),
-            url,
-            token_scope: self.ep.scope("metrics")?,
-            publisher: None,
-            body: Some(body),
+            body: Some(serde_json::json!({ "resourceids": ids }).to_string()),
+            ..step
         })
     }
 

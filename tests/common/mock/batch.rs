@@ -135,7 +135,6 @@ pub fn answer(
         one.remove("timespan");
         // `cost` is the per-resource response's; the batch entry has none.
         one.remove("cost");
-        one.remove("resourceregion");
         for k in ["starttime", "endtime", "interval"] {
             if let Some(v) = q.get(k) {
                 one.insert(k.into(), Value::String(v.clone()));
