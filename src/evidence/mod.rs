@@ -11,7 +11,7 @@ pub mod manifest;
 pub mod writer;
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fs;
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
@@ -245,7 +245,7 @@ pub fn is_safe_relative_path(p: &str) -> bool {
 }
 
 fn read_limited(path: &Path) -> Result<Vec<u8>, EvidenceError> {
-    let meta = fs::symlink_metadata(path).map_err(|e| {
+    let io = |e: std::io::Error| {
         if e.kind() == std::io::ErrorKind::NotFound {
             EvidenceError::Missing(path.to_path_buf())
         } else {
@@ -254,7 +254,15 @@ fn read_limited(path: &Path) -> Result<Vec<u8>, EvidenceError> {
                 source: e,
             }
         }
+    };
+    let file = open_no_follow(path).map_err(|e| match e.raw_os_error() {
+        // O_NOFOLLOW refuses a symbolic link with ELOOP: it is no regular file.
+        Some(code) if is_link_refusal(code) => EvidenceError::NotRegular(path.to_path_buf()),
+        _ => io(e),
     })?;
+    // The open file's own metadata: what is read is what was judged, whatever the path
+    // names by then.
+    let meta = file.metadata().map_err(io)?;
     if !meta.file_type().is_file() {
         return Err(EvidenceError::NotRegular(path.to_path_buf()));
     }
@@ -267,8 +275,8 @@ fn read_limited(path: &Path) -> Result<Vec<u8>, EvidenceError> {
         });
     }
     let mut buf = Vec::with_capacity(meta.len() as usize);
-    fs::File::open(path)
-        .and_then(|f| f.take(limit + 1).read_to_end(&mut buf))
+    file.take(limit + 1)
+        .read_to_end(&mut buf)
         .map_err(|e| EvidenceError::Io {
             path: path.to_path_buf(),
             source: e,
@@ -283,7 +291,39 @@ fn read_limited(path: &Path) -> Result<Vec<u8>, EvidenceError> {
     Ok(buf)
 }
 
-/// Lists every file below `root` as a bundle-relative path with `/` separators.
+/// Opens an evidence file for reading without following a symbolic link in its last component
+/// and without waiting on a FIFO (one path lookup, where a check by `lstat` first needs two and
+/// leaves a gap between the check and the open).
+#[cfg(unix)]
+fn open_no_follow(path: &Path) -> std::io::Result<fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+}
+
+#[cfg(not(unix))]
+fn open_no_follow(path: &Path) -> std::io::Result<fs::File> {
+    if fs::symlink_metadata(path)?.file_type().is_symlink() {
+        return Err(std::io::Error::other("a symbolic link"));
+    }
+    fs::File::open(path)
+}
+
+/// Whether an open failed because its last component is a symbolic link.
+fn is_link_refusal(code: i32) -> bool {
+    #[cfg(unix)]
+    {
+        code == libc::ELOOP
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = code;
+        false
+    }
+}
+
 /// The manifest's shape, read straight from its bytes (a large tenant's manifest as a `Value`
 /// tree would cost several times its size). The format is judged before the shape, so a newer
 /// bundle says so rather than failing on a field this siemproof does not know: when the shape
@@ -294,9 +334,14 @@ fn parse_manifest(path: &Path, raw: &[u8]) -> Result<Manifest, EvidenceError> {
         found: found.to_string(),
         expected: manifest::FORMAT,
     };
-    match serde_path_to_error::deserialize::<_, Manifest>(
-        &mut serde_json::Deserializer::from_slice(raw),
-    ) {
+    // Read plainly first; only a manifest that does not read is read again, tracking where,
+    // for the error (the tracking costs a third of the reading on a large tenant's manifest).
+    let read = serde_json::from_slice::<Manifest>(raw).or_else(|_| {
+        serde_path_to_error::deserialize::<_, Manifest>(&mut serde_json::Deserializer::from_slice(
+            raw,
+        ))
+    });
+    match read {
         Ok(m) if m.format != manifest::FORMAT => Err(unknown(&m.format)),
         Ok(m) => Ok(m),
         Err(shape) => {
@@ -322,14 +367,14 @@ fn parse_manifest(path: &Path, raw: &[u8]) -> Result<Manifest, EvidenceError> {
     }
 }
 
-fn walk(root: &Path, out: &mut BTreeSet<String>) -> Result<(), EvidenceError> {
-    for e in crate::files::walk_tree(root)? {
-        if !e.regular {
-            return Err(EvidenceError::NotRegular(root.join(&e.rel)));
-        }
-        out.insert(e.rel);
+/// Lists every file below `root` as a bundle-relative path with `/` separators.
+fn walk(root: &Path) -> Result<BTreeSet<String>, EvidenceError> {
+    let tree = crate::files::walk_tree(root)?;
+    if let Some(e) = tree.iter().find(|e| !e.regular) {
+        return Err(EvidenceError::NotRegular(root.join(&e.rel)));
     }
-    Ok(())
+    // Collected at once (sorted, then built in bulk) rather than inserted one by one.
+    Ok(tree.into_iter().map(|e| e.rel).collect())
 }
 
 /// Parses a JSON body with serde_json's nesting limit (128 levels), naming the file on error.
@@ -406,9 +451,14 @@ pub fn parse_body(path: &Path, bytes: Vec<u8>) -> Result<Body, EvidenceError> {
 
 /// The bytes of a listed file, once its SHA-256 matches the manifest's.
 fn read_verified(path: &Path, item: &Item) -> Result<Vec<u8>, EvidenceError> {
+    read_verified_as(path, item.sha256.as_deref())
+}
+
+/// A file's bytes, once their SHA-256 matches `sha256` (the manifest's; none matches nothing).
+pub fn read_verified_as(path: &Path, sha256: Option<&str>) -> Result<Vec<u8>, EvidenceError> {
     let bytes = read_limited(path)?;
     let actual = sha256_hex(&bytes);
-    let expected = item.sha256.clone().unwrap_or_default();
+    let expected = sha256.unwrap_or_default().to_string();
     if !actual.eq_ignore_ascii_case(&expected) {
         return Err(EvidenceError::Altered {
             path: path.to_path_buf(),
@@ -510,10 +560,7 @@ impl Bundle {
         // The manifest's hash and the walk of the files present go on another thread while the
         // manifest is parsed: on a large tenant each is a sizeable pass of its own.
         let (parsed, (manifest_sha256, walked)) = std::thread::scope(|s| {
-            let side = s.spawn(|| {
-                let mut present = BTreeSet::new();
-                (sha256_hex(&raw), walk(dir, &mut present).map(|()| present))
-            });
+            let side = s.spawn(|| (sha256_hex(&raw), walk(dir)));
             let parsed = parse_manifest(&manifest_path, &raw);
             (
                 parsed,
@@ -523,7 +570,7 @@ impl Bundle {
         drop(raw);
         let mut manifest = parsed?;
 
-        let mut listed = BTreeSet::new();
+        let mut listed: HashSet<&str> = HashSet::with_capacity(manifest.items.len());
         for (index, item) in manifest.items.iter().enumerate() {
             if let Some(p) = &item.path {
                 if !is_safe_relative_path(p) || p == "manifest.json" {
@@ -533,7 +580,7 @@ impl Bundle {
                         path: p.clone(),
                     });
                 }
-                if !listed.insert(p.clone()) {
+                if !listed.insert(p.as_str()) {
                     return Err(EvidenceError::Manifest {
                         path: manifest_path.clone(),
                         message: format!("at `items[{index}].path`: {p:?} is listed twice"),
@@ -553,7 +600,7 @@ impl Bundle {
         present.remove("manifest.json");
         // The manifest's own signature cannot be listed in it (see sign::manifest).
         present.remove(crate::sign::manifest::SIG);
-        for extra in present.difference(&listed) {
+        for extra in present.iter().filter(|p| !listed.contains(p.as_str())) {
             let err = EvidenceError::Extra(dir.join(extra));
             if allow_unverified {
                 problems.push(err.to_string());
@@ -743,35 +790,63 @@ pub fn chain_gap(paging: kinds::Paging, items: &[&LoadedItem]) -> Option<String>
 pub fn chain_gap_with<'a>(
     paging: kinds::Paging,
     items: &[&'a LoadedItem],
+    names_next: impl FnMut(&'a LoadedItem) -> bool,
+) -> Option<String> {
+    if paging == kinds::Paging::None {
+        return None;
+    }
+    chain_gap_in(paging, &chains_of(items), names_next)
+}
+
+/// A kind's items as page chains (one per recorded scope, case-insensitively), in scope order,
+/// each chain's pages in page order (pages of one number in the items' order).
+pub fn chains_of<'a>(items: &[&'a LoadedItem]) -> Vec<Vec<&'a LoadedItem>> {
+    let mut chains: BTreeMap<String, Vec<&'a LoadedItem>> = BTreeMap::new();
+    for it in items.iter().copied() {
+        chains.entry(chain_key(it)).or_default().push(it);
+    }
+    chains
+        .into_values()
+        .map(|mut chain| {
+            chain.sort_by_key(|i| i.item.page.unwrap_or(0));
+            chain
+        })
+        .collect()
+}
+
+/// [`chain_gap_with`] over chains already grouped by [`chains_of`]: the first broken chain,
+/// in scope order, names the reason.
+pub fn chain_gap_in<'a>(
+    paging: kinds::Paging,
+    chains: &[Vec<&'a LoadedItem>],
     mut names_next: impl FnMut(&'a LoadedItem) -> bool,
 ) -> Option<String> {
     if paging == kinds::Paging::None {
         return None;
     }
-    let mut chains: BTreeMap<String, Vec<&'a LoadedItem>> = BTreeMap::new();
-    for it in items.iter().copied() {
-        chains.entry(chain_key(it)).or_default().push(it);
-    }
-    for (scope, mut chain) in chains {
-        chain.sort_by_key(|i| i.item.page.unwrap_or(0));
-        let where_ = if scope.is_empty() {
-            String::new()
-        } else {
-            format!(
-                " for {}",
-                chain[0].item.scope.as_deref().unwrap_or_default()
-            )
+    for chain in chains {
+        let Some(&last) = chain.last() else {
+            continue;
+        };
+        let where_ = || {
+            let scope = chain[0].item.scope.as_deref().unwrap_or_default();
+            if scope.is_empty() {
+                String::new()
+            } else {
+                format!(" for {scope}")
+            }
         };
         for (expected, it) in chain.iter().enumerate() {
             let page = it.item.page.unwrap_or(0) as usize;
             if page != expected {
+                let where_ = where_();
                 return Some(format!(
                     "the listing{where_} is incomplete: page {expected} is missing from the bundle (pages run to {page})"
                 ));
             }
         }
-        let last = *chain.last().expect("chains are non-empty");
         if names_next(last) {
+            let where_ = where_();
             let file = last.item.path.as_deref().unwrap_or("?");
             return Some(format!(
                 "the listing{where_} is incomplete: its last page ({file}) names a next page that the bundle does not hold"
@@ -792,14 +867,22 @@ fn chain_key(it: &LoadedItem) -> String {
 
 /// The last page of every page chain of a kind (chains grouped as [`chain_gap`] groups them).
 pub fn chain_ends<'a>(items: &[&'a LoadedItem]) -> Vec<&'a LoadedItem> {
-    let mut ends: BTreeMap<String, &'a LoadedItem> = BTreeMap::new();
+    chains_of(items)
+        .iter()
+        .filter_map(|c| c.last().copied())
+        .collect()
+}
+
+/// The worst status among `items` (`ok` for none), as [`state_of`] folds it.
+pub fn worst_status(items: &[&LoadedItem]) -> EvidenceStatus {
+    let mut status = EvidenceStatus::Ok;
     for it in items {
-        let e = ends.entry(chain_key(it)).or_insert(it);
-        if it.item.page.unwrap_or(0) >= e.item.page.unwrap_or(0) {
-            *e = it;
+        let s = it.status();
+        if s > status {
+            status = s;
         }
     }
-    ends.into_values().collect()
+    status
 }
 
 /// Folds the items of one kind into one state: the worst item wins, so a kind is `ok` only when

@@ -10,6 +10,7 @@
 //! [`from_json`], which builds the same [`Response`] with the normaliser's lenient rules. Both
 //! go through one [`totals`], so they cannot disagree on what a page says.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::marker::PhantomData;
@@ -62,58 +63,76 @@ pub fn from_batch_entry(entry: &Value) -> MetricTotals {
     t
 }
 
-/// The fields of a metrics response that the totals use.
+/// The fields of a metrics response that the totals use. Strings are borrowed from the body
+/// (its bytes, or its JSON tree) wherever they need no unescaping: a large tenant's pages hold
+/// millions of data points, and a copy of each timestamp was most of the reading's cost.
 #[derive(Deserialize, Default, Debug, PartialEq)]
-struct Response {
-    timespan: Option<Leaf>,
-    value: Vec<Obj<Metric>>,
+struct Response<'a> {
+    #[serde(borrow)]
+    timespan: Option<Leaf<'a>>,
+    #[serde(borrow)]
+    value: Vec<Obj<Metric<'a>>>,
 }
 
 #[derive(Deserialize, Default, Debug, PartialEq)]
-struct Metric {
-    name: Option<Obj<Named>>,
-    #[serde(rename = "errorCode")]
-    error_code: Option<Leaf>,
-    #[serde(rename = "errorMessage")]
-    error_message: Option<Leaf>,
-    timeseries: Option<Vec<Obj<Series>>>,
+struct Metric<'a> {
+    #[serde(borrow)]
+    name: Option<Obj<Named<'a>>>,
+    #[serde(rename = "errorCode", borrow)]
+    error_code: Option<Leaf<'a>>,
+    #[serde(rename = "errorMessage", borrow)]
+    error_message: Option<Leaf<'a>>,
+    #[serde(borrow)]
+    timeseries: Option<Vec<Obj<Series<'a>>>>,
 }
 
 #[derive(Deserialize, Default, Debug, PartialEq)]
-struct Series {
-    metadatavalues: Option<Vec<Obj<Metadata>>>,
-    data: Option<Vec<Obj<Point>>>,
+struct Series<'a> {
+    #[serde(borrow)]
+    metadatavalues: Option<Vec<Obj<Metadata<'a>>>>,
+    #[serde(borrow)]
+    data: Option<Vec<Obj<Point<'a>>>>,
 }
 
 #[derive(Deserialize, Default, Debug, PartialEq)]
-struct Metadata {
-    name: Option<Obj<Named>>,
-    value: Option<Leaf>,
+struct Metadata<'a> {
+    #[serde(borrow)]
+    name: Option<Obj<Named<'a>>>,
+    #[serde(borrow)]
+    value: Option<Leaf<'a>>,
 }
 
 #[derive(Deserialize, Default, Debug, PartialEq)]
-struct Named {
-    value: Option<Leaf>,
+struct Named<'a> {
+    #[serde(borrow)]
+    value: Option<Leaf<'a>>,
 }
 
 #[derive(Deserialize, Default, Debug, PartialEq)]
-struct Point {
-    #[serde(rename = "timeStamp")]
-    time_stamp: Option<Leaf>,
-    total: Option<Leaf>,
+struct Point<'a> {
+    #[serde(rename = "timeStamp", borrow)]
+    time_stamp: Option<Leaf<'a>>,
+    #[serde(borrow)]
+    total: Option<Leaf<'a>>,
 }
 
 /// The JSON keys of a typed object, as spelt in the response: a key that matches one of them
 /// only in another case makes the typed reading decline.
-trait Fields: Default {
+trait Fields {
     const FIELDS: &'static [&'static str];
-    /// The same object read from a JSON tree with the lenient rules.
-    fn lenient(v: &Value) -> Self;
 }
 
-impl Fields for Response {
+/// The same object read from a JSON tree with the lenient rules, borrowing its strings.
+trait Lenient<'a>: Default {
+    fn lenient(v: &'a Value) -> Self;
+}
+
+impl Fields for Response<'_> {
     const FIELDS: &'static [&'static str] = &["timespan", "value"];
-    fn lenient(v: &Value) -> Self {
+}
+
+impl<'a> Lenient<'a> for Response<'a> {
+    fn lenient(v: &'a Value) -> Self {
         Response {
             timespan: leaf(v, "timespan"),
             value: objects(v, "value").unwrap_or_default(),
@@ -121,9 +140,12 @@ impl Fields for Response {
     }
 }
 
-impl Fields for Metric {
+impl Fields for Metric<'_> {
     const FIELDS: &'static [&'static str] = &["name", "errorCode", "errorMessage", "timeseries"];
-    fn lenient(v: &Value) -> Self {
+}
+
+impl<'a> Lenient<'a> for Metric<'a> {
+    fn lenient(v: &'a Value) -> Self {
         Metric {
             name: object(v, "name"),
             error_code: leaf(v, "errorCode"),
@@ -133,9 +155,12 @@ impl Fields for Metric {
     }
 }
 
-impl Fields for Series {
+impl Fields for Series<'_> {
     const FIELDS: &'static [&'static str] = &["metadatavalues", "data"];
-    fn lenient(v: &Value) -> Self {
+}
+
+impl<'a> Lenient<'a> for Series<'a> {
+    fn lenient(v: &'a Value) -> Self {
         Series {
             metadatavalues: objects(v, "metadatavalues"),
             data: objects(v, "data"),
@@ -143,9 +168,12 @@ impl Fields for Series {
     }
 }
 
-impl Fields for Metadata {
+impl Fields for Metadata<'_> {
     const FIELDS: &'static [&'static str] = &["name", "value"];
-    fn lenient(v: &Value) -> Self {
+}
+
+impl<'a> Lenient<'a> for Metadata<'a> {
+    fn lenient(v: &'a Value) -> Self {
         Metadata {
             name: object(v, "name"),
             value: leaf(v, "value"),
@@ -153,18 +181,24 @@ impl Fields for Metadata {
     }
 }
 
-impl Fields for Named {
+impl Fields for Named<'_> {
     const FIELDS: &'static [&'static str] = &["value"];
-    fn lenient(v: &Value) -> Self {
+}
+
+impl<'a> Lenient<'a> for Named<'a> {
+    fn lenient(v: &'a Value) -> Self {
         Named {
             value: leaf(v, "value"),
         }
     }
 }
 
-impl Fields for Point {
+impl Fields for Point<'_> {
     const FIELDS: &'static [&'static str] = &["timeStamp", "total"];
-    fn lenient(v: &Value) -> Self {
+}
+
+impl<'a> Lenient<'a> for Point<'a> {
+    fn lenient(v: &'a Value) -> Self {
         Point {
             time_stamp: leaf(v, "timeStamp"),
             total: leaf(v, "total"),
@@ -172,33 +206,113 @@ impl Fields for Point {
     }
 }
 
-/// A scalar (or any value) kept as JSON, long strings capped as every body's are.
+/// A scalar (or any value): a string, borrowed where it can be, or other JSON; long strings
+/// capped as every body's are.
 #[derive(Debug, PartialEq)]
-struct Leaf(Value);
-
-impl<'de> Deserialize<'de> for Leaf {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let mut v = Value::deserialize(d)?;
-        crate::evidence::cap_strings(&mut v, crate::evidence::MAX_STRING_BYTES);
-        Ok(Leaf(v))
-    }
+enum Leaf<'a> {
+    Str(Cow<'a, str>),
+    Json(Value),
 }
 
-impl Leaf {
-    fn text(leaf: &Option<Leaf>) -> Option<String> {
-        leaf.as_ref().and_then(|l| raw::as_s(&l.0))
-    }
-
-    /// [`Leaf::text`] without copying a string.
-    fn text_ref(leaf: &Option<Leaf>) -> Option<std::borrow::Cow<'_, str>> {
-        match &leaf.as_ref()?.0 {
-            Value::String(x) if !x.is_empty() => Some(std::borrow::Cow::Borrowed(x)),
-            other => raw::as_s(other).map(std::borrow::Cow::Owned),
+impl<'a> Leaf<'a> {
+    /// A string leaf, cut as [`crate::evidence::cap_strings`] cuts a body's strings.
+    fn string(s: Cow<'a, str>) -> Self {
+        let max = crate::evidence::MAX_STRING_BYTES;
+        if s.len() > max {
+            Leaf::Str(Cow::Owned(crate::evidence::truncate_marked(&s, max)))
+        } else {
+            Leaf::Str(s)
         }
     }
 
-    fn number(leaf: &Option<Leaf>) -> Option<f64> {
-        leaf.as_ref().and_then(|l| raw::as_n(&l.0))
+    /// Any other value, its strings capped.
+    fn json(mut v: Value) -> Self {
+        crate::evidence::cap_strings(&mut v, crate::evidence::MAX_STRING_BYTES);
+        Leaf::Json(v)
+    }
+
+    /// A value of a parsed body (already capped), its string borrowed.
+    fn of(v: &'a Value) -> Self {
+        match v {
+            Value::String(x) => Leaf::Str(Cow::Borrowed(x)),
+            other => Leaf::Json(other.clone()),
+        }
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Leaf<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Any<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for Any<'a> {
+            type Value = Leaf<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Leaf<'a>, E> {
+                Ok(Leaf::string(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Leaf<'a>, E> {
+                Ok(Leaf::string(Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Leaf<'a>, E> {
+                Ok(Leaf::string(Cow::Owned(v)))
+            }
+            // The rest as serde_json's own `Value` reads them.
+            fn visit_bool<E>(self, v: bool) -> Result<Leaf<'a>, E> {
+                Ok(Leaf::Json(Value::Bool(v)))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Leaf<'a>, E> {
+                Ok(Leaf::Json(Value::Number(v.into())))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Leaf<'a>, E> {
+                Ok(Leaf::Json(Value::Number(v.into())))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Leaf<'a>, E> {
+                Ok(Leaf::Json(
+                    serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number),
+                ))
+            }
+            fn visit_unit<E>(self) -> Result<Leaf<'a>, E> {
+                Ok(Leaf::Json(Value::Null))
+            }
+            fn visit_none<E>(self) -> Result<Leaf<'a>, E> {
+                Ok(Leaf::Json(Value::Null))
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Leaf<'a>, D::Error> {
+                Leaf::deserialize(d)
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Leaf<'a>, A::Error> {
+                Value::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(Leaf::json)
+            }
+            fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<Leaf<'a>, M::Error> {
+                Value::deserialize(de::value::MapAccessDeserializer::new(map)).map(Leaf::json)
+            }
+        }
+        d.deserialize_any(Any(PhantomData))
+    }
+}
+
+impl Leaf<'_> {
+    fn text(leaf: &Option<Leaf<'_>>) -> Option<String> {
+        Leaf::text_ref(leaf).map(Cow::into_owned)
+    }
+
+    /// [`Leaf::text`] without copying a string: a non-empty string, or a number or boolean
+    /// as text (as [`raw::as_s`] reads a JSON value).
+    fn text_ref<'l>(leaf: &'l Option<Leaf<'_>>) -> Option<Cow<'l, str>> {
+        match leaf.as_ref()? {
+            Leaf::Str(x) if !x.is_empty() => Some(Cow::Borrowed(x)),
+            Leaf::Str(_) => None,
+            Leaf::Json(v) => raw::as_s(v).map(Cow::Owned),
+        }
+    }
+
+    /// A number, or a numeric string (as [`raw::as_n`] reads a JSON value).
+    fn number(leaf: &Option<Leaf<'_>>) -> Option<f64> {
+        match leaf.as_ref()? {
+            Leaf::Str(x) => x.trim().parse().ok(),
+            Leaf::Json(v) => raw::as_n(v),
+        }
     }
 }
 
@@ -284,22 +398,20 @@ impl<'de> Deserialize<'de> for Key<'de> {
     }
 }
 
-/// A non-null field, kept as JSON.
-fn leaf(v: &Value, key: &str) -> Option<Leaf> {
-    raw::field(v, key)
-        .filter(|x| !x.is_null())
-        .map(|x| Leaf(x.clone()))
+/// A non-null field, its string borrowed.
+fn leaf<'a>(v: &'a Value, key: &str) -> Option<Leaf<'a>> {
+    raw::field(v, key).filter(|x| !x.is_null()).map(Leaf::of)
 }
 
 /// A field that is an object.
-fn object<T: Fields>(v: &Value, key: &str) -> Option<Obj<T>> {
+fn object<'a, T: Lenient<'a>>(v: &'a Value, key: &str) -> Option<Obj<T>> {
     raw::field(v, key)
         .filter(|x| x.is_object())
         .map(|x| Obj(T::lenient(x)))
 }
 
 /// A field that is an array; an element that is not an object reads as one without fields.
-fn objects<T: Fields>(v: &Value, key: &str) -> Option<Vec<Obj<T>>> {
+fn objects<'a, T: Lenient<'a>>(v: &'a Value, key: &str) -> Option<Vec<Obj<T>>> {
     match raw::field(v, key) {
         Some(Value::Array(a)) => Some(a.iter().map(|x| Obj(T::lenient(x))).collect()),
         _ => None,
@@ -333,12 +445,41 @@ fn finish_metrics(m: &mut Metrics) {
     };
 }
 
-fn points(series: &Series) -> &[Obj<Point>] {
+fn points<'s, 'a>(series: &'s Series<'a>) -> &'s [Obj<Point<'a>>] {
     series.data.as_deref().unwrap_or_default()
 }
 
-/// Adds a series' hourly totals into `hours` (keyed by timeStamp) for the sparkline metrics.
-fn add_hours(hours: &mut BTreeMap<String, MetricHour>, name: &str, series: &Series) {
+/// Hourly totals keyed by timestamp, kept in timestamp order. The series of a response share
+/// their timestamps, in order, so the slot a point falls in is nearly always the one after
+/// the last point's: that is tried before a search.
+#[derive(Default)]
+struct Hours(Vec<MetricHour>);
+
+impl Hours {
+    /// The slot for `at`, made when it is new; `hint` is where it likely is.
+    fn slot(&mut self, at: &str, hint: usize) -> usize {
+        if self.0.get(hint).is_some_and(|h| h.at == at) {
+            return hint;
+        }
+        match self.0.binary_search_by(|h| h.at.as_str().cmp(at)) {
+            Ok(i) => i,
+            Err(i) => {
+                self.0.insert(
+                    i,
+                    MetricHour {
+                        at: at.to_string(),
+                        ..MetricHour::default()
+                    },
+                );
+                i
+            }
+        }
+    }
+}
+
+/// Adds a series' hourly totals into `hours` (one slot per timeStamp) for the sparkline
+/// metrics.
+fn add_hours(hours: &mut Hours, name: &str, series: &Series<'_>) {
     let name = name.to_ascii_lowercase();
     if !matches!(
         name.as_str(),
@@ -346,21 +487,14 @@ fn add_hours(hours: &mut BTreeMap<String, MetricHour>, name: &str, series: &Seri
     ) {
         return;
     }
+    let mut hint = 0;
     for Obj(d) in points(series) {
         let Some(at) = Leaf::text_ref(&d.time_stamp) else {
             continue;
         };
-        // Looked up by reference: a large tenant has millions of points and 96 hours each.
-        if !hours.contains_key(at.as_ref()) {
-            hours.insert(
-                at.to_string(),
-                MetricHour {
-                    at: at.to_string(),
-                    ..MetricHour::default()
-                },
-            );
-        }
-        let h = hours.get_mut(at.as_ref()).expect("inserted above");
+        let i = hours.slot(&at, hint);
+        hint = i + 1;
+        let h = &mut hours.0[i];
         let Some(v) = Leaf::number(&d.total) else {
             continue;
         };
@@ -375,7 +509,7 @@ fn add_hours(hours: &mut BTreeMap<String, MetricHour>, name: &str, series: &Seri
 
 /// Sums the data points that carry a `total`. Slots without data omit the key; a series where
 /// no slot has one carries no figure at all, so its total is unknown, not zero.
-fn series_total(series: &Series) -> Option<f64> {
+fn series_total(series: &Series<'_>) -> Option<f64> {
     let totals: Vec<f64> = points(series)
         .iter()
         .filter_map(|Obj(d)| Leaf::number(&d.total))
@@ -383,12 +517,12 @@ fn series_total(series: &Series) -> Option<f64> {
     (!totals.is_empty()).then(|| totals.iter().sum())
 }
 
-fn name_of(named: &Option<Obj<Named>>) -> Option<String> {
+fn name_of(named: &Option<Obj<Named<'_>>>) -> Option<String> {
     named.as_ref().and_then(|Obj(n)| Leaf::text(&n.value))
 }
 
 /// A response's totals, per hub (the `EntityName` dimension) and for the namespace.
-fn totals(body: &Response) -> MetricTotals {
+fn totals(body: &Response<'_>) -> MetricTotals {
     let mut t = MetricTotals {
         namespace: Metrics {
             timespan: Leaf::text(&body.timespan),
@@ -398,8 +532,8 @@ fn totals(body: &Response) -> MetricTotals {
         listed: body.value.len(),
     };
     let mut errors: Vec<String> = Vec::new();
-    let mut ns_hours: BTreeMap<String, MetricHour> = BTreeMap::new();
-    let mut entity_hours: BTreeMap<String, BTreeMap<String, MetricHour>> = BTreeMap::new();
+    let mut ns_hours = Hours::default();
+    let mut entity_hours: BTreeMap<String, Hours> = BTreeMap::new();
     for Obj(m) in &body.value {
         let name = name_of(&m.name).unwrap_or_default();
         let code = Leaf::text(&m.error_code);
@@ -448,16 +582,12 @@ fn totals(body: &Response) -> MetricTotals {
         set_metric(&mut t.namespace, &name, total);
     }
     t.namespace.errors = errors.clone();
-    t.namespace.hourly = ns_hours.into_values().collect();
+    t.namespace.hourly = ns_hours.0;
     finish_metrics(&mut t.namespace);
     for (e, m) in t.by_entity.iter_mut() {
         m.timespan = t.namespace.timespan.clone();
         m.errors = errors.clone();
-        m.hourly = entity_hours
-            .remove(e)
-            .unwrap_or_default()
-            .into_values()
-            .collect();
+        m.hourly = entity_hours.remove(e).unwrap_or_default().0;
         finish_metrics(m);
     }
     t
@@ -468,14 +598,16 @@ mod tests {
     use super::*;
 
     /// The typed reading of `text`, or `None` when it declines.
-    fn typed(text: &str) -> Option<Response> {
+    fn typed(text: &str) -> Option<Response<'_>> {
         serde_json::from_str::<Obj<Response>>(text)
             .ok()
             .map(|r| r.0)
     }
 
-    fn lenient(text: &str) -> Response {
-        Response::lenient(&serde_json::from_str(text).unwrap())
+    fn lenient(text: &str) -> Response<'static> {
+        // The tree outlives the test: leaked, so the lenient reading can borrow from it.
+        let v: &'static Value = Box::leak(Box::new(serde_json::from_str(text).unwrap()));
+        Response::lenient(v)
     }
 
     /// Microsoft's published metrics responses and the demo tenants' bodies read the same
@@ -578,17 +710,17 @@ mod tests {
                 identifier ignored_any
             }
         }
-        fn fields_of<T: for<'de> Deserialize<'de> + Fields>() {
+        fn fields_of<'de, T: Deserialize<'de> + Fields>() {
             let mut c = Capture(&[]);
             let _ = T::deserialize(&mut c);
             assert_eq!(c.0, T::FIELDS, "{}", std::any::type_name::<T>());
         }
-        fields_of::<Response>();
-        fields_of::<Metric>();
-        fields_of::<Series>();
-        fields_of::<Metadata>();
-        fields_of::<Named>();
-        fields_of::<Point>();
+        fields_of::<Response<'_>>();
+        fields_of::<Metric<'_>>();
+        fields_of::<Series<'_>>();
+        fields_of::<Metadata<'_>>();
+        fields_of::<Named<'_>>();
+        fields_of::<Point<'_>>();
     }
 
     /// A long string is capped as every body's strings are.

@@ -12,7 +12,10 @@ pub mod raw;
 
 use std::borrow::Cow;
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -20,6 +23,7 @@ use serde_json::Value;
 use crate::config::Config;
 use crate::evidence::kinds::{self, Paging};
 use crate::evidence::{Body, Bundle, EvidenceError, EvidenceStatus, KindState, LoadedItem};
+use crate::parallel::Stream;
 use model::Model;
 
 /// How many files a listing iterator reads ahead, on all cores, before handing out the first
@@ -45,11 +49,14 @@ pub struct Input<'a> {
     /// Paged kinds, `ok` so far, whose chains' last pages have not all been checked for a
     /// further page ([`Input::settle`]).
     unsettled: RefCell<BTreeSet<String>>,
-    /// Paths whose file has been read and verified (each is read once, or twice for the last
-    /// page of a listing whose kind's state was asked for before the listing was read).
-    read: RefCell<HashSet<&'a str>>,
-    /// Whether a listing's last page names a further page, by path.
-    next_page: RefCell<HashMap<&'a str, bool>>,
+    /// Whether each item's file (by its place in the bundle's items) has been read and
+    /// verified (each is read once, or twice for the last page of a listing whose kind's state
+    /// was asked for before the listing was read).
+    read: RefCell<Vec<bool>>,
+    /// Whether a listing's last page names a further page, by the item's place, once known.
+    next_page: RefCell<Vec<Option<bool>>>,
+    /// Each paged kind's items as page chains ([`crate::evidence::chains_of`]), grouped once.
+    grouped: RefCell<HashMap<String, Rc<Vec<Vec<&'a LoadedItem>>>>>,
     failure: RefCell<Option<EvidenceError>>,
     pub config: &'a Config,
     pub as_of: DateTime<Utc>,
@@ -69,8 +76,9 @@ impl<'a> Input<'a> {
             states: RefCell::new(BTreeMap::new()),
             prepared: RefCell::new(BTreeSet::new()),
             unsettled: RefCell::new(BTreeSet::new()),
-            read: RefCell::new(HashSet::new()),
-            next_page: RefCell::new(HashMap::new()),
+            read: RefCell::new(vec![false; bundle.items.len()]),
+            next_page: RefCell::new(vec![None; bundle.items.len()]),
+            grouped: RefCell::new(HashMap::new()),
             failure: RefCell::new(None),
             config,
             as_of,
@@ -82,6 +90,30 @@ impl<'a> Input<'a> {
         self.by_kind.get(kind).map_or(&[], Vec::as_slice)
     }
 
+    /// Where an item stands in the bundle's items (every item handed out comes from there).
+    fn place(&self, it: &LoadedItem) -> Option<usize> {
+        let base = self.bundle.items.as_ptr() as usize;
+        let at = (std::ptr::from_ref(it) as usize).wrapping_sub(base)
+            / std::mem::size_of::<LoadedItem>().max(1);
+        self.bundle
+            .items
+            .get(at)
+            .filter(|x| std::ptr::eq(*x, it))
+            .map(|_| at)
+    }
+
+    /// A kind's items as page chains, grouped the first time they are asked for.
+    fn grouped(&self, kind: &str) -> Rc<Vec<Vec<&'a LoadedItem>>> {
+        if let Some(g) = self.grouped.borrow().get(kind) {
+            return Rc::clone(g);
+        }
+        let g = Rc::new(crate::evidence::chains_of(self.of(kind)));
+        self.grouped
+            .borrow_mut()
+            .insert(kind.to_string(), Rc::clone(&g));
+        g
+    }
+
     /// Keeps the first evidence error; [`Input::finish`] returns it.
     fn fail(&self, e: EvidenceError) {
         self.failure.borrow_mut().get_or_insert(e);
@@ -90,8 +122,8 @@ impl<'a> Input<'a> {
     /// Reads the bodies of `items` (those not loaded yet on all cores), in order. A file that
     /// cannot be read or verified gives `None` and fails the audit.
     fn load(&self, items: &[&'a LoadedItem]) -> Vec<Option<Cow<'a, Body>>> {
-        let root = &self.bundle.root;
-        self.load_with(items, |i| crate::evidence::read_body(root, &i.item))
+        let mut reads = self.stream(items, read_body());
+        self.take(items, &mut reads)
             .into_iter()
             .map(|g| {
                 g.map(|g| match g {
@@ -102,29 +134,50 @@ impl<'a> Input<'a> {
             .collect()
     }
 
-    /// Reads `items` with `read` on all cores, in order, except those whose body is already
-    /// in memory (a bundle loaded whole). Whatever `read` cannot verify fails the audit and
-    /// gives `None`.
-    fn load_with<R: Send>(
+    /// Starts reading, on the reading threads and a window ahead, the files of `items` whose
+    /// body is not in memory already (a bundle loaded whole has them all), in order: each is
+    /// hashed against the manifest, then handed to `read` with its path.
+    fn stream<R: Send + 'static>(
         &self,
         items: &[&'a LoadedItem],
-        read: impl Fn(&LoadedItem) -> Result<R, EvidenceError> + Sync,
-    ) -> Vec<Option<Got<'a, R>>> {
-        let pending: Vec<&'a LoadedItem> = items
+        read: Arc<ReadFn<R>>,
+    ) -> Reads<R> {
+        let root = &self.bundle.root;
+        let pending: Vec<PendingFile> = items
             .iter()
-            .copied()
             .filter(|i| i.body.is_none() && i.pending)
+            .map(|i| PendingFile {
+                path: root.join(i.item.path.as_deref().unwrap_or_default()),
+                sha256: i.item.sha256.clone(),
+            })
             .collect();
-        let mut fresh = crate::parallel::map_in_order(&pending, |i| read(i)).into_iter();
+        Stream::new(
+            pending,
+            READ_AHEAD_FILES,
+            Arc::new(move |f: PendingFile| {
+                let bytes = crate::evidence::read_verified_as(&f.path, f.sha256.as_deref())?;
+                read(&f.path, bytes)
+            }),
+        )
+    }
+
+    /// The bodies of `items`, in order: those in memory as they are, the others taken from
+    /// `reads` (started by [`Input::stream`] on these items, or on a list they begin). Whatever
+    /// could not be verified fails the audit and gives `None`.
+    fn take<R: Send + 'static>(
+        &self,
+        items: &[&'a LoadedItem],
+        reads: &mut Reads<R>,
+    ) -> Vec<Option<Got<'a, R>>> {
         let mut out = Vec::with_capacity(items.len());
         for it in items {
             out.push(match &it.body {
                 Some(b) => Some(Got::Loaded(b)),
                 None if it.pending => {
-                    if let Some(p) = it.item.path.as_deref() {
-                        self.read.borrow_mut().insert(p);
+                    if let Some(at) = self.place(it) {
+                        self.read.borrow_mut()[at] = true;
                     }
-                    match fresh.next().expect("one result per pending item") {
+                    match reads.next().expect("one read per pending item") {
                         Ok(r) => Some(Got::Read(r)),
                         Err(e) => {
                             self.fail(e);
@@ -158,10 +211,11 @@ impl<'a> Input<'a> {
         let items = self.of(kind);
         let mut st = crate::evidence::state_of(items);
         if st.status == EvidenceStatus::Ok && k.paging != Paging::None {
-            if crate::evidence::chain_gap_with(k.paging, items, |_| false).is_some() {
+            let chains = self.grouped(kind);
+            if crate::evidence::chain_gap_in(k.paging, &chains, |_| false).is_some() {
                 // A page is missing: judged now, exactly as settling would (the first broken
                 // chain, in order, names the reason).
-                if let Some(gap) = self.chain_gap(k.paging, items) {
+                if let Some(gap) = self.chain_gap(k.paging, &chains) {
                     st.status = EvidenceStatus::Incomplete;
                     st.reason = Some(gap);
                 }
@@ -186,7 +240,7 @@ impl<'a> Input<'a> {
         let Some(k) = kinds::kind(kind) else {
             return;
         };
-        if let Some(gap) = self.chain_gap(k.paging, self.of(kind)) {
+        if let Some(gap) = self.chain_gap(k.paging, &self.grouped(kind)) {
             let mut states = self.states.borrow_mut();
             if let Some(st) = states.get_mut(kind) {
                 // A kind marked since (malformed, inconsistent) keeps that mark, as it would
@@ -200,22 +254,23 @@ impl<'a> Input<'a> {
     }
 
     /// The first gap in a paged kind's chains, reading the last pages not known yet.
-    fn chain_gap(&self, paging: Paging, items: &[&'a LoadedItem]) -> Option<String> {
-        self.learn_next_pages(paging, &crate::evidence::chain_ends(items));
-        crate::evidence::chain_gap_with(paging, items, |it| self.names_next(paging, it))
+    fn chain_gap(&self, paging: Paging, chains: &[Vec<&'a LoadedItem>]) -> Option<String> {
+        let ends: Vec<&'a LoadedItem> = chains.iter().filter_map(|c| c.last().copied()).collect();
+        self.learn_next_pages(paging, &ends);
+        crate::evidence::chain_gap_in(paging, chains, |it| self.names_next(paging, it))
     }
 
     /// Whether a last page is known to name a further page (`None`: its body was not read).
     fn known_next(&self, it: &LoadedItem) -> Option<bool> {
-        let p = it.item.path.as_deref()?;
-        self.next_page.borrow().get(p).copied()
+        it.item.path.as_ref()?;
+        self.next_page.borrow()[self.place(it)?]
     }
 
     /// Remembers what a last page's body says about a further page.
     fn learn_next(&self, paging: Paging, it: &'a LoadedItem, body: Option<&Body>) -> bool {
         let more = crate::evidence::names_next_page(paging, it, body);
-        if let Some(p) = it.item.path.as_deref() {
-            self.next_page.borrow_mut().insert(p, more);
+        if let (Some(_), Some(at)) = (it.item.path.as_ref(), self.place(it)) {
+            self.next_page.borrow_mut()[at] = Some(more);
         }
         more
     }
@@ -228,12 +283,7 @@ impl<'a> Input<'a> {
         let todo: Vec<&'a LoadedItem> = ends
             .iter()
             .copied()
-            .filter(|i| {
-                i.item
-                    .path
-                    .as_deref()
-                    .is_none_or(|p| !self.next_page.borrow().contains_key(p))
-            })
+            .filter(|i| i.item.path.is_none() || self.known_next(i).is_none())
             .collect();
         for chunk in todo.chunks(READ_AHEAD_FILES * 4) {
             let bodies = self.load(chunk);
@@ -359,10 +409,12 @@ impl<'a> Input<'a> {
     /// bodies are read as the iterator goes, a few listings ahead, and dropped with each
     /// listing.
     pub fn listings<'i>(&'i self, kind: &str) -> Listings<'i, 'a> {
+        let queue = self.chains(kind, false);
         Listings {
             input: self,
             kind: kind.to_string(),
-            queue: self.chains(kind, false),
+            reads: self.stream(&readable(queue.iter()), read_body()),
+            queue,
             ready: VecDeque::new(),
         }
     }
@@ -373,20 +425,29 @@ impl<'a> Input<'a> {
     /// cannot take the body exactly as the JSON reading would; a declined page, or one already
     /// in memory, is parsed as JSON, checked as a listing page is, and given to `from_json`.
     /// Either way the page is hashed against the manifest first.
-    pub fn reduced_listings<'i, T: Send>(
+    pub fn reduced_listings<'i, T: Send + 'static>(
         &'i self,
         kind: &str,
         reader: fn(&[u8]) -> Option<T>,
         from_json: fn(&Value) -> T,
     ) -> ReducedListings<'i, 'a, T> {
+        // A reduced page's body is gone by the time the chain is judged, so its last pages
+        // are checked up front.
+        let queue = self.chains(kind, true);
+        let reduce = Arc::new(move |path: &Path, bytes: Vec<u8>| {
+            if crate::evidence::is_json_path(path) {
+                if let Some(t) = reader(&bytes) {
+                    return Ok(Reduced::Done(t));
+                }
+            }
+            crate::evidence::parse_body(path, bytes).map(Reduced::Body)
+        });
         ReducedListings {
             input: self,
             kind: kind.to_string(),
-            // A reduced page's body is gone by the time the chain is judged, so its last pages
-            // are checked up front.
-            queue: self.chains(kind, true),
+            reads: self.stream(&readable(queue.iter()), reduce),
+            queue,
             ready: VecDeque::new(),
-            reader,
             from_json,
         }
     }
@@ -398,32 +459,44 @@ impl<'a> Input<'a> {
     fn chains(&self, kind: &str, eager: bool) -> VecDeque<Chain<'a>> {
         self.prepare(kind);
         let paging = kinds::kind(kind).map(|k| k.paging);
-        let mut groups: BTreeMap<String, Vec<&'a LoadedItem>> = BTreeMap::new();
-        for it in self.of(kind).iter().copied() {
-            let key = it
+        // The page chains (by scope, case-insensitively) of one normalised scope: nearly always
+        // one, but scopes spelt with and without a trailing slash or query name one resource.
+        let chains = self.grouped(kind);
+        let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (n, chain) in chains.iter().enumerate() {
+            let key = chain[0]
                 .item
                 .scope
                 .as_deref()
                 .map(raw::norm_id)
                 .unwrap_or_default()
                 .to_ascii_lowercase();
-            groups.entry(key).or_default().push(it);
+            groups.entry(key).or_default().push(n);
         }
         let mut queue = VecDeque::new();
-        for (_, mut items) in groups {
-            items.sort_by_key(|i| i.item.page.unwrap_or(0));
-            let mut status = crate::evidence::state_of(&items).status;
+        for (_, members) in groups {
+            let sub: Vec<Vec<&'a LoadedItem>> =
+                members.iter().map(|&n| chains[n].clone()).collect();
+            let items = if let [one] = sub.as_slice() {
+                one.clone()
+            } else {
+                // In the bundle's order (the items' places), then by page.
+                let mut all: Vec<&'a LoadedItem> = sub.iter().flatten().copied().collect();
+                all.sort_by_key(|i| std::ptr::from_ref(*i) as usize);
+                all.sort_by_key(|i| i.item.page.unwrap_or(0));
+                all
+            };
+            let mut status = crate::evidence::worst_status(&items);
+            let ends: Vec<&'a LoadedItem> = sub.iter().filter_map(|c| c.last().copied()).collect();
             let mut ends_unknown = false;
             if let Some(p) = paging.filter(|p| status == EvidenceStatus::Ok && *p != Paging::None) {
-                let ends = crate::evidence::chain_ends(&items);
                 let known: Option<Vec<bool>> = ends.iter().map(|e| self.known_next(e)).collect();
-                let gap = if crate::evidence::chain_gap_with(p, &items, |_| false).is_some() {
+                let gap = if crate::evidence::chain_gap_in(p, &sub, |_| false).is_some() {
                     true
                 } else if let Some(known) = known {
                     known.contains(&true)
                 } else if eager {
-                    crate::evidence::chain_gap_with(p, &items, |it| self.names_next(p, it))
-                        .is_some()
+                    crate::evidence::chain_gap_in(p, &sub, |it| self.names_next(p, it)).is_some()
                 } else {
                     ends_unknown = true;
                     false
@@ -435,7 +508,7 @@ impl<'a> Input<'a> {
             queue.push_back(Chain {
                 items,
                 status,
-                ends_unknown,
+                ends: if ends_unknown { ends } else { Vec::new() },
             });
         }
         queue
@@ -452,14 +525,11 @@ impl<'a> Input<'a> {
             .bundle
             .items
             .iter()
-            .filter(|i| {
-                i.body.is_none()
-                    && i.pending
-                    && i.item
-                        .path
-                        .as_deref()
-                        .is_some_and(|p| !self.read.borrow().contains(p))
+            .enumerate()
+            .filter(|(at, i)| {
+                i.body.is_none() && i.pending && i.item.path.is_some() && !self.read.borrow()[*at]
             })
+            .map(|(_, i)| i)
             .collect();
         for chunk in unread.chunks(READ_AHEAD_FILES * 4) {
             drop(self.load(chunk));
@@ -665,6 +735,8 @@ impl<'a> Listing<'a> {
 pub struct Listings<'i, 'a> {
     input: &'i Input<'a>,
     kind: String,
+    /// The pages of every readable chain in `queue`, read ahead.
+    reads: Reads<Body>,
     queue: VecDeque<Chain<'a>>,
     ready: VecDeque<Listing<'a>>,
 }
@@ -673,22 +745,26 @@ impl<'a> Listings<'_, 'a> {
     /// Reads the next listings' bodies, up to [`READ_AHEAD_FILES`] files (at least one listing).
     fn fill(&mut self) {
         let batch = next_batch(&mut self.queue);
-        let mut bodies = self.input.load(&readable(&batch)).into_iter();
+        let mut bodies = self
+            .input
+            .take(&readable(batch.iter()), &mut self.reads)
+            .into_iter()
+            .map(|g| {
+                g.map(|g| match g {
+                    Got::Loaded(b) => Cow::Borrowed(b),
+                    Got::Read(b) => Cow::Owned(b),
+                })
+            });
         let list_key = kinds::list_key(&self.kind);
         let paging = kinds::kind(&self.kind).map_or(Paging::None, |k| k.paging);
         for chain in batch {
             let Chain {
                 items,
                 mut status,
-                ends_unknown,
+                ends,
             } = chain;
             let mut pages = Vec::new();
             if status == EvidenceStatus::Ok {
-                let ends = if ends_unknown {
-                    crate::evidence::chain_ends(&items)
-                } else {
-                    Vec::new()
-                };
                 let read: Vec<_> = items.iter().map(|_| bodies.next().flatten()).collect();
                 let mut more = false;
                 for (it, body) in items.iter().zip(&read) {
@@ -725,6 +801,23 @@ impl<'a> Listings<'_, 'a> {
     }
 }
 
+/// What a reading thread needs of a listed file: where it is and the hash the manifest gives.
+struct PendingFile {
+    path: PathBuf,
+    sha256: Option<String>,
+}
+
+/// What a reading thread makes of a verified file's bytes.
+type ReadFn<R> = dyn Fn(&Path, Vec<u8>) -> Result<R, EvidenceError> + Send + Sync;
+
+/// Files being read ahead on the reading threads ([`Input::stream`]).
+type Reads<R> = Stream<PendingFile, Result<R, EvidenceError>>;
+
+/// Parses a verified file as its body.
+fn read_body() -> Arc<ReadFn<Body>> {
+    Arc::new(|path: &Path, bytes: Vec<u8>| crate::evidence::parse_body(path, bytes))
+}
+
 /// A body as the reading threads hand it over: in memory already, or just read.
 enum Got<'a, R> {
     Loaded(&'a Body),
@@ -741,9 +834,9 @@ enum Reduced<T> {
 struct Chain<'a> {
     items: Vec<&'a LoadedItem>,
     status: EvidenceStatus,
-    /// `ok` so far, but whether its last page names a further page is judged only when the
-    /// listing reads that page ([`Input::chains`]).
-    ends_unknown: bool,
+    /// The last pages of a chain `ok` so far whose further page is judged only when the
+    /// listing reads them ([`Input::chains`]); empty when that is settled already.
+    ends: Vec<&'a LoadedItem>,
 }
 
 /// The next chains to read: up to [`READ_AHEAD_FILES`] files' worth, at least one chain.
@@ -763,9 +856,8 @@ fn next_batch<'a>(queue: &mut VecDeque<Chain<'a>>) -> Vec<Chain<'a>> {
 }
 
 /// The pages of a batch's complete chains, the only ones whose bodies are read.
-fn readable<'a>(batch: &[Chain<'a>]) -> Vec<&'a LoadedItem> {
-    batch
-        .iter()
+fn readable<'c, 'a: 'c>(chains: impl Iterator<Item = &'c Chain<'a>>) -> Vec<&'a LoadedItem> {
+    chains
         .filter(|c| c.status == EvidenceStatus::Ok)
         .flat_map(|c| c.items.iter().copied())
         .collect()
@@ -786,29 +878,20 @@ pub struct ReducedListing<'a, T> {
 pub struct ReducedListings<'i, 'a, T> {
     input: &'i Input<'a>,
     kind: String,
+    /// The pages of every readable chain in `queue`, read and reduced ahead.
+    reads: Reads<Reduced<T>>,
     queue: VecDeque<Chain<'a>>,
     ready: VecDeque<ReducedListing<'a, T>>,
-    reader: fn(&[u8]) -> Option<T>,
     from_json: fn(&Value) -> T,
 }
 
-impl<'a, T: Send> ReducedListings<'_, 'a, T> {
+impl<'a, T: Send + 'static> ReducedListings<'_, 'a, T> {
     /// Reads and reduces the next batch of chains.
     fn fill(&mut self) {
         let batch = next_batch(&mut self.queue);
-        let root = &self.input.bundle.root;
-        let reader = self.reader;
         let mut pages = self
             .input
-            .load_with(&readable(&batch), |i| {
-                let (path, bytes) = crate::evidence::read_checked(root, &i.item)?;
-                if crate::evidence::is_json_path(&path) {
-                    if let Some(t) = reader(&bytes) {
-                        return Ok(Reduced::Done(t));
-                    }
-                }
-                crate::evidence::parse_body(&path, bytes).map(Reduced::Body)
-            })
+            .take(&readable(batch.iter()), &mut self.reads)
             .into_iter();
         for Chain { items, status, .. } in batch {
             let mut reduced = Vec::new();
@@ -840,7 +923,7 @@ impl<'a, T: Send> ReducedListings<'_, 'a, T> {
     }
 }
 
-impl<'a, T: Send> Iterator for ReducedListings<'_, 'a, T> {
+impl<'a, T: Send + 'static> Iterator for ReducedListings<'_, 'a, T> {
     type Item = ReducedListing<'a, T>;
 
     fn next(&mut self) -> Option<ReducedListing<'a, T>> {
