@@ -255,11 +255,7 @@ fn read_limited(path: &Path) -> Result<Vec<u8>, EvidenceError> {
             }
         }
     };
-    let file = open_no_follow(path).map_err(|e| match e.raw_os_error() {
-        // O_NOFOLLOW refuses a symbolic link with ELOOP: it is no regular file.
-        Some(code) if is_link_refusal(code) => EvidenceError::NotRegular(path.to_path_buf()),
-        _ => io(e),
-    })?;
+    let file = open_no_follow(path, io)?;
     // The open file's own metadata: what is read is what was judged, whatever the path
     // names by then.
     let meta = file.metadata().map_err(io)?;
@@ -292,36 +288,39 @@ fn read_limited(path: &Path) -> Result<Vec<u8>, EvidenceError> {
 }
 
 /// Opens an evidence file for reading without following a symbolic link in its last component
-/// and without waiting on a FIFO (one path lookup, where a check by `lstat` first needs two and
-/// leaves a gap between the check and the open).
+/// (a link is no regular file) and without waiting on a FIFO: one path lookup, where a check by
+/// `lstat` first needs two and leaves a gap between the check and the open. `io` words any
+/// other failure.
 #[cfg(unix)]
-fn open_no_follow(path: &Path) -> std::io::Result<fs::File> {
+fn open_no_follow(
+    path: &Path,
+    io: impl Fn(std::io::Error) -> EvidenceError,
+) -> Result<fs::File, EvidenceError> {
     use std::os::unix::fs::OpenOptionsExt;
     fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            // O_NOFOLLOW refuses a symbolic link with ELOOP.
+            Some(libc::ELOOP) => EvidenceError::NotRegular(path.to_path_buf()),
+            _ => io(e),
+        })
 }
 
 #[cfg(not(unix))]
-fn open_no_follow(path: &Path) -> std::io::Result<fs::File> {
-    if fs::symlink_metadata(path)?.file_type().is_symlink() {
-        return Err(std::io::Error::other("a symbolic link"));
-    }
-    fs::File::open(path)
-}
-
-/// Whether an open failed because its last component is a symbolic link.
-fn is_link_refusal(code: i32) -> bool {
-    #[cfg(unix)]
+fn open_no_follow(
+    path: &Path,
+    io: impl Fn(std::io::Error) -> EvidenceError,
+) -> Result<fs::File, EvidenceError> {
+    if fs::symlink_metadata(path)
+        .map_err(&io)?
+        .file_type()
+        .is_symlink()
     {
-        code == libc::ELOOP
+        return Err(EvidenceError::NotRegular(path.to_path_buf()));
     }
-    #[cfg(not(unix))]
-    {
-        let _ = code;
-        false
-    }
+    fs::File::open(path).map_err(io)
 }
 
 /// The manifest's shape, read straight from its bytes (a large tenant's manifest as a `Value`
@@ -458,11 +457,11 @@ fn read_verified(path: &Path, item: &Item) -> Result<Vec<u8>, EvidenceError> {
 pub fn read_verified_as(path: &Path, sha256: Option<&str>) -> Result<Vec<u8>, EvidenceError> {
     let bytes = read_limited(path)?;
     let actual = sha256_hex(&bytes);
-    let expected = sha256.unwrap_or_default().to_string();
-    if !actual.eq_ignore_ascii_case(&expected) {
+    let expected = sha256.unwrap_or_default();
+    if !actual.eq_ignore_ascii_case(expected) {
         return Err(EvidenceError::Altered {
             path: path.to_path_buf(),
-            expected,
+            expected: expected.to_string(),
             actual,
         });
     }
@@ -865,14 +864,6 @@ fn chain_key(it: &LoadedItem) -> String {
         .to_ascii_lowercase()
 }
 
-/// The last page of every page chain of a kind (chains grouped as [`chain_gap`] groups them).
-pub fn chain_ends<'a>(items: &[&'a LoadedItem]) -> Vec<&'a LoadedItem> {
-    chains_of(items)
-        .iter()
-        .filter_map(|c| c.last().copied())
-        .collect()
-}
-
 /// The worst status among `items` (`ok` for none), as [`state_of`] folds it.
 pub fn worst_status(items: &[&LoadedItem]) -> EvidenceStatus {
     let mut status = EvidenceStatus::Ok;
@@ -924,6 +915,31 @@ pub fn state_of(items: &[&LoadedItem]) -> KindState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A file swapped for a link or a FIFO after the walk is refused where it is opened, and
+    /// the FIFO is not waited on (nothing writes to it; a blocking open would hang here).
+    #[cfg(unix)]
+    #[test]
+    fn a_link_or_fifo_is_refused_at_the_open() {
+        let t = tempfile::tempdir().unwrap();
+        let real = t.path().join("real.json");
+        fs::write(&real, b"{}").unwrap();
+        assert_eq!(read_limited(&real).unwrap(), b"{}");
+        let link = t.path().join("link.json");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        assert!(matches!(read_limited(&link), Err(EvidenceError::NotRegular(p)) if p == link));
+        let fifo = t.path().join("fifo.json");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success(), "mkfifo (coreutils) makes the FIFO");
+        assert!(matches!(read_limited(&fifo), Err(EvidenceError::NotRegular(p)) if p == fifo));
+        assert!(matches!(
+            read_limited(&t.path().join("absent.json")),
+            Err(EvidenceError::Missing(_))
+        ));
+    }
 
     fn failed(status: u16, code: &str) -> LoadedItem {
         LoadedItem {

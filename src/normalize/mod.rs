@@ -125,12 +125,7 @@ impl<'a> Input<'a> {
         let mut reads = self.stream(items, read_body());
         self.take(items, &mut reads)
             .into_iter()
-            .map(|g| {
-                g.map(|g| match g {
-                    Got::Loaded(b) => Cow::Borrowed(b),
-                    Got::Read(b) => Cow::Owned(b),
-                })
-            })
+            .map(|g| g.map(Got::into_body))
             .collect()
     }
 
@@ -475,14 +470,16 @@ impl<'a> Input<'a> {
         }
         let mut queue = VecDeque::new();
         for (_, members) in groups {
-            let sub: Vec<Vec<&'a LoadedItem>> =
-                members.iter().map(|&n| chains[n].clone()).collect();
-            let items = if let [one] = sub.as_slice() {
+            let sub: Cow<'_, [Vec<&'a LoadedItem>]> = match members.as_slice() {
+                [one] => Cow::Borrowed(std::slice::from_ref(&chains[*one])),
+                _ => Cow::Owned(members.iter().map(|&n| chains[n].clone()).collect()),
+            };
+            let items = if let [one] = &*sub {
                 one.clone()
             } else {
                 // In the bundle's order (the items' places), then by page.
                 let mut all: Vec<&'a LoadedItem> = sub.iter().flatten().copied().collect();
-                all.sort_by_key(|i| std::ptr::from_ref(*i) as usize);
+                all.sort_by_key(|i| self.place(i));
                 all.sort_by_key(|i| i.item.page.unwrap_or(0));
                 all
             };
@@ -749,12 +746,7 @@ impl<'a> Listings<'_, 'a> {
             .input
             .take(&readable(batch.iter()), &mut self.reads)
             .into_iter()
-            .map(|g| {
-                g.map(|g| match g {
-                    Got::Loaded(b) => Cow::Borrowed(b),
-                    Got::Read(b) => Cow::Owned(b),
-                })
-            });
+            .map(|g| g.map(Got::into_body));
         let list_key = kinds::list_key(&self.kind);
         let paging = kinds::kind(&self.kind).map_or(Paging::None, |k| k.paging);
         for chain in batch {
@@ -822,6 +814,15 @@ fn read_body() -> Arc<ReadFn<Body>> {
 enum Got<'a, R> {
     Loaded(&'a Body),
     Read(R),
+}
+
+impl<'a> Got<'a, Body> {
+    fn into_body(self) -> Cow<'a, Body> {
+        match self {
+            Got::Loaded(b) => Cow::Borrowed(b),
+            Got::Read(b) => Cow::Owned(b),
+        }
+    }
 }
 
 /// A page read for [`Input::reduced_listings`]: reduced on the reading thread, or a body.
