@@ -800,17 +800,26 @@ pub fn chain_gap_with<'a>(
 /// A kind's items as page chains (one per recorded scope, case-insensitively), in scope order,
 /// each chain's pages in page order (pages of one number in the items' order).
 pub fn chains_of<'a>(items: &[&'a LoadedItem]) -> Vec<Vec<&'a LoadedItem>> {
-    let mut chains: BTreeMap<String, Vec<&'a LoadedItem>> = BTreeMap::new();
-    for it in items.iter().copied() {
-        chains.entry(chain_key(it)).or_default().push(it);
+    // Sorted rather than put in a map: a stable sort keeps the items' order within a scope,
+    // and costs one pass over items already in scope order, as a collector writes them.
+    let mut keyed: Vec<(String, &'a LoadedItem)> =
+        items.iter().map(|it| (chain_key(it), *it)).collect();
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut chains: Vec<Vec<&'a LoadedItem>> = Vec::new();
+    let mut last: Option<String> = None;
+    for (key, it) in keyed {
+        match chains.last_mut() {
+            Some(chain) if last.as_ref() == Some(&key) => chain.push(it),
+            _ => {
+                chains.push(vec![it]);
+                last = Some(key);
+            }
+        }
+    }
+    for chain in &mut chains {
+        chain.sort_by_key(|i| i.item.page.unwrap_or(0));
     }
     chains
-        .into_values()
-        .map(|mut chain| {
-            chain.sort_by_key(|i| i.item.page.unwrap_or(0));
-            chain
-        })
-        .collect()
 }
 
 /// [`chain_gap_with`] over chains already grouped by [`chains_of`]: the first broken chain,

@@ -26,10 +26,21 @@ use crate::evidence::{Body, Bundle, EvidenceError, EvidenceStatus, KindState, Lo
 use crate::parallel::Stream;
 use model::Model;
 
-/// How many files a listing iterator reads ahead, on all cores, before handing out the first
-/// of them: enough to keep the cores busy, few enough that only a sliver of a large kind (a
-/// 6,000-namespace tenant's metrics) is in memory at once.
+/// How many files a listing iterator takes from the reading threads at once (a batch of
+/// listings, at least one listing).
 const READ_AHEAD_FILES: usize = 64;
+
+/// How many jobs of files ([`chunked`]) the reading threads run ahead of the normaliser:
+/// enough to keep the cores busy, few enough that only a sliver of a large kind (a
+/// 6,000-namespace tenant's metrics) is in memory at once: about 1 MB by the manifest's sizes,
+/// and at most 256 files whatever they say.
+const READ_AHEAD_CHUNKS: usize = 16;
+
+/// A job of files for a reading thread ends once it holds this many bytes (by the manifest's
+/// `bytes`, a hint only) or this many files: a job per file costs a thread's wake-up and two
+/// channel messages per file, more than reading a small file does.
+const CHUNK_BYTES: u64 = 64 * 1024;
+const CHUNK_FILES: usize = 16;
 
 /// Evidence handed to the normaliser: the bundle's items by kind and their kind states.
 ///
@@ -131,29 +142,39 @@ impl<'a> Input<'a> {
 
     /// Starts reading, on the reading threads and a window ahead, the files of `items` whose
     /// body is not in memory already (a bundle loaded whole has them all), in order: each is
-    /// hashed against the manifest, then handed to `read` with its path.
+    /// hashed against the manifest, then handed to `read` with its path. Small files go a few
+    /// to a job ([`chunked`]), so that handing them out costs less than reading them.
     fn stream<R: Send + 'static>(
         &self,
         items: &[&'a LoadedItem],
         read: Arc<ReadFn<R>>,
     ) -> Reads<R> {
         let root = &self.bundle.root;
-        let pending: Vec<PendingFile> = items
+        let pending = items
             .iter()
             .filter(|i| i.body.is_none() && i.pending)
             .map(|i| PendingFile {
                 path: root.join(i.item.path.as_deref().unwrap_or_default()),
                 sha256: i.item.sha256.clone(),
-            })
-            .collect();
-        Stream::new(
-            pending,
-            READ_AHEAD_FILES,
-            Arc::new(move |f: PendingFile| {
-                let bytes = crate::evidence::read_verified_as(&f.path, f.sha256.as_deref())?;
-                read(&f.path, bytes)
-            }),
-        )
+                bytes: i.item.bytes.unwrap_or(0),
+            });
+        Reads {
+            chunks: Stream::new(
+                chunked(pending),
+                READ_AHEAD_CHUNKS,
+                Arc::new(move |files: Vec<PendingFile>| {
+                    files
+                        .into_iter()
+                        .map(|f| {
+                            let bytes =
+                                crate::evidence::read_verified_as(&f.path, f.sha256.as_deref())?;
+                            read(&f.path, bytes)
+                        })
+                        .collect()
+                }),
+            ),
+            ready: Vec::new().into_iter(),
+        }
     }
 
     /// The bodies of `items`, in order: those in memory as they are, the others taken from
@@ -457,19 +478,32 @@ impl<'a> Input<'a> {
         // The page chains (by scope, case-insensitively) of one normalised scope: nearly always
         // one, but scopes spelt with and without a trailing slash or query name one resource.
         let chains = self.grouped(kind);
-        let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-        for (n, chain) in chains.iter().enumerate() {
-            let key = chain[0]
-                .item
-                .scope
-                .as_deref()
-                .map(raw::norm_id)
-                .unwrap_or_default()
-                .to_ascii_lowercase();
-            groups.entry(key).or_default().push(n);
+        // In normalised scope order, chains of one scope together in their own order: a
+        // stable sort of chains that nearly always are in that order already.
+        let mut keyed: Vec<(String, usize)> = chains
+            .iter()
+            .enumerate()
+            .map(|(n, chain)| {
+                let key = chain[0]
+                    .item
+                    .scope
+                    .as_deref()
+                    .map(raw::norm_id)
+                    .unwrap_or_default()
+                    .to_ascii_lowercase();
+                (key, n)
+            })
+            .collect();
+        keyed.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        for (i, (key, n)) in keyed.iter().enumerate() {
+            match groups.last_mut() {
+                Some(g) if i > 0 && keyed[i - 1].0 == *key => g.push(*n),
+                _ => groups.push(vec![*n]),
+            }
         }
         let mut queue = VecDeque::new();
-        for (_, members) in groups {
+        for members in groups {
             let sub: Cow<'_, [Vec<&'a LoadedItem>]> = match members.as_slice() {
                 [one] => Cow::Borrowed(std::slice::from_ref(&chains[*one])),
                 _ => Cow::Owned(members.iter().map(|&n| chains[n].clone()).collect()),
@@ -797,13 +831,51 @@ impl<'a> Listings<'_, 'a> {
 struct PendingFile {
     path: PathBuf,
     sha256: Option<String>,
+    /// Its size as the manifest gives it (a hint for [`chunked`]; 0 when not given).
+    bytes: u64,
 }
 
 /// What a reading thread makes of a verified file's bytes.
 type ReadFn<R> = dyn Fn(&Path, Vec<u8>) -> Result<R, EvidenceError> + Send + Sync;
 
-/// Files being read ahead on the reading threads ([`Input::stream`]).
-type Reads<R> = Stream<PendingFile, Result<R, EvidenceError>>;
+/// Files being read ahead on the reading threads, a job of files at a time ([`Input::stream`]).
+struct Reads<R> {
+    chunks: Stream<Vec<PendingFile>, Vec<Result<R, EvidenceError>>>,
+    /// The rest of the last job's results.
+    ready: std::vec::IntoIter<Result<R, EvidenceError>>,
+}
+
+impl<R: Send + 'static> Iterator for Reads<R> {
+    type Item = Result<R, EvidenceError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(r) = self.ready.next() {
+                return Some(r);
+            }
+            self.ready = self.chunks.next()?.into_iter();
+        }
+    }
+}
+
+/// The files in order, a few to a job: a job ends at [`CHUNK_BYTES`] or [`CHUNK_FILES`].
+fn chunked(files: impl Iterator<Item = PendingFile>) -> Vec<Vec<PendingFile>> {
+    let mut out: Vec<Vec<PendingFile>> = Vec::new();
+    let mut bytes = 0;
+    for f in files {
+        match out.last_mut() {
+            Some(job) if bytes < CHUNK_BYTES && job.len() < CHUNK_FILES => {
+                bytes += f.bytes;
+                job.push(f);
+            }
+            _ => {
+                bytes = f.bytes;
+                out.push(vec![f]);
+            }
+        }
+    }
+    out
+}
 
 /// Parses a verified file as its body.
 fn read_body() -> Arc<ReadFn<Body>> {
@@ -952,9 +1024,22 @@ pub fn is_below(id: &str, parent: &str) -> bool {
     if id.trim().is_empty() {
         return true;
     }
-    let id = raw::norm_id(id).to_ascii_lowercase();
-    let parent = raw::norm_id(parent).to_ascii_lowercase();
-    id.starts_with(&format!("{parent}/"))
+    // `norm_id(id)` starts with `norm_id(parent) + "/"`, ASCII case aside, compared without
+    // copying either (it is asked once per listed item).
+    let mut id = normalised_bytes(id);
+    normalised_bytes(parent)
+        .chain(std::iter::once(b'/'))
+        .all(|p| id.next().is_some_and(|i| i.eq_ignore_ascii_case(&p)))
+}
+
+/// The bytes of [`raw::norm_id`]`(id)`.
+fn normalised_bytes(id: &str) -> impl Iterator<Item = u8> + '_ {
+    let id = id.split('?').next().unwrap_or_default().trim();
+    let id = id.trim_end_matches('/');
+    (!id.starts_with('/'))
+        .then_some(b'/')
+        .into_iter()
+        .chain(id.bytes())
 }
 
 /// Parses Microsoft timestamps: RFC 3339, or without an offset (the Management Activity API
@@ -1015,4 +1100,53 @@ fn build(input: &Input<'_>, attested: &[String]) -> Result<Model, EvidenceError>
     };
     model.coverage = crate::coverage::compute(&model);
     Ok(model)
+}
+
+#[cfg(test)]
+mod tests {
+    /// `is_below` reads ids as `norm_id` normalises them, case aside, without copying them:
+    /// the same answers as comparing the normalised, lower-cased copies.
+    #[test]
+    fn is_below_agrees_with_comparing_normalised_copies() {
+        let by_copies = |id: &str, parent: &str| {
+            id.trim().is_empty() || {
+                let id = super::raw::norm_id(id).to_ascii_lowercase();
+                let parent = super::raw::norm_id(parent).to_ascii_lowercase();
+                id.starts_with(&format!("{parent}/"))
+            }
+        };
+        let ids = [
+            "",
+            "  ",
+            "/",
+            "//",
+            "/subscriptions/S/resourceGroups/rg",
+            "subscriptions/s/resourcegroups/RG/",
+            "/subscriptions/s/resourceGroups/rg/providers/x/ns/a?api-version=1",
+            "/SUBSCRIPTIONS/S/RESOURCEGROUPS/RG/PROVIDERS/X/NS/A/",
+            "/subscriptions/s/resourceGroups/rg2/providers/x",
+            "/subscriptions/s/resourceGroups/rg /x",
+            " /subscriptions/s/resourceGroups/rg/x ",
+            "//subscriptions/s/resourceGroups/rg/x",
+            "/subscriptions/s/resourceGroups/rgé/x",
+            "/subscriptions/s/resourceGroups/RGÉ/x",
+        ];
+        for id in ids {
+            for parent in ids {
+                assert_eq!(
+                    super::is_below(id, parent),
+                    by_copies(id, parent),
+                    "{id:?} below {parent:?}"
+                );
+            }
+        }
+        assert!(super::is_below(
+            "/subscriptions/S/resourceGroups/RG/x",
+            "subscriptions/s/resourcegroups/rg/"
+        ));
+        assert!(!super::is_below(
+            "/subscriptions/s/resourceGroups/rg2/x",
+            "/subscriptions/s/resourceGroups/rg"
+        ));
+    }
 }
