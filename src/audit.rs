@@ -224,6 +224,7 @@ pub fn assess(
     let mut out: Vec<CheckResult> = crate::parallel::map_in_order(&catalog.checks, |lc| {
         assess_one(lc, &scope, model, attestations, hashes)
     });
+    crate::parallel::drop_in_background(scope);
     let report = waiver::apply(waivers, &mut out, today);
     (out, report)
 }

@@ -94,11 +94,18 @@ pub fn to_cel(v: &Json) -> Value {
     }
 }
 
-/// From this many namespaces on, the model's text is handed from a writing thread to the
-/// reading one a few chunks at a time instead of being written whole first: on a
-/// 6,000-namespace tenant the whole text is 91 MB at the audit's peak. Below it the one
-/// buffer is smaller than the pipe's bookkeeping (and unoptimised test builds read it faster).
+/// From this many namespaces on, the namespaces are read into CEL values in parts on all
+/// cores ([`NAMESPACES_PER_PART`] each) and the rest of the model's text is handed from a
+/// writing thread to the reading one a few chunks at a time instead of being written whole
+/// first: on a 6,000-namespace tenant the namespaces are nearly all of the scope (26 of 29 MB
+/// of text, 91 MB with the hourly points) and one thread reading them was a sixth of the
+/// audit. Below it one buffer is smaller than the threads' bookkeeping (and unoptimised test
+/// builds read it faster).
 const PIPE_FROM_NAMESPACES: usize = 64;
+
+/// How many namespaces one part of the scope holds ([`PIPE_FROM_NAMESPACES`]): a part's text
+/// is held whole while it is read (about 1 MB, 4 MB with the hourly points).
+const NAMESPACES_PER_PART: usize = 256;
 
 /// How much of the model's text one chunk of the pipe holds (the channel holds four).
 const TEXT_CHUNK: usize = 64 * 1024;
@@ -107,6 +114,9 @@ thread_local! {
     /// Set while this thread serialises the model for a scope that leaves the
     /// [`REPORT_ONLY_FIELDS`] out ([`scope_text`]).
     static LEAVING_OUT_REPORT_ONLY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Set while this thread serialises the model without its namespaces, which are read
+    /// apart ([`read_model`]).
+    static LEAVING_OUT_NAMESPACES: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// `skip_serializing_if` of the [`REPORT_ONLY_FIELDS`] in the model: true only while
@@ -117,40 +127,76 @@ pub fn leaving_out_report_only<T>(_: &T) -> bool {
     LEAVING_OUT_REPORT_ONLY.with(std::cell::Cell::get)
 }
 
-/// Writes the model's JSON text for a scope, leaving out the report-only fields named in
-/// `skip` (the only one is `hourly`).
-fn scope_text<W: std::io::Write>(w: W, model: &Model, skip: &[&str]) -> serde_json::Result<()> {
-    /// Clears the flag however the serialisation ends.
+/// `skip_serializing_if` of `eventhub.namespaces`: true only while [`read_model`] writes the
+/// rest of a large model, whose namespaces it reads apart.
+pub fn leaving_out_namespaces<T>(_: &T) -> bool {
+    LEAVING_OUT_NAMESPACES.with(std::cell::Cell::get)
+}
+
+/// Writes `what` (the model, or a part of its namespaces) as JSON text for a scope, leaving
+/// out the report-only fields named in `skip` (the only one is `hourly`) and, when
+/// `without_namespaces`, the model's namespaces.
+fn scope_text<W: std::io::Write, T: serde::Serialize + ?Sized>(
+    w: W,
+    what: &T,
+    skip: &[&str],
+    without_namespaces: bool,
+) -> serde_json::Result<()> {
+    /// Clears the flags however the serialisation ends.
     struct Reset;
     impl Drop for Reset {
         fn drop(&mut self) {
             LEAVING_OUT_REPORT_ONLY.with(|c| c.set(false));
+            LEAVING_OUT_NAMESPACES.with(|c| c.set(false));
         }
     }
     let leave = REPORT_ONLY_FIELDS.iter().all(|f| skip.contains(f));
     LEAVING_OUT_REPORT_ONLY.with(|c| c.set(leave));
+    LEAVING_OUT_NAMESPACES.with(|c| c.set(without_namespaces));
     let _reset = Reset;
-    serde_json::to_writer(w, model)
+    serde_json::to_writer(w, what)
 }
 
-/// The model's JSON text read into one CEL value by [`CelSeed`], through a pipe or a buffer.
+/// The model's JSON text read into CEL values by [`CelSeed`]: through one buffer for a small
+/// model; for a large one, its namespaces in parts on all cores and the rest through a pipe.
 fn read_model(model: &Model, skip: &[&str], piped: bool) -> Variables {
     let keys = std::cell::RefCell::new(HashMap::new());
-    let seed = Top(CelSeed { keys: &keys, skip });
     if !piped {
         let mut text = Vec::new();
-        scope_text(&mut text, model, skip).expect("the model serialises");
+        scope_text(&mut text, model, skip, false).expect("the model serialises");
         return serde::de::DeserializeSeed::deserialize(
-            seed,
+            Top {
+                seed: CelSeed { keys: &keys, skip },
+                namespaces: None,
+            },
             &mut serde_json::Deserializer::from_slice(&text),
         )
         .expect("the model's own JSON parses");
     }
+    let parts: Vec<&[crate::normalize::model::Namespace]> = model
+        .eventhub
+        .namespaces
+        .chunks(NAMESPACES_PER_PART)
+        .collect();
+    let namespaces: Vec<Box<dyn Val>> = crate::parallel::map_in_order(&parts, |part| {
+        let mut text = Vec::new();
+        scope_text(&mut text, *part, skip, false).expect("the namespaces serialise");
+        let keys = std::cell::RefCell::new(HashMap::new());
+        serde::de::DeserializeSeed::deserialize(
+            Elements(CelSeed { keys: &keys, skip }),
+            &mut serde_json::Deserializer::from_slice(&text),
+        )
+        .expect("the namespaces' own JSON parses")
+    })
+    .into_iter()
+    .flatten()
+    .collect();
+    let namespaces = std::cell::Cell::new(Some(namespaces));
     std::thread::scope(|s| {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
         let writer = s.spawn(move || {
             let mut w = std::io::BufWriter::with_capacity(TEXT_CHUNK, Chunks(tx));
-            scope_text(&mut w, model, skip)
+            scope_text(&mut w, model, skip, true)
                 .map_err(std::io::Error::from)
                 .and_then(|()| std::io::Write::flush(&mut w))
         });
@@ -163,6 +209,10 @@ fn read_model(model: &Model, skip: &[&str], piped: bool) -> Variables {
             },
         );
         let mut de = serde_json::Deserializer::from_reader(reader);
+        let seed = Top {
+            seed: CelSeed { keys: &keys, skip },
+            namespaces: Some(&namespaces),
+        };
         let value = serde::de::DeserializeSeed::deserialize(seed, &mut de);
         drop(de); // closes the pipe, so a writer still sending stops
         let written = writer
@@ -262,7 +312,14 @@ fn shared_key(k: &str) -> Option<&'static str> {
 type Variables = Vec<(String, Box<dyn Val>)>;
 
 /// Reads the model's top-level object into [`Variables`], its fields' values with [`CelSeed`].
-struct Top<'k>(CelSeed<'k>);
+/// `namespaces`, when given, are `eventhub.namespaces`, read apart and left out of the text.
+struct Top<'k> {
+    seed: CelSeed<'k>,
+    namespaces: Option<&'k ReadApart>,
+}
+
+/// `eventhub.namespaces` read apart ([`read_model`]), until [`Top`] puts them in place.
+type ReadApart = std::cell::Cell<Option<Vec<Box<dyn Val>>>>;
 
 impl<'de> serde::de::DeserializeSeed<'de> for Top<'_> {
     type Value = Variables;
@@ -281,14 +338,73 @@ impl<'de> serde::de::Visitor<'de> for Top<'_> {
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Variables, A::Error> {
         let mut out = Vec::new();
         while let Some(k) = map.next_key::<String>()? {
-            if self.0.skip.contains(&k.as_str()) {
+            if self.seed.skip.contains(&k.as_str()) {
                 map.next_value::<serde::de::IgnoredAny>()?;
                 continue;
             }
-            let v = map.next_value_seed(self.0)?;
+            let v = match self.namespaces.filter(|_| k == "eventhub") {
+                Some(namespaces) => map.next_value_seed(WithNamespaces {
+                    seed: self.seed,
+                    namespaces: namespaces.take().unwrap_or_default(),
+                })?,
+                None => map.next_value_seed(self.seed)?,
+            };
             out.push((k, v));
         }
         Ok(out)
+    }
+}
+
+/// Reads the model's `eventhub` object, written without its namespaces, and puts back the
+/// namespaces read apart.
+struct WithNamespaces<'k> {
+    seed: CelSeed<'k>,
+    namespaces: Vec<Box<dyn Val>>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for WithNamespaces<'_> {
+    type Value = Box<dyn Val>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Box<dyn Val>, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for WithNamespaces<'_> {
+    type Value = Box<dyn Val>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("the model's eventhub, an object")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Box<dyn Val>, A::Error> {
+        let mut out = self.seed.entries(map)?;
+        out.insert(
+            self.seed.key("namespaces".into()),
+            Box::new(CelList::from(self.namespaces)),
+        );
+        Ok(Box::new(CelMap::from(out)))
+    }
+}
+
+/// Reads a JSON array's elements with [`CelSeed`] (a part of the namespaces).
+struct Elements<'k>(CelSeed<'k>);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Elements<'_> {
+    type Value = Vec<Box<dyn Val>>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Elements<'_> {
+    type Value = Vec<Box<dyn Val>>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an array")
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        self.0.elements(seq)
     }
 }
 
@@ -333,14 +449,31 @@ impl<'de> serde::de::Visitor<'de> for CelSeed<'_> {
     fn visit_none<E>(self) -> Result<Box<dyn Val>, E> {
         Ok(Box::new(CelNull))
     }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Box<dyn Val>, A::Error> {
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Box<dyn Val>, A::Error> {
+        Ok(Box::new(CelList::from(self.elements(seq)?)))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Box<dyn Val>, A::Error> {
+        Ok(Box::new(CelMap::from(self.entries(map)?)))
+    }
+}
+
+impl CelSeed<'_> {
+    fn elements<'de, A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> Result<Vec<Box<dyn Val>>, A::Error> {
         let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
         while let Some(v) = seq.next_element_seed(self)? {
             out.push(v);
         }
-        Ok(Box::new(CelList::from(out)))
+        Ok(out)
     }
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Box<dyn Val>, A::Error> {
+
+    /// An object's entries, leaving out the keys named in `skip`.
+    fn entries<'de, A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> Result<HashMap<CelMapKey<'static>, Box<dyn Val>>, A::Error> {
         let mut out = HashMap::with_capacity(map.size_hint().unwrap_or(0));
         while let Some(k) = map.next_key::<String>()? {
             if self.skip.contains(&k.as_str()) {
@@ -350,7 +483,7 @@ impl<'de> serde::de::Visitor<'de> for CelSeed<'_> {
             let v = map.next_value_seed(self)?;
             out.insert(self.key(k), v);
         }
-        Ok(Box::new(CelMap::from(out)))
+        Ok(out)
     }
 }
 
@@ -800,7 +933,8 @@ mod tests {
         );
     }
 
-    /// Through the pipe or from one buffer, the model reads into the same value.
+    /// Read in parts with the rest through the pipe, or from one buffer, the model reads into
+    /// the same value.
     #[test]
     fn the_piped_model_reads_as_the_buffered_one() {
         let mut model = Model::default();
@@ -860,7 +994,7 @@ mod tests {
         let scope = Scope::for_checks(&model, checks.iter().copied());
         assert_eq!(has_hourly(&scope), Value::Bool(false));
         let mut text = Vec::new();
-        scope_text(&mut text, &model, &["hourly"]).unwrap();
+        scope_text(&mut text, &model, &["hourly"], false).unwrap();
         assert!(!String::from_utf8(text).unwrap().contains("hourly"));
         // Every other serialisation of the model (results, reports) keeps them.
         let json = serde_json::to_value(&model).unwrap();

@@ -49,6 +49,15 @@ pub fn map_in_order<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -
         .collect()
 }
 
+/// Drops `t` on a thread of its own: freeing a large tenant's CEL scope or model (millions of
+/// small values) takes longer than much of the work after it, which need not wait for it.
+pub fn drop_in_background<T: Send + 'static>(t: T) {
+    // Should the thread not start, the value is dropped here, as it would have been.
+    let _ = std::thread::Builder::new()
+        .name("siemproof-drop".into())
+        .spawn(move || drop(t));
+}
+
 /// How many threads [`map_in_order`] and the reading threads use: the cores, at most 8.
 fn workers() -> usize {
     std::thread::available_parallelism()

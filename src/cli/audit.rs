@@ -336,8 +336,10 @@ pub(crate) fn run_audit(
             )
         }
     };
-    // The model goes now: the reports are rendered from the results alone.
-    let (results, _) = audit::audit(&opts, catalog)?;
+    // The model goes now (on a thread of its own): the reports are rendered from the results
+    // alone.
+    let (results, model) = audit::audit(&opts, catalog)?;
+    crate::parallel::drop_in_background(model);
     let evidence = match &signing_key {
         Some(_) => crate::sign::bundle_files(&a.bundle)?,
         None => Vec::new(),

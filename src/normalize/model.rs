@@ -197,6 +197,9 @@ impl EventHub {
 #[serde(default, deny_unknown_fields)]
 pub struct EventHub {
     pub status: String,
+    /// Left out of the model's text only while the CEL scope reads the namespaces apart
+    /// ([`crate::engine::leaving_out_namespaces`]).
+    #[serde(skip_serializing_if = "crate::engine::leaving_out_namespaces")]
     pub namespaces: Vec<Namespace>,
     /// The configured namespace, when found.
     pub namespace: Option<Namespace>,
