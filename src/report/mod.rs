@@ -332,7 +332,7 @@ pub fn write_all(
             Output::Results => {
                 let target = out.join("results.json");
                 crate::files::write_streamed(&target, |w| {
-                    Ok(serde_json::to_writer_pretty(w, results)?)
+                    crate::results::write_pretty(w, results)
                 })?;
                 written.push(target);
             }
