@@ -124,13 +124,13 @@ thread_local! {
 /// reports) keeps them. Not writing them at all saves the largest part of the scope's text on a
 /// large tenant (96 hourly points per namespace), which [`CelSeed`] would only skip.
 pub fn leaving_out_report_only<T>(_: &T) -> bool {
-    LEAVING_OUT_REPORT_ONLY.with(std::cell::Cell::get)
+    crate::leave_out::is_on(&LEAVING_OUT_REPORT_ONLY)
 }
 
 /// `skip_serializing_if` of `eventhub.namespaces`: true only while [`read_model`] writes the
 /// rest of a large model, whose namespaces it reads apart.
 pub fn leaving_out_namespaces<T>(_: &T) -> bool {
-    LEAVING_OUT_NAMESPACES.with(std::cell::Cell::get)
+    crate::leave_out::is_on(&LEAVING_OUT_NAMESPACES)
 }
 
 /// Writes `what` (the model, or a part of its namespaces) as JSON text for a scope, leaving
@@ -142,19 +142,13 @@ fn scope_text<W: std::io::Write, T: serde::Serialize + ?Sized>(
     skip: &[&str],
     without_namespaces: bool,
 ) -> serde_json::Result<()> {
-    /// Clears the flags however the serialisation ends.
-    struct Reset;
-    impl Drop for Reset {
-        fn drop(&mut self) {
-            LEAVING_OUT_REPORT_ONLY.with(|c| c.set(false));
-            LEAVING_OUT_NAMESPACES.with(|c| c.set(false));
-        }
-    }
+    use crate::leave_out::with;
     let leave = REPORT_ONLY_FIELDS.iter().all(|f| skip.contains(f));
-    LEAVING_OUT_REPORT_ONLY.with(|c| c.set(leave));
-    LEAVING_OUT_NAMESPACES.with(|c| c.set(without_namespaces));
-    let _reset = Reset;
-    serde_json::to_writer(w, what)
+    with(&LEAVING_OUT_REPORT_ONLY, leave, || {
+        with(&LEAVING_OUT_NAMESPACES, without_namespaces, || {
+            serde_json::to_writer(w, what)
+        })
+    })
 }
 
 /// The model's JSON text read into CEL values by [`CelSeed`]: through one buffer for a small

@@ -197,8 +197,9 @@ pub enum TreeError {
 }
 
 /// Lists every file below `root` (walkdir: iterative, symbolic links never followed), at most
-/// [`MAX_TREE_DEPTH`] deep, sorted by name within each directory, depth first; a problem is
-/// the first in that order.
+/// [`MAX_TREE_DEPTH`] deep, sorted by name within each directory, depth first. A name or depth
+/// problem is reported for the first file in that order; an I/O error stops the walk where it
+/// happens.
 pub fn walk_tree(root: &Path) -> Result<Vec<TreeEntry>, TreeError> {
     // Walked unsorted and sorted here: walkdir's own sort by file name parses each path's
     // last component anew at every comparison, which on a 60,000-file bundle was most of the

@@ -22,6 +22,7 @@ pub mod evidence;
 pub mod files;
 pub mod fix;
 pub mod fleet;
+pub mod leave_out;
 pub mod ledger;
 pub mod netaddr;
 pub mod normalize;

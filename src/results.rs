@@ -385,7 +385,7 @@ fn checks_unless_left_out<S: serde::Serializer>(
     checks: &[CheckResult],
     s: S,
 ) -> Result<S::Ok, S::Error> {
-    if LEAVING_OUT_CHECKS.with(std::cell::Cell::get) {
+    if crate::leave_out::is_on(&LEAVING_OUT_CHECKS) {
         s.collect_seq(std::iter::empty::<&CheckResult>())
     } else {
         s.collect_seq(checks)
@@ -400,18 +400,13 @@ const CHECKS_PER_BATCH: usize = 16;
 /// with the checks (nearly all of a 6,000-namespace tenant's 45 MB) rendered on all cores, a
 /// batch at a time, instead of all on one.
 pub fn write_pretty(w: &mut dyn std::io::Write, results: &Results) -> anyhow::Result<()> {
-    /// Clears the flag however the serialisation ends.
-    struct Reset;
-    impl Drop for Reset {
-        fn drop(&mut self) {
-            LEAVING_OUT_CHECKS.with(|c| c.set(false));
-        }
+    if results.checks.is_empty() {
+        serde_json::to_writer_pretty(w, results)?;
+        return Ok(());
     }
-    let rest = {
-        LEAVING_OUT_CHECKS.with(|c| c.set(true));
-        let _reset = Reset;
-        serde_json::to_vec_pretty(results)?
-    };
+    let rest = crate::leave_out::with(&LEAVING_OUT_CHECKS, true, || {
+        serde_json::to_vec_pretty(results)
+    })?;
     // A raw newline is only ever layout (strings escape theirs), and a top-level key is the
     // only thing indented by exactly two spaces after one.
     const EMPTY: &[u8] = b"\n  \"checks\": []";
@@ -419,11 +414,8 @@ pub fn write_pretty(w: &mut dyn std::io::Write, results: &Results) -> anyhow::Re
         .windows(EMPTY.len())
         .position(|w| w == EMPTY)
         .ok_or_else(|| anyhow::anyhow!("results: the checks' place was not found"))?;
-    let (head, tail) = (&rest[..at + EMPTY.len() - 1], &rest[at + EMPTY.len() - 1..]);
-    if results.checks.is_empty() {
-        w.write_all(&rest)?;
-        return Ok(());
-    }
+    // `head` ends with the empty array's `[`; `tail` is its `]` and what follows it.
+    let (head, tail) = rest.split_at(at + EMPTY.len() - 1);
     w.write_all(head)?;
     let mut first = true;
     for batch in results.checks.chunks(CHECKS_PER_BATCH) {
@@ -436,7 +428,6 @@ pub fn write_pretty(w: &mut dyn std::io::Write, results: &Results) -> anyhow::Re
             first = false;
         }
     }
-    // `tail` is the empty array's `]` and what follows it.
     w.write_all(b"\n  ")?;
     w.write_all(tail)?;
     Ok(())

@@ -417,14 +417,6 @@ pub fn read_body(dir: &Path, item: &Item) -> Result<Body, EvidenceError> {
     parse_body(&path, bytes)
 }
 
-/// A listed file's bytes, once its SHA-256 matches the manifest's, with its path (for a
-/// normaliser that reads them into its own types, falling back to [`parse_body`]).
-pub fn read_checked(dir: &Path, item: &Item) -> Result<(PathBuf, Vec<u8>), EvidenceError> {
-    let path = dir.join(item.path.as_deref().unwrap_or_default());
-    let bytes = read_verified(&path, item)?;
-    Ok((path, bytes))
-}
-
 /// Whether a listed file holds JSON (by its name, as the collector writes it).
 pub fn is_json_path(path: &Path) -> bool {
     path.as_os_str().as_encoded_bytes().ends_with(b".json")
@@ -805,21 +797,14 @@ pub fn chains_of<'a>(items: &[&'a LoadedItem]) -> Vec<Vec<&'a LoadedItem>> {
     let mut keyed: Vec<(String, &'a LoadedItem)> =
         items.iter().map(|it| (chain_key(it), *it)).collect();
     keyed.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut chains: Vec<Vec<&'a LoadedItem>> = Vec::new();
-    let mut last: Option<String> = None;
-    for (key, it) in keyed {
-        match chains.last_mut() {
-            Some(chain) if last.as_ref() == Some(&key) => chain.push(it),
-            _ => {
-                chains.push(vec![it]);
-                last = Some(key);
-            }
-        }
-    }
-    for chain in &mut chains {
-        chain.sort_by_key(|i| i.item.page.unwrap_or(0));
-    }
-    chains
+    keyed
+        .chunk_by(|a, b| a.0 == b.0)
+        .map(|scope| {
+            let mut chain: Vec<&'a LoadedItem> = scope.iter().map(|(_, it)| *it).collect();
+            chain.sort_by_key(|i| i.item.page.unwrap_or(0));
+            chain
+        })
+        .collect()
 }
 
 /// [`chain_gap_with`] over chains already grouped by [`chains_of`]: the first broken chain,

@@ -126,12 +126,10 @@ impl<'a> Response<'a> {
                     error_message: text_of(m, "errorMessage"),
                     timeseries: elements(m, "timeseries")
                         .map(|s| Series {
-                            entity: elements(s, "metadatavalues")
-                                .find(|md| {
-                                    named(md, "name")
-                                        .is_some_and(|n| n.eq_ignore_ascii_case(ENTITY))
-                                })
-                                .and_then(|md| text_of(md, "value")),
+                            entity: entity(elements(s, "metadatavalues").map(|md| Metadata {
+                                name: named(md, "name"),
+                                value: text_of(md, "value"),
+                            })),
                             data: elements(s, "data")
                                 .map(|d| Point {
                                     time_stamp: text_of(d, "timeStamp"),
@@ -428,15 +426,7 @@ impl<'de> Typed<'de> for Series<'de> {
         match i {
             0 => {
                 let List(md) = map.next_value::<List<Metadata>>()?;
-                self.entity = md
-                    .unwrap_or_default()
-                    .into_iter()
-                    .find(|m| {
-                        m.name
-                            .as_deref()
-                            .is_some_and(|n| n.eq_ignore_ascii_case(ENTITY))
-                    })
-                    .and_then(|m| m.value);
+                self.entity = entity(md.unwrap_or_default());
             }
             _ => self.data = map.next_value::<List<Point>>()?.0.unwrap_or_default(),
         }
@@ -460,6 +450,19 @@ impl<'de> Typed<'de> for Metadata<'de> {
         }
         Ok(())
     }
+}
+
+/// The hub a series is about: the value of its first `EntityName` dimension, however either
+/// reading found the dimensions.
+fn entity<'a>(dimensions: impl IntoIterator<Item = Metadata<'a>>) -> Text<'a> {
+    dimensions
+        .into_iter()
+        .find(|d| {
+            d.name
+                .as_deref()
+                .is_some_and(|n| n.eq_ignore_ascii_case(ENTITY))
+        })
+        .and_then(|d| d.value)
 }
 
 /// A `{value, localizedValue}` name: its `value`.

@@ -133,7 +133,7 @@ impl<'a> Input<'a> {
     /// Reads the bodies of `items` (those not loaded yet on all cores), in order. A file that
     /// cannot be read or verified gives `None` and fails the audit.
     fn load(&self, items: &[&'a LoadedItem]) -> Vec<Option<Cow<'a, Body>>> {
-        let mut reads = self.stream(items, read_body());
+        let mut reads = self.stream(items, parsed_body());
         self.take(items, &mut reads)
             .into_iter()
             .map(|g| g.map(Got::into_body))
@@ -299,7 +299,7 @@ impl<'a> Input<'a> {
         let todo: Vec<&'a LoadedItem> = ends
             .iter()
             .copied()
-            .filter(|i| i.item.path.is_none() || self.known_next(i).is_none())
+            .filter(|i| self.known_next(i).is_none())
             .collect();
         for chunk in todo.chunks(READ_AHEAD_FILES * 4) {
             let bodies = self.load(chunk);
@@ -429,7 +429,7 @@ impl<'a> Input<'a> {
         Listings {
             input: self,
             kind: kind.to_string(),
-            reads: self.stream(&readable(queue.iter()), read_body()),
+            reads: self.stream(&readable(queue.iter()), parsed_body()),
             queue,
             ready: VecDeque::new(),
         }
@@ -495,18 +495,11 @@ impl<'a> Input<'a> {
             })
             .collect();
         keyed.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut groups: Vec<Vec<usize>> = Vec::new();
-        for (i, (key, n)) in keyed.iter().enumerate() {
-            match groups.last_mut() {
-                Some(g) if i > 0 && keyed[i - 1].0 == *key => g.push(*n),
-                _ => groups.push(vec![*n]),
-            }
-        }
         let mut queue = VecDeque::new();
-        for members in groups {
-            let sub: Cow<'_, [Vec<&'a LoadedItem>]> = match members.as_slice() {
-                [one] => Cow::Borrowed(std::slice::from_ref(&chains[*one])),
-                _ => Cow::Owned(members.iter().map(|&n| chains[n].clone()).collect()),
+        for members in keyed.chunk_by(|a, b| a.0 == b.0) {
+            let sub: Cow<'_, [Vec<&'a LoadedItem>]> = match members {
+                [(_, one)] => Cow::Borrowed(std::slice::from_ref(&chains[*one])),
+                _ => Cow::Owned(members.iter().map(|(_, n)| chains[*n].clone()).collect()),
             };
             let items = if let [one] = &*sub {
                 one.clone()
@@ -877,8 +870,8 @@ fn chunked(files: impl Iterator<Item = PendingFile>) -> Vec<Vec<PendingFile>> {
     out
 }
 
-/// Parses a verified file as its body.
-fn read_body() -> Arc<ReadFn<Body>> {
+/// Parses a verified file as its body ([`crate::evidence::parse_body`]).
+fn parsed_body() -> Arc<ReadFn<Body>> {
     Arc::new(|path: &Path, bytes: Vec<u8>| crate::evidence::parse_body(path, bytes))
 }
 
