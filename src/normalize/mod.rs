@@ -1027,12 +1027,8 @@ pub fn is_below(id: &str, parent: &str) -> bool {
 
 /// The bytes of [`raw::norm_id`]`(id)`.
 fn normalised_bytes(id: &str) -> impl Iterator<Item = u8> + '_ {
-    let id = id.split('?').next().unwrap_or_default().trim();
-    let id = id.trim_end_matches('/');
-    (!id.starts_with('/'))
-        .then_some(b'/')
-        .into_iter()
-        .chain(id.bytes())
+    let (slash, id) = raw::norm_id_parts(id);
+    slash.bytes().chain(id.bytes())
 }
 
 /// Parses Microsoft timestamps: RFC 3339, or without an offset (the Management Activity API

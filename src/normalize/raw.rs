@@ -129,13 +129,16 @@ pub fn type_name(v: &Value) -> &'static str {
 
 /// An ARM resource id, normalised: leading slash, no query string, no trailing slash.
 pub fn norm_id(id: &str) -> String {
+    let (slash, id) = norm_id_parts(id);
+    format!("{slash}{id}")
+}
+
+/// [`norm_id`] without a copy: the slash to put before `id` (`""` when it has one) and the
+/// part of `id` that follows it.
+pub fn norm_id_parts(id: &str) -> (&'static str, &str) {
     let id = id.split('?').next().unwrap_or_default().trim();
     let id = id.trim_end_matches('/');
-    if id.starts_with('/') {
-        id.to_string()
-    } else {
-        format!("/{id}")
-    }
+    (if id.starts_with('/') { "" } else { "/" }, id)
 }
 
 /// Ids compare case-insensitively (ARM ids are case-insensitive).
